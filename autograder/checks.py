@@ -1,0 +1,236 @@
+"""The checks that graded test cells call.
+
+A graded test cell of a workbook notebook is a few lines such as::
+
+    from autograder.checks import check
+    check("linear_forward", linear_forward, seed=0)             # a small fixed case
+    check("linear_forward", linear_forward, seed=3, N=7, D=5, M=2)
+
+`check` draws the inputs of the named exercise from a seeded generator (see
+:mod:`autograder.catalogue`), runs the student's function and the `tnn_lib`
+reference on copies of them, and compares the results with ``rel_error < tol``.
+When they differ it runs the catalogued wrong variants of the exercise on the
+same inputs; if one of them reproduces the student's output, the failure names
+that misconception and gives a hint. Otherwise it reports the first differing
+values. The messages are identical in a student's own run (``tnn-course check``)
+and in grading, which reads the machine-readable first line of the message:
+
+    ``TNN-MISCONCEPTION <id>``  a catalogued misconception matched
+    ``TNN-REFERENCE-USED``      the answer called the reference for its own exercise
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+MISCONCEPTION_TAG = "TNN-MISCONCEPTION"
+REFERENCE_TAG = "TNN-REFERENCE-USED"
+
+
+class CheckFailure(AssertionError):
+    """A graded check failed; the message is written for the student."""
+
+
+@dataclass
+class Outcome:
+    """What a comparison found: ``ok`` or the first difference, in words."""
+
+    ok: bool
+    detail: str = ""
+
+
+# ----------------------------------------------------------------------------------------
+# comparison
+# ----------------------------------------------------------------------------------------
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return repr(v)
+
+
+def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
+    """Compare nested tuples/lists/dicts of arrays and numbers with the SPEC's rel_error."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return Outcome(False, f"{where}: expected a dict with keys {sorted(expected)}, got {type(got).__name__}")
+        if set(got) != set(expected):
+            return Outcome(False, f"{where}: expected keys {sorted(expected)}, got keys {sorted(got)}")
+        for k in expected:
+            out = compare(got[k], expected[k], tol, f"{where}[{k!r}]")
+            if not out.ok:
+                return out
+        return Outcome(True)
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return Outcome(False, f"{where}: expected a tuple of {len(expected)} values, got {type(got).__name__}")
+        if len(got) != len(expected):
+            return Outcome(False, f"{where}: expected {len(expected)} values, got {len(got)}")
+        for i, (g, e) in enumerate(zip(got, expected)):
+            out = compare(g, e, tol, f"{where}[{i}]")
+            if not out.ok:
+                return out
+        return Outcome(True)
+    if isinstance(expected, (bool, np.bool_, str)) or expected is None:
+        if got is expected or (not isinstance(got, np.ndarray) and got == expected):
+            return Outcome(True)
+        return Outcome(False, f"{where}: expected {expected!r}, got {got!r}")
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
+        try:
+            if not isinstance(got, (np.ndarray, list, tuple)) and int(got) == got and int(got) == int(expected):
+                return Outcome(True)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        return Outcome(False, f"{where}: expected the integer {int(expected)}, got {got!r}")
+    exp = np.asarray(expected, dtype=float)
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return Outcome(False, f"{where}: expected numbers of shape {exp.shape}, got {type(got).__name__}")
+    if arr.shape != exp.shape:
+        return Outcome(False, f"{where}: expected shape {exp.shape}, got shape {arr.shape}")
+    if arr.size == 0:
+        return Outcome(True)
+    if not np.all(np.isfinite(arr)):
+        idx = np.unravel_index(int(np.argmax(~np.isfinite(arr))), arr.shape)
+        if not (np.isfinite(exp[idx]) is np.False_ and arr[idx] == exp[idx]):
+            return Outcome(False, f"{where}: got a non-finite value {arr[idx]} at index {tuple(int(i) for i in idx)}"
+                                  f" where {_fmt(exp[idx])} was expected")
+    with np.errstate(invalid="ignore"):
+        err = np.abs(arr - exp) / np.maximum(1e-8, np.abs(arr) + np.abs(exp))
+    err = np.where(np.isnan(err), np.where(arr == exp, 0.0, np.inf), err)
+    worst = float(np.max(err))
+    if worst < tol:
+        return Outcome(True)
+    idx = np.unravel_index(int(np.argmax(err > tol)), arr.shape)
+    at = f" at index {tuple(int(i) for i in idx)}" if arr.ndim else ""
+    return Outcome(False, f"{where}{at}: got {_fmt(arr[idx])}, expected {_fmt(exp[idx])} "
+                          f"(largest relative error {worst:.2g}, tolerance {tol:g})")
+
+
+# ----------------------------------------------------------------------------------------
+# detecting a call of the reference
+# ----------------------------------------------------------------------------------------
+class _ReferenceWatch:
+    """Records whether the code object of a reference function runs (any call path)."""
+
+    def __init__(self, codes):
+        self.codes = {c for c in codes if c is not None}
+        self.called = False
+        self._old = None
+
+    def _profile(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.codes:
+            self.called = True
+
+    def __enter__(self):
+        self._old = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._old)
+        return False
+
+
+def _code_of(fn):
+    return getattr(fn, "__code__", None)
+
+
+# ----------------------------------------------------------------------------------------
+# the public checks
+# ----------------------------------------------------------------------------------------
+def _describe_inputs(inputs) -> str:
+    parts = []
+    for k, v in inputs.items():
+        if isinstance(v, np.ndarray):
+            parts.append(f"{k}: array {v.shape}")
+        elif callable(v):
+            parts.append(f"{k}: function")
+        elif isinstance(v, dict):
+            parts.append(f"{k}: dict of {len(v)}")
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            parts.append(f"{k}={v!r}")
+        else:
+            parts.append(f"{k}: {type(v).__name__}")
+    return ", ".join(parts)
+
+
+def run_exercise(ex, impl, inputs):
+    """Call `impl` the way exercise `ex` is called, on a deep copy of `inputs`."""
+    return ex.call(impl, copy.deepcopy(inputs))
+
+
+def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: float | None = None, **sizes):
+    """Check the student's implementation of exercise `name` on one seeded case.
+
+    Raises `CheckFailure` (an AssertionError) with a message for the student when the
+    answer differs from the reference; re-raises `NotImplementedError` untouched so that
+    an unanswered exercise reads as such.
+    """
+    from autograder.catalogue import get_exercise, misconceptions_for
+
+    ex = get_exercise(name)
+    if not callable(student_fn):
+        raise CheckFailure(f"{name}: expected a function, got {type(student_fn).__name__}")
+    rng = np.random.default_rng(seed)
+    inputs = ex.make_inputs(rng, case=case, **sizes)
+    tol = ex.tol if tol is None else tol
+    shown = _describe_inputs(inputs)
+
+    if student_fn is ex.reference or _code_of(student_fn) is _code_of(ex.reference):
+        raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer is the tnn_lib reference itself; "
+                           "implement it yourself: an answer that uses the reference earns no points.")
+    pristine = copy.deepcopy(inputs)
+    work = copy.deepcopy(inputs)
+    watch = _ReferenceWatch([_code_of(ex.reference)])
+    try:
+        with watch:
+            got = ex.call(student_fn, work)
+    except NotImplementedError:
+        raise
+    except CheckFailure:
+        raise
+    except Exception as err:  # the student's code raised: say what and where, briefly
+        raise CheckFailure(f"{name} raised {type(err).__name__}: {err}\n(inputs: {shown})") from None
+    if watch.called:
+        raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference {name}; "
+                           "implement it yourself: an answer that uses the reference earns no points.")
+    if not ex.mutates:
+        changed = compare(work, pristine, tol=1e-15, where="input")
+        if not changed.ok:
+            raise CheckFailure(f"{name} modified its input arguments ({changed.detail}); "
+                               "work on copies, e.g. x = x.copy() or out = x * mask.")
+    expected = run_exercise(ex, ex.reference, inputs)
+    out = compare(got, expected, tol, where=ex.output_name)
+    if out.ok:
+        return True
+    for m in misconceptions_for(name):
+        try:
+            with np.errstate(all="ignore"):
+                alt = run_exercise(ex, m.impl, inputs)
+        except Exception:
+            continue
+        if compare(got, alt, tol).ok:
+            raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
+                               f"(first difference: {out.detail}; inputs: {shown})")
+    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown})")
+
+
+def check_choice(name: str, answer, options) -> bool:
+    """Visible part of a poll: the answer is one of the allowed options."""
+    if answer is ...:
+        raise NotImplementedError(f"{name}: replace ... with your answer")
+    if answer not in options:
+        raise CheckFailure(f"{name}: expected one of {list(options)!r}, got {answer!r}")
+    return True
+
+
+def check_poll(name: str, answer, correct, why: str) -> bool:
+    """Hidden part of a poll: the answer is the correct option; `why` explains it."""
+    if answer != correct:
+        raise CheckFailure(f"{name}: {answer!r} is not right. {why}")
+    return True
+

@@ -1,0 +1,75 @@
+"""Where the course lives and how nbgrader is configured for it.
+
+The repository is nbgrader's course directory: ``solutions/`` is the source directory,
+``notebooks/`` the release directory, and the gradebook is SQLite (``gradebook.db`` in
+the course directory) unless another SQLAlchemy URL is given.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets.config import Config
+
+COURSE_ID = "tnn-workbook"
+# the course map: assignment id -> the functions students implement (answer cell grade_ids)
+COURSE = {
+    "00_backprop": ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
+                    "tanh_backward", "numerical_gradient"),
+    "01_divergences": ("l2_divergence", "l2_divergence_grad", "kl_divergence", "kl_divergence_grad",
+                       "softmax", "softmax_kl", "sigmoid_bce"),
+    "02_batchnorm": ("batchnorm_forward", "batchnorm_jacobian", "batchnorm_backward",
+                     "population_statistics", "layernorm_forward", "layernorm_backward"),
+    "03_dropout": ("dropout_forward", "dropout_backward", "scale_weights_for_test", "mc_dropout_predict"),
+    "04_initialization": ("init_weights", "activation_statistics"),
+    "05_optimizers": ("sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step",
+                      "adam_step", "adamw_step"),
+    "06_regularization": ("l2_penalty", "l1_penalty", "clip_grad_value", "clip_grad_norm",
+                          "early_stopping_epoch", "standardize"),
+    "07_training": ("train_epoch", "evaluate"),
+}
+ASSIGNMENTS = tuple(COURSE)
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs the `alembic` executable to open a gradebook; when this environment is
+    used without being activated, its bin directory is not on PATH. Put it there."""
+    import sys
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+ensure_tools_on_path()
+
+
+def course_root(path: str | os.PathLike | None = None) -> Path:
+    """The course directory: `path`, else $TNN_COURSE_DIR, else the current directory if
+    it holds ``solutions/``, else the checkout this package was installed from."""
+    for cand in (path, os.environ.get("TNN_COURSE_DIR")):
+        if cand:
+            return Path(cand).resolve()
+    here = Path.cwd()
+    if (here / "solutions").is_dir():
+        return here.resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+def nbgrader_config(root: str | os.PathLike | None = None, db_url: str | None = None) -> Config:
+    """The nbgrader configuration of the course (the same as ``autograder/nbgrader_config.py``)."""
+    root = course_root(root)
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.source_directory = "solutions"
+    c.CourseDirectory.release_directory = "notebooks"
+    c.CourseDirectory.submitted_directory = "submitted"
+    c.CourseDirectory.autograded_directory = "autograded"
+    c.CourseDirectory.feedback_directory = "feedback"
+    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+    # the released notebooks must be byte-for-byte reproducible: no header, no outputs
+    c.ClearOutput.enabled = True
+    c.Execute.timeout = 120
+    return c

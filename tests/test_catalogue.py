@@ -1,0 +1,70 @@
+"""The exercise registry and misconception catalogue: every exercise of the course map is
+registered, the reference passes its own checks, and every catalogued misconception is
+named by the checks of its notebook."""
+from __future__ import annotations
+
+import pytest
+
+from autograder.catalogue import all_exercises, misconceptions_for
+from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, check
+from autograder.course import COURSE
+from notebook_tools import check_calls, read, source_notebook
+
+ALL = [(aid, fn) for aid, fns in COURSE.items() for fn in fns]
+REGISTERED = all_exercises()
+PRESENT = [(aid, fn) for aid, fn in ALL if fn in REGISTERED]
+
+
+def _cases(aid, fn):
+    path = source_notebook(aid)
+    calls = [kw for name, kw in check_calls(read(path)) if name == fn] if path.exists() else []
+    return calls or [{"seed": 0}]
+
+
+def test_every_exercise_of_the_course_is_registered():
+    missing = [fn for _, fn in ALL if fn not in REGISTERED]
+    assert not missing, f"exercises without a catalogue entry: {missing}"
+
+
+@pytest.mark.parametrize("aid,fn", PRESENT)
+def test_reference_passes_every_case_of_its_notebook(aid, fn):
+    ex = REGISTERED[fn]
+    for kw in _cases(aid, fn):
+        # a copy of the reference that is not the reference object itself
+        def as_student(*args, _ref=ex.reference, **kwargs):
+            return _ref(*args, **kwargs)
+        with pytest.raises(CheckFailure, match=REFERENCE_TAG):
+            check(fn, as_student, **kw)
+        assert check(fn, _copy_function(ex.reference), **kw)
+
+
+def _copy_function(fn):
+    """The reference's source compiled again: the same behaviour, a different code object."""
+    import inspect
+    import textwrap
+    src = textwrap.dedent(inspect.getsource(fn))
+    ns = dict(fn.__globals__)
+    exec(compile(src, f"<copy of {fn.__name__}>", "exec"), ns)
+    return ns[fn.__name__]
+
+
+@pytest.mark.parametrize("aid,fn", PRESENT)
+def test_at_least_two_misconceptions_per_exercise(aid, fn):
+    assert len(misconceptions_for(fn)) >= 2, f"{fn} has fewer than two catalogued misconceptions"
+
+
+@pytest.mark.parametrize("aid,fn", PRESENT)
+def test_each_misconception_is_named_by_the_checks_of_its_notebook(aid, fn):
+    for m in misconceptions_for(fn):
+        named, others = 0, []
+        for kw in _cases(aid, fn):
+            try:
+                check(fn, m.impl, **kw)
+            except CheckFailure as err:
+                first = str(err).splitlines()[0]
+                if first == f"{MISCONCEPTION_TAG} {m.id}":
+                    named += 1
+                elif first.startswith(MISCONCEPTION_TAG):
+                    others.append((kw, first))
+        assert named, f"{m.id}: no check of {aid} names this misconception"
+        assert not others, f"{m.id} is reported as another misconception: {others[:2]}"

@@ -1,0 +1,52 @@
+"""Releasing from solutions/ reproduces notebooks/, and releases leak nothing."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from autograder.course import ASSIGNMENTS
+from autograder.release import release
+from notebook_tools import HIDDEN, SOLUTION, nbgrader_meta, read, released_notebook, source_notebook
+
+PRESENT = [a for a in ASSIGNMENTS if source_notebook(a).exists()]
+
+
+@pytest.fixture(scope="module")
+def fresh_release(tmp_path_factory, root):
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(root / "solutions", course / "solutions")
+    release(PRESENT, root=course, quiet=True)
+    return course
+
+
+@pytest.mark.parametrize("aid", PRESENT)
+def test_release_reproduces_the_committed_notebook(aid, fresh_release):
+    committed = released_notebook(aid)
+    assert committed.exists(), f"notebooks/{aid}/{aid}.ipynb is missing: run `tnn-course release {aid}`"
+    again = (fresh_release / "notebooks" / aid / f"{aid}.ipynb").read_bytes()
+    assert again == committed.read_bytes(), (
+        f"notebooks/{aid} differs from a fresh release of solutions/{aid}: run `tnn-course release {aid}`")
+
+
+@pytest.mark.parametrize("aid", PRESENT)
+def test_release_contains_no_solution_and_no_hidden_test(aid):
+    src, rel = read(source_notebook(aid)), read(released_notebook(aid))
+    text = released_notebook(aid).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"{aid}: the release contains {marker!r}"
+    rel_by_id = {nbgrader_meta(c).get("grade_id"): c for c in rel.cells if nbgrader_meta(c).get("grade_id")}
+    for cell in src.cells:
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        if not gid:
+            continue
+        assert gid in rel_by_id, f"{aid}: cell {gid} is missing from the release"
+        released = rel_by_id[gid].source
+        for block in SOLUTION.findall(cell.source) + HIDDEN.findall(cell.source):
+            lines = [ln.strip() for ln in block.splitlines()
+                     if ln.strip() and not ln.strip().startswith("#") and len(ln.strip()) > 12]
+            leaked = [ln for ln in lines if ln in released]
+            assert not leaked, f"{aid}: cell {gid} of the release contains solution/hidden lines {leaked[:3]}"
+        if meta.get("solution") and cell.cell_type == "code":
+            assert "raise NotImplementedError" in released, f"{aid}: answer cell {gid} has no stub in the release"

@@ -1,0 +1,43 @@
+"""tnn_lib — the exact numpy reference library of the tnn-workbook course.
+
+Modules (one per topic, mirroring the notebooks):
+
+    layers          linear layer and activations, forward/backward pairs
+    gradcheck       numerical_gradient, rel_error
+    divergences     softmax, L2, KL, softmax-KL and sigmoid-BCE from logits
+    batchnorm       batch norm (forward, backward, Jacobian, inference statistics), layer norm
+    dropout         dropout in both scaling conventions, Monte-Carlo prediction
+    init            weight initialisation schemes and per-layer activation statistics
+    optim           SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW; clipping; schedules
+    regularization  L2/L1 penalties, early stopping, standardisation
+    nn, train       a small Sequential MLP, train_epoch and evaluate
+    data            scikit-learn's bundled digits and small synthetic data sets
+    widgets         one live widget per topic (imports ipywidgets and matplotlib)
+
+Conventions: float64 arrays, batch first, ``out = x @ W + b`` with ``W`` of shape
+``(D_in, D_out)``; forward functions return ``(out, cache)``; backward functions take
+``(dout, cache)``; randomness only through an explicit ``numpy.random.Generator``; bad
+arguments raise ``ValueError`` saying what was expected.
+
+Submodules load on first use, so ``import tnn_lib`` stays light.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("layers", "gradcheck", "divergences", "batchnorm", "dropout", "init", "optim",
+               "regularization", "nn", "train", "data", "widgets")
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tnn_lib.{name}")
+    raise AttributeError(f"module 'tnn_lib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,177 @@
+"""Weight initialization and per-layer statistics (notebook ``04_initialization``).
+
+The lecture notes forward 1000 unit-Gaussian inputs through a bias-free net of 10 layers
+of 500 units and print the mean and standard deviation of every layer's activations for
+N(0, 0.01²), N(0, 1), Xavier (Glorot and Bengio, 2010) and He (He et al., 2015)
+initialization. :func:`activation_statistics` reproduces those tables;
+:func:`forward_activations` returns the activations themselves (for histograms) and
+:func:`gradient_statistics` shows the same vanishing/exploding picture in the backward pass.
+
+Weights ``W`` have shape ``(fan_in, fan_out)`` and a layer computes ``h = f(x @ W)``.
+"""
+
+import numpy as np
+
+from tnn_lib._validate import check_array, check_choice, check_int
+from tnn_lib.layers import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
+                            tanh_backward, tanh_forward)
+
+__all__ = ["SCHEMES", "NONLINEARITIES", "init_weights", "activation_statistics",
+           "forward_activations", "gradient_statistics"]
+
+SCHEMES = ("zeros", "small", "unit", "xavier", "glorot_uniform", "he")
+NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+
+_ACTIVATIONS = {  # name -> (forward, backward); cache layouts as in tnn_lib.layers
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "linear": (lambda z: (z, None), lambda dout, cache: dout),
+}
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator "
+                         f"(numpy.random.default_rng(seed)), got {type(rng).__name__}")
+    return rng
+
+
+def init_weights(fan_in, fan_out, scheme, rng):
+    """Draw a weight matrix of shape ``(fan_in, fan_out)``.
+
+    ============== ============================================ ==========================
+    scheme         distribution                                 lecture notes' code
+    ============== ============================================ ==========================
+    zeros          W = 0 (every unit identical: symmetry)       ``W = 0``
+    small          N(0, 0.01²)                                  ``0.01 * randn``
+    unit           N(0, 1)                                      ``randn``
+    xavier         N(0, 1/fan_in)                               ``randn / sqrt(fan_in)``
+    glorot_uniform U(-a, a), a = √(6 / (fan_in + fan_out))      (Glorot and Bengio, 2010)
+    he             N(0, 2/fan_in)                               ``randn / sqrt(fan_in/2)``
+    ============== ============================================ ==========================
+
+    Parameters
+    ----------
+    fan_in, fan_out : int >= 1
+    scheme : str, one of :data:`SCHEMES`
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    W : ndarray, shape (fan_in, fan_out), float64
+    """
+    fan_in = check_int("fan_in", fan_in, minimum=1)
+    fan_out = check_int("fan_out", fan_out, minimum=1)
+    check_choice("scheme", scheme, SCHEMES)
+    _check_rng(rng)
+    shape = (fan_in, fan_out)
+    if scheme == "zeros":
+        return np.zeros(shape)
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=shape)
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in),
+           "he": np.sqrt(2.0 / fan_in)}[scheme]
+    return std * rng.standard_normal(shape)
+
+
+def _check_net(x, widths, scheme, nonlinearity, rng):
+    x = check_array("x", x, ndim=2).astype(np.float64, copy=False)
+    try:
+        widths = [check_int("widths[%d]" % i, w, minimum=1) for i, w in enumerate(widths)]
+    except TypeError:
+        raise ValueError(f"widths: expected a sequence of layer widths, got {widths!r}") from None
+    if not widths:
+        raise ValueError("widths: expected at least one layer width, got an empty sequence")
+    check_choice("scheme", scheme, SCHEMES)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_rng(rng)
+    return x, widths
+
+
+def _forward(x, widths, scheme, nonlinearity, rng):
+    """Forward pass keeping, per layer, ``(W, activation cache, output)``."""
+    f, _ = _ACTIVATIONS[nonlinearity]
+    layers, h = [], x
+    for width in widths:
+        W = init_weights(h.shape[1], width, scheme, rng)  # layer initialization
+        h, cache = f(h @ W)  # matrix multiply, then the nonlinearity (no bias)
+        layers.append((W, cache, h))
+    return layers
+
+
+def forward_activations(x, widths, scheme, nonlinearity, rng):
+    """Activations of every layer of a bias-free net ``h_l = f(h_{l-1} @ W_l)``, ``h_0 = x``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+        Input (the lecture notes use 1000 × 500 unit-Gaussian data).
+    widths : sequence of int
+        Layer widths, e.g. ``[500] * 10``.
+    scheme : str, one of :data:`SCHEMES`
+        Passed to :func:`init_weights`, drawn layer by layer from ``rng``.
+    nonlinearity : str, one of :data:`NONLINEARITIES`
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    activations : list of ndarray, ``activations[l]`` has shape (N, widths[l])
+    """
+    x, widths = _check_net(x, widths, scheme, nonlinearity, rng)
+    return [h for _, _, h in _forward(x, widths, scheme, nonlinearity, rng)]
+
+
+def activation_statistics(x, widths, scheme, nonlinearity, rng):
+    """Mean and standard deviation of every layer's activations (the lecture's tables).
+
+    Same arguments as :func:`forward_activations`; the statistics are over all N × width
+    entries of a layer (``np.mean(H)``, ``np.std(H)`` as in the lecture notes' code).
+
+    Returns
+    -------
+    means, stds : ndarray, shape (len(widths),)
+    """
+    acts = forward_activations(x, widths, scheme, nonlinearity, rng)
+    return np.array([h.mean() for h in acts]), np.array([h.std() for h in acts])
+
+
+def gradient_statistics(x, widths, scheme, nonlinearity, rng, dout=None):
+    """Standard deviations of the backward-pass gradients of every layer.
+
+    Runs :func:`forward_activations` (same weights for the same ``rng`` state), then
+    backpropagates ``dout`` from the last layer: ``dz = f'(z) · dh``, ``dW = h_prev.T @ dz``,
+    ``dh_prev = dz @ W.T``. With tiny weights ``dW`` vanishes because the layer inputs
+    ``h_prev`` do; with saturated tanh units it vanishes because ``f'(z) ≈ 0``.
+
+    Parameters
+    ----------
+    x, widths, scheme, nonlinearity, rng
+        As in :func:`forward_activations`.
+    dout : ndarray, shape (N, widths[-1]), optional
+        Upstream gradient at the output; default unit Gaussian drawn from ``rng`` after
+        the weights.
+
+    Returns
+    -------
+    dh_stds : ndarray, shape (len(widths),)
+        Std of dL/dh_l, the gradient reaching each layer's output.
+    dW_stds : ndarray, shape (len(widths),)
+        Std of dL/dW_l, the gradient each layer's weights receive.
+    """
+    x, widths = _check_net(x, widths, scheme, nonlinearity, rng)
+    layers = _forward(x, widths, scheme, nonlinearity, rng)
+    if dout is None:
+        dout = rng.standard_normal((x.shape[0], widths[-1]))
+    dh = check_array("dout", dout, shape=(x.shape[0], widths[-1])).astype(np.float64)
+    _, f_backward = _ACTIVATIONS[nonlinearity]
+    dh_stds, dW_stds = [], []
+    for l in reversed(range(len(layers))):
+        W, cache, _ = layers[l]
+        h_prev = x if l == 0 else layers[l - 1][2]
+        dh_stds.append(dh.std())
+        dz = f_backward(dh, cache)  # through the nonlinearity
+        dW_stds.append((h_prev.T @ dz).std())  # gradient of this layer's weights
+        dh = dz @ W.T  # gradient passed to the layer below
+    return np.array(dh_stds[::-1]), np.array(dW_stds[::-1])

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Set up the workbook and open it, or set it up and run the whole test suite.
+
+    python3 workbook.py lab     # create .venv, install, open the workbook in JupyterLab
+    python3 workbook.py test    # create .venv, install with test extras, run all tests
+
+Only a Python >= 3.10 with venv and pip is needed; everything else is installed here
+(the browser tests' Chromium from Debian's packages when run as root or with sudo).
+Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+CHROMIUM = "/usr/bin/chromium"
+
+
+def run(cmd, **kw) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], **kw)
+
+
+def must(cmd, **kw) -> None:
+    rc = run(cmd, **kw)
+    if rc != 0:
+        sys.exit(f"workbook.py: command failed with exit status {rc}: {' '.join(map(str, cmd))}")
+
+
+def setup(extras: str) -> None:
+    if sys.version_info < (3, 10):
+        sys.exit(f"workbook.py: Python >= 3.10 is needed, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        must([sys.executable, "-m", "venv", VENV])
+    stamp = VENV / f".installed-{extras or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    must([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip"])
+    target = f".[{extras}]" if extras else "."
+    must([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", target], cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's chromium; install it when missing and we may."""
+    if Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM"):
+        return
+    if not shutil.which("apt-get"):
+        sys.exit("workbook.py: the browser tests need Chromium at /usr/bin/chromium (or set TNN_CHROMIUM "
+                 "to a Chromium binary); apt-get is not available to install it")
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None:
+        sys.exit("workbook.py: the browser tests need Chromium: run `apt-get install -y chromium` as root, "
+                 "or set TNN_CHROMIUM to a Chromium binary")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    must(sudo + ["apt-get", "update", "-q"], env=env)
+    must(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-dejavu-core"],
+         env=env)
+
+
+def lab(args) -> int:
+    setup("")
+    cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
+        cmd.append("--allow-root")
+    return run(cmd + list(args), cwd=ROOT)
+
+
+def test(args) -> int:
+    setup("test")
+    ensure_chromium()
+    rc = run([PY, "-m", "pytest"] + list(args), cwd=ROOT)
+    if rc == 5:
+        print("workbook.py: pytest collected no tests — that is a failure, not a pass", file=sys.stderr)
+        return 1
+    return rc
+
+
+def main(argv) -> int:
+    if not argv or argv[0] not in ("lab", "test"):
+        print(__doc__)
+        return 2
+    return {"lab": lab, "test": test}[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
