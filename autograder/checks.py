@@ -93,14 +93,14 @@ def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
         return Outcome(False, f"{where}: expected shape {exp.shape}, got shape {arr.shape}")
     if arr.size == 0:
         return Outcome(True)
-    if not np.all(np.isfinite(arr)):
-        idx = np.unravel_index(int(np.argmax(~np.isfinite(arr))), arr.shape)
-        if not (np.isfinite(exp[idx]) is np.False_ and arr[idx] == exp[idx]):
-            return Outcome(False, f"{where}: got a non-finite value {arr[idx]} at index {tuple(int(i) for i in idx)}"
-                                  f" where {_fmt(exp[idx])} was expected")
+    same = (arr == exp) | (np.isnan(arr) & np.isnan(exp))   # inf matches inf, NaN matches NaN
+    if not np.all(np.isfinite(arr) | same):
+        idx = np.unravel_index(int(np.argmax(~(np.isfinite(arr) | same))), arr.shape)
+        return Outcome(False, f"{where}: got a non-finite value {arr[idx]} at index {tuple(int(i) for i in idx)}"
+                              f" where {_fmt(exp[idx])} was expected")
     with np.errstate(invalid="ignore"):
         err = np.abs(arr - exp) / np.maximum(1e-8, np.abs(arr) + np.abs(exp))
-    err = np.where(np.isnan(err), np.where(arr == exp, 0.0, np.inf), err)
+    err = np.where(np.isnan(err), np.where(same, 0.0, np.inf), err)
     worst = float(np.max(err))
     if worst < tol:
         return Outcome(True)

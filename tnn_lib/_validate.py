@@ -79,6 +79,8 @@ def check_same_shape(name_a, a, name_b, b):
 
 
 def _check_real_scalar(name, v):
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype != object:
+        v = v[()]  # a 0-d array counts as its scalar
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.number)) or np.ndim(v) != 0:
         raise ValueError(f"{name}: expected a real number, got {v!r}")
     v = float(v)

@@ -1,0 +1,185 @@
+"""Exercises and misconceptions of ``04_initialization``: ``init_weights``, ``activation_statistics``.
+
+``init_weights`` is random, so a check compares the answer with the reference *given the
+same generator state*: every scheme is drawn from its own ``default_rng(rng_seed)``,
+and the answer must draw in the reference's order (one ``rng.standard_normal`` /
+``rng.normal`` or ``rng.uniform`` call of shape ``(fan_in, fan_out)``). The notebook adds a
+statistical check (sample std against the scheme's std) for answers that draw otherwise.
+One call checks all six schemes, so each misconception below differs from the reference on
+every case.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.catalogue import Exercise, Misconception
+from tnn_lib import init
+
+SCHEMES = init.SCHEMES
+ACTS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
+        "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "linear": lambda z: z}
+
+
+# --------------------------------------------------------------------------- init_weights
+_FANS = {  # named edge cases: (fan_in, fan_out); fan_in != fan_out so that fan_in vs fan_out shows
+    "wide": (1000, 3),        # a big fan-in: Xavier's std 1/sqrt(1000)
+    "narrow": (2, 300),       # a tiny fan-in, large fan-out
+    "tiny": (3, 2),           # small enough to check by hand
+    "lecture": (500, 400),    # the lecture's scale
+}
+
+
+def _init_inputs(rng, case=None, fan_in=None, fan_out=None):
+    if case is None:
+        fan_in = int(fan_in or rng.integers(3, 40))
+        fan_out = int(fan_out or rng.integers(3, 40))
+        if fan_in == fan_out:
+            fan_out += 1
+    elif case in _FANS:
+        fan_in, fan_out = _FANS[case]
+    else:
+        raise ValueError(f"init_weights: unknown case {case!r}; expected one of {sorted(_FANS)}")
+    return {"fan_in": fan_in, "fan_out": fan_out, "rng_seed": int(rng.integers(2**31))}
+
+
+def _init_call(impl, inputs):
+    """W for every scheme, each drawn from a fresh ``default_rng(rng_seed)``."""
+    return {s: impl(inputs["fan_in"], inputs["fan_out"], s, np.random.default_rng(inputs["rng_seed"]))
+            for s in SCHEMES}
+
+
+def _init_variant(std_of, bound_of=None, transpose=False):
+    """A wrong init_weights with std_of(scheme, fan_in, fan_out) for the Gaussian schemes."""
+    def init_weights(fan_in, fan_out, scheme, rng):
+        if scheme == "zeros":
+            return np.zeros((fan_in, fan_out))
+        shape = (fan_out, fan_in) if transpose else (fan_in, fan_out)
+        if scheme == "glorot_uniform":
+            a = bound_of(fan_in, fan_out) if bound_of else np.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-a, a, size=shape)
+        else:
+            W = std_of(scheme, fan_in, fan_out) * rng.standard_normal(shape)
+        return W.T if transpose else W
+    return init_weights
+
+
+def _std(scheme, fan_in, fan_out):
+    return {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+
+
+_wrong_fan_out = _init_variant(lambda s, fi, fo: _std(s, fo, fi))
+_wrong_he_no_2 = _init_variant(lambda s, fi, fo: _std("xavier" if s == "he" else s, fi, fo))
+_wrong_variance_as_std = _init_variant(lambda s, fi, fo: _std(s, fi, fo) ** 2)
+_wrong_glorot_bound = _init_variant(_std, bound_of=lambda fi, fo: np.sqrt(2.0 / (fi + fo)))
+_wrong_draw_order = _init_variant(_std, transpose=True)
+
+
+# --------------------------------------------------------------------------- activation_statistics
+_NETS = {  # named cases: (N, D, widths, scheme, nonlinearity)
+    "lecture_tanh_small": (200, 100, [100] * 10, "small", "tanh"),   # activations collapse to 0
+    "lecture_tanh_unit": (200, 100, [100] * 4, "unit", "tanh"),      # saturated at ±1
+    "lecture_relu_he": (200, 100, [100] * 6, "he", "relu"),          # stays put
+    "relu_xavier": (200, 100, [100] * 6, "xavier", "relu"),          # halves layer by layer
+    "sigmoid": (64, 20, [30, 20, 10], "glorot_uniform", "sigmoid"),
+    "one_layer": (50, 8, [5], "xavier", "tanh"),
+    "varying_widths": (40, 12, [30, 7, 19, 3], "he", "relu"),
+}
+
+
+def _stats_inputs(rng, case=None, N=None, D=None, L=None, width=None, scheme=None, nonlinearity=None):
+    if case is None:
+        N, D = int(N or rng.integers(20, 80)), int(D or rng.integers(5, 30))
+        widths = [int(width or rng.integers(5, 40))] * int(L or rng.integers(2, 6))
+        scheme, nonlinearity = scheme or "xavier", nonlinearity or "tanh"
+    elif case in _NETS:
+        N, D, widths, scheme, nonlinearity = _NETS[case]
+    else:
+        raise ValueError(f"activation_statistics: unknown case {case!r}; expected one of {sorted(_NETS)}")
+    x = rng.standard_normal((N, D))
+    return {"x": x, "widths": list(widths), "scheme": scheme, "nonlinearity": nonlinearity,
+            "rng_seed": int(rng.integers(2**31))}
+
+
+def _stats_call(impl, inputs):
+    """impl(x, widths, scheme, nonlinearity, default_rng(rng_seed)) -> (means, stds) as arrays."""
+    means, stds = impl(inputs["x"], inputs["widths"], inputs["scheme"], inputs["nonlinearity"],
+                       np.random.default_rng(inputs["rng_seed"]))
+    return np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
+
+
+def _stats_variant(kind):
+    def activation_statistics(x, widths, scheme, nonlinearity, rng):
+        f = ACTS[nonlinearity]
+        h, means, stds = x, [], []
+        if kind == "include_input":
+            means.append(x.mean())
+            stds.append(x.std())
+        for width in widths:
+            W = init.init_weights(h.shape[1], width, scheme, rng)
+            if kind == "act_first":
+                z = f(h) @ W
+                h = z
+            else:
+                z = h @ W
+                h = f(z)
+            stored = z if kind == "pre_activation" else h
+            means.append(stored.mean())
+            stds.append(stored.std(axis=0).mean() if kind == "per_unit_std" else stored.std())
+        if kind == "include_input":
+            means, stds = means[:-1], stds[:-1]
+        return np.array(means), np.array(stds)
+    return activation_statistics
+
+
+EXERCISES = [
+    Exercise(name="init_weights", reference=init.init_weights, make_inputs=_init_inputs,
+             call=_init_call, output_name="W"),
+    Exercise(name="activation_statistics", reference=init.activation_statistics,
+             make_inputs=_stats_inputs, call=_stats_call, output_name="(means, stds)"),
+]
+
+MISCONCEPTIONS = [
+    Misconception("init_weights", "init-fan-out",
+                  "you scaled Xavier/He by fan_out instead of fan_in",
+                  "each output unit sums fan_in terms w·x, so Var(out) = fan_in·Var(w)·Var(x); "
+                  "Var(w) = 1/fan_in keeps it at 1 — see 'Xavier initialization'",
+                  impl=_wrong_fan_out),
+    Misconception("init_weights", "init-he-without-2",
+                  "your He initialization has variance 1/fan_in (Xavier's); the factor 2 is missing",
+                  "ReLU zeroes half of its inputs, halving the second moment; He et al. 2015 use "
+                  "Var(w) = 2/fan_in (`randn / sqrt(fan_in/2)` in the notes) — see 'ReLU breaks Xavier'",
+                  impl=_wrong_he_no_2),
+    Misconception("init_weights", "init-variance-as-std",
+                  "you used the variance as the standard deviation (e.g. N(0, 2/fan_in) drawn with scale 2/fan_in)",
+                  "N(0, σ²) is σ·randn: the scale passed to rng.normal / multiplied with standard_normal "
+                  "is σ = sqrt(2/fan_in), not 2/fan_in (and 0.01, not 0.01²)",
+                  impl=_wrong_variance_as_std),
+    Misconception("init_weights", "glorot-uniform-bound",
+                  "your glorot_uniform bound is sqrt(2/(fan_in+fan_out)), the *std* of Glorot's normal form",
+                  "U(-a, a) has variance a²/3; for variance 2/(fan_in+fan_out) the bound is "
+                  "a = sqrt(6/(fan_in+fan_out)) — see 'Glorot uniform'",
+                  impl=_wrong_glorot_bound),
+    Misconception("init_weights", "init-draw-order",
+                  "right distribution, but the numbers are drawn in a different order (shape (fan_out, fan_in), transposed)",
+                  "the checks compare with the reference on the same generator: draw one array of shape "
+                  "(fan_in, fan_out), e.g. std * rng.standard_normal((fan_in, fan_out)) or rng.uniform(-a, a, size=(fan_in, fan_out))",
+                  impl=_wrong_draw_order),
+    Misconception("activation_statistics", "stats-pre-activation",
+                  "you stored the statistics of z = h @ W, before the nonlinearity",
+                  "the lecture's table is of H = f(X @ W), the layer's output after tanh/ReLU "
+                  "(`H = act(np.dot(X, W)); Hs[i] = H`)",
+                  impl=_stats_variant("pre_activation")),
+    Misconception("activation_statistics", "stats-nonlinearity-first",
+                  "you applied the nonlinearity to the layer's input, f(h) @ W, instead of f(h @ W)",
+                  "a layer is h_l = f(h_{l-1} @ W_l): matrix multiply first, then the nonlinearity",
+                  impl=_stats_variant("act_first")),
+    Misconception("activation_statistics", "stats-include-input",
+                  "your first entry is the input layer's statistics, so every layer is shifted by one",
+                  "return one mean and std per hidden layer (len(widths) values); the notes print the "
+                  "input separately ('input layer had mean …')",
+                  impl=_stats_variant("include_input")),
+    Misconception("activation_statistics", "stats-per-unit-std",
+                  "you averaged the per-unit standard deviations (std over axis 0) instead of the std of the whole layer",
+                  "the notes use np.std(H) over all N × width entries of a layer",
+                  impl=_stats_variant("per_unit_std")),
+]

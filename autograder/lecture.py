@@ -1,0 +1,323 @@
+"""``tnn-course lecture TOPIC``: one topic's live widgets, full screen, served by Voilà.
+
+The command writes a small notebook for the topic into a temporary directory (a title and
+one code cell that calls :func:`tnn_lib.widgets.widgets_for_topic` and displays every
+widget), writes a Voilà template next to it (large controls, full-width figures, nothing
+fetched from the web), and runs Voilà on 127.0.0.1 in a child process. It prints the
+address once the server listens and, on Ctrl-C (or SIGTERM), stops Voilà, its kernels and
+anything else it started, and exits 0.
+
+The public pieces (:func:`lecture_notebook`, :func:`write_template`, :func:`voila_command`)
+are what the tests and ``bench/browser.py`` use too.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_PORT = 8866
+HOST = "127.0.0.1"
+TEMPLATE = "tnn-lecture"
+# figures are drawn at this dpi in lecture mode (80 in the notebooks): sharp on a projector
+# at full width, still well under the redraw budget of a control change.
+LECTURE_DPI = 110
+
+UNUSED_LAB_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension",
+                         "@voila-dashboards/jupyterlab-preview"]
+
+TOPIC_TITLES = {
+    "00_backprop": "Backpropagation and activation functions",
+    "01_divergences": "Divergences: L2 and KL",
+    "02_batchnorm": "Batch normalization",
+    "03_dropout": "Dropout",
+    "04_initialization": "Weight initialization",
+    "05_optimizers": "Optimizers",
+    "06_regularization": "Regularization and overfitting",
+    "07_training": "Training a network end to end",
+}
+
+# Extends Voilà's "lab" template. Its notebook_css block links Font Awesome from a CDN;
+# this one re-does that block without the links and calls the nbconvert lab block above it
+# (super.super), so the page loads nothing but what this server serves.
+INDEX_TEMPLATE = r"""{%- extends 'voila/templates/lab/index.html.j2' -%}
+{% import "spinner.macro.html.j2" as spinner %}
+
+{%- block notebook_css -%}
+  {% if frontend == "voila" %}
+    {{ resources.include_js("static/voila-style.js") }}
+  {% endif %}
+  {{ spinner.css() }}
+  <style>
+    .jp-mod-noOutputs.jp-mod-noInput { display: none; }
+  </style>
+  {{ super.super() }}
+  <style>
+LECTURE_CSS
+  </style>
+{%- endblock notebook_css -%}
+"""
+
+# Big enough to read from the back of a lecture hall; the figure fills the width.
+LECTURE_CSS = """
+body {
+  --jp-content-font-size1: 22px;
+  --jp-ui-font-size1: 20px;
+  --jp-widgets-font-size: 22px;
+  --jp-widgets-inline-height: 44px;
+  --jp-widgets-inline-width: 560px;
+  --jp-widgets-inline-width-short: 280px;
+  --jp-widgets-inline-label-width: 180px;
+  --jp-widgets-slider-handle-size: 26px;
+  --jp-widgets-slider-track-thickness: 8px;
+  --jp-widgets-radio-item-height: 40px;
+  --jp-widgets-input-padding: 6px;
+}
+body { margin: 0; }
+#rendered_cells { padding: 8px 28px; }
+.jp-Cell { padding: 0; }
+.jp-RenderedHTMLCommon h1 { font-size: 2.2em; margin: 0.2em 0 0.3em; }
+.tnn-widget { width: 100%; margin: 0 0 2.5em 0; }
+.tnn-title { font-size: 1.7em; margin: 0.4em 0; }
+.tnn-widget p { font-size: 22px; }
+.tnn-controls { gap: 10px 36px !important; margin: 0.3em 0 0.6em; }
+.tnn-control .widget-label, .tnn-control label, .tnn-control .widget-readout,
+.tnn-control select, .tnn-control button, .tnn-control input { font-size: 22px; }
+.tnn-control.widget-checkbox input { width: 26px; height: 26px; }
+.tnn-figure { width: 100% !important; max-width: none !important; height: auto;
+              max-height: 80vh; object-fit: contain; }
+.tnn-status { font-size: 22px; }
+"""
+
+
+def topics() -> dict:
+    """Topic id -> title, for every topic that has lecture widgets."""
+    from tnn_lib.widgets import TOPIC_WIDGETS
+    return {t: TOPIC_TITLES.get(t, t) for t in TOPIC_WIDGETS}
+
+
+def check_topic(topic: str) -> str:
+    known = topics()
+    if topic not in known:
+        raise ValueError(f"unknown topic {topic!r}; expected one of: {', '.join(known)} "
+                         "(`tnn-course lecture --list` shows their titles)")
+    return topic
+
+
+def lecture_notebook(topic: str, dpi: int = LECTURE_DPI):
+    """The lecture page of `topic` as a notebook: a title, and a cell showing its widgets."""
+    import nbformat
+    title = topics().get(topic, topic)
+    code = (
+        "import warnings\n"
+        "warnings.simplefilter('ignore')  # no library warnings on the projector; errors still show\n\n"
+        "from IPython.display import display\n"
+        "from tnn_lib.widgets import widgets_for_topic\n\n"
+        f"apps = widgets_for_topic({topic!r})\n"
+        "for app in apps:\n"
+        f"    app.fig.set_dpi({int(dpi)})  # sharper on a projector\n"
+        "    app.refresh()\n"
+        "    display(app.widget)\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["title"] = f"{topic} · {title}"
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), nbformat.v4.new_code_cell(code)]
+    return nb
+
+
+def write_template(jupyter_dir: Path) -> Path:
+    """Write the lecture Voilà template under `jupyter_dir` (put it on JUPYTER_PATH)."""
+    tdir = Path(jupyter_dir) / "voila" / "templates" / TEMPLATE
+    tdir.mkdir(parents=True, exist_ok=True)
+    (tdir / "conf.json").write_text(json.dumps({"base_template": "lab"}))
+    (tdir / "index.html.j2").write_text(INDEX_TEMPLATE.replace("LECTURE_CSS", LECTURE_CSS))
+    return tdir
+
+
+def check_port(port: int) -> int:
+    """`port` if nothing listens on it at 127.0.0.1 (a free one if 0); ValueError otherwise."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be between 1 and 65535 (or 0 for any free port), got {port}")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        s.bind((HOST, port))
+        return s.getsockname()[1]
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise ValueError(f"port {port} on {HOST} is already in use; expected a free port: pass "
+                             "--port P with another port, or --port 0 to pick any free one") from None
+        if err.errno == errno.EACCES:
+            raise ValueError(f"no permission to listen on port {port}; expected a port above 1023 "
+                             "(or run with the rights to use it)") from None
+        raise
+    finally:
+        s.close()
+
+
+def voila_command(notebook: Path, port: int) -> list:
+    """The Voilà command line serving `notebook` on 127.0.0.1:`port`, code cells hidden."""
+    return [sys.executable, "-m", "voila", str(notebook),
+            "--no-browser", f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
+            f"--template={TEMPLATE}", "--theme=light", "--strip_sources=True", "--show_tracebacks=True",
+            # lab extensions built for JupyterLab that fail in Voilà's page and slow its load
+            f"--VoilaConfiguration.extension_denylist={json.dumps(UNUSED_LAB_EXTENSIONS)}",
+            "--Voila.log_level=WARN"]
+
+
+def lecture_env(jupyter_dir: Path) -> dict:
+    """Environment of the Voilà child: the template on JUPYTER_PATH, this checkout importable."""
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_dir)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _die_with_parent():  # runs in the Voilà child before exec: SIGTERM it if we die (Linux)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _descendants(pid: int) -> list:
+    try:
+        import psutil
+        return psutil.Process(pid).children(recursive=True)
+    except Exception:
+        return []
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop_process_tree(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Stop Voilà (it shuts its kernels down on SIGTERM); then kill, by PID, whatever of its
+    descendants is still there."""
+    children = _descendants(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for child in children:
+        try:
+            child.wait(timeout=3)
+        except Exception:
+            try:
+                child.kill()
+            except Exception:
+                pass
+
+
+def serve(topic: str, port: int = DEFAULT_PORT, dpi: int = LECTURE_DPI, out=sys.stdout) -> int:
+    """Serve the lecture page of `topic` until Ctrl-C / SIGTERM; the exit status."""
+    check_topic(topic)
+    if not 20 <= dpi <= 400:
+        raise ValueError(f"--dpi must be between 20 and 400, got {dpi}")
+    port = check_port(port)
+    import nbformat
+    workdir = Path(tempfile.mkdtemp(prefix=f"tnn-lecture-{topic}-"))
+    proc = None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        write_template(workdir / "jupyter")
+        nb_path = workdir / f"{topic}.ipynb"
+        nbformat.write(lecture_notebook(topic, dpi), nb_path)
+        # explicitly: a shell starting us in the background would have SIGINT ignored
+        for sig in previous:
+            signal.signal(sig, _on_signal)
+        # Voilà's own session: Ctrl-C in the terminal reaches this process only, which then
+        # stops Voilà in order (kernels first) instead of both racing to shut down. Its log
+        # (kernel warnings, etc.) goes to a file; errors show in the page and are echoed here
+        # if Voilà fails.
+        log = open(workdir / "voila.log", "wb")
+        proc = subprocess.Popen(voila_command(nb_path, port), cwd=workdir, env=lecture_env(workdir / "jupyter"),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        log.close()
+        if not _wait_listening(port, proc, timeout=60):
+            rc = proc.poll()
+            stop_process_tree(proc)
+            raise ValueError(f"Voilà did not start listening on {HOST}:{port} (exit status {rc}); expected a "
+                             f"free port and a working voila installation. Its log:\n{_tail(workdir / 'voila.log')}")
+        url = f"http://{HOST}:{port}/"
+        print(f"Lecture {topic} · {topics()[topic]}\n  open {url}  (full screen: F11)\n  stop with Ctrl-C",
+              file=out, flush=True)
+        rc = proc.wait()
+        print(f"tnn-course lecture: Voilà stopped unexpectedly (exit status {rc}). Its log:\n"
+              f"{_tail(workdir / 'voila.log')}", file=sys.stderr)
+        return rc or 1
+    except KeyboardInterrupt:
+        print("\nstopping the lecture server…", file=out, flush=True)
+        return 0
+    finally:
+        if proc is not None:
+            stop_process_tree(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _lecture(args) -> int:
+    if args.list:
+        for topic, title in topics().items():
+            print(f"{topic:<20} {title}")
+        return 0
+    if not args.topic:
+        raise ValueError("expected a topic id (e.g. `tnn-course lecture 02_batchnorm`); "
+                         "`tnn-course lecture --list` lists them")
+    return serve(args.topic, port=args.port, dpi=args.dpi)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``tnn-course lecture`` on the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "lecture", help="serve one topic's widgets full screen with Voilà on 127.0.0.1",
+        description="Serve one topic's live widgets as a full-screen web page (Voilà, no code shown) on "
+                    "127.0.0.1. Open the printed address in a browser, press F11; Ctrl-C stops the server.")
+    p.add_argument("topic", nargs="?", metavar="TOPIC", help="topic id, e.g. 02_batchnorm (see --list)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--list", action="store_true", help="list the topics and their titles, then exit")
+    p.add_argument("--dpi", type=int, default=LECTURE_DPI,
+                   help=f"resolution of the figures (default {LECTURE_DPI}; lower is faster)")
+    p.set_defaults(func=_lecture)
+    return p

@@ -1,0 +1,262 @@
+"""Drive the lecture pages and JupyterLab in real headless Chromium (Playwright).
+
+Used by tests/test_browser.py and bench/browser.py. Chromium is Debian's /usr/bin/chromium
+(or $TNN_CHROMIUM); Playwright's own browser downloads are never used. Every request the
+page makes to anything but 127.0.0.1 is aborted and recorded, so a test can fail if the
+page tried to reach the web (CDN, fonts, MathJax, ...).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?(/|$)|^(data|blob|about):")
+VIEWPORT = {"width": 1600, "height": 1000}
+
+
+def chromium_path() -> str:
+    """The Chromium binary, or RuntimeError saying how to get one (tests fail, not skip)."""
+    path = os.environ.get("TNN_CHROMIUM") or "/usr/bin/chromium"
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise RuntimeError(f"the browser tests need Chromium at {path}: install Debian's package "
+                           "(`apt-get install -y chromium`, which .ci/run and `python3 workbook.py test` do "
+                           "when root) or set TNN_CHROMIUM to a Chromium binary")
+    return path
+
+
+def artifacts_dir() -> Path:
+    """Where screenshots go: $TNN_ARTIFACTS, else test-artifacts/ (gitignored)."""
+    d = Path(os.environ.get("TNN_ARTIFACTS") or ROOT / "test-artifacts")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(playwright, user_data_dir: Path):
+    """A fresh persistent Chromium context; ``ctx.external`` lists the aborted web requests."""
+    ctx = playwright.chromium.launch_persistent_context(
+        str(user_data_dir), executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
+        viewport=VIEWPORT, service_workers="block")
+    ctx.external = []
+
+    def route(r):
+        url = r.request.url
+        if LOCAL.match(url):
+            r.continue_()
+        else:
+            ctx.external.append(url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    ctx.on("page", lambda page: page.on("websocket", lambda ws: None if LOCAL.match(ws.url) else ctx.external.append(ws.url)))
+    return ctx
+
+
+class Lecture:
+    """``tnn-course lecture TOPIC --port P`` in a child process (the real command line)."""
+
+    def __init__(self, topic: str, port: int | None = None, env: dict | None = None, timeout: float = 90):
+        self.topic, self.port = topic, port or free_port()
+        self.cmd = [sys.executable, "-m", "autograder.cli", "lecture", topic, "--port", str(self.port)]
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._q: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = self._wait_url(timeout)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self._q.put(line)
+        self._q.put(None)
+
+    def _wait_url(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            if m:
+                return m.group(0)
+        self.stop()
+        raise RuntimeError(f"`{' '.join(self.cmd[2:])}` printed no address; its output:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def descendants(self) -> list:
+        import psutil
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 30) -> int:
+        """Ctrl-C (SIGINT) and wait; kill by PID if it does not stop. Its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                for child in self.descendants():
+                    child.kill()
+                self.proc.kill()
+                self.proc.wait()
+                return -9
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# --- the page -----------------------------------------------------------------------------
+
+FIGURES_READY = """n => {
+  const imgs = Array.from(document.querySelectorAll('.tnn-widget img.tnn-figure'));
+  return imgs.length === n && imgs.every(i => i.getAttribute('src') && i.complete && i.naturalWidth > 0);
+}"""
+
+CONTROLS = """() => Array.from(document.querySelectorAll('.tnn-widget')).flatMap((w, wi) =>
+  Array.from(w.querySelectorAll('.tnn-control')).map(c => {
+    const name = Array.from(c.classList).find(k => k.startsWith('tnn-control-')).slice(12);
+    const cl = c.classList;
+    const kind = cl.contains('widget-slider') || cl.contains('widget-hslider') ? 'slider'
+      : cl.contains('widget-dropdown') ? 'dropdown'
+      : cl.contains('widget-checkbox') ? 'checkbox'
+      : cl.contains('widget-toggle-button') ? 'toggle'
+      : cl.contains('widget-toggle-buttons') ? 'togglebuttons'
+      : cl.contains('widget-radio') ? 'radio'
+      : cl.contains('widget-select-multiple') ? 'selectmultiple'
+      : cl.contains('widget-select') ? 'select'
+      : cl.contains('widget-play') ? 'play'
+      : cl.contains('widget-button') ? 'button'
+      : (cl.contains('widget-text') || cl.contains('widget-inline-hbox')) && c.querySelector('input') ? 'text'
+      : 'other';
+    return {widget: wi, name, kind, cls: c.className};
+  }))"""
+
+
+def open_lecture(page, url: str, n_widgets: int, timeout_ms: float = 120_000) -> float:
+    """Load the lecture page; seconds until all `n_widgets` figures are shown."""
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_function(FIGURES_READY, arg=n_widgets, timeout=timeout_ms, polling=50)
+    return time.perf_counter() - t0
+
+
+def controls(page) -> list[dict]:
+    return page.evaluate(CONTROLS)
+
+
+def figure_src(page, widget: int) -> str:
+    return page.evaluate("w => document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure').src",
+                         widget)
+
+
+def _control(page, c):
+    return page.locator(".tnn-widget").nth(c["widget"]).locator(f".tnn-control-{c['name']}").first
+
+
+def change_control(page, c: dict) -> str:
+    """Change control `c` (from :func:`controls`) as a user would; a description of what."""
+    loc = _control(page, c)
+    kind = c["kind"]
+    if kind == "slider":
+        handle = loc.locator(".noUi-handle").first
+        now, hi = (float(handle.get_attribute(a) or 0) for a in ("aria-valuenow", "aria-valuemax"))
+        key = "PageUp" if now < hi else "PageDown"
+        handle.focus()
+        handle.press(key)
+        return f"slider {c['name']}: {key}"
+    if kind in ("dropdown", "select"):
+        sel = loc.locator("select")
+        options = sel.locator("option").all_text_contents()
+        current = sel.evaluate("s => s.selectedIndex")
+        target = (current + 1) % len(options)
+        sel.select_option(index=target)
+        return f"{kind} {c['name']}: {options[current]!r} -> {options[target]!r}"
+    if kind == "checkbox":
+        loc.locator("input[type=checkbox]").click()
+        return f"checkbox {c['name']}: click"
+    if kind == "toggle":
+        (loc if loc.evaluate("e => e.tagName") == "BUTTON" else loc.locator("button").first).click()
+        return f"toggle {c['name']}: click"
+    if kind == "togglebuttons":
+        btn = loc.locator("button:not(.mod-active)").first
+        label = btn.text_content()
+        btn.click()
+        return f"toggle buttons {c['name']}: {label!r}"
+    if kind == "radio":
+        radio = loc.locator("input[type=radio]:not(:checked)").first
+        radio.click()
+        return f"radio {c['name']}: click"
+    if kind == "selectmultiple":
+        sel = loc.locator("select")
+        options = sel.locator("option").evaluate_all("os => os.map(o => [o.value, o.selected])")
+        chosen = [v for v, on in options if on]
+        flip = next(v for v, on in options if not on) if len(chosen) < len(options) else chosen[-1]
+        new = [v for v in chosen if v != flip] if flip in chosen else chosen + [flip]
+        sel.select_option(value=new)
+        return f"select multiple {c['name']}: {new}"
+    if kind in ("play", "button"):
+        loc.locator("button").first.click() if kind == "play" else loc.click()
+        return f"{kind} {c['name']}: click"
+    if kind == "text":
+        inp = loc.locator("input").first
+        value = inp.input_value()
+        try:
+            new = str(float(value) * 2 if float(value) else 1)
+        except ValueError:
+            new = value + "x"
+        inp.fill(new)
+        inp.press("Enter")
+        return f"text {c['name']}: {value!r} -> {new!r}"
+    raise ValueError(f"control {c['name']} of kind {kind!r} ({c['cls']}): the browser driver does not know it")
+
+
+def wait_figure_changed(page, widget: int, old_src: str, timeout_ms: float = 30_000) -> None:
+    """Until widget `widget`'s figure has a new src and that image is decoded and shown."""
+    page.wait_for_function(
+        """([w, old]) => { const i = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
+                           return i.src !== old && i.complete && i.naturalWidth > 0; }""",
+        arg=[widget, old_src], timeout=timeout_ms, polling="raf")
+
+
+def change_and_time(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, float]:
+    """Change control `c`, wait for its widget's redrawn figure: (what was done, seconds)."""
+    old = figure_src(page, c["widget"])
+    t0 = time.perf_counter()
+    what = change_control(page, c)
+    wait_figure_changed(page, c["widget"], old, timeout_ms)
+    return what, time.perf_counter() - t0
+
+
+def code_visible(page) -> int:
+    """How many code inputs the page shows (Voilà with strip_sources shows none)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.jp-InputArea, .jp-CodeMirrorEditor, .cm-editor, pre code'))
+                                 .filter(e => e.offsetParent !== null).length""")

@@ -1,0 +1,149 @@
+"""Activation statistics explorer: the lecture's "look at the activation statistics" experiment.
+
+Unit-Gaussian inputs go through a bias-free net ``h_l = f(h_{l-1} @ W_l)`` whose weights come
+from :func:`tnn_lib.init.init_weights`; the figure shows every layer's histogram (as in the
+lecture notes' row of histograms), and the per-layer std of the activations and of the
+weight gradients (log scale), with the lecture's printed numbers (10 layers of 500 units,
+1000 samples) as grey crosses where the lecture has a table for that setting.
+
+The update path is :func:`draw_activation_statistics`; the numbers come from
+:func:`explorer_data`, cached per setting. Inputs are ``default_rng(0).standard_normal
+((n_samples, width))``, weights and upstream gradient are drawn from ``default_rng(1)``.
+"""
+from __future__ import annotations
+
+import functools
+from functools import lru_cache
+
+import numpy as np
+
+from tnn_lib import init
+
+DEFAULTS = dict(depth=10, width=100, scheme="xavier", nonlinearity="tanh", n_samples=200)
+BINS = 30
+
+# The lecture notes' printed per-layer stds (10 layers of 500 units, 1000 unit-Gaussian inputs).
+LECTURE_STDS = {
+    ("small", "tanh"): [0.213081, 0.047551, 0.010630, 0.002378, 0.000532, 0.000119, 0.000026,
+                        0.000006, 0.000001, 0.0],
+    ("unit", "tanh"): [0.981879, 0.981649, 0.981601, 0.981755, 0.981614, 0.981560, 0.981520,
+                       0.981913, 0.981728, 0.981736],
+    ("xavier", "tanh"): [0.627953, 0.486051, 0.407723, 0.357108, 0.320917, 0.292116, 0.273387,
+                         0.254935, 0.239266, 0.228008],
+    ("xavier", "relu"): [0.582273, 0.403795, 0.276912, 0.198685, 0.140299, 0.103280, 0.072748,
+                         0.051572, 0.038583, 0.026076],
+    ("he", "relu"): [0.825232, 0.827835, 0.813855, 0.826902, 0.834092, 0.860035, 0.870610,
+                     0.889348, 0.845357, 0.844523],
+}
+
+_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "relu": (0.0, 3.0), "linear": (-3.0, 3.0)}
+
+
+@lru_cache(maxsize=64)
+def explorer_data(depth: int, width: int, scheme: str, nonlinearity: str, n_samples: int = DEFAULTS["n_samples"]):
+    """Per-layer statistics and histograms of the net; arrays are read-only (cached).
+
+    Returns a dict with ``means``, ``stds`` (as :func:`tnn_lib.init.activation_statistics`),
+    ``grad_stds`` (std of dL/dW per layer, :func:`tnn_lib.init.gradient_statistics`),
+    ``hist`` (depth × BINS counts, values clipped into the nonlinearity's display range),
+    ``edges`` and ``saturated`` (fraction of tanh/sigmoid units within 0.01 of ±1 / {0, 1}).
+    """
+    x = np.random.default_rng(0).standard_normal((n_samples, width))
+    widths = [int(width)] * int(depth)
+    acts = init.forward_activations(x, widths, scheme, nonlinearity, np.random.default_rng(1))
+    _, grad_stds = init.gradient_statistics(x, widths, scheme, nonlinearity, np.random.default_rng(1))
+    lo, hi = _RANGE[nonlinearity]
+    edges = np.linspace(lo, hi, BINS + 1)
+    hist = np.stack([np.histogram(np.clip(h, lo, hi), bins=edges)[0] for h in acts]).astype(float)
+    if nonlinearity == "tanh":
+        saturated = np.array([np.mean(np.abs(h) > 0.99) for h in acts])
+    elif nonlinearity == "sigmoid":
+        saturated = np.array([np.mean((h < 0.01) | (h > 0.99)) for h in acts])
+    else:
+        saturated = np.zeros(len(acts))
+    out = dict(means=np.array([h.mean() for h in acts]), stds=np.array([h.std() for h in acts]),
+               grad_stds=grad_stds, hist=hist, edges=edges, saturated=saturated)
+    for v in out.values():
+        v.setflags(write=False)
+    return out
+
+
+def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["width"], scheme=DEFAULTS["scheme"],
+                               nonlinearity=DEFAULTS["nonlinearity"], n_samples=DEFAULTS["n_samples"]):
+    """Redraw `fig`: per-layer histograms (left) and per-layer std of activations and of dL/dW (right).
+
+    Returns the plotted numbers: ``means``, ``stds``, ``grad_stds``, ``hist``, ``edges``,
+    ``saturated``, ``lecture_stds`` (or None) and a one-line ``summary``.
+    """
+    depth, width, n_samples = int(depth), int(width), int(n_samples)
+    d = explorer_data(depth, width, scheme, nonlinearity, n_samples)
+    layers = np.arange(1, depth + 1)
+    fig.clear()
+    fig.set_layout_engine("none")  # fixed margins: constrained layout would double the time of a redraw
+    ax_h, ax_s = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.6, 1.0], left=0.07, right=0.985,
+                                                      bottom=0.14, top=0.9, wspace=0.18))
+
+    # histograms side by side, one "violin" of step outlines per layer (as the lecture's row of histograms)
+    peak = d["hist"].max(axis=1, keepdims=True)
+    half = 0.45 * d["hist"] / np.where(peak > 0, peak, 1.0)
+    ys = np.repeat(d["edges"], 2)[1:-1]
+    for l in range(depth):
+        hw = np.repeat(half[l], 2)
+        ax_h.fill_betweenx(ys, l + 1 - hw, l + 1 + hw, color="tab:blue", alpha=0.75, lw=0)
+    lo, hi = _RANGE[nonlinearity]
+    ax_h.set_ylim(lo, hi)
+    ax_h.set_xlim(0.4, depth + 0.6)
+    ax_h.set_xlabel("layer")
+    ax_h.set_ylabel(f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])")
+    ax_h.set_title(f"{scheme} init, {depth} × {width} units, {n_samples} inputs")
+
+    ax_s.semilogy(layers, np.maximum(d["stds"], 1e-30), "o-", color="tab:red", ms=4, label="std of activations")
+    ax_s.semilogy(layers, np.maximum(d["grad_stds"], 1e-30), "s--", color="tab:purple", ms=3, label="std of dL/dW")
+    lecture = LECTURE_STDS.get((scheme, nonlinearity))
+    if lecture is not None:
+        k = min(depth, len(lecture))
+        ax_s.semilogy(layers[:k], np.maximum(lecture[:k], 1e-30), "x", color="0.4", ms=7,
+                      label="lecture notes (500 units)")
+    finite = np.concatenate([d["stds"], d["grad_stds"]])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size:
+        ax_s.set_ylim(max(finite.min() / 3, 1e-30), finite.max() * 3)
+    ax_s.set_xlabel("layer")
+    ax_s.set_title("per-layer std (log scale)")
+    ax_s.legend(fontsize=7, loc="best")
+
+    out = dict(means=np.array(d["means"]), stds=np.array(d["stds"]), grad_stds=np.array(d["grad_stds"]),
+               hist=np.array(d["hist"]), edges=np.array(d["edges"]), saturated=np.array(d["saturated"]),
+               lecture_stds=None if lecture is None else np.array(lecture))
+    sat = f"; saturated units in the last layer {100 * d['saturated'][-1]:.0f} %" if nonlinearity in ("tanh", "sigmoid") else ""
+    out["summary"] = (f"layer 1 std {d['stds'][0]:.3g} → layer {depth} std {d['stds'][-1]:.3g}; "
+                      f"dL/dW std from {d['grad_stds'][0]:.3g} (layer 1) to {d['grad_stds'][-1]:.3g} (layer {depth}){sat}")
+    return out
+
+
+def activation_statistics_explorer(depth: int = DEFAULTS["depth"], width: int = DEFAULTS["width"],
+                                   scheme: str = DEFAULTS["scheme"], nonlinearity: str = DEFAULTS["nonlinearity"],
+                                   n_samples: int = DEFAULTS["n_samples"]):
+    """Depth, width, initialization scheme and nonlinearity → per-layer histograms and std curves."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets.app import WidgetApp, new_figure
+
+    controls = dict(
+        depth=widgets.IntSlider(value=depth, min=1, max=20, description="layers", continuous_update=False),
+        width=widgets.SelectionSlider(options=[20, 50, 100, 200, 500], value=width, description="units per layer",
+                                      continuous_update=False),
+        scheme=widgets.Dropdown(options=[("zeros", "zeros"), ("N(0, 0.01²)", "small"), ("N(0, 1)", "unit"),
+                                         ("Xavier 1/fan_in", "xavier"), ("Glorot uniform", "glorot_uniform"),
+                                         ("He 2/fan_in", "he")], value=scheme, description="init"),
+        nonlinearity=widgets.Dropdown(options=list(init.NONLINEARITIES), value=nonlinearity,
+                                      description="nonlinearity"),
+    )
+
+    draw = draw_activation_statistics
+    if n_samples != DEFAULTS["n_samples"]:
+        draw = functools.partial(draw_activation_statistics, n_samples=n_samples)
+    return WidgetApp("Activation statistics across layers", controls, draw, new_figure(10.0, 3.6),
+                     description="Unit-Gaussian inputs through a bias-free net h = f(h @ W). Too small weights: "
+                                 "activations (and the weight gradients) shrink layer by layer; too large: tanh "
+                                 "saturates; Xavier keeps tanh alive, ReLU needs He's factor 2.")

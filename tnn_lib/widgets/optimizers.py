@@ -1,0 +1,354 @@
+"""Optimizer race and convention switchboard (notebook ``05_optimizers``).
+
+:func:`optimizer_race` runs the ``tnn_lib.optim`` steps on three 2-D test surfaces of
+Alec Radford's well-known animations the lecture notes show — Beale's function, a long
+narrow valley and a saddle point — and draws every trajectory on the surface's contour
+plot. :func:`convention_switchboard` runs AdamW in PyTorch's convention and in a variant
+whose conventions are switched to the lecture notes' / the paper's (ε inside the root, no
+bias correction, decay × schedule multiplier instead of × lr) and prints how far apart the
+two trajectories end up.
+
+Update paths: :func:`draw_race` and :func:`draw_switchboard`; trajectories come from
+:func:`run_optimizer` and :func:`run_adamw_variant` (cached), contours from
+:func:`surface_grid` (computed once per surface).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from tnn_lib import optim
+
+BOX = (-4.5, 4.5)  # every surface is drawn on [-4.5, 4.5]², Beale's usual domain
+
+
+def _beale(p):
+    x, y = p[..., 0], p[..., 1]
+    a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
+    f = a**2 + b**2 + c**2
+    gx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
+    gy = 2 * a * x + 2 * b * 2 * x * y + 2 * c * 3 * x * y**2
+    return f, np.stack([gx, gy], axis=-1)
+
+
+def _valley(p):
+    x, y = p[..., 0], p[..., 1]
+    f = 0.02 * (x - 4.0) ** 2 + 2.0 * y**2  # curvatures 0.04 along, 4 across: condition number 100
+    return f, np.stack([0.04 * (x - 4.0), 4.0 * y], axis=-1)
+
+
+def _saddle(p):
+    x, y = p[..., 0], p[..., 1]
+    f = 0.5 * x**2 - 0.5 * y**2  # a saddle at the origin; the start lies almost on the ridge y = 0
+    return f, np.stack([x, -y], axis=-1)
+
+
+SURFACES = {  # name -> (f and gradient, minimum or None, default start, title)
+    "beale": (_beale, (3.0, 0.5), (1.0, 1.5), "Beale's function"),
+    "valley": (_valley, (4.0, 0.0), (-4.0, 1.5), "long narrow valley"),
+    "saddle": (_saddle, None, (-4.0, 0.001), "saddle point"),
+}
+OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam")
+COLORS = dict(SGD="tab:red", Momentum="tab:green", Nesterov="tab:olive", Adagrad="tab:purple",
+              RMSprop="tab:cyan", Adam="tab:blue")
+# base learning rate per surface and optimizer; the race's lr slider multiplies them
+BASE_LR = {
+    "beale": dict(SGD=0.005, Momentum=0.002, Nesterov=0.002, Adagrad=0.5, RMSprop=0.05, Adam=0.1),
+    "valley": dict(SGD=0.4, Momentum=0.1, Nesterov=0.1, Adagrad=1.0, RMSprop=0.05, Adam=0.2),
+    "saddle": dict(SGD=0.05, Momentum=0.02, Nesterov=0.02, Adagrad=1.0, RMSprop=0.05, Adam=0.2),
+}
+DEFAULTS = dict(surface="beale", optimizers=OPTIMIZERS, lr_scale=1.0, momentum=0.9, x0=None, y0=None, steps=200)
+ESCAPE = 10.0  # stop a run once a coordinate leaves [-ESCAPE, ESCAPE]: off the plot (or diverging)
+
+
+def gradient(surface: str, p):
+    """The gradient of `surface` at the point `p` (shape (2,))."""
+    return SURFACES[surface][0](np.asarray(p, dtype=float))[1]
+
+
+def step_function(name: str, lr: float, momentum: float = 0.9):
+    """``step(w, g, state)`` for one of :data:`OPTIMIZERS` from ``tnn_lib.optim`` (other hyper-parameters at defaults)."""
+    if name == "SGD":
+        return lambda w, g, s: optim.sgd_step(w, g, s, lr)
+    if name == "Momentum":
+        return lambda w, g, s: optim.momentum_step(w, g, s, lr, momentum)
+    if name == "Nesterov":
+        return lambda w, g, s: optim.nesterov_step(w, g, s, lr, momentum)
+    if name == "Adagrad":
+        return lambda w, g, s: optim.adagrad_step(w, g, s, lr)
+    if name == "RMSprop":
+        return lambda w, g, s: optim.rmsprop_step(w, g, s, lr)
+    if name == "Adam":
+        return lambda w, g, s: optim.adam_step(w, g, s, lr)
+    raise ValueError(f"name: expected one of {OPTIMIZERS}, got {name!r}")
+
+
+@lru_cache(maxsize=512)
+def run_optimizer(surface: str, name: str, lr: float, momentum: float, start: tuple, steps: int):
+    """Trajectory (steps + 1, 2) of optimizer `name` from `start`; stops early if it diverges (read-only)."""
+    step = step_function(name, lr, momentum)
+    w, state = np.array(start, dtype=float), {}
+    path = [w.copy()]
+    with np.errstate(all="ignore"):
+        for _ in range(int(steps)):
+            step(w, gradient(surface, w), state)
+            if not np.all(np.isfinite(w)) or np.abs(w).max() > ESCAPE:
+                break
+            path.append(w.copy())
+    path = np.array(path)
+    path.setflags(write=False)
+    return path
+
+
+@lru_cache(maxsize=8)
+def surface_grid(surface: str, n: int = 120):
+    """(X, Y, log-scaled values for the background image, contour line segments) of `surface`."""
+    import contourpy
+
+    xs = np.linspace(*BOX, n)
+    X, Y = np.meshgrid(xs, xs)
+    F = SURFACES[surface][0](np.stack([X, Y], axis=-1))[0]
+    if surface == "saddle":
+        shade, levels = F, np.linspace(-10, 10, 21)
+    else:
+        shade = np.log10(F - F.min() + 1e-3)
+        levels = np.quantile(F, np.linspace(0.02, 0.98, 18)) if surface == "beale" else np.linspace(0.05, 40, 16) ** 1.6 / 8
+    gen = contourpy.contour_generator(X, Y, F)
+    segs = [seg for lev in levels for seg in gen.lines(float(lev)) if len(seg) > 1]
+    return X, Y, shade, segs
+
+
+def _start(surface, x0, y0):
+    sx, sy = SURFACES[surface][2]
+    return (float(sx if x0 is None else x0), float(sy if y0 is None else y0))
+
+
+def _surface_axes(ax, surface):
+    from matplotlib.collections import LineCollection
+
+    X, Y, shade, segs = surface_grid(surface)
+    ax.imshow(shade, origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35, aspect="auto",
+              interpolation="nearest")
+    ax.add_collection(LineCollection(segs, colors="0.55", linewidths=0.6))
+    minimum = SURFACES[surface][1]
+    if minimum is not None:
+        ax.plot(*minimum, "*", color="k", ms=11, zorder=5)
+    ax.set_xlim(*BOX)
+    ax.set_ylim(*BOX)
+
+
+def draw_race(fig, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"], lr_scale=DEFAULTS["lr_scale"],
+              momentum=DEFAULTS["momentum"], x0=DEFAULTS["x0"], y0=DEFAULTS["y0"], steps=DEFAULTS["steps"]):
+    """Redraw `fig`: the trajectories of the chosen optimizers on the surface (left) and f over steps (right).
+
+    The learning rate of each optimizer is ``BASE_LR[surface][name] * lr_scale``; `x0`, `y0`
+    default to the surface's start. Returns ``paths`` (name -> (k, 2) array), ``lrs``,
+    ``final`` (name -> last point), ``losses`` and a ``summary``.
+    """
+    start = _start(surface, x0, y0)
+    f = SURFACES[surface][0]
+    fig.clear()
+    fig.set_layout_engine("none")
+    ax, ax_f = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.25, 1.0], left=0.06, right=0.985,
+                                                    bottom=0.13, top=0.9, wspace=0.2))
+    _surface_axes(ax, surface)
+    ax.plot(*start, "o", color="k", ms=5, zorder=5)
+    paths, lrs, losses = {}, {}, {}
+    for name in OPTIMIZERS:
+        if name not in optimizers:
+            continue
+        lr = float(BASE_LR[surface][name] * lr_scale)
+        p = run_optimizer(surface, name, lr, float(momentum), start, int(steps))
+        paths[name], lrs[name] = np.array(p), lr
+        losses[name] = f(p)[0]
+        diverged = len(p) < int(steps) + 1
+        ax.plot(p[:, 0], p[:, 1], "-", color=COLORS[name], lw=1.6,
+                label=f"{name} (lr {lr:.2g}){' — left the plot' if diverged else ''}")
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=COLORS[name], ms=4)
+        if surface == "saddle":  # unbounded below: linear scale
+            ax_f.plot(np.arange(len(p)), losses[name], color=COLORS[name], lw=1.4)
+        else:  # minimum value 0: log scale
+            ax_f.semilogy(np.arange(len(p)), np.maximum(losses[name], 1e-12), color=COLORS[name], lw=1.4)
+    ax.set_title(f"{SURFACES[surface][3]}, start ({start[0]:g}, {start[1]:g})")
+    if paths:
+        ax.legend(fontsize=7, loc="lower left")
+    if surface == "saddle":
+        ax_f.set_ylim(-0.5 * ESCAPE**2, 10)
+    ax_f.set_xlabel("step")
+    ax_f.set_title("f along the trajectory")
+    final = {k: v[-1] for k, v in paths.items()}
+    best = min(final, key=lambda k: f(final[k])[0]) if final else None
+    summary = (f"{SURFACES[surface][3]}, {int(steps)} steps: lowest f reached by {best} "
+               f"(f = {float(f(final[best])[0]):.3g} at ({final[best][0]:.2f}, {final[best][1]:.2f}))"
+               if best else "no optimizer selected")
+    return dict(paths=paths, lrs=lrs, final=final, losses=losses, start=start, summary=summary)
+
+
+def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"],
+                   lr_scale: float = DEFAULTS["lr_scale"], momentum: float = DEFAULTS["momentum"],
+                   steps: int = DEFAULTS["steps"]):
+    """Beale's function, a long valley and a saddle point: pick optimizers, lr, momentum and start."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets.app import WidgetApp, new_figure
+
+    sx, sy = SURFACES[surface][2]
+    controls = dict(
+        surface=widgets.Dropdown(options=[(v[3], k) for k, v in SURFACES.items()], value=surface,
+                                 description="surface"),
+        optimizers=widgets.SelectMultiple(options=list(OPTIMIZERS), value=tuple(optimizers), rows=6,
+                                          description="optimizers"),
+        lr_scale=widgets.FloatLogSlider(value=lr_scale, base=10, min=-1, max=1, step=0.1,
+                                        description="lr × (base lr per optimizer)", continuous_update=False),
+        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ",
+                                     continuous_update=False),
+        x0=widgets.FloatSlider(value=sx, min=BOX[0], max=BOX[1], step=0.1, description="start x",
+                               continuous_update=False),
+        y0=widgets.FloatSlider(value=sy, min=BOX[0], max=BOX[1], step=0.001, readout_format=".3f",
+                               description="start y", continuous_update=False),
+        steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps",
+                                continuous_update=False),
+    )
+    app = WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2),
+                    description="The same start, the same number of gradient evaluations. SGD zig-zags across "
+                                "the valley and stalls at the saddle; momentum overshoots; the adaptive methods "
+                                "rescale each coordinate and escape the saddle.")
+
+    def to_surface_start(change):  # a new surface moves the start to that surface's own start, one redraw
+        nx, ny = SURFACES[change["new"]][2]
+        for name, value in (("x0", nx), ("y0", ny)):
+            c = app.controls[name]
+            c.unobserve(app._on_change, names="value")
+            c.value = value
+            c.observe(app._on_change, names="value")
+
+    # registered before the app's own observer would not be possible (the app wires its controls
+    # in its constructor), so re-register the app's observer after ours: ours runs first
+    controls["surface"].unobserve(app._on_change, names="value")
+    controls["surface"].observe(to_surface_start, names="value")
+    controls["surface"].observe(app._on_change, names="value")
+    return app
+
+
+# --------------------------------------------------------------------------- convention switchboard
+SWITCH_DEFAULTS = dict(surface="valley", eps_inside=False, bias_correction=True, decay="lr", eps=1e-3,
+                       weight_decay=0.1, steps=150)
+SWITCH_LR = 0.1
+SCHEDULE_K = 0.01  # the schedule multiplier η_t = 1/(1 + k t), also applied to lr
+
+
+def adamw_variant_step(w, dw, state, lr, eta, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
+                       eps_inside=False, bias_correction=True, decay="lr"):
+    """AdamW with switchable conventions; PyTorch's is ``eps_inside=False, bias_correction=True, decay="lr"``.
+
+    ``lr`` is the scheduled learning rate α·η_t and ``eta`` the schedule multiplier η_t. The
+    decay is ``w ← w − lr·λ·w`` (PyTorch, ``decay="lr"``) or ``w ← w − η_t·λ·w``
+    (Loshchilov and Hutter 2019, ``decay="schedule"``); ε inside the root is the lecture
+    notes' ``√(v̂ + ε)``.
+    """
+    w *= 1.0 - (lr if decay == "lr" else eta) * weight_decay  # decoupled weight decay
+    t = state["step"] = state.get("step", 0) + 1
+    m = state.setdefault("m", np.zeros_like(w))
+    v = state.setdefault("v", np.zeros_like(w))
+    m *= beta1
+    m += (1.0 - beta1) * dw  # first moment estimate
+    v *= beta2
+    v += (1.0 - beta2) * dw * dw  # second moment estimate
+    bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if bias_correction else (1.0, 1.0)
+    denom = np.sqrt(v / bc2 + eps) if eps_inside else np.sqrt(v) / np.sqrt(bc2) + eps
+    w -= (lr / bc1) * m / denom
+    return w
+
+
+@lru_cache(maxsize=256)
+def run_adamw_variant(surface: str, eps_inside: bool, bias_correction: bool, decay: str, eps: float,
+                      weight_decay: float, steps: int, pytorch: bool = False):
+    """Trajectory (steps + 1, 2) of AdamW with lr_t = SWITCH_LR·η_t, η_t = 1/(1 + k t).
+
+    ``pytorch=True`` runs ``tnn_lib.optim.adamw_step`` itself (the reference trajectory).
+    """
+    w, state = np.array(SURFACES[surface][2], dtype=float), {}
+    path = [w.copy()]
+    with np.errstate(all="ignore"):
+        for t in range(int(steps)):
+            eta = 1.0 / (1.0 + SCHEDULE_K * t)
+            g = gradient(surface, w)
+            if pytorch:
+                optim.adamw_step(w, g, state, lr=SWITCH_LR * eta, eps=eps, weight_decay=weight_decay)
+            else:
+                adamw_variant_step(w, g, state, SWITCH_LR * eta, eta, eps=eps, weight_decay=weight_decay,
+                                   eps_inside=eps_inside, bias_correction=bias_correction, decay=decay)
+            if not np.all(np.isfinite(w)) or np.abs(w).max() > ESCAPE:
+                break
+            path.append(w.copy())
+    path = np.array(path)
+    path.setflags(write=False)
+    return path
+
+
+def draw_switchboard(fig, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_DEFAULTS["eps_inside"],
+                     bias_correction=SWITCH_DEFAULTS["bias_correction"], decay=SWITCH_DEFAULTS["decay"],
+                     eps=SWITCH_DEFAULTS["eps"], weight_decay=SWITCH_DEFAULTS["weight_decay"],
+                     steps=SWITCH_DEFAULTS["steps"]):
+    """Redraw `fig`: PyTorch's AdamW trajectory and the switched one (left), their distance per step (right).
+
+    Returns ``pytorch`` and ``switched`` trajectories, ``distance`` per step (over the common
+    length), ``max_distance``, ``final_distance`` and a ``summary``.
+    """
+    eps, weight_decay, steps = float(eps), float(weight_decay), int(steps)
+    ref = run_adamw_variant(surface, False, True, "lr", eps, weight_decay, steps, pytorch=True)
+    alt = run_adamw_variant(surface, bool(eps_inside), bool(bias_correction), str(decay), eps, weight_decay, steps)
+    k = min(len(ref), len(alt))
+    dist = np.linalg.norm(ref[:k] - alt[:k], axis=1)
+    fig.clear()
+    fig.set_layout_engine("none")
+    ax, ax_d = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.25, 1.0], left=0.06, right=0.985,
+                                                    bottom=0.13, top=0.9, wspace=0.2))
+    _surface_axes(ax, surface)
+    ax.plot(ref[:, 0], ref[:, 1], "-", color="tab:blue", lw=2.0, label="PyTorch AdamW")
+    switched = [name for name, on in (("ε inside √", eps_inside), ("no bias correction", not bias_correction),
+                                      ("decay × η_t", decay != "lr")) if on]
+    ax.plot(alt[:, 0], alt[:, 1], "--", color="tab:orange", lw=2.0,
+            label="switched: " + (", ".join(switched) if switched else "nothing (PyTorch)"))
+    ax.plot(*ref[0], "o", color="k", ms=5)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"AdamW on the {SURFACES[surface][3]}, lr {SWITCH_LR}·η_t, λ = {weight_decay:g}, ε = {eps:.0e}")
+    ax_d.semilogy(np.arange(k), np.maximum(dist, 1e-17), color="tab:orange")
+    ax_d.set_ylim(1e-17, 1e2)
+    ax_d.set_xlabel("step")
+    ax_d.set_title("distance from the PyTorch trajectory")
+    maxd, final = float(dist.max()), float(dist[-1])
+    summary = (f"max distance from the PyTorch-convention trajectory: {maxd:.3g}; after {k - 1} steps: {final:.3g}"
+               + ("" if switched else " (all switches in PyTorch's convention)"))
+    return dict(pytorch=np.array(ref), switched=np.array(alt), distance=dist, max_distance=maxd,
+                final_distance=final, summary=summary)
+
+
+def convention_switchboard(surface: str = SWITCH_DEFAULTS["surface"], eps: float = SWITCH_DEFAULTS["eps"],
+                           weight_decay: float = SWITCH_DEFAULTS["weight_decay"], steps: int = SWITCH_DEFAULTS["steps"]):
+    """Toggles for the conventions where the lecture notes and the AdamW paper differ from PyTorch."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets.app import WidgetApp, new_figure
+
+    controls = dict(
+        surface=widgets.Dropdown(options=[(v[3], k) for k, v in SURFACES.items()], value=surface,
+                                 description="surface"),
+        eps_inside=widgets.ToggleButtons(options=[("ε outside √ (PyTorch)", False), ("ε inside √ (notes)", True)],
+                                         value=False, description="ε"),
+        bias_correction=widgets.ToggleButtons(options=[("on (PyTorch)", True), ("off", False)], value=True,
+                                              description="bias correction"),
+        decay=widgets.ToggleButtons(options=[("× lr (PyTorch)", "lr"), ("× η_t (paper)", "schedule")],
+                                    value="lr", description="AdamW decay"),
+        eps=widgets.FloatLogSlider(value=eps, base=10, min=-8, max=0, step=0.5, description="ε",
+                                   readout_format=".0e", continuous_update=False),
+        weight_decay=widgets.FloatSlider(value=weight_decay, min=0.0, max=0.5, step=0.01, description="λ",
+                                         continuous_update=False),
+        steps=widgets.IntSlider(value=steps, min=10, max=500, step=10, description="steps",
+                                continuous_update=False),
+    )
+    return WidgetApp("Convention switchboard: notes and paper vs PyTorch", controls, draw_switchboard,
+                     new_figure(11.0, 4.2),
+                     description="Each switch moves one convention away from PyTorch's AdamW; the right "
+                                 "panel shows how far the trajectory moves (0 when every switch is PyTorch's).")
