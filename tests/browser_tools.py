@@ -256,7 +256,24 @@ def change_and_time(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, flo
     return what, time.perf_counter() - t0
 
 
-def code_visible(page) -> int:
-    """How many code inputs the page shows (Voilà with strip_sources shows none)."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('.jp-InputArea, .jp-CodeMirrorEditor, .cm-editor, pre code'))
-                                 .filter(e => e.offsetParent !== null).length""")
+def screenshot(page, path: Path) -> None:
+    """The whole page: Voilà scrolls inside an element, so grow the viewport to fit it first."""
+    height = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...Array.from(document.querySelectorAll('body, body *')).filter(e => e.scrollHeight > e.clientHeight + 4
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight))""")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
+    try:
+        page.evaluate("() => document.querySelectorAll('body, body *').forEach(e => { e.scrollTop = 0; })")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+
+
+def code_visible(page) -> list[str]:
+    """Code inputs the page shows or holds (Voilà with strip_sources: none)."""
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '.jp-CodeCell .jp-InputArea, .jp-CodeMirrorEditor, .cm-editor, .jp-InputArea-editor'))
+        .filter(e => e.offsetParent !== null).map(e => e.outerHTML.slice(0, 200))""")
+    return shown + (["the source `widgets_for_topic(` in the page"] if "widgets_for_topic(" in page.content() else [])

@@ -22,7 +22,7 @@ import pytest
 
 from autograder.lecture import TOPIC_TITLES
 from browser_tools import (ROOT, Lecture, artifacts_dir, change_and_time, chromium_path, code_visible, controls,
-                           figure_src, free_port, launch, open_lecture, wait_figure_changed)
+                           screenshot, free_port, launch, open_lecture)
 from tnn_lib.widgets import TOPIC_WIDGETS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -78,7 +78,8 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
             page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}-FAILED.png"), full_page=True)
             pytest.fail(f"{topic}: the {n_widgets} widget figure(s) did not appear ({err}); "
                         f"server output:\n{lecture.output}", pytrace=False)
-        assert code_visible(page) == 0, f"{topic}: code is visible on the lecture page"
+        code = code_visible(page)
+        assert not code, f"{topic}: code on the lecture page: {code}"
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"{topic}: error output on the page:\n{errors.first.text_content()[:2000]}"
         cs = controls(page)
@@ -93,7 +94,7 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
             except Exception as err:
                 failures.append(f"{c['kind']} {c['name']} (widget {c['widget']}): no new figure after the change "
                                 f"({type(err).__name__}: {str(err).splitlines()[0]})")
-        page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}.png"), full_page=True)
+        screenshot(page, artifacts_dir() / f"lecture-{topic}.png")
         assert not failures, f"{topic}:\n" + "\n".join(failures)
         assert not page.errors, f"{topic}: JavaScript errors on the page: {page.errors}"
         assert not browser.external, f"{topic}: the page tried to reach the web: {browser.external}"

@@ -23,8 +23,12 @@ def _name(req: str) -> str:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject(root):
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     wanted = {_name(r): r.split(";")[0].replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"]}
-    conda = {}
+    conda, section = {}, None
     for line in (root / "environment.yml").read_text().splitlines():
+        if re.match(r"^[a-z]", line):
+            section = line.split(":")[0]
+        if section != "dependencies":
+            continue
         m = re.match(r"^\s{2}- ([A-Za-z0-9_.\-]+.*)$", line)
         if m and not m.group(1).startswith(("python", "pip")):
             conda[_name(m.group(1))] = m.group(1).replace(" ", "")

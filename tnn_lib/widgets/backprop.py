@@ -99,15 +99,12 @@ def saturated_fraction(name: str, bias, weight_scale=1.0):
 def _build(fig):
     """Axes and artists, created once per figure; later draws only move data."""
     fig.clear()
-    fig.set_layout_engine("none")  # fixed margins: a constrained layout costs more than the drawing
+    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
     ax_f, ax_d = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25))
     a = dict(ax_f=ax_f, ax_d=ax_d)
-    a["hist_ax"] = ax_f.twinx()
-    a["hist"] = a["hist_ax"].stairs(np.zeros(80), np.linspace(-8, 8, 81), fill=True, color="0.85", zorder=0)
-    a["hist_ax"].set_ylim(0, 1.0)
-    a["hist_ax"].set_yticks([])
-    ax_f.set_zorder(a["hist_ax"].get_zorder() + 1)
-    ax_f.patch.set_visible(False)
+    # the layer's pre-activations as a grey histogram under the curves (no twin axes: cheaper)
+    a["hist"] = ax_f.stairs(np.full(80, -1.5), np.linspace(-8, 8, 81), baseline=-1.5, fill=True,
+                            color="0.85", zorder=0)
     a["phi"], = ax_f.plot(Z_GRID, Z_GRID, color="tab:blue", lw=2, label="φ(z)")
     a["dphi"], = ax_f.plot(Z_GRID, Z_GRID, "--", color="tab:red", lw=1.8, label="φ'(z)")
     a["sat"] = []
@@ -127,7 +124,7 @@ def _build(fig):
     a["b_line"] = ax_d.axvline(0, color="tab:blue", lw=1, ls=":")
     ax_d.set_xlim(*BIAS_RANGE)
     ax_d.set_ylim(-0.03, 1.03)
-    ax_d.set_xticks([-5, -4, -3, -2, -1, 0, 1, 2])
+    ax_d.set_xticks([-4, -2, 0, 2])
     ax_d.set_yticks([0, 0.5, 1])
     ax_d.set_xlabel("bias initialisation b")
     ax_d.set_ylabel("fraction")
@@ -169,7 +166,7 @@ def draw_activation(fig, activation=DEFAULTS["activation"], bias_init=DEFAULTS["
 
     z0, _, _ = layer_data()
     counts, _ = np.histogram(s * z0[:, :50] + b, bins=80, range=(-8, 8))
-    a["hist"].set_data(counts / max(counts.max(), 1) * 0.9)
+    a["hist"].set_data(-1.5 + 3.0 * counts / max(counts.max(), 1))
     a["ax_f"].set_title(f"{activation}: φ, φ' and z of the layer (grey); saturated in orange", fontsize=10)
 
     dead_curve = dead_fraction(B_GRID, s)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tnn_lib.batchnorm import batchnorm_forward, population_statistics
+from tnn_lib.widgets._blit import use_blitting
 
 K, B = 4, 64          # minibatches, instances per minibatch
 EPS = 1e-5
@@ -76,6 +77,8 @@ def _setup(fig):
     artists["box"] = ax_bn.add_patch(_rect())
     artists["ax_bn"] = ax_bn
     fig._tnn_bn = artists
+    dynamic = [a for key in ("raw", "bn", "raw_mu", "bn_mu") for a in artists[key]]
+    use_blitting(fig, dynamic + [artists["box"], ax_bn.title])
     return artists
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tnn_lib.dropout import dropout_forward, scale_weights_for_test
+from tnn_lib.widgets._blit import use_blitting
 
 H = 100                # units in the dropout layer
 DRAWS = 2000           # training masks behind the histogram
@@ -82,11 +83,14 @@ def _setup(fig):
     art["ref_a"] = ax_mc.axhline(0, color="tab:blue", ls=":", lw=1.5, label="scaled single pass: a")
     art["ref_s"] = ax_mc.axhline(0, color="tab:green", ls=":", lw=1.5, label="σ(scaled single pass)")
     ax_mc.set_xscale("log")
+    ax_mc.set_xlim(1, MAX_SAMPLES)
     ax_mc.set_xlabel("Monte-Carlo samples")
     ax_mc.set_ylim(-0.5, 4.5)
     ax_mc.legend(fontsize=7, loc="upper right")
     art["ax_mc"] = ax_mc
     fig._tnn_dropout = art
+    use_blitting(fig, [art[k] for k in ("hist", "train_mean", "test", "mc_a", "mc_s", "ref_a", "ref_s")]
+                 + [ax_hist.title, ax_mc.title])
     return art
 
 
@@ -108,7 +112,9 @@ def draw_dropout_scaling(fig, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULT
     expected = full if convention in (CONVENTIONS[0], CONVENTIONS[3]) else keep_prob * full
     counts, _ = np.histogram(a, BINS)
     art["hist"].set_data(counts / len(a))
-    art["ax_hist"].set_ylim(0, max(0.05, 1.15 * counts.max() / len(a)))
+    top = np.ceil(1.15 * counts.max() / len(a) * 10) / 10     # in steps of 0.1: rare rescaling
+    if art["ax_hist"].get_ylim()[1] != top:
+        art["ax_hist"].set_ylim(0, top)
     art["train_mean"].set_xdata([a.mean()] * 2)
     art["test"].set_xdata([test] * 2)
     gap = test - a.mean()
@@ -123,7 +129,6 @@ def draw_dropout_scaling(fig, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULT
     art["mc_s"].set_data(steps, mc_s)
     art["ref_a"].set_ydata([expected] * 2)
     art["ref_s"].set_ydata([_sigmoid(expected)] * 2)
-    art["ax_mc"].set_xlim(1, max(2, n_samples))
     art["ax_mc"].set_title(f"Monte-Carlo average of {n_samples} training passes", fontsize=9)
     out = dict(train_mean=float(a.mean()), expected_train_mean=expected, test_value=test,
                scaled_pass=expected, mc_mean_a=mc_a, mc_mean_sigmoid=mc_s, train_std=float(a.std()))

@@ -1,0 +1,413 @@
+"""``tnn-course grade``: autograde a class with nbgrader, in parallel, crash-safe.
+
+The parent process finds the submissions, writes the assignment's source cells into the
+gradebook (nbgrader's ``SaveCells``, as ``generate_assignment`` does), and hands the
+submissions to N long-lived worker processes (:mod:`autograder.worker`). As each
+submission comes back the parent — and only the parent, so SQLite sees one writer —
+records it in the gradebook with nbgrader's ``SaveAutoGrades``, writes the autograded
+notebook, the student's feedback and a result file ``results/<student>/<assignment>.json``.
+A result file whose fingerprint (submission, source notebook, grading settings) still
+matches is reused on the next run, so a crash loses nothing already graded and grading
+again gives the same results. At the end come ``grades.csv`` and ``report.html``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import autograder.course  # noqa: F401  (puts the environment's bin on PATH for nbgrader)
+from autograder.course import course_root, nbgrader_config
+from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
+
+GRADER_VERSION = "1"
+CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception"]
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class Settings:
+    timeout: float = 30.0
+    memory_mb: int = 4096
+    max_output_bytes: int = 200_000
+    workers: int = 1
+
+
+@dataclass
+class Task:
+    student: str
+    assignment: str
+    notebooks: dict                      # notebook name -> submitted path (None when missing)
+    timestamp: str | None = None
+    fingerprint: str = ""
+    attempts: int = 0
+    layouts: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------
+# the assignment as the source defines it
+# ----------------------------------------------------------------------------------------
+def source_notebooks(root: Path, aid: str) -> list[Path]:
+    return sorted((root / "solutions" / aid).glob("*.ipynb"))
+
+
+def layout_of(path: Path) -> dict:
+    """The nbgrader cells of a source notebook, in order: ids, test cells and their points,
+    answer cells, and each test cell's source (hidden regions included)."""
+    import nbformat
+    nb = nbformat.read(str(path), as_version=4)
+    order, tests, answers, sources = [], [], [], {}
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if not gid:
+            continue
+        order.append(gid)
+        if is_test_cell(cell):
+            tests.append((gid, float(nbgrader_meta(cell).get("points", 0))))
+            sources[gid] = cell.source
+        elif is_answer_cell(cell):
+            answers.append(gid)
+    return {"order": order, "tests": tests, "answers": answers, "sources": sources}
+
+
+def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
+    """Record the assignment's source cells and checksums in the gradebook, with the
+    preprocessors nbgrader's generate_assignment runs before SaveCells."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums,
+                                        LockCells, SaveCells)
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_assignment(aid)
+    for path in source_notebooks(root, aid):
+        nb = nbformat.read(str(path), as_version=4)
+        resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": path.stem}}
+        for pp in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells):
+            nb, resources = pp(config=config).preprocess(nb, resources)
+
+
+# ----------------------------------------------------------------------------------------
+# finding the submissions
+# ----------------------------------------------------------------------------------------
+def discover(submissions: Path, assignment: str | None, root: Path) -> list[Task]:
+    """Submissions in nbgrader's ``<student>/<assignment>/`` layout, or a folder of
+    ``<student>.ipynb`` files (which needs `assignment`)."""
+    known = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and source_notebooks(root, p.name))
+    if assignment is not None and assignment not in known:
+        raise ValueError(f"unknown assignment {assignment!r}; expected one of {known}")
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no such folder of submissions: {submissions}")
+    flat = sorted(p for p in submissions.iterdir() if p.is_file() and p.suffix == ".ipynb")
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    tasks = []
+    if flat and not any((s / a).is_dir() for s in students for a in known):
+        if assignment is None:
+            raise ValueError(f"{submissions} holds <student>.ipynb files: say which assignment they are with "
+                             f"--assignment (one of {known})")
+        names = [p.stem for p in source_notebooks(root, assignment)]
+        if len(names) != 1:
+            raise ValueError(f"assignment {assignment} has {len(names)} notebooks; a folder of <student>.ipynb "
+                             "files can only be graded for a one-notebook assignment")
+        for p in flat:
+            tasks.append(Task(_student_id(p.stem), assignment, {names[0]: p}))
+        return tasks
+    for s in students:
+        for a in ([assignment] if assignment else known):
+            adir = s / a
+            if not adir.is_dir():
+                continue
+            nbs = {p.stem: (adir / f"{p.stem}.ipynb") for p in source_notebooks(root, a)}
+            nbs = {k: (v if v.exists() else None) for k, v in nbs.items()}
+            stamp = adir / "timestamp.txt"
+            tasks.append(Task(_student_id(s.name), a, nbs,
+                              timestamp=stamp.read_text().strip() if stamp.is_file() else None))
+    if not tasks:
+        raise ValueError(f"found no submissions in {submissions}: expected <student>/<assignment>/<notebook>.ipynb "
+                         f"(assignments: {known}) or <student>.ipynb files with --assignment")
+    return tasks
+
+
+def _student_id(name: str) -> str:
+    if not STUDENT_ID.match(name):
+        raise ValueError(f"student id {name!r} must be letters, digits and _.@+- (it names files and folders)")
+    return name
+
+
+def fingerprint(task: Task, root: Path, settings: Settings) -> str:
+    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.memory_mb}|{settings.max_output_bytes}"
+                       f"|{task.timestamp}".encode())
+    for name in sorted(task.notebooks):
+        p = task.notebooks[name]
+        h.update(name.encode() + b"\0" + (Path(p).read_bytes() if p is not None and Path(p).is_file() else b"-"))
+    for p in source_notebooks(root, task.assignment):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------
+# the workers
+# ----------------------------------------------------------------------------------------
+class WorkerPool:
+    """N worker processes, one task at a time each; a worker that dies is replaced and its
+    task retried once, then reported as a grader error."""
+
+    def __init__(self, n: int, settings: dict):
+        self.ctx = multiprocessing.get_context("spawn")
+        self.settings = settings
+        self.workers = [self._start() for _ in range(n)]
+
+    def _start(self):
+        from autograder.worker import worker_main
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=worker_main, args=(child, self.settings), daemon=True)
+        proc.start()
+        child.close()
+        return {"proc": proc, "conn": parent, "task": None}
+
+    def run(self, tasks, payload, on_done, on_crash):
+        pending = deque(tasks)
+
+        def feed(w):
+            if pending:
+                w["task"] = pending.popleft()
+                w["conn"].send(payload(w["task"]))
+
+        for w in self.workers:
+            feed(w)
+        while any(w["task"] is not None for w in self.workers):
+            busy = [w for w in self.workers if w["task"] is not None]
+            ready = multiprocessing.connection.wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
+            for i, w in enumerate(self.workers):
+                if w["task"] is None or not (w["conn"] in ready or w["proc"].sentinel in ready):
+                    continue
+                try:
+                    result = w["conn"].recv() if w["conn"].poll() else None
+                except (EOFError, OSError):
+                    result = None
+                task, w["task"] = w["task"], None
+                if result is not None:
+                    on_done(task, result)
+                    feed(w)
+                    continue
+                # the worker died with this task
+                w["proc"].join(timeout=5)
+                w["conn"].close()
+                task.attempts += 1
+                if task.attempts < MAX_ATTEMPTS:
+                    pending.appendleft(task)
+                else:
+                    on_crash(task, w["proc"].exitcode)
+                self.workers[i] = self._start()
+                feed(self.workers[i])
+
+    def close(self):
+        for w in self.workers:
+            try:
+                w["conn"].send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        for w in self.workers:
+            w["proc"].join(timeout=30)
+            if w["proc"].is_alive():
+                w["proc"].terminate()
+                w["proc"].join(timeout=5)
+
+
+# ----------------------------------------------------------------------------------------
+# writing results (parent only)
+# ----------------------------------------------------------------------------------------
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def result_path(out: Path, student: str, aid: str) -> Path:
+    return out / "results" / student / f"{aid}.json"
+
+
+def autograded_path(out: Path, student: str, aid: str, notebook: str) -> Path:
+    return out / "autograded" / student / aid / f"{notebook}.ipynb"
+
+
+def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
+    """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+    student, aid = result["student"], result["assignment"]
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        if timestamp:
+            gb.update_or_create_submission(aid, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(aid, student)
+        for name, nbres in result["notebooks"].items():
+            if nbres["state"] == "graded":
+                continue
+            sub = gb.find_submission_notebook(name, aid, student)
+            for grade in sub.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+            gb.db.commit()
+    for name, nbres in result["notebooks"].items():
+        if nbres["state"] != "graded":
+            continue
+        nb = nbformat.read(str(autograded_path(out, student, aid, name)), as_version=4)
+        resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": name, "student": student}}
+        SaveAutoGrades(config=config).preprocess(nb, resources)
+
+
+def rows_of(result: dict) -> list[dict]:
+    rows = []
+    for name in sorted(result["notebooks"]):
+        for c in result["notebooks"][name]["cells"]:
+            rows.append({"student": result["student"], "assignment": result["assignment"], "grade_id": c["grade_id"],
+                         "points": f"{c['points']:g}", "max_points": f"{c['max_points']:g}", "status": c["status"],
+                         "misconception": c["misconception"]})
+    return rows
+
+
+def graded_ok(result: dict) -> bool:
+    return all(nb["state"] == "graded" for nb in result["notebooks"].values())
+
+
+@dataclass
+class Summary:
+    results: list
+    not_graded: list
+    output: Path
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if not self.not_graded else 1
+
+
+def grade(submissions, assignment=None, workers=1, timeout=30.0, output="grading", db_url=None, root=None,
+          memory_mb=4096, max_output_bytes=200_000, regrade=False, progress=True, log=None) -> Summary:
+    """Grade a class; see the module docstring. Returns the results and what was not graded."""
+    from tqdm import tqdm
+    from autograder.feedback import write_feedback
+    from autograder.report import write_report
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if not timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    root = course_root(root)
+    if not (root / "solutions").is_dir():
+        raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
+    out = Path(output).resolve()
+    settings = Settings(timeout=float(timeout), memory_mb=int(memory_mb), max_output_bytes=int(max_output_bytes),
+                        workers=workers)
+    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    tasks = discover(Path(submissions), assignment, root)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    config = nbgrader_config(root, db_url)
+    layouts = {}
+    for aid in sorted({t.assignment for t in tasks}):
+        sync_gradebook(root, aid, db_url, config)
+        layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+    out.mkdir(parents=True, exist_ok=True)
+
+    results, not_graded, todo = {}, [], []
+    for t in tasks:
+        t.fingerprint = fingerprint(t, root, settings)
+        old = result_path(out, t.student, t.assignment)
+        if not regrade and old.is_file():
+            try:
+                prev = json.loads(old.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                prev = None
+            if prev and prev.get("fingerprint") == t.fingerprint and graded_ok(prev):
+                try:  # the gradebook may be new: record the kept result again (idempotent)
+                    record_in_gradebook(prev, out, db_url, t.timestamp, config)
+                except Exception as err:
+                    log(f"tnn-course grade: kept {t.student}/{t.assignment} but could not record it: {err}")
+                results[(t.student, t.assignment)] = prev
+                continue
+        todo.append(t)
+
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+
+    def finish(task: Task, result: dict) -> None:
+        result["fingerprint"] = task.fingerprint
+        result["timestamp"] = task.timestamp
+        for name, nbres in result["notebooks"].items():
+            text = nbres.pop("autograded", None)
+            if text is not None:
+                _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
+        try:
+            record_in_gradebook(result, out, db_url, task.timestamp, config)
+        except Exception as err:
+            log(f"tnn-course grade: could not write {task.student}/{task.assignment} to the gradebook: {err}")
+            result["gradebook_error"] = str(err)
+        write_feedback(out, result)
+        # the result file last: it is what a rerun trusts
+        _atomic_write(result_path(out, task.student, task.assignment), json.dumps(result, indent=1, sort_keys=True))
+        results[(task.student, task.assignment)] = result
+        bar.update(1)
+
+    def crashed(task: Task, exitcode) -> None:
+        from autograder.worker import _ungradable
+        msg = (f"the grading worker died {MAX_ATTEMPTS} times on this submission (exit code {exitcode}); "
+               "ask your instructor to look at it")
+        finish(task, {"student": task.student, "assignment": task.assignment,
+                      "notebooks": {name: _ungradable(layouts[task.assignment][name], "grader-error", msg)
+                                    for name in task.notebooks}})
+
+    def payload(task: Task) -> dict:
+        return {"student": task.student, "assignment": task.assignment, "db_url": db_url,
+                "source_dir": str(root / "solutions" / task.assignment),
+                "notebooks": {name: {"path": str(p) if p else None, "layout": layouts[task.assignment][name]}
+                              for name, p in task.notebooks.items()}}
+
+    if todo:
+        pool = WorkerPool(min(workers, len(todo)), {"course": str(root), "db_url": db_url,
+                                                    "timeout": settings.timeout, "memory_mb": settings.memory_mb,
+                                                    "max_output_bytes": settings.max_output_bytes})
+        try:
+            pool.run(todo, payload, finish, crashed)
+        finally:
+            pool.close()
+    bar.close()
+
+    ordered = [results[k] for k in sorted(results)]
+    for r in ordered:
+        if not graded_ok(r):
+            states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
+            not_graded.append((r["student"], r["assignment"], ", ".join(states)))
+    write_csv(out / "grades.csv", ordered)
+    write_report(out, ordered)
+    return Summary(ordered, not_graded, out)
+
+
+def write_csv(path: Path, results: list) -> None:
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in results:
+        w.writerows(rows_of(r))
+    _atomic_write(path, buf.getvalue())
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+__all__ = ["grade", "discover", "CSV_COLUMNS", "UNGRADABLE", "exercise_of", "read_csv"]

@@ -1,0 +1,98 @@
+"""The class report ``report.html``: score histogram, pass rate per test cell, the
+misconceptions found and how often, and who could not be graded. Plots are matplotlib
+PNGs embedded as base64, so the report is one self-contained file."""
+from __future__ import annotations
+
+import base64
+import io
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from autograder.feedback import esc
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return "<img alt='plot' src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'>"
+
+
+def summarise(results: list) -> dict:
+    """Numbers behind the report, per assignment."""
+    by_aid = defaultdict(lambda: {"scores": {}, "max": 0.0, "cells": defaultdict(lambda: [0, 0]),
+                                  "misconceptions": Counter(), "statuses": Counter(), "not_graded": []})
+    for r in results:
+        s = by_aid[r["assignment"]]
+        cells = [c for nb in r["notebooks"].values() for c in nb["cells"]]
+        s["scores"][r["student"]] = sum(c["points"] for c in cells)
+        s["max"] = max(s["max"], sum(c["max_points"] for c in cells))
+        for c in cells:
+            s["cells"][c["grade_id"]][0] += c["status"] == "passed"
+            s["cells"][c["grade_id"]][1] += 1
+            s["statuses"][c["status"]] += 1
+            if c["misconception"]:
+                s["misconceptions"][c["misconception"]] += 1
+        bad = [f"{name}: {nb['state']}" for name, nb in r["notebooks"].items() if nb["state"] != "graded"]
+        if bad:
+            s["not_graded"].append((r["student"], "; ".join(bad)))
+    return dict(by_aid)
+
+
+def render(results: list) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from autograder.catalogue import find_misconception
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Class report</title><style>"
+             "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
+             "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}table{border-collapse:collapse}"
+             "</style></head><body><h1>Class report</h1>"]
+    for aid, s in sorted(summarise(results).items()):
+        scores = [s["scores"][k] for k in sorted(s["scores"])]
+        n = len(scores)
+        mean = sum(scores) / n if n else 0.0
+        parts.append(f"<h2>{esc(aid)}</h2><p>{n} submissions, mean score {mean:.2f} / {s['max']:g}, "
+                     f"{len(s['not_graded'])} could not be graded.</p>")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+        axes[0].hist(scores, bins=min(20, max(5, n)), range=(0, max(s["max"], 1e-9)), color="#4c72b0")
+        axes[0].set(title="score histogram", xlabel="points", ylabel="students")
+        ids = list(s["cells"])
+        rates = [100.0 * s["cells"][g][0] / max(1, s["cells"][g][1]) for g in ids]
+        axes[1].barh(range(len(ids)), rates, color="#55a868")
+        axes[1].set_yticks(range(len(ids)), ids, fontsize=7)
+        axes[1].invert_yaxis()
+        axes[1].set(title="pass rate per test cell", xlabel="% of students", xlim=(0, 100))
+        parts.append(_png(fig))
+        if s["misconceptions"]:
+            common = s["misconceptions"].most_common()
+            fig, ax = plt.subplots(figsize=(11, 0.4 * len(common) + 1))
+            ax.barh(range(len(common)), [c for _, c in common], color="#c44e52")
+            ax.set_yticks(range(len(common)), [m for m, _ in common], fontsize=8)
+            ax.invert_yaxis()
+            ax.set(title="misconceptions found", xlabel="test cells")
+            parts.append(_png(fig))
+            parts.append("<table><tr><th>misconception</th><th>test cells</th><th>what it is</th></tr>")
+            for mid, count in common:
+                m = find_misconception(mid)
+                parts.append(f"<tr><td><code>{esc(mid)}</code></td><td>{count}</td>"
+                             f"<td>{esc(m.title) if m else ''}</td></tr>")
+            parts.append("</table>")
+        parts.append("<p>Statuses: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(s["statuses"].items())) + "</p>")
+        if s["not_graded"]:
+            parts.append("<p>Not graded:</p><ul>" + "".join(f"<li>{esc(st)}: {esc(why)}</li>"
+                                                            for st, why in s["not_graded"]) + "</ul>")
+        parts.append("<table><tr><th>student</th><th>score</th></tr>" + "".join(
+            f"<tr><td><a href='feedback/{esc(st)}/{esc(aid)}.html'>{esc(st)}</a></td><td>{s['scores'][st]:g}</td></tr>"
+            for st in sorted(s["scores"])) + "</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(out: Path, results: list) -> Path:
+    from autograder.grading import _atomic_write
+    path = Path(out) / "report.html"
+    _atomic_write(path, render(results))
+    return path

@@ -1,0 +1,266 @@
+"""Grade one submission: the part of grading that runs in a long-lived worker process.
+
+A worker imports nbgrader and nbclient once, keeps a spare kernel warm (see
+:mod:`autograder.execute`) and grades the submissions the parent sends it, one at a time:
+
+1. read the file: a missing file, invalid JSON or JSON that is not a notebook is reported
+   as such, with a message, instead of stopping anything;
+2. sanitise it with nbgrader's own preprocessors — ``ClearOutput``, ``DeduplicateIds``,
+   ``OverwriteKernelspec``, ``OverwriteCells`` (edited test cells are restored from the
+   gradebook's source and checksums, deleted ones are put back), ``CheckCellMetadata`` —
+   and put nbgrader's cells back in the source order (reordered cells);
+3. run it (memory limit, per-cell timeout, capped output);
+4. ``LimitOutput``; an answer cell that uses its own exercise's reference (static scan)
+   gets its test cells failed with ``TNN-REFERENCE-USED``;
+5. read each graded test cell's outcome (:mod:`autograder.outcomes`).
+
+The gradebook is only read here (by ``OverwriteCells``); the parent writes all results.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder.checks import REFERENCE_TAG
+from autograder.execute import Runner, error_output
+from autograder.integrity import reference_use
+from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
+
+MAX_NOTEBOOK_BYTES = 50_000_000
+
+
+# ----------------------------------------------------------------------------------------
+# reading a submitted file
+# ----------------------------------------------------------------------------------------
+def load_notebook(path) -> tuple[NotebookNode | None, str, str]:
+    """(notebook, state, message): state is "ok", "missing-notebook", "invalid-notebook" or
+    "not-a-notebook"."""
+    if path is None or not Path(path).is_file():
+        return None, "missing-notebook", "no notebook was submitted under this name"
+    raw = Path(path).read_bytes()
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        return None, "not-a-notebook", f"the file is {len(raw) / 1e6:.0f} MB, too large for a notebook"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not-a-notebook", "the file is not a text file, so it cannot be a Jupyter notebook"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, "invalid-notebook", (f"the file is not valid notebook JSON ({err.msg} at line {err.lineno}, "
+                                          f"column {err.colno}); was it saved completely? Open it in Jupyter, "
+                                          "save it again and resubmit")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "nbformat" not in data:
+        return None, "not-a-notebook", "the file is JSON but not a Jupyter notebook (it has no list of cells)"
+    try:
+        data["cells"] = [_repair_cell(c) for c in data["cells"] if isinstance(c, dict)]
+        data.setdefault("metadata", {})
+        nb = nbformat.from_dict(data)
+        if nb.nbformat < 4:
+            nb = nbformat.convert(nb, 4)
+    except Exception as err:  # a malformed notebook: say what, never stop the class
+        return None, "invalid-notebook", f"the notebook could not be read: {type(err).__name__}: {err}"
+    return nb, "ok", ""
+
+
+def _repair_cell(cell: dict) -> dict:
+    cell_type = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
+    src = cell.get("source", "")
+    src = "".join(str(s) for s in src) if isinstance(src, list) else str(src)
+    meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+    out = {"cell_type": cell_type, "metadata": meta, "source": src}
+    if "id" in cell and isinstance(cell["id"], str):
+        out["id"] = cell["id"]
+    if cell_type == "code":
+        out["outputs"], out["execution_count"] = [], None
+    elif isinstance(cell.get("attachments"), dict):
+        out["attachments"] = cell["attachments"]
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# sanitising with nbgrader's preprocessors
+# ----------------------------------------------------------------------------------------
+def _drop_unknown_ids(nb, known: set[str]) -> list[str]:
+    """Cells that claim an nbgrader id the source does not have become plain cells."""
+    dropped = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is not None and (not isinstance(meta, dict) or meta.get("grade_id") not in known):
+            cell.metadata.pop("nbgrader", None)
+            if isinstance(meta, dict) and meta.get("grade_id"):
+                dropped.append(str(meta.get("grade_id")))
+    return dropped
+
+
+def _source_order(nb, order: list[str]) -> bool:
+    """Put nbgrader's cells back in the source order; any other cell moves with the nbgrader
+    cell it follows. Returns whether anything moved."""
+    rank = {gid: i for i, gid in enumerate(order)}
+    chunks, key = [[]], [-1]
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in rank:
+            chunks.append([cell])
+            key.append(rank[gid])
+        else:
+            chunks[-1].append(cell)
+    new = [c for _, chunk in sorted(zip(key, chunks), key=lambda kc: kc[0]) for c in chunk]
+    moved = [id(c) for c in new] != [id(c) for c in nb.cells]
+    nb.cells = new
+    return moved
+
+
+def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
+    """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
+                                        OverwriteKernelspec)
+    notes = []
+    dropped = _drop_unknown_ids(nb, set(layout["order"]))
+    if dropped:
+        notes.append(f"cells marked {', '.join(sorted(set(dropped)))} are not part of the assignment; "
+                     "they were run as ordinary cells")
+    before = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
+    for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
+        nb, resources = pp(config=config).preprocess(nb, resources)
+    nb, resources = OverwriteCells(config=config, add_missing_cells=True).preprocess(nb, resources)
+    try:
+        nb, resources = CheckCellMetadata(config=config).preprocess(nb, resources)
+    except Exception as err:
+        notes.append(f"nbgrader's metadata check complained ({err}); grading went on")
+    for gid, _points in layout["tests"]:
+        if gid not in before:
+            notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")
+    after = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
+    for gid, src in before.items():
+        if gid in after and after[gid] != src:
+            notes.append(f"the test cell {gid} was edited; the original was restored (test cells are locked)")
+    if _source_order(nb, layout["order"]):
+        notes.append("the assignment's cells were not in their original order; they were run in that order "
+                     "(your own cells moved along with the cell above them)")
+    return nb, notes
+
+
+# ----------------------------------------------------------------------------------------
+# grading one notebook
+# ----------------------------------------------------------------------------------------
+def _fail_reference_users(nb, layout) -> dict[str, str]:
+    """Answers that use their own reference: fail their test cells. Returns {exercise: why}."""
+    codes = [c.source for c in nb.cells if c.cell_type == "code"]
+    found = {}
+    for cell in nb.cells:
+        if not is_answer_cell(cell):
+            continue
+        gid = nbgrader_meta(cell)["grade_id"]
+        why = reference_use(cell.source, gid, [s for s in codes if s is not cell.source])
+        if why:
+            found[gid] = why
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            ex = exercise_of(nbgrader_meta(cell)["grade_id"], layout["answers"])
+            if ex in found:
+                cell.outputs.append(error_output("CheckFailure", (
+                    f"{REFERENCE_TAG}\n{ex}: your answer uses the tnn_lib reference ({found[ex]}); implement it "
+                    "yourself: an answer that uses the reference earns no points for this exercise.")))
+    return found
+
+
+def _ungradable(layout, state, message) -> dict:
+    cells = [{"grade_id": gid, "exercise": exercise_of(gid, layout["answers"]) or "", "points": 0.0,
+              "max_points": float(points), "status": state, "misconception": "", "message": message,
+              "source": ""} for gid, points in layout["tests"]]
+    return {"state": state, "message": message, "notes": [], "cells": cells, "answers": {}, "autograded": None}
+
+
+async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
+    nb, state, message = load_notebook(path)
+    if nb is None:
+        return _ungradable(layout, state, message)
+    nb, notes = sanitise(nb, layout, resources, config)
+    work = tempfile.mkdtemp(prefix="tnn-grade-")
+    try:
+        for f in Path(source_dir).iterdir():  # the assignment's data files, as nbgrader copies them
+            if f.is_file() and f.suffix != ".ipynb":
+                shutil.copy(f, work)
+        report = await runner.run(nb, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    from nbgrader.preprocessors import LimitOutput
+    nb, _ = LimitOutput(config=config).preprocess(nb, resources)
+    for i in report["timeouts"]:
+        notes.append(f"cell {i + 1} did not finish within {runner.timeout:g} s and was stopped")
+    for i in report["died"]:
+        notes.append(f"the kernel died in cell {i + 1} (memory limit {runner.memory_mb} MiB?); it was restarted")
+    for i in report["truncated"]:
+        notes.append(f"cell {i + 1} printed too much; its output was cut")
+    used = _fail_reference_users(nb, layout)
+    by_id = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
+    cells = []
+    for gid, points in layout["tests"]:
+        cell = by_id.get(gid)
+        row = {"grade_id": gid, "exercise": exercise_of(gid, layout["answers"]) or ""}
+        if cell is None or not is_test_cell(cell):
+            row.update(points=0.0, max_points=float(points), status="not-run", misconception="",
+                       message="this test cell could not be restored", source="")
+        else:
+            row.update(test_outcome(cell), source=visible_source(layout["sources"].get(gid, cell.source)))
+            if row["exercise"] in used and row["status"] == "reference-used":
+                row["message"] = row["message"] or used[row["exercise"]]
+        cells.append(row)
+    answers = {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells if is_answer_cell(c)}
+    return {"state": "graded", "message": "", "notes": notes, "cells": cells, "answers": answers,
+            "autograded": nbformat.writes(nb)}
+
+
+async def grade_task(runner: Runner, task: dict, config) -> dict:
+    """Grade every notebook of one (student, assignment) submission."""
+    out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
+    for name, info in task["notebooks"].items():
+        resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
+                                  "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
+        try:
+            res = await grade_notebook(runner, info["path"], info["layout"], resources, config, task["source_dir"])
+        except Exception as err:  # the grader failed on this notebook: report it, go on
+            res = _ungradable(info["layout"], "grader-error",
+                              f"the grader failed on this notebook: {type(err).__name__}: {err}")
+            res["trace"] = traceback.format_exc()
+        out["notebooks"][name] = res
+    return out
+
+
+def worker_main(conn, settings: dict) -> None:
+    """Entry point of a worker process: grade the tasks received on `conn` until None."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from autograder.course import nbgrader_config
+    import nbgrader.preprocessors  # noqa: F401  (import once, here)
+    import logging
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    config = nbgrader_config(settings["course"], settings["db_url"])
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    runner = Runner(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
+                    max_output_bytes=settings["max_output_bytes"], env={"NBGRADER_EXECUTION": "autograde"},
+                    spare=settings.get("spare", True))
+    if runner.keep_spare:
+        runner._spare = loop.create_task(runner._start_kernel())
+    try:
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                break
+            if task is None:
+                break
+            result = loop.run_until_complete(grade_task(runner, task, config))
+            conn.send(result)
+    finally:
+        loop.run_until_complete(runner.close())
+        loop.close()

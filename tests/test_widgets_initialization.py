@@ -1,0 +1,65 @@
+"""The activation-statistics explorer's update path, without a browser."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tnn_lib import init
+from tnn_lib.widgets.app import figure_png, new_figure
+from tnn_lib.widgets.initialization import (DEFAULTS, LECTURE_STDS, activation_statistics_explorer,
+                                            draw_activation_statistics)
+
+
+def _truth(depth, width, scheme, nonlinearity, n_samples):
+    x = np.random.default_rng(0).standard_normal((n_samples, width))
+    return init.activation_statistics(x, [width] * depth, scheme, nonlinearity, np.random.default_rng(1))
+
+
+@pytest.mark.parametrize("depth,width,scheme,nonlinearity", [
+    (10, 100, "xavier", "tanh"),           # defaults
+    (1, 20, "zeros", "relu"),              # extremes
+    (20, 500, "unit", "tanh"),
+    (20, 20, "he", "relu"),
+    (5, 50, "glorot_uniform", "sigmoid"),
+    (3, 20, "small", "linear"),
+])
+def test_numbers_equal_the_reference_statistics(depth, width, scheme, nonlinearity):
+    n = 50 if width == 500 else DEFAULTS["n_samples"]
+    out = draw_activation_statistics(new_figure(), depth=depth, width=width, scheme=scheme,
+                                     nonlinearity=nonlinearity, n_samples=n)
+    means, stds = _truth(depth, width, scheme, nonlinearity, n)
+    np.testing.assert_allclose(out["means"], means, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(out["stds"], stds, rtol=1e-12, atol=1e-300)
+    assert out["hist"].shape == (depth, len(out["edges"]) - 1)
+    assert np.all(out["hist"].sum(axis=1) == n * width)  # every value lands in a bin (clipped into range)
+    assert out["grad_stds"].shape == (depth,)
+    assert out["summary"]
+
+
+def test_the_lecture_picture_shrinking_xavier_relu_and_steady_he():
+    xr = draw_activation_statistics(new_figure(), scheme="xavier", nonlinearity="relu")["stds"]
+    he = draw_activation_statistics(new_figure(), scheme="he", nonlinearity="relu")["stds"]
+    assert xr[-1] < 0.1 * xr[0]              # halves the variance every layer
+    assert 0.5 < he[-1] / he[0] < 2.0        # keeps it
+    small = draw_activation_statistics(new_figure(), scheme="small", nonlinearity="tanh")
+    xt = draw_activation_statistics(new_figure(), scheme="xavier", nonlinearity="tanh")
+    assert small["stds"][-1] < 1e-9 * small["stds"][0]                  # activations collapse to 0 ...
+    assert small["grad_stds"].max() < 1e-6 * xt["grad_stds"].min()     # ... and so do the weight gradients
+    unit = draw_activation_statistics(new_figure(), scheme="unit", nonlinearity="tanh")
+    assert unit["saturated"][-1] > 0.5      # saturated at ±1
+
+
+def test_lecture_numbers_are_shown_where_the_lecture_has_a_table():
+    out = draw_activation_statistics(new_figure(), scheme="he", nonlinearity="relu")
+    np.testing.assert_array_equal(out["lecture_stds"], LECTURE_STDS[("he", "relu")])
+    assert draw_activation_statistics(new_figure(), scheme="he", nonlinearity="tanh")["lecture_stds"] is None
+
+
+def test_changing_a_control_changes_the_image():
+    app = activation_statistics_explorer()
+    before = app.image.value
+    for name, value in [("scheme", "he"), ("nonlinearity", "relu"), ("depth", 4), ("width", 50)]:
+        app.controls[name].value = value
+        assert app.image.value != before, f"changing {name} did not change the image"
+        before = app.image.value
+    assert figure_png(app.fig)[:4] == b"\x89PNG"

@@ -1,0 +1,309 @@
+"""Divergence widgets: L2 and KL against the sigmoid output y and against its argument z
+for a target p, and the loss surfaces of one sigmoid perceptron.
+
+* :func:`draw_divergences` — for a binary target p: ``L2(y) = ½(y − p)²`` and
+  ``KL(y) = p log(p/y) + (1 − p) log((1 − p)/(1 − y))`` (0·log 0 = 0), plotted against
+  ``y ∈ (0, 1)`` (both convex) and against ``z`` with ``y = σ(z)`` (only KL convex; the
+  region where L2's second derivative in z is negative is shaded).
+* :func:`draw_loss_surfaces` — a perceptron ``y = σ(w·x)`` with 2-D input and
+  ``N_EXAMPLES`` = 100 random examples (the lecture's setup), its mean L2 and KL
+  divergence over a grid of weights ``(w1, w2)``, and a cut through both surfaces.
+
+Both update paths are plain functions of the control values; the perceptron surfaces
+are computed once per (extent, label noise) and cached.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+Y_GRID = np.linspace(1e-3, 1 - 1e-3, 999)
+Z_GRID = np.linspace(-10.0, 10.0, 801)
+N_EXAMPLES, W_TRUE, GRID = 100, np.array([2.0, -1.0]), 81
+DEFAULTS = dict(p=0.5, show="both", mark_nonconvex=True)
+SURFACE_DEFAULTS = dict(extent=8.0, label_noise=0.1, colour_scale="linear")
+
+
+# ------------------------------------------------------------------------------- formulas
+def _softplus(z):
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _sigmoid(z):
+    return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))
+
+
+def _xlogx(p):
+    return p * np.log(p) if p > 0 else 0.0
+
+
+def l2_of_y(y, p):
+    """½(y − p)² (elementwise)."""
+    return 0.5 * (np.asarray(y, dtype=float) - p) ** 2
+
+
+def kl_of_y(y, p):
+    """Binary KL(p ‖ y) = p log(p/y) + (1 − p) log((1 − p)/(1 − y)), with 0·log 0 = 0."""
+    y = np.asarray(y, dtype=float)
+    return _xlogx(p) + _xlogx(1 - p) - p * np.log(y) - (1 - p) * np.log1p(-y)
+
+
+def kl_of_z(z, p):
+    """Binary KL(p ‖ σ(z)), stable for any z: −log σ(z) = softplus(−z), −log(1 − σ(z)) = softplus(z)."""
+    z = np.asarray(z, dtype=float)
+    return _xlogx(p) + _xlogx(1 - p) + p * _softplus(-z) + (1 - p) * _softplus(z)
+
+
+def l2_second_derivative_in_z(z, p):
+    """d²/dz² ½(σ(z) − p)² = σ'·[σ' + (σ − p)(1 − 2σ)] with σ' = σ(1 − σ)."""
+    s = _sigmoid(np.asarray(z, dtype=float))
+    ds = s * (1 - s)
+    return ds * (ds + (s - p) * (1 - 2 * s))
+
+
+def kl_second_derivative_in_z(z, p):
+    """d²/dz² KL(p ‖ σ(z)) = σ(z)(1 − σ(z)) ≥ 0: convex in z for every p."""
+    s = _sigmoid(np.asarray(z, dtype=float))
+    return s * (1 - s)
+
+
+def _intervals(mask, grid):
+    """The [start, end] intervals of `grid` where `mask` is True."""
+    out, start = [], None
+    for g, m in zip(grid, mask):
+        if m and start is None:
+            start = g
+        if not m and start is not None:
+            out.append((float(start), float(prev)))
+            start = None
+        prev = g
+    if start is not None:
+        out.append((float(start), float(grid[-1])))
+    return out
+
+
+# ------------------------------------------------------------------------------- explorer
+def _build_explorer(fig):
+    fig.clear()
+    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
+    ax_y, ax_z = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.2))
+    a = dict(ax_y=ax_y, ax_z=ax_z, spans=[])
+    a["l2_y"], = ax_y.plot(Y_GRID, Y_GRID, color="tab:blue", lw=2, label="L2 = ½(y − p)²")
+    a["kl_y"], = ax_y.plot(Y_GRID, Y_GRID, color="tab:red", lw=2, label="KL(p ‖ y)")
+    a["p_y"] = ax_y.axvline(0.5, color="k", lw=0.8, ls=":")
+    ax_y.set_xlim(0, 1)
+    ax_y.set_ylim(0, 2.0)
+    ax_y.set_xticks([0, 0.25, 0.5, 0.75, 1])
+    ax_y.set_yticks([0, 1, 2])
+    ax_y.set_xlabel("sigmoid output y")
+    ax_y.legend(loc="upper center", fontsize=8)
+    a["l2_z"], = ax_z.plot(Z_GRID, Z_GRID, color="tab:blue", lw=2, label="L2 of σ(z)")
+    a["kl_z"], = ax_z.plot(Z_GRID, Z_GRID, color="tab:red", lw=2, label="KL of σ(z)")
+    a["p_z"] = ax_z.axvline(0.0, color="k", lw=0.8, ls=":")
+    ax_z.set_xlim(Z_GRID[0], Z_GRID[-1])
+    ax_z.set_ylim(0, 2.0)
+    ax_z.set_xticks([-10, -5, 0, 5, 10])
+    ax_z.set_yticks([0, 1, 2])
+    ax_z.set_xlabel("its argument z  (y = σ(z))")
+    ax_z.legend(loc="upper center", fontsize=8)
+    fig._tnn_divergences = a
+    return a
+
+
+def draw_divergences(fig, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex=DEFAULTS["mark_nonconvex"]):
+    """Redraw `fig` for target `p` in [0, 1]; `show` is "both", "L2" or "KL".
+
+    Returns the curves and their minimisers on the grids (``y_min_l2``, ``y_min_kl``,
+    ``z_min_l2``, ``z_min_kl``), the smallest second derivative of each in z, and the
+    intervals of z where L2 is not convex (``l2_nonconvex_z``).
+    """
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p: expected a target probability in [0, 1], got {p!r}")
+    if show not in ("both", "L2", "KL"):
+        raise ValueError(f"show: expected 'both', 'L2' or 'KL', got {show!r}")
+    a = getattr(fig, "_tnn_divergences", None) or _build_explorer(fig)
+    l2y, kly = l2_of_y(Y_GRID, p), kl_of_y(Y_GRID, p)
+    l2z, klz = l2_of_y(_sigmoid(Z_GRID), p), kl_of_z(Z_GRID, p)
+    d2_l2, d2_kl = l2_second_derivative_in_z(Z_GRID, p), kl_second_derivative_in_z(Z_GRID, p)
+    nonconvex = _intervals(d2_l2 < 0, Z_GRID)
+
+    for key, data in (("l2_y", l2y), ("kl_y", kly), ("l2_z", l2z), ("kl_z", klz)):
+        a[key].set_ydata(data)
+        a[key].set_visible(show == "both" or key.upper().startswith(show.upper()))
+    a["p_y"].set_xdata([p, p])
+    z_p = float(np.log(p / (1 - p))) if 0 < p < 1 else (Z_GRID[0] if p == 0 else Z_GRID[-1])
+    a["p_z"].set_xdata([z_p, z_p])
+    for art in a["spans"]:
+        art.remove()
+    a["spans"] = ([a["ax_z"].axvspan(z0, z1, color="tab:blue", alpha=0.12, lw=0) for z0, z1 in nonconvex]
+                  if mark_nonconvex and show != "KL" else [])
+    top = 1.1 * max(l2y.max() if show != "KL" else 0, min(kly.max(), 4.0) if show != "L2" else 0, 0.3)
+    a["ax_y"].set_ylim(0, top)
+    zt = 1.1 * max(l2z.max() if show != "KL" else 0, min(klz.max(), 6.0) if show != "L2" else 0, 0.3)
+    a["ax_z"].set_ylim(0, zt)
+    a["ax_y"].set_title(f"target p = {p:.2f}: both convex in y", fontsize=10)
+    a["ax_z"].set_title("against z: KL convex, L2 not (shaded: L2'' < 0)" if mark_nonconvex and show != "KL"
+                        else "against z: only KL is convex", fontsize=10)
+    out = dict(p=p, y_grid=Y_GRID, z_grid=Z_GRID, l2_y=l2y, kl_y=kly, l2_z=l2z, kl_z=klz,
+               y_min_l2=float(Y_GRID[np.argmin(l2y)]), y_min_kl=float(Y_GRID[np.argmin(kly)]),
+               z_min_l2=float(Z_GRID[np.argmin(l2z)]), z_min_kl=float(Z_GRID[np.argmin(klz)]),
+               min_d2_l2_z=float(d2_l2.min()), min_d2_kl_z=float(d2_kl.min()), l2_nonconvex_z=nonconvex)
+    out["summary"] = (f"p = {p:.2f}: both minimal at y = p (grid: L2 {out['y_min_l2']:.3f}, KL {out['y_min_kl']:.3f}); "
+                      f"in z, L2 is non-convex on {len(nonconvex)} interval(s), KL's curvature σ(1 − σ) > 0")
+    return out
+
+
+def divergence_explorer(p: float = DEFAULTS["p"], show: str = DEFAULTS["show"],
+                        mark_nonconvex: bool = DEFAULTS["mark_nonconvex"]):
+    """Target-p slider, L2/KL toggle, non-convex-region checkbox."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets.app import WidgetApp, new_figure
+
+    controls = dict(
+        p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="target p",
+                              continuous_update=False),
+        show=widgets.ToggleButtons(options=["both", "L2", "KL"], value=show, description="show"),
+        mark_nonconvex=widgets.Checkbox(value=mark_nonconvex, description="shade where L2 is not convex in z"),
+    )
+    return WidgetApp("L2 vs KL: against the sigmoid output y and against its argument z", controls,
+                     draw_divergences, new_figure(11.0, 3.6),
+                     description="Both divergences are convex in y with their minimum at y = p; as functions "
+                                 "of z only KL stays convex — L2 flattens where the sigmoid saturates.")
+
+
+# ------------------------------------------------------------------------------- loss surfaces
+def perceptron_data(label_noise: float = SURFACE_DEFAULTS["label_noise"], seed: int = 0):
+    """100 random 2-D inputs x ~ N(0, I) and 0/1 labels d = [x·w_true > 0], a fraction
+    `label_noise` of them flipped (the same draw for every noise level)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N_EXAMPLES, 2))
+    d = (x @ W_TRUE > 0).astype(float)
+    flip = rng.permutation(N_EXAMPLES)[: int(round(label_noise * N_EXAMPLES))]
+    d[flip] = 1.0 - d[flip]
+    return x, d
+
+
+@lru_cache(maxsize=64)
+def perceptron_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"]):
+    """Mean L2 ½(σ(w·x) − d)² and mean KL (binary cross-entropy) over the examples, on a
+    GRID × GRID grid of weights w = (w1, w2) in [−extent, extent]². Returns (w1, w2, L2, KL)
+    with L2[i, j], KL[i, j] at w = (w1[j], w2[i])."""
+    x, d = perceptron_data(label_noise)
+    w1 = np.linspace(-extent, extent, GRID)
+    w2 = np.linspace(-extent, extent, GRID)
+    W = np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2)          # (G², 2)
+    z = x @ W.T                                                       # (N, G²)
+    y = _sigmoid(z)
+    l2 = (0.5 * (y - d[:, None]) ** 2).mean(axis=0).reshape(GRID, GRID)
+    kl = (_softplus(z) - d[:, None] * z).mean(axis=0).reshape(GRID, GRID)
+    for arr in (w1, w2, l2, kl):
+        arr.setflags(write=False)
+    return w1, w2, l2, kl
+
+
+def _build_surfaces(fig):
+    fig.clear()
+    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
+    ax_l2, ax_kl, ax_cut = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.98, bottom=0.14, top=0.9,
+                                                               wspace=0.25))
+    a = dict(ax_l2=ax_l2, ax_kl=ax_kl, ax_cut=ax_cut)
+    for key, ax, cmap in (("im_l2", ax_l2, "Blues_r"), ("im_kl", ax_kl, "Reds_r")):
+        a[key] = ax.imshow(np.zeros((GRID, GRID)), origin="lower", cmap=cmap, aspect="auto",
+                           interpolation="nearest")
+        a[key + "_min"], = ax.plot([0], [0], "*", color="gold", ms=12, mec="k")
+        a[key + "_cut"], = ax.plot([0, 0], [0, 0], "--", color="k", lw=1)
+        ax.set_xlabel("w1")
+    ax_l2.set_ylabel("w2")
+    a["cut_l2"], = ax_cut.plot([0, 1], [0, 1], color="tab:blue", lw=2, label="L2 (scaled)")
+    a["cut_kl"], = ax_cut.plot([0, 1], [0, 1], color="tab:red", lw=2, label="KL (scaled)")
+    ax_cut.set_ylim(-0.05, 1.05)
+    ax_cut.set_yticks([0, 0.5, 1])
+    ax_cut.set_xlabel("t along the cut (w = t·ŵ_KL)")
+    ax_cut.legend(loc="upper right", fontsize=8)
+    fig._tnn_surfaces = a
+    return a
+
+
+def _is_convex_1d(values, tol=1e-12):
+    second = values[2:] - 2 * values[1:-1] + values[:-2]
+    return bool(np.all(second >= -tol))
+
+
+def draw_loss_surfaces(fig, extent=SURFACE_DEFAULTS["extent"], label_noise=SURFACE_DEFAULTS["label_noise"],
+                       colour_scale=SURFACE_DEFAULTS["colour_scale"]):
+    """Redraw `fig` for the weight range [−extent, extent]², the fraction of flipped labels
+    and the colour scale ("linear" or "log").
+
+    Returns the grid minimisers ``w_min_l2``, ``w_min_kl`` and minima ``l2_min``,
+    ``kl_min``, and the cut through both surfaces along the line from the origin through
+    the KL minimiser (``cut_t``, ``cut_l2``, ``cut_kl``; ``cut_l2_convex``, ``cut_kl_convex``).
+    """
+    extent, label_noise = float(extent), float(label_noise)
+    if extent <= 0:
+        raise ValueError(f"extent: expected a positive number, got {extent!r}")
+    if not 0.0 <= label_noise <= 0.5:
+        raise ValueError(f"label_noise: expected a fraction in [0, 0.5], got {label_noise!r}")
+    if colour_scale not in ("linear", "log"):
+        raise ValueError(f"colour_scale: expected 'linear' or 'log', got {colour_scale!r}")
+    w1, w2, l2, kl = perceptron_surfaces(extent, label_noise)
+    a = getattr(fig, "_tnn_surfaces", None) or _build_surfaces(fig)
+    box = (-extent, extent, -extent, extent)
+    mins = {}
+    for key, surf in (("im_l2", l2), ("im_kl", kl)):
+        shown = np.log10(surf) if colour_scale == "log" else surf
+        a[key].set_data(shown)
+        a[key].set_extent(box)
+        a[key].set_clim(float(shown.min()), float(np.percentile(shown, 95)))
+        i, j = np.unravel_index(int(np.argmin(surf)), surf.shape)
+        mins[key] = (np.array([w1[j], w2[i]]), float(surf[i, j]))
+        a[key + "_min"].set_data([w1[j]], [w2[i]])
+    # cut: w = t·u along the unit direction u of the KL minimiser, t in [−extent, extent]
+    u = mins["im_kl"][0] / max(np.linalg.norm(mins["im_kl"][0]), 1e-12)
+    t = np.linspace(-extent, extent, 201)
+    x, d = perceptron_data(label_noise)
+    zc = np.outer(x @ u, t)                                            # (N, 201)
+    cut_l2 = (0.5 * (_sigmoid(zc) - d[:, None]) ** 2).mean(axis=0)
+    cut_kl = (_softplus(zc) - d[:, None] * zc).mean(axis=0)
+    for key in ("im_l2", "im_kl"):
+        a[key + "_cut"].set_data(t * u[0], t * u[1])
+    for key, c in (("cut_l2", cut_l2), ("cut_kl", cut_kl)):
+        a[key].set_data(t, (c - c.min()) / max(np.ptp(c), 1e-12))
+    a["ax_cut"].set_xlim(-extent, extent)
+    for ax in (a["ax_l2"], a["ax_kl"]):
+        ax.set_xlim(-extent, extent)
+        ax.set_ylim(-extent, extent)
+    a["ax_l2"].set_title(f"L2: min {mins['im_l2'][1]:.3f} (not convex)", fontsize=10)
+    a["ax_kl"].set_title(f"KL: min {mins['im_kl'][1]:.3f} (convex)", fontsize=10)
+    a["ax_cut"].set_title("a cut through both surfaces", fontsize=10)
+    out = dict(w1=w1, w2=w2, l2=l2, kl=kl, w_min_l2=mins["im_l2"][0], w_min_kl=mins["im_kl"][0],
+               l2_min=mins["im_l2"][1], kl_min=mins["im_kl"][1], cut_t=t, cut_l2=cut_l2, cut_kl=cut_kl,
+               cut_l2_convex=_is_convex_1d(cut_l2), cut_kl_convex=_is_convex_1d(cut_kl))
+    out["summary"] = (f"{N_EXAMPLES} examples, {100 * label_noise:.0f} % labels flipped: grid minimum of L2 at "
+                      f"w = ({out['w_min_l2'][0]:.2f}, {out['w_min_l2'][1]:.2f}), of KL at "
+                      f"({out['w_min_kl'][0]:.2f}, {out['w_min_kl'][1]:.2f}); along the cut KL is "
+                      f"{'convex' if out['cut_kl_convex'] else 'not convex'}, L2 "
+                      f"{'convex' if out['cut_l2_convex'] else 'not convex'}")
+    return out
+
+
+def loss_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"],
+                      colour_scale: str = SURFACE_DEFAULTS["colour_scale"]):
+    """Weight-range and label-noise sliders, linear/log colour toggle."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets.app import WidgetApp, new_figure
+
+    controls = dict(
+        extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=1.0, description="weight range ±",
+                                   continuous_update=False),
+        label_noise=widgets.FloatSlider(value=label_noise, min=0.0, max=0.45, step=0.05,
+                                        description="labels flipped", continuous_update=False),
+        colour_scale=widgets.ToggleButtons(options=["linear", "log"], value=colour_scale, description="colour"),
+    )
+    return WidgetApp("Loss surfaces of one sigmoid perceptron (2-D input, 100 random examples)", controls,
+                     draw_loss_surfaces, new_figure(12.0, 3.6),
+                     description="The mean L2 divergence has plateaus and is not convex in the weights; the "
+                                 "KL divergence (cross-entropy) is convex. Both have a unique minimum.")
