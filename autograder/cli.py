@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import sys
 
 
@@ -11,6 +11,44 @@ def _release(args) -> int:
     for path in release(args.assignments or None, root=args.course_dir, db_url=args.db, quiet=not args.verbose):
         print(f"released {path}")
     return 0
+
+
+def _grade(args) -> int:
+    from autograder.grading import grade
+    summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
+                    output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
+                    regrade=args.regrade, progress=not args.quiet)
+    n = len(summary.results)
+    print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
+          f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
+    for student, aid, why in summary.not_graded:
+        print(f"  not graded: {student}/{aid}: {why}", file=sys.stderr)
+    return summary.exit_status
+
+
+def _check(args) -> int:
+    from autograder.selfcheck import main_check
+    return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,9 +61,42 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
     r.add_argument("-v", "--verbose", action="store_true")
     r.set_defaults(func=_release)
-    import importlib.util  # `lecture` lives in autograder/lecture.py when present
-    if importlib.util.find_spec("autograder.lecture"):
-        getattr(importlib.import_module("autograder.lecture"), "add_parser", lambda sub: None)(sub)
+
+    g = sub.add_parser("grade", help="autograde a class: grades.csv, feedback, report.html",
+                       description="Autograde submissions with nbgrader: SUBMISSIONS is nbgrader's "
+                       "submitted/<student>/<assignment>/ layout, or a folder of <student>.ipynb files with "
+                       "--assignment. Exit status 0 when every submission was graded, 1 when some could not be "
+                       "(they are listed), 2 on bad input.")
+    g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    g.add_argument("--assignment", default=None, metavar="ID", help="grade only this assignment (needed for a "
+                   "folder of <student>.ipynb files)")
+    g.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="grade N submissions at a time (default 1)")
+    g.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="time limit of each cell (default 30)")
+    g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
+                   "report.html go (default grading/)")
+    g.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite "
+                   "gradebook.db in the course directory)")
+    g.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
+    g.add_argument("--memory-mb", type=_positive_int, default=4096, metavar="MIB",
+                   help="memory (address-space) limit of each kernel (default 4096)")
+    g.add_argument("--regrade", action="store_true", help="grade every submission again, even those whose "
+                   "results in DIR are up to date")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_grade)
+
+    c = sub.add_parser("check", help="run the visible tests of your notebook, with grading's messages",
+                       description="Run NOTEBOOK as it is and report each graded test cell: passed, or what "
+                       "differed and which misconception it looks like. Exit status 0 when all pass.")
+    c.add_argument("notebook", metavar="NOTEBOOK")
+    c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
+    c.add_argument("--memory-mb", type=_positive_int, default=4096, metavar="MIB", help=argparse.SUPPRESS)
+    c.set_defaults(func=_check)
+
+    if importlib.util.find_spec("autograder.lecture") is not None:
+        from autograder.lecture import add_parser
+        add_parser(sub)
     return p
 
 

@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json
 import os
+import subprocess
 import sys
 
 from jupyter_client.manager import AsyncKernelManager
@@ -102,7 +103,7 @@ class Runner:
     async def _start_kernel(self):
         km = LimitedKernelManager(kernel_name="python3", memory_mb=self.memory_mb)
         await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], env=self.env,
-                              cwd=os.getcwd())
+                              cwd=os.getcwd(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         kc = km.client()
         kc.start_channels()
         try:

@@ -63,10 +63,12 @@ def source_notebooks(root: Path, aid: str) -> list[Path]:
 
 def layout_of(path: Path) -> dict:
     """The nbgrader cells of a source notebook, in order: ids, test cells and their points,
-    answer cells, and each test cell's source (hidden regions included)."""
+    answer cells, each test cell's source (hidden regions included) and its released source."""
     import nbformat
+    from nbgrader.preprocessors import ClearHiddenTests
     nb = nbformat.read(str(path), as_version=4)
-    order, tests, answers, sources = [], [], [], {}
+    order, tests, answers, sources, released = [], [], [], {}, {}
+    clear = ClearHiddenTests()
     for cell in nb.cells:
         gid = nbgrader_meta(cell).get("grade_id")
         if not gid:
@@ -75,9 +77,10 @@ def layout_of(path: Path) -> dict:
         if is_test_cell(cell):
             tests.append((gid, float(nbgrader_meta(cell).get("points", 0))))
             sources[gid] = cell.source
+            released[gid] = clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source
         elif is_answer_cell(cell):
             answers.append(gid)
-    return {"order": order, "tests": tests, "answers": answers, "sources": sources}
+    return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released}
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
@@ -243,6 +246,14 @@ def autograded_path(out: Path, student: str, aid: str, notebook: str) -> Path:
 
 def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
     """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades."""
+    import warnings
+    from sqlalchemy.exc import SAWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush chatter
+        _record(result, out, db_url, timestamp, config)
+
+
+def _record(result, out, db_url, timestamp, config) -> None:
     import nbformat
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades

@@ -30,9 +30,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.checks import REFERENCE_TAG
-from autograder.execute import Runner, error_output
+from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, Runner, error_output
 from autograder.integrity import reference_use
-from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
+from autograder.outcomes import clean, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 
@@ -139,9 +139,8 @@ def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     for gid, _points in layout["tests"]:
         if gid not in before:
             notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")
-    after = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
     for gid, src in before.items():
-        if gid in after and after[gid] != src:
+        if gid in layout["released"] and layout["released"][gid].strip() != src.strip():
             notes.append(f"the test cell {gid} was edited; the original was restored (test cells are locked)")
     if _source_order(nb, layout["order"]):
         notes.append("the assignment's cells were not in their original order; they were run in that order "
@@ -201,6 +200,13 @@ async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, co
         notes.append(f"the kernel died in cell {i + 1} (memory limit {runner.memory_mb} MiB?); it was restarted")
     for i in report["truncated"]:
         notes.append(f"cell {i + 1} printed too much; its output was cut")
+    errors = [(i, c, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)
+              for o in c.get("outputs", []) if o.get("output_type") == "error"
+              and o.get("ename") not in (TIMEOUT_ENAME, DEAD_ENAME, NOT_RUN_ENAME)]
+    for i, c, o in errors[:5]:
+        gid = nbgrader_meta(c).get("grade_id")
+        where = f"cell {i + 1}" + (f" (your answer {gid})" if gid else "")
+        notes.append(f"{where} raised {o.get('ename')}: {clean(o.get('evalue', ''))[:300]}")
     used = _fail_reference_users(nb, layout)
     by_id = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
     cells = []

@@ -71,11 +71,13 @@ def launch(playwright, user_data_dir: Path):
 class Lecture:
     """``tnn-course lecture TOPIC --port P`` in a child process (the real command line)."""
 
-    def __init__(self, topic: str, port: int | None = None, env: dict | None = None, timeout: float = 90):
+    def __init__(self, topic: str, port: int | None = None, env: dict | None = None, timeout: float = 90,
+                 extra_args: tuple = ()):
         self.topic, self.port = topic, port or free_port()
-        self.cmd = [sys.executable, "-m", "autograder.cli", "lecture", topic, "--port", str(self.port)]
+        self.cmd = [sys.executable, "-m", "autograder.cli", "lecture", topic, "--port", str(self.port), *extra_args]
+        # its own process group, as a shell gives a foreground job: Ctrl-C goes to the group
         self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.lines: list[str] = []
         self._q: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -114,9 +116,10 @@ class Lecture:
             return []
 
     def stop(self, timeout: float = 30) -> int:
-        """Ctrl-C (SIGINT) and wait; kill by PID if it does not stop. Its exit status."""
+        """Ctrl-C (SIGINT to its process group, as a terminal sends it) and wait; kill by PID
+        if it does not stop. Its exit status."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -258,12 +261,13 @@ def change_and_time(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, flo
 
 def screenshot(page, path: Path) -> None:
     """The whole page: Voilà scrolls inside an element, so grow the viewport to fit it first."""
-    height = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+    js = """() => Math.max(document.documentElement.scrollHeight,
         ...Array.from(document.querySelectorAll('body, body *')).filter(e => e.scrollHeight > e.clientHeight + 4
-            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight))""")
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight))"""
     size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
     try:
+        for _ in range(2):  # the layout depends on the viewport height (figures at most 80vh)
+            page.set_viewport_size({"width": size["width"], "height": min(int(page.evaluate(js)) + 40, 8000)})
         page.evaluate("() => document.querySelectorAll('body, body *').forEach(e => { e.scrollTop = 0; })")
         page.wait_for_timeout(200)
         page.screenshot(path=str(path))

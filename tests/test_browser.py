@@ -207,9 +207,12 @@ def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     fig = page.locator(".jp-Notebook .jp-OutputArea img.tnn-figure").first
     if not before_tests:
-        # Run All stops at the first failing exercise test, before the widget: run its cell too
+        # Run All stops at the first failing exercise test, before the widget: wait for that
+        # error, then run the widget cell itself (the setup cells above it have run)
+        page.wait_for_selector(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                               timeout=300_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(widget_cell)
+        cell = page.locator(".jp-Notebook > .jp-Cell").nth(widget_cell)
         cell.locator(".jp-InputArea").click()
         page.keyboard.press("Shift+Enter")
     fig.wait_for(timeout=300_000)

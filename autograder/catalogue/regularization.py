@@ -253,7 +253,8 @@ def _std_variant(axis=0, ddof=0, keepdims=False, recompute=False, guard=True):
             std = x.std(axis=axis, ddof=ddof, keepdims=keepdims)
         if guard:
             std = np.where(std == 0, 1.0, std)
-        return (x - mean) / std, mean, std
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (x - mean) / std, mean, std
     return standardize
 
 

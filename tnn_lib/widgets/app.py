@@ -56,7 +56,7 @@ class WidgetApp:
             c.style.description_width = "initial"
             c.observe(self._on_change, names="value")
         box = widgets.Box(list(self.controls.values()),
-                          layout=widgets.Layout(display="flex", flex_flow="row wrap", gap="4px 18px"))
+                          layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         box.add_class("tnn-controls")
         self.widget = widgets.VBox([header, box, self.image, self.status] + list(extra or []))
         self.widget.add_class("tnn-widget")

@@ -22,7 +22,7 @@ Y_GRID = np.linspace(1e-3, 1 - 1e-3, 999)
 Z_GRID = np.linspace(-10.0, 10.0, 801)
 N_EXAMPLES, W_TRUE, GRID = 100, np.array([2.0, -1.0]), 81
 DEFAULTS = dict(p=0.5, show="both", mark_nonconvex=True)
-SURFACE_DEFAULTS = dict(extent=8.0, label_noise=0.1, colour_scale="linear")
+SURFACE_DEFAULTS = dict(extent=8.0, label_noise=0.2, colour_scale="linear")
 
 
 # ------------------------------------------------------------------------------- formulas
@@ -85,6 +85,8 @@ def _intervals(mask, grid):
 
 # ------------------------------------------------------------------------------- explorer
 def _build_explorer(fig):
+    from matplotlib.ticker import MaxNLocator
+
     fig.clear()
     fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
     ax_y, ax_z = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.2))
@@ -95,7 +97,7 @@ def _build_explorer(fig):
     ax_y.set_xlim(0, 1)
     ax_y.set_ylim(0, 2.0)
     ax_y.set_xticks([0, 0.25, 0.5, 0.75, 1])
-    ax_y.set_yticks([0, 1, 2])
+    ax_y.yaxis.set_major_locator(MaxNLocator(3))     # few tick labels: text is most of the PNG's cost
     ax_y.set_xlabel("sigmoid output y")
     ax_y.legend(loc="upper center", fontsize=8)
     a["l2_z"], = ax_z.plot(Z_GRID, Z_GRID, color="tab:blue", lw=2, label="L2 of σ(z)")
@@ -104,7 +106,7 @@ def _build_explorer(fig):
     ax_z.set_xlim(Z_GRID[0], Z_GRID[-1])
     ax_z.set_ylim(0, 2.0)
     ax_z.set_xticks([-10, -5, 0, 5, 10])
-    ax_z.set_yticks([0, 1, 2])
+    ax_z.yaxis.set_major_locator(MaxNLocator(3))
     ax_z.set_xlabel("its argument z  (y = σ(z))")
     ax_z.legend(loc="upper center", fontsize=8)
     fig._tnn_divergences = a
@@ -139,10 +141,11 @@ def draw_divergences(fig, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex
         art.remove()
     a["spans"] = ([a["ax_z"].axvspan(z0, z1, color="tab:blue", alpha=0.12, lw=0) for z0, z1 in nonconvex]
                   if mark_nonconvex and show != "KL" else [])
-    top = 1.1 * max(l2y.max() if show != "KL" else 0, min(kly.max(), 4.0) if show != "L2" else 0, 0.3)
-    a["ax_y"].set_ylim(0, top)
-    zt = 1.1 * max(l2z.max() if show != "KL" else 0, min(klz.max(), 6.0) if show != "L2" else 0, 0.3)
-    a["ax_z"].set_ylim(0, zt)
+    # the y range follows L2 (KL grows without bound at the ends): the shapes near the minimum show
+    top = 1.25 * l2y.max() if show != "KL" else min(kly.max(), 3.0)
+    a["ax_y"].set_ylim(0, max(top, 0.05))
+    ztop = 1.25 * l2z.max() if show != "KL" else min(klz.max(), 3.0)
+    a["ax_z"].set_ylim(0, max(ztop, 0.05))
     a["ax_y"].set_title(f"target p = {p:.2f}: both convex in y", fontsize=10)
     a["ax_z"].set_title("against z: KL convex, L2 not (shaded: L2'' < 0)" if mark_nonconvex and show != "KL"
                         else "against z: only KL is convex", fontsize=10)

@@ -74,7 +74,8 @@ def _setup(fig):
     art["test"] = ax_hist.axvline(0, color="tab:red", lw=2, ls="--", label="test-time a")
     ax_hist.set_xlim(BINS[0], BINS[-1])
     ax_hist.set_xlabel("a = w · dropout(h)")
-    ax_hist.set_ylabel("fraction of masks")
+    ax_hist.set_ylabel("frequency (peak = 1)")
+    ax_hist.set_ylim(0, 1.12)
     ax_hist.legend(fontsize=7, loc="upper right")
     art["ax_hist"] = ax_hist
     n = np.arange(1, MAX_SAMPLES + 1)
@@ -111,10 +112,7 @@ def draw_dropout_scaling(fig, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULT
     full = float(_H @ _W)
     expected = full if convention in (CONVENTIONS[0], CONVENTIONS[3]) else keep_prob * full
     counts, _ = np.histogram(a, BINS)
-    art["hist"].set_data(counts / len(a))
-    top = np.ceil(1.15 * counts.max() / len(a) * 10) / 10     # in steps of 0.1: rare rescaling
-    if art["ax_hist"].get_ylim()[1] != top:
-        art["ax_hist"].set_ylim(0, top)
+    art["hist"].set_data(counts / counts.max())      # peak = 1: fixed axes, no re-rendering of the frame
     art["train_mean"].set_xdata([a.mean()] * 2)
     art["test"].set_xdata([test] * 2)
     gap = test - a.mean()
