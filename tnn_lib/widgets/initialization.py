@@ -97,19 +97,17 @@ def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["wid
     ax_h.set_ylabel(f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])")
     ax_h.set_title(f"{scheme} init, {depth} × {width} units, {n_samples} inputs")
 
-    ax_s.semilogy(layers, np.maximum(d["stds"], 1e-30), "o-", color="tab:red", ms=4, label="std of activations")
-    ax_s.semilogy(layers, np.maximum(d["grad_stds"], 1e-30), "s--", color="tab:purple", ms=3, label="std of dL/dW")
+    # log10 on a linear axis: the same picture as semilogy at a fraction of the tick-drawing cost
+    lg = lambda v: np.log10(np.maximum(np.asarray(v, dtype=float), 1e-30))  # noqa: E731
+    ax_s.plot(layers, lg(d["stds"]), "o-", color="tab:red", ms=4, label="std of activations")
+    ax_s.plot(layers, lg(d["grad_stds"]), "s--", color="tab:purple", ms=3, label="std of dL/dW")
     lecture = LECTURE_STDS.get((scheme, nonlinearity))
     if lecture is not None:
         k = min(depth, len(lecture))
-        ax_s.semilogy(layers[:k], np.maximum(lecture[:k], 1e-30), "x", color="0.4", ms=7,
-                      label="lecture notes (500 units)")
-    finite = np.concatenate([d["stds"], d["grad_stds"]])
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    if finite.size:
-        ax_s.set_ylim(max(finite.min() / 3, 1e-30), finite.max() * 3)
+        ax_s.plot(layers[:k], lg(lecture[:k]), "x", color="0.4", ms=7, label="lecture notes (500 units)")
     ax_s.set_xlabel("layer")
-    ax_s.set_title("per-layer std (log scale)")
+    ax_s.set_ylabel("log₁₀ std")
+    ax_s.set_title("per-layer std")
     ax_s.legend(fontsize=7, loc="best")
 
     out = dict(means=np.array(d["means"]), stds=np.array(d["stds"]), grad_stds=np.array(d["grad_stds"]),

@@ -1,0 +1,285 @@
+"""Build the example class: ``python autograder/examples/build.py``.
+
+From ``solutions/`` (the correct answers), ``notebooks/`` (the released notebooks) and the
+misconception catalogue, writes nbgrader's layout ``submitted/<student>/<assignment>/`` and
+``expected.json``: the exact points, status and misconception of every graded test cell of
+every submission, derived from what each submission breaks (the catalogue guarantees that a
+wrong variant differs from the reference, and from the other variants, on every case the
+notebook checks), not from running the grader.
+
+Students (one folder each; most of them submit every assignment):
+
+* ``correct``, ``blank`` (the release as is), ``partial`` (the first half of the answers);
+* ``uses-reference``: the first exercise answered by calling the ``tnn_lib`` reference;
+* one student per catalogued misconception, named by its id: the correct notebook with that
+  exercise's answer cell replaced by the misconception's wrong code;
+* hostile submissions of ``HOSTILE_ASSIGNMENT``: ``hostile-loop``, ``hostile-memory``,
+  ``hostile-output``, ``hostile-edited-test``, ``hostile-deleted-test``, ``hostile-reordered``,
+  ``hostile-widget``, ``hostile-invalid-json``, ``hostile-not-a-notebook``, ``hostile-missing``.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import inspect
+import json
+import re
+import shutil
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
+from nbformat.v4 import new_code_cell  # noqa: E402
+
+from autograder.catalogue import get_exercise, misconceptions_for  # noqa: E402
+from autograder.course import COURSE  # noqa: E402
+from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta  # noqa: E402
+
+HOSTILE_ASSIGNMENT = "00_backprop"
+SUBMITTED = HERE / "submitted"
+SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+
+
+# ----------------------------------------------------------------------------------------
+# answers
+# ----------------------------------------------------------------------------------------
+def solution_answers(aid: str) -> dict[str, str]:
+    """grade_id -> the source notebook's answer cell without the solution markers."""
+    nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+    return {nbgrader_meta(c)["grade_id"]: SOLUTION_MARKERS.sub("", c.source) for c in nb.cells if is_answer_cell(c)}
+
+
+class Unsupported(Exception):
+    pass
+
+
+def _names(code) -> set[str]:
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            out |= _names(c)
+    return out
+
+
+def _literal(v) -> bool:
+    if isinstance(v, (int, float, str, bool, type(None))):
+        return True
+    return isinstance(v, tuple) and all(_literal(x) for x in v)
+
+
+def function_source(fn, name: str, exercise_ref, seen=None) -> str:
+    """Standalone source of `fn` renamed `name`: its imports, helpers, closure values."""
+    seen = set() if seen is None else seen
+    code = fn.__code__
+    pre = []
+    deps = {n: fn.__globals__[n] for n in sorted(_names(code)) if n in fn.__globals__}
+    deps.update({n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ())})
+    for n, v in deps.items():
+        if v is exercise_ref or getattr(v, "__name__", "") == "<lambda>":
+            raise Unsupported(f"{n} is the reference or a lambda")
+        if isinstance(v, types.ModuleType):
+            pre.append(f"import {v.__name__}" if n == v.__name__ else f"import {v.__name__} as {n}")
+        elif isinstance(v, types.FunctionType) and v.__module__.startswith("autograder.catalogue"):
+            if n not in seen:
+                seen.add(n)
+                pre.append(function_source(v, n, exercise_ref, seen))
+        elif isinstance(v, types.FunctionType) and v.__module__.startswith("tnn_lib"):
+            pre.append(f"from {v.__module__} import {v.__name__}" + (f" as {n}" if n != v.__name__ else ""))
+        elif _literal(v):
+            pre.append(f"{n} = {v!r}")
+        else:
+            raise Unsupported(f"{n} is a {type(v).__name__}")
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    fdef = next(node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.Assign)))
+    if not isinstance(fdef, ast.FunctionDef):
+        raise Unsupported("not a def")
+    fdef.name, fdef.decorator_list = name, []
+    body = ast.unparse(fdef)
+    return "\n".join(dict.fromkeys(p for p in pre if p)) + ("\n\n" if pre else "") + body + "\n"
+
+
+def misconception_answer(m) -> tuple[str, bool]:
+    """(answer cell source, written out in full?) for misconception `m`."""
+    ex = get_exercise(m.exercise)
+    try:
+        src = function_source(m.impl, m.exercise, ex.reference)
+        ns: dict = {}
+        exec(compile(src, f"<{m.id}>", "exec"), ns)
+        if _tag_of(m.exercise, ns[m.exercise]) == m.id:
+            return f"# {m.title}\n{src}", True
+    except (Unsupported, OSError, TypeError, SyntaxError, KeyError, StopIteration, NameError):
+        pass
+    return (f"# {m.title}\nfrom autograder.catalogue import find_misconception\n"
+            f"{m.exercise} = find_misconception({m.id!r}).impl\n"), False
+
+
+def _tag_of(name, fn):
+    from autograder.checks import MISCONCEPTION_TAG, CheckFailure, check
+    try:
+        check(name, fn, seed=0)
+    except CheckFailure as err:
+        first = str(err).splitlines()[0]
+        return first[len(MISCONCEPTION_TAG):].strip() if first.startswith(MISCONCEPTION_TAG) else None
+    except Exception:
+        return None
+    return None
+
+
+def reference_answer(name: str) -> str:
+    ref = get_exercise(name).reference
+    return (f"from {ref.__module__} import {ref.__name__} as _theirs\n\n\ndef {name}(*args, **kwargs):\n"
+            f"    return _theirs(*args, **kwargs)\n")
+
+
+# ----------------------------------------------------------------------------------------
+# notebooks and expectations
+# ----------------------------------------------------------------------------------------
+def released(aid: str):
+    return nbformat.read(str(ROOT / "notebooks" / aid / f"{aid}.ipynb"), as_version=4)
+
+
+def with_answers(aid: str, answers: dict[str, str]):
+    nb = released(aid)
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if is_answer_cell(cell) and gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def tests_of(aid: str) -> list[tuple[str, str, float]]:
+    """(test grade_id, exercise, points) of the source notebook, in order."""
+    nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+    answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
+    return [(nbgrader_meta(c)["grade_id"], exercise_of(nbgrader_meta(c)["grade_id"], answers) or "",
+             float(nbgrader_meta(c)["points"])) for c in nb.cells if is_test_cell(c)]
+
+
+def expect(aid: str, broken: dict[str, tuple[str, str]] | None = None, everything: str | None = None) -> dict:
+    """Expected rows: exercises in `broken` (exercise -> (status, misconception)) earn 0,
+    the rest full points; `everything` gives every test that status and 0 points."""
+    out = {}
+    for gid, ex, points in tests_of(aid):
+        if everything:
+            out[gid] = {"points": 0.0, "status": everything, "misconception": ""}
+        elif broken and ex in broken:
+            status, mid = broken[ex]
+            out[gid] = {"points": 0.0, "status": status, "misconception": mid}
+        else:
+            out[gid] = {"points": points, "status": "passed", "misconception": ""}
+    return out
+
+
+def write(student: str, aid: str, nb_or_bytes) -> None:
+    path = SUBMITTED / student / aid / f"{aid}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb_or_bytes, bytes):
+        path.write_bytes(nb_or_bytes)
+    else:
+        path.write_text(json.dumps(nb_or_bytes, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+
+
+def _ids(nb):
+    return [nbgrader_meta(c).get("grade_id") for c in nb.cells]
+
+
+def hostile(aid: str, good: dict, expected: dict) -> None:
+    exercises = [ex for ex in COURSE[aid] if ex in good]
+    first, second = exercises[0], exercises[1]
+    loop = dict(good, **{first: good[first].rstrip() + "\n\n\ndef " + first + "(*args, **kwargs):\n"
+                         "    while True:  # an endless loop\n        pass\n"})
+    write("hostile-loop", aid, with_answers(aid, loop))
+    expected["hostile-loop"][aid] = expect(aid, {first: ("timeout", "")})
+    bomb = dict(good, **{second: f"def {second}(*args, **kwargs):\n    hoard = []\n    while True:  # a memory bomb\n"
+                         "        hoard.append(bytearray(10**8))\n"})
+    write("hostile-memory", aid, with_answers(aid, bomb))
+    expected["hostile-memory"][aid] = expect(aid, {second: ("failed", "")})
+    nb = with_answers(aid, good)
+    nb.cells.insert(_ids(nb).index(first) + 1, new_code_cell("for i in range(400_000):\n    print('all work and no "
+                                                            "play makes Jack a dull boy ' * 2)"))
+    write("hostile-output", aid, nb)
+    expected["hostile-output"][aid] = expect(aid)
+    nb = with_answers(aid, good)
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            cell.source = "# the tests are fine, trust me\npass"
+    write("hostile-edited-test", aid, nb)
+    expected["hostile-edited-test"][aid] = expect(aid)
+    nb = with_answers(aid, good)
+    nb.cells = [c for c in nb.cells if not (is_test_cell(c) and nbgrader_meta(c)["grade_id"].startswith(f"test_{first}"))]
+    write("hostile-deleted-test", aid, nb)
+    expected["hostile-deleted-test"][aid] = expect(aid)
+    nb = with_answers(aid, good)
+    i = _ids(nb).index(second)
+    moved = nb.cells.pop(i)
+    nb.cells.append(moved)
+    nb.cells.insert(1, new_code_cell("# my scratch work\nscratch = [1, 2, 3]"))
+    nb.cells.append(new_code_cell("print('done', scratch)"))
+    write("hostile-reordered", aid, nb)
+    expected["hostile-reordered"][aid] = expect(aid)
+    nb = with_answers(aid, good)
+    nb.cells.insert(2, new_code_cell("import ipywidgets as widgets\nwidgets.interact(lambda n: n * n, n=(0, 10))"))
+    write("hostile-widget", aid, nb)
+    expected["hostile-widget"][aid] = expect(aid)
+    text = json.dumps(with_answers(aid, good), indent=1, sort_keys=True)
+    write("hostile-invalid-json", aid, text[: len(text) // 2].encode())
+    expected["hostile-invalid-json"][aid] = expect(aid, everything="invalid-notebook")
+    write("hostile-not-a-notebook", aid, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10 screenshot of my notebook")
+    expected["hostile-not-a-notebook"][aid] = expect(aid, everything="not-a-notebook")
+    folder = SUBMITTED / "hostile-missing" / aid
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "my_answers.py").write_text("# I wrote my answers in a script instead\n")
+    expected["hostile-missing"][aid] = expect(aid, everything="missing-notebook")
+
+
+def build(assignments=None) -> dict:
+    from collections import defaultdict
+    assignments = assignments or [a for a in COURSE if (ROOT / "solutions" / a / f"{a}.ipynb").is_file()
+                                  and (ROOT / "notebooks" / a / f"{a}.ipynb").is_file()]
+    if SUBMITTED.exists():
+        shutil.rmtree(SUBMITTED)
+    expected: dict = defaultdict(dict)
+    written_out = {}
+    for aid in assignments:
+        good = solution_answers(aid)
+        exercises = [ex for ex in COURSE[aid] if ex in good]
+        write("correct", aid, with_answers(aid, good))
+        expected["correct"][aid] = expect(aid)
+        write("blank", aid, released(aid))
+        expected["blank"][aid] = expect(aid, everything="unanswered")
+        answered = exercises[: (len(exercises) + 1) // 2]
+        polls = [g for g in good if g not in exercises]
+        write("partial", aid, with_answers(aid, {g: good[g] for g in answered + polls}))
+        expected["partial"][aid] = expect(aid, {ex: ("unanswered", "") for ex in exercises if ex not in answered})
+        write("uses-reference", aid, with_answers(aid, dict(good, **{exercises[0]: reference_answer(exercises[0])})))
+        expected["uses-reference"][aid] = expect(aid, {exercises[0]: ("reference-used", "")})
+        for ex in exercises:
+            for m in misconceptions_for(ex):
+                src, full = misconception_answer(m)
+                written_out[m.id] = full
+                write(m.id, aid, with_answers(aid, dict(good, **{ex: src})))
+                expected[m.id][aid] = expect(aid, {ex: ("misconception", m.id)})
+        if aid == HOSTILE_ASSIGNMENT:
+            hostile(aid, good, expected)
+    doc = {"about": "expected grades of autograder/examples/submitted, written by build.py from what each "
+                    "submission breaks; tests/test_grading_examples.py grades the class and compares",
+           "students": {s: dict(sorted(a.items())) for s, a in sorted(expected.items())}}
+    (HERE / "expected.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    inline = [m for m, full in written_out.items() if not full]
+    print(f"wrote {sum(len(a) for a in expected.values())} submissions of {len(expected)} students "
+          f"for {len(assignments)} assignments to {SUBMITTED}")
+    if inline:
+        print(f"{len(inline)} misconceptions could not be written out as standalone code and import the "
+              f"catalogue's variant instead: {', '.join(sorted(inline))}")
+    return doc
+
+
+if __name__ == "__main__":
+    build(sys.argv[1:] or None)
