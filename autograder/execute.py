@@ -86,6 +86,24 @@ class _Restart(Exception):
     pass
 
 
+async def kernel_output(kc, code: str, timeout: float) -> str:
+    """Run `code` in the kernel outside the notebook; return what it printed ("" on error)."""
+    chunks = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            chunks.append(msg["content"].get("text", ""))
+
+    try:
+        await kc.execute_interactive(code, store_history=False, allow_stdin=False, timeout=timeout,
+                                     output_hook=hook)
+    except TimeoutError:
+        raise  # the kernel is stuck: the caller restarts it
+    except Exception:
+        return ""
+    return "".join(chunks)
+
+
 class Runner:
     """Executes notebooks in fresh memory-limited kernels; keeps one spare kernel warm."""
 
@@ -153,9 +171,10 @@ class Runner:
                 pass
 
     # -- execution -------------------------------------------------------------------------
-    async def run(self, nb: NotebookNode, cwd: str) -> dict:
+    async def run(self, nb: NotebookNode, cwd: str, after_cell=None) -> dict:
         """Execute every code cell of `nb` in place. Returns ``{"timeouts": [...], "died": [...],
-        "truncated": [...], "not_run": [...]}`` (cell indices)."""
+        "truncated": [...], "not_run": [...]}`` (cell indices). ``await after_cell(index, cell,
+        kernel_client)`` runs after each cell that finished."""
         report = {"timeouts": [], "died": [], "truncated": [], "not_run": []}
         broken: set[int] = set()
         start, restarts = 0, 0
@@ -193,6 +212,8 @@ class Runner:
                             continue
                         try:
                             await client.async_execute_cell(cell, i, store_history=True)
+                            if after_cell is not None:
+                                await after_cell(i, cell, kc)
                         except (CellTimeoutError, asyncio.TimeoutError):
                             cell.outputs.append(error_output(
                                 TIMEOUT_ENAME, f"this cell did not finish within {self.timeout:g} s "

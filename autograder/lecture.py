@@ -202,16 +202,30 @@ def _descendants(pid: int) -> list:
         return []
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` itself listens on `port` (not some other program that took it)."""
+    try:
+        import psutil
+        conns = psutil.Process(pid).net_connections(kind="tcp")
+    except ImportError:  # without psutil: anything answering on the port
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+    except Exception:
+        return False
+    return any(c.status == "LISTEN" and c.laddr and c.laddr.port == port for c in conns)
+
+
 def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
+        if _listens(proc.pid, port):
+            return True
+        time.sleep(0.1)
     return False
 
 
@@ -276,8 +290,12 @@ def serve(topic: str, port: int = DEFAULT_PORT, dpi: int | None = None, out=sys.
         if not _wait_listening(port, proc, timeout=60):
             rc = proc.poll()
             stop_process_tree(proc)
+            log_text = _tail(workdir / "voila.log")
+            if "no available port" in log_text or "already in use" in log_text:
+                raise ValueError(f"port {port} on {HOST} was taken by another program while Voilà started; "
+                                 "expected a free port: pass --port P with another port, or --port 0")
             raise ValueError(f"Voilà did not start listening on {HOST}:{port} (exit status {rc}); expected a "
-                             f"free port and a working voila installation. Its log:\n{_tail(workdir / 'voila.log')}")
+                             f"free port and a working voila installation. Its log:\n{log_text}")
         url = f"http://{HOST}:{port}/"
         print(f"Lecture {topic} · {topics()[topic]}\n  open {url}  (full screen: F11)\n  stop with Ctrl-C",
               file=out, flush=True)

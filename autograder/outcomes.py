@@ -113,3 +113,56 @@ def test_outcome(cell) -> dict:
         status, message = "partial", f"partial credit: {points:g} of {max_points:g}"
     return {"points": points, "max_points": float(max_points), "status": status,
             "misconception": mid or "", "message": message}
+
+
+def check_cases(source: str, exercise: str) -> list[dict]:
+    """Keyword arguments of the literal ``check("<exercise>", fn, …)`` calls in a test cell."""
+    import ast
+    cases = []
+    try:
+        tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()))
+    except SyntaxError:
+        return cases
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == exercise):
+            try:
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+            except ValueError:
+                continue
+            if kwargs not in cases:
+                cases.append(kwargs)
+    return cases
+
+
+def make_diagnoser(answer_ids, timeout: float):
+    """An ``after_cell`` hook for :meth:`autograder.execute.Runner.run`: when a graded test
+    cell failed on a plain assert (no misconception named), run the cell's check cases
+    through the catalogue in the same kernel and put the misconception's tag in front of the
+    error message (see :mod:`autograder.diagnose`)."""
+    from autograder.catalogue import all_exercises
+    from autograder.execute import kernel_output
+    known = all_exercises()
+
+    async def after_cell(index, cell, kc):
+        if not is_test_cell(cell):
+            return
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if not errors or errors[-1].get("ename") not in ("AssertionError", "CheckFailure"):
+            return
+        first = (str(errors[-1].get("evalue", "")).splitlines() or [""])[0]
+        if first.startswith((MISCONCEPTION_TAG, REFERENCE_TAG)):
+            return
+        ex = exercise_of(nbgrader_meta(cell).get("grade_id", ""), answer_ids)
+        if ex not in known:
+            return
+        cases = check_cases(cell.source, ex) or [{"seed": 0}]
+        code = (f"from autograder.diagnose import report as _tnn_report\n"
+                f"_tnn_report({ex!r}, globals().get({ex!r}), {cases!r})\ndel _tnn_report")
+        printed = await kernel_output(kc, code, timeout)
+        for line in printed.splitlines():
+            if line.startswith(MISCONCEPTION_TAG + " "):
+                errors[-1]["evalue"] = line.strip() + "\n" + str(errors[-1].get("evalue", ""))
+                break
+
+    return after_cell

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome
+from autograder.outcomes import exercise_of, make_diagnoser, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome
 
 
 def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
@@ -23,14 +23,16 @@ def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
         raise ValueError(f"{path}: {message}")
     runner = Runner(timeout=timeout, memory_mb=memory_mb, spare=False)
 
+    answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
+
     async def go():
         try:
-            return await runner.run(nb, str(Path(path).resolve().parent))
+            return await runner.run(nb, str(Path(path).resolve().parent),
+                                    after_cell=make_diagnoser(answers, timeout))
         finally:
             await runner.close()
 
     asyncio.run(go())
-    answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
     out = []
     for cell in nb.cells:
         if is_test_cell(cell):

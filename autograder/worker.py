@@ -32,7 +32,7 @@ from nbformat import NotebookNode
 from autograder.checks import REFERENCE_TAG
 from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, Runner, error_output
 from autograder.integrity import reference_use
-from autograder.outcomes import clean, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
+from autograder.outcomes import clean, exercise_of, make_diagnoser, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 
@@ -189,7 +189,7 @@ async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, co
         for f in Path(source_dir).iterdir():  # the assignment's data files, as nbgrader copies them
             if f.is_file() and f.suffix != ".ipynb":
                 shutil.copy(f, work)
-        report = await runner.run(nb, work)
+        report = await runner.run(nb, work, after_cell=make_diagnoser(layout["answers"], runner.timeout))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     from nbgrader.preprocessors import LimitOutput

@@ -157,6 +157,13 @@ def jupyterlab(tmp_path):
     shutil.copytree(ROOT / "notebooks", work)
     port, token = free_port(), secrets.token_hex(16)
     home = tmp_path / "jupyter"
+    # JupyterLab 4 renders only the cells in view by default; the test needs them all in the DOM
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
+    news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no "official Jupyter news?" prompt
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -202,6 +209,8 @@ def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
     rel = path.relative_to(ROOT / "notebooks").as_posix()
     page.goto(f"{base}/lab/tree/{rel}?token={token}", timeout=120_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    n_cells = len(__import__("nbformat").read(path, as_version=4).cells)
+    assert page.locator(".jp-Notebook .jp-Cell").count() == n_cells, "JupyterLab did not render every cell"
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -210,12 +219,12 @@ def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
         # Run All stops at the first failing exercise test, before the widget: wait for that
         # error, then run the widget cell itself (the setup cells above it have run)
         page.wait_for_selector(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                               timeout=300_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
-        cell = page.locator(".jp-Notebook > .jp-Cell").nth(widget_cell)
+                               timeout=120_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        cell = page.locator(".jp-Notebook .jp-Cell").nth(widget_cell)
         cell.locator(".jp-InputArea").click()
         page.keyboard.press("Shift+Enter")
-    fig.wait_for(timeout=300_000)
+    fig.wait_for(timeout=120_000)
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=fig.element_handle(), timeout=60_000)
     widget = page.locator(".jp-Notebook .jp-OutputArea .tnn-widget").first
     slider = widget.locator(".tnn-control.widget-slider .noUi-handle").first

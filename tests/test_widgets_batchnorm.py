@@ -72,3 +72,14 @@ def test_other_savefig_formats_take_the_ordinary_path():
     buf = io.BytesIO()
     fig.savefig(buf, format="svg")
     assert b"<svg" in buf.getvalue()[:400]
+
+
+def test_titles_stay_inside_the_figure_after_cached_redraws():
+    app = covariate_shift()
+    for step in ("first render", "after a change"):
+        if step == "after a change":
+            app.controls["gamma"].value = 2.0           # a redraw over the cached background
+        renderer = app.fig.canvas.get_renderer()
+        for ax in app.fig.axes:
+            box = ax.title.get_window_extent(renderer)
+            assert 0 <= box.y0 and box.y1 <= app.fig.bbox.y1, f"{step}: title {ax.title.get_text()!r} off the figure"

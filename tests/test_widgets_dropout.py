@@ -72,3 +72,14 @@ def test_changing_a_control_changes_the_image(control, value):
     assert figure_png(app.fig) != before
     import ipywidgets as widgets
     assert {widgets.FloatSlider, widgets.Dropdown} <= {type(c) for c in app.controls.values()}
+
+
+def test_titles_stay_inside_the_figure_after_cached_redraws():
+    app = dropout_scaling()
+    for step in ("first render", "after a change"):
+        if step == "after a change":
+            app.controls["keep_prob"].value = 0.3       # a redraw over the cached background
+        renderer = app.fig.canvas.get_renderer()
+        for ax in app.fig.axes:
+            box = ax.title.get_window_extent(renderer)
+            assert 0 <= box.y0 and box.y1 <= app.fig.bbox.y1, f"{step}: title {ax.title.get_text()!r} off the figure"

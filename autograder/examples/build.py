@@ -161,11 +161,110 @@ def tests_of(aid: str) -> list[tuple[str, str, float]]:
              float(nbgrader_meta(c)["points"])) for c in nb.cells if is_test_cell(c)]
 
 
-def expect(aid: str, broken: dict[str, tuple[str, str]] | None = None, everything: str | None = None) -> dict:
+def _runnable(source: str) -> str:
+    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines())
+
+
+_BASE: dict = {}
+
+
+def base_namespace(aid: str) -> dict:
+    """The globals after running the source notebook's cells (answers and tests included)
+    in this process: what the test cells see in a correct submission."""
+    if aid not in _BASE:
+        import contextlib
+        import io
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+        ns = {"__name__": "__main__"}
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    try:  # a cell that fails here fails in every submission alike
+                        exec(compile(_runnable(cell.source), f"<{aid}>", "exec"), ns)
+                    except Exception:
+                        pass
+                    plt.close("all")
+        _BASE[aid] = ns
+    return _BASE[aid]
+
+
+class _Hang(BaseException):
+    """Stands in for an endless loop when expectations are computed: the cell never ends."""
+
+
+def _status(err: BaseException) -> tuple[str, str]:
+    from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG
+    first = (str(err).splitlines() or [""])[0].strip()
+    if first.startswith(REFERENCE_TAG):
+        return "reference-used", ""
+    if first.startswith(MISCONCEPTION_TAG):
+        return "misconception", first[len(MISCONCEPTION_TAG):].strip()
+    if isinstance(err, _Hang):
+        return "timeout", ""
+    if isinstance(err, NotImplementedError):
+        return "unanswered", ""
+    if isinstance(err, AssertionError):
+        return "failed", ""
+    return "error", ""
+
+
+def evaluate(aid: str, answers: dict[str, str], reference_users=()) -> dict:
+    """Expected rows of a submission whose answer cells are `answers`, found by running the
+    source's test cells (hidden tests included) in this process on a copy of the correct
+    notebook's globals with these answers executed in it: no kernel, no nbgrader."""
+    import contextlib
+    import io
+    import warnings
+    ns = dict(base_namespace(aid), _Hang=_Hang)
+    stubs = set()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for gid, src in answers.items():
+            try:
+                exec(compile(_runnable(src), f"<{gid}>", "exec"), ns)
+            except NotImplementedError:
+                stubs.add(gid)
+                ns.pop(gid, None)
+            except Exception:
+                pass
+        src_nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+        sources = {nbgrader_meta(c)["grade_id"]: c.source for c in src_nb.cells if is_test_cell(c)}
+        out = {}
+        for gid, ex, points in tests_of(aid):
+            try:
+                exec(compile(_runnable(sources[gid]), f"<{gid}>", "exec"), ns)
+                status, mid = "passed", ""
+            except (Exception, _Hang) as err:
+                status, mid = _status(err)
+                if isinstance(err, AssertionError) and status == "failed":  # grading's diagnosis
+                    from autograder.catalogue import all_exercises
+                    from autograder.diagnose import diagnose
+                    from autograder.outcomes import check_cases
+                    if ex in all_exercises():
+                        found = diagnose(ex, ns.get(ex), check_cases(sources[gid], ex) or [{"seed": 0}])
+                        if found:
+                            status, mid = "misconception", found
+            if ex in reference_users:
+                status, mid = "reference-used", ""
+            if ex in stubs and status in ("error", "failed"):
+                status = "unanswered"
+            out[gid] = {"points": points if status == "passed" else 0.0, "status": status, "misconception": mid}
+    return out
+
+
+def expect(aid: str, broken: dict[str, tuple[str, str]] | None = None, everything: str | None = None,
+           only: str | None = None) -> dict:
     """Expected rows: exercises in `broken` (exercise -> (status, misconception)) earn 0,
-    the rest full points; `everything` gives every test that status and 0 points."""
+    the rest full points; `everything` gives every test that status and 0 points; `only`
+    keeps the rows of that exercise."""
     out = {}
     for gid, ex, points in tests_of(aid):
+        if only is not None and ex != only:
+            continue
         if everything:
             out[gid] = {"points": 0.0, "status": everything, "misconception": ""}
         elif broken and ex in broken:
@@ -196,26 +295,28 @@ def hostile(aid: str, good: dict, expected: dict) -> None:
     loop = dict(good, **{first: good[first].rstrip() + "\n\n\ndef " + first + "(*args, **kwargs):\n"
                          "    while True:  # an endless loop\n        pass\n"})
     write("hostile-loop", aid, with_answers(aid, loop))
-    expected["hostile-loop"][aid] = expect(aid, {first: ("timeout", "")})
+    expected["hostile-loop"][aid] = evaluate(aid, dict(good, **{first: f"def {first}(*args, **kwargs):\n"
+                                                                       "    raise _Hang()\n"}))
     bomb = dict(good, **{second: f"def {second}(*args, **kwargs):\n    hoard = []\n    while True:  # a memory bomb\n"
                          "        hoard.append(bytearray(10**8))\n"})
     write("hostile-memory", aid, with_answers(aid, bomb))
-    expected["hostile-memory"][aid] = expect(aid, {second: ("failed", "")})
+    expected["hostile-memory"][aid] = evaluate(aid, dict(good, **{second: f"def {second}(*args, **kwargs):\n"
+                                                                         "    raise MemoryError()\n"}))
     nb = with_answers(aid, good)
     nb.cells.insert(_ids(nb).index(first) + 1, new_code_cell("for i in range(400_000):\n    print('all work and no "
                                                             "play makes Jack a dull boy ' * 2)"))
     write("hostile-output", aid, nb)
-    expected["hostile-output"][aid] = expect(aid)
+    expected["hostile-output"][aid] = expected["correct"][aid]
     nb = with_answers(aid, good)
     for cell in nb.cells:
         if is_test_cell(cell):
             cell.source = "# the tests are fine, trust me\npass"
     write("hostile-edited-test", aid, nb)
-    expected["hostile-edited-test"][aid] = expect(aid)
+    expected["hostile-edited-test"][aid] = expected["correct"][aid]
     nb = with_answers(aid, good)
     nb.cells = [c for c in nb.cells if not (is_test_cell(c) and nbgrader_meta(c)["grade_id"].startswith(f"test_{first}"))]
     write("hostile-deleted-test", aid, nb)
-    expected["hostile-deleted-test"][aid] = expect(aid)
+    expected["hostile-deleted-test"][aid] = expected["correct"][aid]
     nb = with_answers(aid, good)
     i = _ids(nb).index(second)
     moved = nb.cells.pop(i)
@@ -223,11 +324,11 @@ def hostile(aid: str, good: dict, expected: dict) -> None:
     nb.cells.insert(1, new_code_cell("# my scratch work\nscratch = [1, 2, 3]"))
     nb.cells.append(new_code_cell("print('done', scratch)"))
     write("hostile-reordered", aid, nb)
-    expected["hostile-reordered"][aid] = expect(aid)
+    expected["hostile-reordered"][aid] = expected["correct"][aid]
     nb = with_answers(aid, good)
     nb.cells.insert(2, new_code_cell("import ipywidgets as widgets\nwidgets.interact(lambda n: n * n, n=(0, 10))"))
     write("hostile-widget", aid, nb)
-    expected["hostile-widget"][aid] = expect(aid)
+    expected["hostile-widget"][aid] = expected["correct"][aid]
     text = json.dumps(with_answers(aid, good), indent=1, sort_keys=True)
     write("hostile-invalid-json", aid, text[: len(text) // 2].encode())
     expected["hostile-invalid-json"][aid] = expect(aid, everything="invalid-notebook")
@@ -250,26 +351,33 @@ def build(assignments=None) -> dict:
     for aid in assignments:
         good = solution_answers(aid)
         exercises = [ex for ex in COURSE[aid] if ex in good]
+        stub_nb = released(aid)
+        stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in stub_nb.cells if is_answer_cell(c)}
         write("correct", aid, with_answers(aid, good))
-        expected["correct"][aid] = expect(aid)
-        write("blank", aid, released(aid))
-        expected["blank"][aid] = expect(aid, everything="unanswered")
+        expected["correct"][aid] = evaluate(aid, good)
+        write("blank", aid, stub_nb)
+        expected["blank"][aid] = evaluate(aid, stubs)
         answered = exercises[: (len(exercises) + 1) // 2]
         polls = [g for g in good if g not in exercises]
-        write("partial", aid, with_answers(aid, {g: good[g] for g in answered + polls}))
-        expected["partial"][aid] = expect(aid, {ex: ("unanswered", "") for ex in exercises if ex not in answered})
-        write("uses-reference", aid, with_answers(aid, dict(good, **{exercises[0]: reference_answer(exercises[0])})))
-        expected["uses-reference"][aid] = expect(aid, {exercises[0]: ("reference-used", "")})
+        partial = dict(stubs, **{g: good[g] for g in answered + polls})
+        write("partial", aid, with_answers(aid, partial))
+        expected["partial"][aid] = evaluate(aid, partial)
+        cheat = dict(good, **{exercises[0]: reference_answer(exercises[0])})
+        write("uses-reference", aid, with_answers(aid, cheat))
+        expected["uses-reference"][aid] = evaluate(aid, cheat, reference_users={exercises[0]})
         for ex in exercises:
             for m in misconceptions_for(ex):
                 src, full = misconception_answer(m)
                 written_out[m.id] = full
-                write(m.id, aid, with_answers(aid, dict(good, **{ex: src})))
-                expected[m.id][aid] = expect(aid, {ex: ("misconception", m.id)})
+                answers = dict(good, **{ex: src})
+                write(m.id, aid, with_answers(aid, answers))
+                expected[m.id][aid] = evaluate(aid, answers)
         if aid == HOSTILE_ASSIGNMENT:
             hostile(aid, good, expected)
     doc = {"about": "expected grades of autograder/examples/submitted, written by build.py from what each "
-                    "submission breaks; tests/test_grading_examples.py grades the class and compares",
+                    "submission breaks (the source's test cells run in-process on the correct notebook's globals "
+                    "with the submission's answers; hostile cases by hand); tests/test_grading_examples.py grades "
+                    "the class and compares",
            "students": {s: dict(sorted(a.items())) for s, a in sorted(expected.items())}}
     (HERE / "expected.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     inline = [m for m, full in written_out.items() if not full]

@@ -96,26 +96,42 @@ def saturated_fraction(name: str, bias, weight_scale=1.0):
     return frac
 
 
+@lru_cache(maxsize=256)
+def _hist_counts(bias: float, weight_scale: float):
+    """Histogram (80 bins on [-8, 8]) of the first 50 units' pre-activations s·z0 + b."""
+    z0, _, _ = layer_data()
+    counts, _ = np.histogram(weight_scale * z0[:, :50] + bias, bins=80, range=(-8, 8))
+    counts.setflags(write=False)
+    return counts
+
+
 def _build(fig):
-    """Axes and artists, created once per figure; later draws only move data."""
+    """Axes and artists, created once per figure; later draws only move data.
+
+    The figure gets a blitting canvas (:mod:`tnn_lib.widgets._blit`): axes, ticks and labels
+    are rendered once; every update redraws only the curves, the shading and the titles,
+    with the legends composited on top.
+    """
+    from tnn_lib.widgets._blit import use_blitting
+
     fig.clear()
-    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
     ax_f, ax_d = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25))
     a = dict(ax_f=ax_f, ax_d=ax_d)
     # the layer's pre-activations as a grey histogram under the curves (no twin axes: cheaper)
     a["hist"] = ax_f.stairs(np.full(80, -1.5), np.linspace(-8, 8, 81), baseline=-1.5, fill=True,
                             color="0.85", zorder=0)
+    # the saturated regions: at most one span on each side, moved and hidden as needed
+    a["sat"] = [ax_f.axvspan(-8.0, 0.0, color="tab:orange", alpha=0.18, lw=0) for _ in range(2)]
+    a["axlines"] = [ax_f.axhline(0, color="0.5", lw=0.6), ax_f.axvline(0, color="0.5", lw=0.6)]
     a["phi"], = ax_f.plot(Z_GRID, Z_GRID, color="tab:blue", lw=2, label="φ(z)")
     a["dphi"], = ax_f.plot(Z_GRID, Z_GRID, "--", color="tab:red", lw=1.8, label="φ'(z)")
-    a["sat"] = []
-    ax_f.axhline(0, color="0.5", lw=0.6)
-    ax_f.axvline(0, color="0.5", lw=0.6)
     ax_f.set_xlim(-8, 8)
     ax_f.set_ylim(-1.5, 3.0)
     ax_f.set_xticks([-8, -4, 0, 4, 8])          # few tick labels: text is most of the PNG's cost
     ax_f.set_yticks([-1, 0, 1, 2, 3])
     ax_f.set_xlabel("pre-activation z")
-    ax_f.legend(loc="upper left", fontsize=8)
+    leg_f = ax_f.legend(loc="upper left", fontsize=8)
 
     a["dead_curve"], = ax_d.plot(B_GRID, B_GRID, color="k", lw=2, label="dead units (ReLU: z ≤ 0 on all inputs)")
     a["sat_curve"], = ax_d.plot(B_GRID, B_GRID, color="tab:orange", lw=1.8, label="saturated (unit, input) pairs")
@@ -128,7 +144,13 @@ def _build(fig):
     ax_d.set_yticks([0, 0.5, 1])
     ax_d.set_xlabel("bias initialisation b")
     ax_d.set_ylabel("fraction")
-    ax_d.legend(loc="upper right", fontsize=8)
+    leg_d = ax_d.legend(loc="upper right", fontsize=8)
+    for ax in (ax_f, ax_d):
+        ax.set_title(" ", fontsize=10)
+    # dynamic artists in drawing order (zorder); the spines of ax_f go on top of its fills
+    dynamic = ([a["hist"], *a["sat"], *a["axlines"], a["phi"], a["dphi"], *ax_f.spines.values(), ax_f.title]
+               + [a["b_line"], a["dead_curve"], a["sat_curve"], a["dead_pt"], a["sat_pt"], ax_d.title])
+    use_blitting(fig, dynamic, overlay=[leg_f, leg_d])
     fig._tnn_activation = a
     return a
 
@@ -154,18 +176,19 @@ def draw_activation(fig, activation=DEFAULTS["activation"], bias_init=DEFAULTS["
     a["phi"].set_ydata(phi)
     a["dphi"].set_ydata(dphi)
     a["dphi"].set_visible(bool(show_derivative))
-    for art in a["sat"]:
-        art.remove()
     lo, hi = _saturation_interval(activation)
     spans = []
     if lo is not None:
         spans.append((-8.0, lo))
     if hi is not None:
         spans.append((hi, 8.0))
-    a["sat"] = [a["ax_f"].axvspan(x0, x1, color="tab:orange", alpha=0.18, lw=0) for x0, x1 in spans]
+    for k, rect in enumerate(a["sat"]):
+        rect.set_visible(k < len(spans))
+        if k < len(spans):
+            rect.set_x(spans[k][0])
+            rect.set_width(spans[k][1] - spans[k][0])
 
-    z0, _, _ = layer_data()
-    counts, _ = np.histogram(s * z0[:, :50] + b, bins=80, range=(-8, 8))
+    counts = _hist_counts(b, s)
     a["hist"].set_data(-1.5 + 3.0 * counts / max(counts.max(), 1))
     a["ax_f"].set_title(f"{activation}: φ, φ' and z of the layer (grey); saturated in orange", fontsize=10)
 

@@ -73,12 +73,12 @@ def _setup(fig):
         ax.set_xlabel("neuron 1: $z_1$")
         ax.set_title(title, fontsize=10)
     ax_raw.set_ylabel("neuron 2: $z_2$")
-    ax_raw.legend(fontsize=7, loc="lower left", markerscale=1.5)
+    legend = ax_raw.legend(fontsize=7, loc="lower left", markerscale=1.5)
     artists["box"] = ax_bn.add_patch(_rect())
     artists["ax_bn"] = ax_bn
     fig._tnn_bn = artists
     dynamic = [a for key in ("raw", "bn", "raw_mu", "bn_mu") for a in artists[key]]
-    use_blitting(fig, dynamic + [artists["box"], ax_bn.title])
+    use_blitting(fig, dynamic + [artists["box"], ax_bn.title], overlay=[legend])
     return artists
 
 

@@ -87,10 +87,14 @@ def _intervals(mask, grid):
 def _build_explorer(fig):
     from matplotlib.ticker import MaxNLocator
 
+    from tnn_lib.widgets._blit import use_blitting
+
     fig.clear()
-    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
     ax_y, ax_z = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.2))
-    a = dict(ax_y=ax_y, ax_z=ax_z, spans=[])
+    # the shaded non-convex intervals: a pool of spans, moved or hidden (grown if ever needed)
+    a = dict(ax_y=ax_y, ax_z=ax_z,
+             spans=[ax_z.axvspan(0, 1, color="tab:blue", alpha=0.12, lw=0, visible=False) for _ in range(3)])
     a["l2_y"], = ax_y.plot(Y_GRID, Y_GRID, color="tab:blue", lw=2, label="L2 = ½(y − p)²")
     a["kl_y"], = ax_y.plot(Y_GRID, Y_GRID, color="tab:red", lw=2, label="KL(p ‖ y)")
     a["p_y"] = ax_y.axvline(0.5, color="k", lw=0.8, ls=":")
@@ -108,7 +112,13 @@ def _build_explorer(fig):
     ax_z.set_xticks([-10, -5, 0, 5, 10])
     ax_z.yaxis.set_major_locator(MaxNLocator(3))
     ax_z.set_xlabel("its argument z  (y = σ(z))")
-    ax_z.legend(loc="upper center", fontsize=8)
+    legends = [ax_y.legend(loc="upper center", fontsize=8), ax_z.legend(loc="upper center", fontsize=8)]
+    for ax in (ax_y, ax_z):
+        ax.set_title(" ", fontsize=10)
+    # blitting (tnn_lib.widgets._blit): ticks and labels are rendered once per y range;
+    # an update redraws the curves, the shading and the titles, legends composited on top
+    use_blitting(fig, [a["l2_y"], a["kl_y"], a["p_y"], ax_y.title, *a["spans"], *ax_z.spines.values(), a["l2_z"],
+                       a["kl_z"], a["p_z"], ax_z.title], overlay=legends)
     fig._tnn_divergences = a
     return a
 
@@ -137,10 +147,17 @@ def draw_divergences(fig, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex
     a["p_y"].set_xdata([p, p])
     z_p = float(np.log(p / (1 - p))) if 0 < p < 1 else (Z_GRID[0] if p == 0 else Z_GRID[-1])
     a["p_z"].set_xdata([z_p, z_p])
-    for art in a["spans"]:
-        art.remove()
-    a["spans"] = ([a["ax_z"].axvspan(z0, z1, color="tab:blue", alpha=0.12, lw=0) for z0, z1 in nonconvex]
-                  if mark_nonconvex and show != "KL" else [])
+    shaded = nonconvex if mark_nonconvex and show != "KL" else []
+    while len(a["spans"]) < len(shaded):
+        span = a["ax_z"].axvspan(0, 1, color="tab:blue", alpha=0.12, lw=0)
+        a["spans"].append(span)
+        dynamic = fig.canvas.dynamic
+        dynamic.insert(dynamic.index(a["spans"][0]), span)
+    for k, span in enumerate(a["spans"]):
+        span.set_visible(k < len(shaded))
+        if k < len(shaded):
+            span.set_x(shaded[k][0])
+            span.set_width(shaded[k][1] - shaded[k][0])
     # the y range follows L2 (KL grows without bound at the ends): the shapes near the minimum show
     top = 1.25 * l2y.max() if show != "KL" else min(kly.max(), 3.0)
     a["ax_y"].set_ylim(0, max(top, 0.05))
@@ -207,9 +224,29 @@ def perceptron_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise:
     return w1, w2, l2, kl
 
 
+@lru_cache(maxsize=64)
+def _cut(extent: float, label_noise: float):
+    """The cut w = t·u along the unit direction u of the KL grid minimiser, t in [−extent, extent]:
+    (u, t, mean L2 along it, mean KL along it); read-only (cached)."""
+    w1, w2, _, kl = perceptron_surfaces(extent, label_noise)
+    i, j = np.unravel_index(int(np.argmin(kl)), kl.shape)
+    w_kl = np.array([w1[j], w2[i]])
+    u = w_kl / max(np.linalg.norm(w_kl), 1e-12)
+    t = np.linspace(-extent, extent, 201)
+    x, d = perceptron_data(label_noise)
+    zc = np.outer(x @ u, t)                                            # (N, 201)
+    cut_l2 = (0.5 * (_sigmoid(zc) - d[:, None]) ** 2).mean(axis=0)
+    cut_kl = (_softplus(zc) - d[:, None] * zc).mean(axis=0)
+    for arr in (u, t, cut_l2, cut_kl):
+        arr.setflags(write=False)
+    return u, t, cut_l2, cut_kl
+
+
 def _build_surfaces(fig):
+    from tnn_lib.widgets._blit import use_blitting
+
     fig.clear()
-    fig.set_layout_engine(None)  # no layout engine: savefig would lay the text out twice
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
     ax_l2, ax_kl, ax_cut = fig.subplots(1, 3, gridspec_kw=dict(left=0.05, right=0.98, bottom=0.14, top=0.9,
                                                                wspace=0.25))
     a = dict(ax_l2=ax_l2, ax_kl=ax_kl, ax_cut=ax_cut)
@@ -225,7 +262,16 @@ def _build_surfaces(fig):
     ax_cut.set_ylim(-0.05, 1.05)
     ax_cut.set_yticks([0, 0.5, 1])
     ax_cut.set_xlabel("t along the cut (w = t·ŵ_KL)")
-    ax_cut.legend(loc="upper right", fontsize=8)
+    legend = ax_cut.legend(loc="upper right", fontsize=8)
+    for ax in (ax_l2, ax_kl, ax_cut):
+        ax.set_title(" ", fontsize=10)
+    # blitting: ticks and labels rendered once per extent; the images, markers, cuts and
+    # titles are redrawn (the image axes' spines after their images), the legend on top
+    dynamic = []
+    for key, ax in (("im_l2", ax_l2), ("im_kl", ax_kl)):
+        dynamic += [a[key], *ax.spines.values(), a[key + "_cut"], a[key + "_min"], ax.title]
+    dynamic += [a["cut_l2"], a["cut_kl"], ax_cut.title]
+    use_blitting(fig, dynamic, overlay=[legend])
     fig._tnn_surfaces = a
     return a
 
@@ -263,13 +309,7 @@ def draw_loss_surfaces(fig, extent=SURFACE_DEFAULTS["extent"], label_noise=SURFA
         i, j = np.unravel_index(int(np.argmin(surf)), surf.shape)
         mins[key] = (np.array([w1[j], w2[i]]), float(surf[i, j]))
         a[key + "_min"].set_data([w1[j]], [w2[i]])
-    # cut: w = t·u along the unit direction u of the KL minimiser, t in [−extent, extent]
-    u = mins["im_kl"][0] / max(np.linalg.norm(mins["im_kl"][0]), 1e-12)
-    t = np.linspace(-extent, extent, 201)
-    x, d = perceptron_data(label_noise)
-    zc = np.outer(x @ u, t)                                            # (N, 201)
-    cut_l2 = (0.5 * (_sigmoid(zc) - d[:, None]) ** 2).mean(axis=0)
-    cut_kl = (_softplus(zc) - d[:, None] * zc).mean(axis=0)
+    u, t, cut_l2, cut_kl = _cut(extent, label_noise)
     for key in ("im_l2", "im_kl"):
         a[key + "_cut"].set_data(t * u[0], t * u[1])
     for key, c in (("cut_l2", cut_l2), ("cut_kl", cut_kl)):

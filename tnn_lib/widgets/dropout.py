@@ -76,7 +76,7 @@ def _setup(fig):
     ax_hist.set_xlabel("a = w · dropout(h)")
     ax_hist.set_ylabel("frequency (peak = 1)")
     ax_hist.set_ylim(0, 1.12)
-    ax_hist.legend(fontsize=7, loc="upper right")
+    art["legends"] = [ax_hist.legend(fontsize=7, loc="upper right")]
     art["ax_hist"] = ax_hist
     n = np.arange(1, MAX_SAMPLES + 1)
     art["mc_a"], = ax_mc.plot(n, np.zeros_like(n, dtype=float), color="tab:blue", label="MC mean of a")
@@ -87,11 +87,11 @@ def _setup(fig):
     ax_mc.set_xlim(1, MAX_SAMPLES)
     ax_mc.set_xlabel("Monte-Carlo samples")
     ax_mc.set_ylim(-0.5, 4.5)
-    ax_mc.legend(fontsize=7, loc="upper right")
+    art["legends"].append(ax_mc.legend(fontsize=7, loc="upper right"))
     art["ax_mc"] = ax_mc
     fig._tnn_dropout = art
     use_blitting(fig, [art[k] for k in ("hist", "train_mean", "test", "mc_a", "mc_s", "ref_a", "ref_s")]
-                 + [ax_hist.title, ax_mc.title])
+                 + [ax_hist.title, ax_mc.title], overlay=art["legends"])   # legends above the moving parts
     return art
 
 

@@ -68,6 +68,61 @@ def explorer_data(depth: int, width: int, scheme: str, nonlinearity: str, n_samp
     return out
 
 
+def _violins(hist, edges):
+    """One closed step outline per layer l (centred on x = l + 1, half-width ∝ the counts)."""
+    peak = hist.max(axis=1, keepdims=True)
+    half = 0.45 * hist / np.where(peak > 0, peak, 1.0)
+    ys = np.repeat(edges, 2)[1:-1]
+    verts = []
+    for l in range(len(hist)):
+        hw = np.repeat(half[l], 2)
+        verts.append(np.concatenate([np.column_stack([l + 1 - hw, ys]), np.column_stack([l + 1 + hw, ys])[::-1]]))
+    return verts
+
+
+def _legend(fig, a, with_lecture):
+    """(Re)make the legend of the std panel; it is composited over the curves (blitting overlay)."""
+    if a.get("legend") is not None:
+        a["legend"].remove()
+    handles = [a["stds"], a["grads"]] + ([a["lecture"]] if with_lecture else [])
+    a["legend"] = a["ax_s"].legend(handles=handles, fontsize=7, loc="lower left")
+    a["legend_has_lecture"] = with_lecture
+    fig.canvas.overlay[:] = [a["legend"]]
+    fig.canvas.invalidate_overlay()
+
+
+def _build(fig):
+    """Axes and artists, created once per figure; later draws only move data.
+
+    The figure gets a blitting canvas (:mod:`tnn_lib.widgets._blit`): axes, ticks and labels
+    are rendered once per axis range; an update redraws the histograms, the curves and the
+    titles, with the legend composited on top.
+    """
+    from matplotlib.collections import PolyCollection
+
+    from tnn_lib.widgets._blit import use_blitting
+
+    fig.clear()
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
+    ax_h, ax_s = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.6, 1.0], left=0.07, right=0.985,
+                                                      bottom=0.14, top=0.9, wspace=0.18))
+    a = dict(ax_h=ax_h, ax_s=ax_s, legend=None)
+    a["violins"] = ax_h.add_collection(PolyCollection([], facecolors="tab:blue", alpha=0.75, linewidths=0))
+    ax_h.set_xlabel("layer")
+    ax_h.set_title(" ")
+    a["stds"], = ax_s.plot([1], [0], "o-", color="tab:red", ms=4, label="std of activations")
+    a["grads"], = ax_s.plot([1], [0], "s--", color="tab:purple", ms=3, label="std of dL/dW")
+    a["lecture"], = ax_s.plot([1], [0], "x", color="0.4", ms=7, label="lecture notes (500 units)")
+    ax_s.set_xlabel("layer")
+    ax_s.set_ylabel("log₁₀ std")
+    ax_s.set_title("per-layer std")
+    ax_s.xaxis.get_major_locator().set_params(integer=True)
+    use_blitting(fig, [a["violins"], ax_h.title, a["stds"], a["grads"], a["lecture"]])
+    _legend(fig, a, True)
+    fig._tnn_statistics = a
+    return a
+
+
 def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["width"], scheme=DEFAULTS["scheme"],
                                nonlinearity=DEFAULTS["nonlinearity"], n_samples=DEFAULTS["n_samples"]):
     """Redraw `fig`: per-layer histograms (left) and per-layer std of activations and of dL/dW (right).
@@ -78,37 +133,36 @@ def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["wid
     depth, width, n_samples = int(depth), int(width), int(n_samples)
     d = explorer_data(depth, width, scheme, nonlinearity, n_samples)
     layers = np.arange(1, depth + 1)
-    fig.clear()
-    fig.set_layout_engine("none")  # fixed margins: constrained layout would double the time of a redraw
-    ax_h, ax_s = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.6, 1.0], left=0.07, right=0.985,
-                                                      bottom=0.14, top=0.9, wspace=0.18))
+    a = getattr(fig, "_tnn_statistics", None) or _build(fig)
+    ax_h, ax_s = a["ax_h"], a["ax_s"]
 
     # histograms side by side, one "violin" of step outlines per layer (as the lecture's row of histograms)
-    peak = d["hist"].max(axis=1, keepdims=True)
-    half = 0.45 * d["hist"] / np.where(peak > 0, peak, 1.0)
-    ys = np.repeat(d["edges"], 2)[1:-1]
-    for l in range(depth):
-        hw = np.repeat(half[l], 2)
-        ax_h.fill_betweenx(ys, l + 1 - hw, l + 1 + hw, color="tab:blue", alpha=0.75, lw=0)
+    a["violins"].set_verts(_violins(d["hist"], d["edges"]))
     lo, hi = _RANGE[nonlinearity]
     ax_h.set_ylim(lo, hi)
     ax_h.set_xlim(0.4, depth + 0.6)
-    ax_h.set_xlabel("layer")
-    ax_h.set_ylabel(f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])")
+    ylabel = f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])"
+    if ax_h.get_ylabel() != ylabel:
+        ax_h.set_ylabel(ylabel)
+        fig.canvas.invalidate()                      # static text changed: new background
     ax_h.set_title(f"{scheme} init, {depth} × {width} units, {n_samples} inputs")
 
     # log10 on a linear axis: the same picture as semilogy at a fraction of the tick-drawing cost
     lg = lambda v: np.log10(np.maximum(np.asarray(v, dtype=float), 1e-30))  # noqa: E731
-    ax_s.plot(layers, lg(d["stds"]), "o-", color="tab:red", ms=4, label="std of activations")
-    ax_s.plot(layers, lg(d["grad_stds"]), "s--", color="tab:purple", ms=3, label="std of dL/dW")
+    a["stds"].set_data(layers, lg(d["stds"]))
+    a["grads"].set_data(layers, lg(d["grad_stds"]))
     lecture = LECTURE_STDS.get((scheme, nonlinearity))
+    shown = lecture is not None
     if lecture is not None:
         k = min(depth, len(lecture))
-        ax_s.plot(layers[:k], lg(lecture[:k]), "x", color="0.4", ms=7, label="lecture notes (500 units)")
-    ax_s.set_xlabel("layer")
-    ax_s.set_ylabel("log₁₀ std")
-    ax_s.set_title("per-layer std")
-    ax_s.legend(fontsize=7, loc="best")
+        a["lecture"].set_data(layers[:k], lg(lecture[:k]))
+    a["lecture"].set_visible(shown)
+    if shown != a["legend_has_lecture"]:
+        _legend(fig, a, shown)
+    # y range on whole decades (and x on the depth): the cached background survives most changes
+    values = np.concatenate([lg(d["stds"]), lg(d["grad_stds"])] + ([lg(lecture[:k])] if shown else []))
+    ax_s.set_ylim(np.floor(values.min()) - 0.25, np.ceil(values.max()) + 0.25)
+    ax_s.set_xlim(0.4, depth + 0.6)
 
     out = dict(means=np.array(d["means"]), stds=np.array(d["stds"]), grad_stds=np.array(d["grad_stds"]),
                hist=np.array(d["hist"]), edges=np.array(d["edges"]), saturated=np.array(d["saturated"]),

@@ -138,8 +138,8 @@ def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_poin
     a["fit"].set_ydata(G @ r["w"])
     a["fit_early"].set_ydata(G @ r["w_early"])
     a["points"].set_data(x, y)
-    a["ax_fit"].set_title(f"degree {degree}, λ = {lam:.1e}, {n_points} samples:  ‖w‖ = {norm:.2f} "
-                          f"(early-stopped {norm_early:.2f})", fontsize=10)
+    a["ax_fit"].set_title(f"degree {degree}, λ = {lam:.0e}, n = {n_points}:  ‖w‖ = {norm:.2f} "
+                          f"(early-stopped {norm_early:.2f})", fontsize=9)
 
     a["train"].set_ydata(r["train"])
     a["val"].set_ydata(r["val"])
@@ -148,7 +148,7 @@ def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_poin
     lo = min(r["train"].min(), r["val"].min())
     hi = max(r["train"].max(), r["val"].max())
     a["ax_curve"].set_ylim(max(lo, 1e-6) / 1.5, hi * 1.5)
-    a["ax_curve"].set_title(f"train vs validation: early stop at step {best}", fontsize=10)
+    a["ax_curve"].set_title(f"train vs validation: early stop at step {best}", fontsize=9)
 
     out = dict(weights=np.array(r["w"]), weights_early=np.array(r["w_early"]),
                weight_norm=norm, weight_norm_early=norm_early,

@@ -1,0 +1,147 @@
+"""Grading speed: per-student ``nbgrader autograde`` vs ``tnn-course grade --workers 1/2``.
+
+    .venv/bin/python bench/grading.py [--assignment 01_divergences] [--students 40]
+
+Builds a synthetic class of STUDENTS submissions of one assignment from the example class
+(correct, blank, partial and misconception submissions, repeated), then grades it three
+ways, each from a fresh gradebook:
+
+1. ``nbgrader autograde ASSIGNMENT --student S`` run once per student (a new interpreter,
+   nbgrader's imports and a kernel start for every submission: how nbgrader is used);
+2. ``tnn-course grade --workers 1`` (one process for the class);
+3. ``tnn-course grade --workers 2``.
+
+Prints seconds per submission and the speedups, and checks that the three give identical
+scores per student (and that workers 1 and 2 give identical grades.csv).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+NBGRADER_CONFIG = """c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "tnn-workbook"
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+c.Execute.timeout = {timeout}
+"""
+
+
+def env() -> dict:
+    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT),
+                MPLBACKEND="Agg")
+
+
+def synthetic_class(aid: str, n: int, dest: Path) -> list[str]:
+    pool = sorted(p.parent.parent.name for p in EXAMPLES.glob(f"*/{aid}/{aid}.ipynb")
+                  if not p.parent.parent.name.startswith("hostile-"))
+    if not pool:
+        sys.exit(f"no example submissions of {aid}: run autograder/examples/build.py")
+    students = []
+    for i in range(n):
+        src = pool[i % len(pool)]
+        student = f"s{i:03d}-{src}"
+        (dest / student / aid).mkdir(parents=True)
+        shutil.copy(EXAMPLES / src / aid / f"{aid}.ipynb", dest / student / aid / f"{aid}.ipynb")
+        students.append(student)
+    return students
+
+
+def nbgrader_scores(db_url: str, aid: str, students) -> dict:
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url) as gb:
+        return {s: round(gb.find_submission(aid, s).score, 6) for s in students}
+
+
+def csv_scores(path: Path) -> dict:
+    import csv
+    scores: dict = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            scores[row["student"]] = round(scores.get(row["student"], 0.0) + float(row["points"]), 6)
+    return scores
+
+
+def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: int) -> tuple[float, dict]:
+    course = work / "nbgrader-course"
+    (course / "source").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / aid, course / "source" / aid)
+    shutil.copytree(subs, course / "submitted")
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(course), timeout=timeout))
+    nbgrader = [str(BIN / "nbgrader")]
+    subprocess.run(nbgrader + ["generate_assignment", aid, "--force"], cwd=course, env=env(), check=True,
+                   capture_output=True)
+    t0 = time.perf_counter()
+    for s in students:
+        r = subprocess.run(nbgrader + ["autograde", aid, "--student", s, "--force"], cwd=course, env=env(),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"  nbgrader autograde {s} failed: {r.stderr[-300:]}", file=sys.stderr)
+    seconds = time.perf_counter() - t0
+    return seconds, nbgrader_scores(f"sqlite:///{course}/gradebook.db", aid, students)
+
+
+def ours(aid: str, subs: Path, work: Path, workers: int, timeout: int) -> tuple[float, Path]:
+    out = work / f"out-w{workers}"
+    cmd = [sys.executable, "-m", "autograder.cli", "grade", str(subs), "--assignment", aid, "--workers", str(workers),
+           "--timeout", str(timeout), "--output", str(out), "--db", f"sqlite:///{work}/gb-w{workers}.db", "-q"]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"tnn-course grade --workers {workers} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    return seconds, out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--assignment", default="01_divergences")
+    p.add_argument("--students", type=int, default=40)
+    p.add_argument("--timeout", type=int, default=30)
+    p.add_argument("--skip-nbgrader", action="store_true", help="only time tnn-course grade")
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="tnn-bench-grading-"))
+    try:
+        subs = work / "submitted"
+        students = synthetic_class(args.assignment, args.students, subs)
+        n = len(students)
+        print(f"{n} submissions of {args.assignment} (machine: {os.cpu_count()} cores)")
+        rows = []
+        if not args.skip_nbgrader:
+            t_nb, s_nb = per_student_nbgrader(args.assignment, students, subs, work, args.timeout)
+            rows.append(("nbgrader autograde per student", t_nb))
+        t1, out1 = ours(args.assignment, subs, work, 1, args.timeout)
+        t2, out2 = ours(args.assignment, subs, work, 2, args.timeout)
+        rows += [("tnn-course grade --workers 1", t1), ("tnn-course grade --workers 2", t2)]
+        base = rows[0][1]
+        print(f"{'method':34s} {'total s':>8s} {'s/submission':>13s} {'speedup':>8s}")
+        for name, t in rows:
+            print(f"{name:34s} {t:8.1f} {t / n:13.2f} {base / t:7.2f}x")
+        s1, s2 = csv_scores(out1 / "grades.csv"), csv_scores(out2 / "grades.csv")
+        same12 = (out1 / "grades.csv").read_text() == (out2 / "grades.csv").read_text()
+        print(f"workers 1 vs 2: grades.csv identical: {same12}")
+        ok = same12 and s1 == s2
+        if not args.skip_nbgrader:
+            differ = {s: (s_nb[s], s1.get(s)) for s in students if s_nb[s] != s1.get(s)}
+            print(f"nbgrader vs tnn-course: scores identical for {n - len(differ)} of {n} students"
+                  + (f"; differ: {differ}" if differ else ""))
+            ok = ok and not differ
+        print("identical scores: " + ("yes" if ok else "NO"))
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

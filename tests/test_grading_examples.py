@@ -1,0 +1,115 @@
+"""Grade the example class (autograder/examples/) and compare every test cell's points,
+status and misconception with autograder/examples/expected.json.
+
+The whole class (every misconception of the catalogue, ~190 submissions) takes several
+minutes on two cores, so the default run grades a representative subset: for every
+assignment the correct, blank, partial and reference-using submissions and one
+misconception, plus all hostile submissions. ``TNN_EXAMPLES=all`` grades every submission.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import grade
+from grading_tools import ROOT, grades_by_student
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = ROOT / "autograder" / "examples"
+EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"] if (EXAMPLES / "expected.json").exists() \
+    else {}
+BASICS = ("correct", "blank", "partial", "uses-reference")
+
+
+def subset() -> dict[str, list[str]]:
+    """student -> assignments to grade."""
+    if os.environ.get("TNN_EXAMPLES") == "all":
+        return {s: sorted(a) for s, a in EXPECTED.items()}
+    chosen: dict[str, list[str]] = {}
+    misconception_students: dict[str, list[str]] = {}
+    for student, per_aid in sorted(EXPECTED.items()):
+        if student in BASICS or student.startswith("hostile-"):
+            chosen[student] = sorted(per_aid)
+        else:
+            for aid in per_aid:
+                misconception_students.setdefault(aid, []).append(student)
+    for i, (aid, students) in enumerate(sorted(misconception_students.items())):
+        student = students[(7 * i) % len(students)]      # a different exercise in each assignment
+        chosen.setdefault(student, []).append(aid)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if not EXPECTED:
+        pytest.skip("no example class: run autograder/examples/build.py")
+    base = tmp_path_factory.mktemp("examples")
+    subs = base / "submitted"
+    for student, aids in subset().items():
+        for aid in aids:
+            (subs / student).mkdir(parents=True, exist_ok=True)
+            os.symlink(EXAMPLES / "submitted" / student / aid, subs / student / aid)
+    summary = grade(subs, workers=2, timeout=10, output=base / "out", db_url=f"sqlite:///{base / 'gradebook.db'}",
+                    root=ROOT, progress=False)
+    return summary, base / "out"
+
+
+def test_the_subset_covers_every_kind_of_submission():
+    chosen = subset()
+    assert set(BASICS) <= set(chosen)
+    hostile = {s for s in EXPECTED if s.startswith("hostile-")}
+    assert len(hostile) >= 10 and hostile <= set(chosen)
+    assert any(s not in BASICS and not s.startswith("hostile-") for s in chosen)
+
+
+def test_every_misconception_of_the_catalogue_has_a_student():
+    from autograder.catalogue import all_exercises, misconceptions_for
+    from autograder.course import COURSE
+    present = {aid for aid in COURSE if (ROOT / "solutions" / aid / f"{aid}.ipynb").exists()}
+    ids = {m.id for aid in present for ex in COURSE[aid] if ex in all_exercises() for m in misconceptions_for(ex)}
+    assert ids <= set(EXPECTED), f"misconceptions without an example student: {sorted(ids - set(EXPECTED))}"
+
+
+def test_example_class_grades_exactly_as_expected(graded):
+    summary, out = graded
+    got = grades_by_student(out / "grades.csv")
+    problems = []
+    for student, aids in subset().items():
+        for aid in aids:
+            rows = {r["grade_id"]: (float(r["points"]), r["status"], r["misconception"])
+                    for r in got.get(student, []) if r["assignment"] == aid}
+            want = {g: (e["points"], e["status"], e["misconception"]) for g, e in EXPECTED[student][aid].items()}
+            if rows != want:
+                diff = {g: (rows.get(g), want[g]) for g in want if rows.get(g) != want[g]}
+                problems.append(f"{student}/{aid}: {diff}")
+    assert not problems, "\n".join(problems)
+
+
+def test_only_the_broken_files_are_not_graded(graded):
+    summary, _ = graded
+    assert {s for s, _, _ in summary.not_graded} == {"hostile-invalid-json", "hostile-not-a-notebook",
+                                                     "hostile-missing"}
+    assert summary.exit_status == 1
+
+
+def test_feedback_never_shows_a_hidden_test(graded):
+    _, out = graded
+    hidden_lines = set()
+    import nbformat
+    from autograder.outcomes import HIDDEN
+    for path in (ROOT / "solutions").glob("*/*.ipynb"):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            for block in HIDDEN.findall(cell.source):
+                hidden_lines |= {ln.strip() for ln in block.splitlines()[1:-1] if len(ln.strip()) > 15
+                                 and not ln.strip().startswith("#")}
+    assert hidden_lines
+    for path in Path(out, "feedback").rglob("*.html"):
+        import html
+        text = html.unescape(path.read_text())
+        leaked = [ln for ln in hidden_lines if ln in text]
+        assert not leaked, f"{path}: {leaked[:2]}"
+        assert "Traceback (most recent call last)" not in text and "BEGIN HIDDEN TESTS" not in text
