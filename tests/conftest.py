@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
+# small matrix products are ~10x slower when the BLAS pool fights other processes for the
+# two cores; one thread per process (kernels started by the tests inherit it)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
