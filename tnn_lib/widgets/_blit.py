@@ -13,8 +13,9 @@ format or dpi, extra options) takes matplotlib's ordinary path.
 
 Optional ``overlay`` artists (typically legends) are static but must stay *above* the
 dynamic ones: they are rendered once onto a transparent layer and composited over every
-frame. :meth:`BlitCanvas.invalidate_overlay` re-renders that layer alone (e.g. after a
-legend's labels changed), which costs only the overlay's own text.
+frame; that layer alone is re-rendered when an overlay text or legend label changes (or
+after :meth:`BlitCanvas.invalidate_overlay`), which costs only the overlay's own text —
+titles that change now and then are cheaper there than among the dynamic artists.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class BlitCanvas(FigureCanvasAgg):
         self._overlay_layer = None        # (row slice, col slice, rgb float array, alpha array) or None
         self._overlay_stale = True
         self._key = None
+        self._overlay_version = None
 
     # ------------------------------------------------------------------ cache control
     def invalidate(self):
@@ -59,6 +61,14 @@ class BlitCanvas(FigureCanvasAgg):
     def invalidate_overlay(self):
         """Re-render only the overlay layer on the next PNG."""
         self._overlay_stale = True
+
+    def _overlay_key(self):
+        """What the overlay layer shows: visibility and text of its (legend) texts."""
+        key = []
+        for a in self.overlay:
+            texts = a.get_texts() if hasattr(a, "get_texts") else [a] if hasattr(a, "get_text") else []
+            key.append((id(a), a.get_visible(), tuple((t.get_text(), t.get_position()) for t in texts)))
+        return tuple(key)
 
     def _static_key(self):
         fig = self.figure
@@ -117,8 +127,10 @@ class BlitCanvas(FigureCanvasAgg):
                 FigureCanvasAgg.draw(self)
                 self.figure.set_layout_engine(None)
             self._rebuild()
-        if self._overlay_stale:
+        key = self._overlay_key()
+        if self._overlay_stale or key != self._overlay_version:
             self._render_overlay()
+            self._overlay_version = key
         self.restore_region(self._background)
         for a in self.dynamic:
             if a.get_visible():

@@ -125,17 +125,79 @@ def _start(surface, x0, y0):
 
 
 def _surface_axes(ax, surface):
+    """The surface panel's static artists (shaded image, contour lines, minimum); see `_set_surface`."""
     from matplotlib.collections import LineCollection
 
-    X, Y, shade, segs = surface_grid(surface)
-    ax.imshow(shade, origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35, aspect="auto",
-              interpolation="nearest")
-    ax.add_collection(LineCollection(segs, colors="0.55", linewidths=0.6))
-    minimum = SURFACES[surface][1]
-    if minimum is not None:
-        ax.plot(*minimum, "*", color="k", ms=11, zorder=5)
+    a = dict(surface=None)
+    a["shade"] = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35,
+                           aspect="auto", interpolation="nearest")
+    a["contours"] = ax.add_collection(LineCollection([], colors="0.55", linewidths=0.6))
+    a["minimum"], = ax.plot([0], [0], "*", color="k", ms=11, zorder=5)
     ax.set_xlim(*BOX)
     ax.set_ylim(*BOX)
+    return a
+
+
+def _set_surface(fig, a, surface):
+    """Show `surface` in the panel of `_surface_axes`; the cached background is redrawn only when it changes."""
+    if a["surface"] == surface:
+        return
+    X, Y, shade, segs = surface_grid(surface)
+    a["shade"].set_data(shade)
+    a["shade"].set_clim(float(shade.min()), float(shade.max()))
+    a["contours"].set_segments(segs)
+    minimum = SURFACES[surface][1]
+    a["minimum"].set_visible(minimum is not None)
+    if minimum is not None:
+        a["minimum"].set_data([minimum[0]], [minimum[1]])
+    a["surface"] = surface
+    fig.canvas.invalidate()
+
+
+def _two_panels(fig):
+    """The surface panel (left) and a curve panel (right) with fixed margins (no layout engine)."""
+    fig.clear()
+    fig.set_layout_engine(None)
+    return fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.25, 1.0], left=0.06, right=0.985,
+                                               bottom=0.13, top=0.9, wspace=0.2))
+
+
+def _set_legend(fig, a, ax, handles, key, **kw):
+    """(Re)make `ax`'s legend when its entries changed; it is composited over the curves (blitting overlay)."""
+    if a.get("legend_key") == key:
+        return
+    if a.get("legend") is not None:
+        a["legend"].remove()
+    a["legend"] = ax.legend(handles=handles, **kw) if handles else None
+    a["legend_key"] = key
+    fig.canvas.overlay[:] = [t for t in fig.canvas.overlay if t in (ax.title, a.get("ax_f", ax).title)]
+    fig.canvas.overlay += [a["legend"]] if handles else []
+    fig.canvas.invalidate_overlay()
+
+
+def _build_race(fig):
+    """Axes and artists of the race, created once per figure; later draws only move data.
+
+    Blitting (:mod:`tnn_lib.widgets._blit`): the surface, axes, ticks and labels are rendered
+    once per surface and axis range; an update redraws the trajectories, the loss curves and
+    the titles, with the legend composited on top.
+    """
+    from tnn_lib.widgets._blit import use_blitting
+
+    ax, ax_f = _two_panels(fig)
+    a = dict(ax=ax, ax_f=ax_f, **_surface_axes(ax, DEFAULTS["surface"]))
+    a["paths"] = {n: ax.plot([0], [0], "-", color=COLORS[n], lw=1.6)[0] for n in OPTIMIZERS}
+    a["ends"] = {n: ax.plot([0], [0], "o", color=COLORS[n], ms=4)[0] for n in OPTIMIZERS}
+    a["start"], = ax.plot([0], [0], "o", color="k", ms=5, zorder=5)
+    a["losses"] = {n: ax_f.plot([0], [0], color=COLORS[n], lw=1.4)[0] for n in OPTIMIZERS}
+    ax_f.set_xlabel("step")
+    for axis in (ax, ax_f):
+        axis.set_title(" ")
+    # titles in the overlay: re-rendered only when their text changes
+    use_blitting(fig, [*a["paths"].values(), *a["ends"].values(), a["start"], a["minimum"], *a["losses"].values()],
+                 overlay=[ax.title, ax_f.title])
+    fig._tnn_race = a
+    return a
 
 
 def draw_race(fig, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"], lr_scale=DEFAULTS["lr_scale"],
@@ -148,34 +210,40 @@ def draw_race(fig, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"
     """
     start = _start(surface, x0, y0)
     f = SURFACES[surface][0]
-    fig.clear()
-    fig.set_layout_engine("none")
-    ax, ax_f = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.25, 1.0], left=0.06, right=0.985,
-                                                    bottom=0.13, top=0.9, wspace=0.2))
-    _surface_axes(ax, surface)
-    ax.plot(*start, "o", color="k", ms=5, zorder=5)
-    paths, lrs, losses = {}, {}, {}
+    a = getattr(fig, "_tnn_race", None) or _build_race(fig)
+    ax, ax_f = a["ax"], a["ax_f"]
+    _set_surface(fig, a, surface)
+    a["start"].set_data([start[0]], [start[1]])
+    paths, lrs, losses, labels = {}, {}, {}, []
     for name in OPTIMIZERS:
-        if name not in optimizers:
+        shown = name in optimizers
+        for art in (a["paths"][name], a["ends"][name], a["losses"][name]):
+            art.set_visible(shown)
+        if not shown:
             continue
         lr = float(BASE_LR[surface][name] * lr_scale)
         p = run_optimizer(surface, name, lr, float(momentum), start, int(steps))
         paths[name], lrs[name] = np.array(p), lr
         losses[name] = f(p)[0]
         diverged = len(p) < int(steps) + 1
-        ax.plot(p[:, 0], p[:, 1], "-", color=COLORS[name], lw=1.6,
-                label=f"{name} (lr {lr:.2g}){' — left the plot' if diverged else ''}")
-        ax.plot(p[-1, 0], p[-1, 1], "o", color=COLORS[name], ms=4)
+        labels.append(f"{name} (lr {lr:.2g}){' — left the plot' if diverged else ''}")
+        a["paths"][name].set_data(p[:, 0], p[:, 1])
+        a["ends"][name].set_data([p[-1, 0]], [p[-1, 1]])
         if surface == "saddle":  # unbounded below: linear scale
-            ax_f.plot(np.arange(len(p)), losses[name], color=COLORS[name], lw=1.4)
+            a["losses"][name].set_data(np.arange(len(p)), losses[name])
         else:  # minimum value 0: log10 (on a linear axis, cheaper to draw than a log axis)
-            ax_f.plot(np.arange(len(p)), np.log10(np.maximum(losses[name], 1e-12)), color=COLORS[name], lw=1.4)
+            a["losses"][name].set_data(np.arange(len(p)), np.log10(np.maximum(losses[name], 1e-12)))
     ax.set_title(f"{SURFACES[surface][3]}, start ({start[0]:g}, {start[1]:g})")
-    if paths:
-        ax.legend(fontsize=7, loc="lower left")
+    for name, label in zip(paths, labels):
+        a["paths"][name].set_label(label)
+    _set_legend(fig, a, ax, [a["paths"][n] for n in paths], tuple(labels), fontsize=7, loc="lower left")
+    # axis ranges: all steps; f on whole decades (saddle: fixed) — the background survives most changes
+    ax_f.set_xlim(0, int(steps))
     if surface == "saddle":
         ax_f.set_ylim(-0.5 * ESCAPE**2, 10)
-    ax_f.set_xlabel("step")
+    elif paths:
+        ys = np.concatenate([line.get_ydata() for n, line in a["losses"].items() if n in paths])
+        ax_f.set_ylim(np.floor(ys.min()) - 0.2, np.ceil(ys.max()) + 0.2)
     ax_f.set_title("f along the trajectory" if surface == "saddle" else "log₁₀ f along the trajectory")
     final = {k: v[-1] for k, v in paths.items()}
     best = min(final, key=lambda k: f(final[k])[0]) if final else None
@@ -287,6 +355,25 @@ def run_adamw_variant(surface: str, eps_inside: bool, bias_correction: bool, dec
     return path
 
 
+def _build_switchboard(fig):
+    """Axes and artists of the switchboard, created once per figure (blitting, as `_build_race`)."""
+    from tnn_lib.widgets._blit import use_blitting
+
+    ax, ax_d = _two_panels(fig)
+    a = dict(ax=ax, ax_d=ax_d, **_surface_axes(ax, SWITCH_DEFAULTS["surface"]))
+    a["ref"], = ax.plot([0], [0], "-", color="tab:blue", lw=2.0, label="PyTorch AdamW")
+    a["alt"], = ax.plot([0], [0], "--", color="tab:orange", lw=2.0)
+    a["start"], = ax.plot([0], [0], "o", color="k", ms=5)
+    a["dist"], = ax_d.plot([0], [0], color="tab:orange")
+    ax_d.set_ylim(-17.5, 2)
+    ax_d.set_xlabel("step")
+    ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
+    ax.set_title(" ")
+    use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title])
+    fig._tnn_switchboard = a
+    return a
+
+
 def draw_switchboard(fig, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_DEFAULTS["eps_inside"],
                      bias_correction=SWITCH_DEFAULTS["bias_correction"], decay=SWITCH_DEFAULTS["decay"],
                      eps=SWITCH_DEFAULTS["eps"], weight_decay=SWITCH_DEFAULTS["weight_decay"],
@@ -301,23 +388,20 @@ def draw_switchboard(fig, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_
     alt = run_adamw_variant(surface, bool(eps_inside), bool(bias_correction), str(decay), eps, weight_decay, steps)
     k = min(len(ref), len(alt))
     dist = np.linalg.norm(ref[:k] - alt[:k], axis=1)
-    fig.clear()
-    fig.set_layout_engine("none")
-    ax, ax_d = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.25, 1.0], left=0.06, right=0.985,
-                                                    bottom=0.13, top=0.9, wspace=0.2))
-    _surface_axes(ax, surface)
-    ax.plot(ref[:, 0], ref[:, 1], "-", color="tab:blue", lw=2.0, label="PyTorch AdamW")
+    a = getattr(fig, "_tnn_switchboard", None) or _build_switchboard(fig)
+    ax, ax_d = a["ax"], a["ax_d"]
+    _set_surface(fig, a, surface)
+    a["ref"].set_data(ref[:, 0], ref[:, 1])
+    a["alt"].set_data(alt[:, 0], alt[:, 1])
+    a["start"].set_data([ref[0, 0]], [ref[0, 1]])
     switched = [name for name, on in (("ε inside √", eps_inside), ("no bias correction", not bias_correction),
                                       ("decay × η_t", decay != "lr")) if on]
-    ax.plot(alt[:, 0], alt[:, 1], "--", color="tab:orange", lw=2.0,
-            label="switched: " + (", ".join(switched) if switched else "nothing (PyTorch)"))
-    ax.plot(*ref[0], "o", color="k", ms=5)
-    ax.legend(fontsize=7, loc="lower left")
+    label = "switched: " + (", ".join(switched) if switched else "nothing (PyTorch)")
+    a["alt"].set_label(label)
+    _set_legend(fig, a, ax, [a["ref"], a["alt"]], label, fontsize=7, loc="lower left")
     ax.set_title(f"AdamW on the {SURFACES[surface][3]}, lr {SWITCH_LR}·η_t, λ = {weight_decay:g}, ε = {eps:.0e}")
-    ax_d.plot(np.arange(k), np.log10(np.maximum(dist, 1e-17)), color="tab:orange")
-    ax_d.set_ylim(-17.5, 2)
-    ax_d.set_xlabel("step")
-    ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
+    a["dist"].set_data(np.arange(k), np.log10(np.maximum(dist, 1e-17)))
+    ax_d.set_xlim(0, steps)
     maxd, final = float(dist.max()), float(dist[-1])
     summary = (f"max distance from the PyTorch-convention trajectory: {maxd:.3g}; after {k - 1} steps: {final:.3g}"
                + ("" if switched else " (all switches in PyTorch's convention)"))
