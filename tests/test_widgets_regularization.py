@@ -88,3 +88,46 @@ def test_each_control_changes_the_image():
         assert app.image.value != base, f"changing {name} did not change the image"
         app.controls[name].value = old
         assert app.image.value == base
+
+
+def test_gradient_descent_iterates_equal_the_step_by_step_loop():
+    """fit_curves computes all iterates at once (closed form of the linear GD step): they are
+    those of the plain loop w ← w − η(Xᵀ(Xw − y)/n + ∇penalty), the penalty from l2_penalty."""
+    from tnn_lib.regularization import l2_penalty
+
+    for lam, degree, n in [(1e-4, 12, 12), (1e-6, 15, 4), (1.0, 3, 80)]:
+        r = fit_curves(lam, degree, n)
+        x, y, x_val, y_val = sample_data(n)
+        X, Xv = features(x, degree), features(x_val, degree)
+        lr = 1.0 / (np.linalg.eigvalsh(X.T @ X / n).max() + lam)
+        w = np.zeros(degree + 1)
+        for t in range(STEPS):
+            w = w - lr * (X.T @ (X @ w - y) / n + l2_penalty({"w": w}, lam)[1]["w"])
+            if t in (0, 9, 99, STEPS - 1):
+                assert r["train"][t] == pytest.approx(0.5 * np.mean((X @ w - y) ** 2), rel=1e-7)
+                assert r["val"][t] == pytest.approx(0.5 * np.mean((Xv @ w - y_val) ** 2), rel=1e-7)
+        np.testing.assert_allclose(r["w"], w, rtol=1e-7, atol=1e-9)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_fast_image_matches_a_full_render():
+    """The blitted PNG (cached background, fits and curves redrawn, titles and legends
+    composited) nearly equals matplotlib's own savefig of the figure, before and after a change."""
+    from tnn_lib.widgets.app import reference_png
+
+    app = overfitting_explorer()
+    for name, value in [(None, None), ("lam", 1e-2), ("degree", 3), ("n_points", 40)]:
+        if name is not None:
+            app.controls[name].value = value
+        fast, ref = _pixels(app.image.value), _pixels(reference_png(app.fig))
+        assert fast.shape == ref.shape
+        differing = (np.abs(fast - ref).max(axis=-1) > 8).mean()
+        assert differing < 0.005, (name, differing)     # drawing order of a few overlapping pixels
+        app.refresh()                                       # after a full render, the cache still holds
+        assert app.image.value == figure_png(app.fig)

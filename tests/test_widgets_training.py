@@ -99,3 +99,28 @@ def test_untrained_setting_and_extremes_draw():
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="optimizer"):
         dash.make_optimizer("lbfgs")
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_fast_image_matches_a_full_render():
+    """The blitted PNG (cached background, curves redrawn, titles, legends and the message
+    composited) nearly equals matplotlib's own savefig, untrained, trained and switched."""
+    from tnn_lib.widgets.app import reference_png
+
+    dash.train_run(True, True, "adamw", epochs=3)
+    app = dash.training_dashboard(batchnorm=False, epochs=3)     # untrained setting: the message
+    for name, value in [(None, None), ("batchnorm", True), ("epochs", 2), ("optimizer", "sgd")]:
+        if name is not None:
+            app.controls[name].value = value
+        fast, ref = _pixels(app.image.value), _pixels(reference_png(app.fig))
+        assert fast.shape == ref.shape
+        differing = (np.abs(fast - ref).max(axis=-1) > 8).mean()
+        assert differing < 0.005, (name, differing)     # drawing order of a few overlapping pixels
+        app.refresh()                                       # after a full render, the cache still holds
+        assert app.image.value == figure_png(app.fig)

@@ -3,7 +3,8 @@ an L2 penalty, and the train / validation curves of gradient descent with the
 early-stopping point (the minimum of the validation curve).
 
 The update path is :func:`draw_overfitting` (a plain function of the control values);
-the fits behind it come from :func:`fit_curves`, cached per setting.
+the fits behind it come from :func:`fit_curves` (all gradient-descent iterates in closed
+form, a few ms), cached per setting with what the figure shows of them.
 """
 from __future__ import annotations
 
@@ -51,28 +52,53 @@ def fit_curves(lam: float, degree: int, n_points: int, seed: int = 0, steps: int
     Returns a dict with the final weights ``w``, the weights at the early-stopping point
     ``w_early``, the per-step ``train`` and ``val`` losses (½·MSE, without the penalty) and
     ``best`` (the step of minimum validation loss). Arrays are read-only (cached).
+
+    The loss is quadratic, so the gradient-descent step ``w ← w − η(Hw − b)`` (with
+    ``H = XᵀX/n + λI``, ``b = Xᵀy/n``, ``w₀ = 0``, ``η = 1/L``) is linear and all `steps`
+    iterates come at once from the eigendecomposition ``H = V diag(s) Vᵀ``: in the
+    eigenbasis, ``w_t = V diag((1 − (1 − ηs)ᵗ) / s) Vᵀ b``. These are the iterates of the
+    step-by-step loop (to rounding; tests/test_widgets_regularization.py runs that loop) in
+    a few ms instead of a Python loop of `steps` iterations, so a new setting is quick.
     """
     x, y, x_val, y_val = sample_data(n_points, seed)
     X, Xv = features(x, degree), features(x_val, degree)
-    n = len(x)
+    n, d = len(x), degree + 1
+    # the penalty's gradient λw is linear in w: its Hessian is l2_penalty's gradient at w = I
+    _, pen_hessian = l2_penalty({"w": np.eye(d)}, lam)
+    H, b = X.T @ X / n + pen_hessian["w"], X.T @ y / n
     # step size 1/L, L the largest curvature of the penalised loss: stable, no tuning
     lr = 1.0 / (np.linalg.eigvalsh(X.T @ X / n).max() + lam)
-    w = np.zeros(degree + 1)
-    train, val = np.empty(steps), np.empty(steps)
-    best, best_val, w_early = 0, np.inf, w.copy()
-    for t in range(steps):
-        r = X @ w - y
-        _, pen_grads = l2_penalty({"w": w}, lam)
-        w = w - lr * (X.T @ r / n + pen_grads["w"])
-        train[t] = 0.5 * np.mean((X @ w - y) ** 2)
-        val[t] = 0.5 * np.mean((Xv @ w - y_val) ** 2)
-        if val[t] < best_val:
-            best, best_val, w_early = t, val[t], w.copy()
-    out = dict(w=w, w_early=w_early, train=train, val=val, best=best)
+    s, V = np.linalg.eigh(H)
+    with _one_blas_thread():
+        W, train, val = _iterates(X, y, Xv, y_val, lr, s, V, b, steps)
+    best = int(np.argmin(val))
+    out = dict(w=W[-1].copy(), w_early=W[best].copy(), train=train, val=val, best=best)
     for v in out.values():
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     return out
+
+
+def _iterates(X, y, Xv, y_val, lr, s, V, b, steps):
+    """Weights after steps 1 … `steps` (rows) of gradient descent from 0, and their losses."""
+    t = np.arange(1, steps + 1, dtype=float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contraction = np.log1p(-np.clip(lr * s, 0.0, 1.0))      # log(1 − ηs), −inf when ηs = 1
+        gain = np.where(s > 0, -np.expm1(t * contraction) / np.where(s > 0, s, 1.0), lr * t)
+    W = (gain * (V.T @ b)) @ V.T                                 # row t−1: the weights after step t
+    train = 0.5 * np.mean((W @ X.T - y) ** 2, axis=1)
+    val = 0.5 * np.mean((W @ Xv.T - y_val) ** 2, axis=1)
+    return W, train, val
+
+
+def _one_blas_thread():
+    """One BLAS thread: for these small products several threads only compete for 2 busy cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        from contextlib import nullcontext
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 _GRID = np.linspace(-1.0, 1.0, 300)
@@ -87,10 +113,42 @@ def _plain_log_axis(axis):
     axis.set_minor_locator(NullLocator())
 
 
+def _decades(lo: float, hi: float):
+    """A log-axis range on whole decades around [lo, hi] (with a little room): the cached
+    background (:mod:`tnn_lib.widgets._blit`) survives every change that stays in them."""
+    return 10.0 ** np.floor(np.log10(lo) - 0.1), 10.0 ** np.ceil(np.log10(hi) + 0.1)
+
+
+@lru_cache(maxsize=256)
+def _plot_data(lam: float, degree: int, n_points: int):
+    """What the figure shows for one setting (cached with the fit): samples, both fits on
+    the plotting grid, the early-stopping step and the loss axis range. Read-only arrays."""
+    r = fit_curves(lam, degree, n_points)
+    x, y, _, _ = sample_data(n_points)
+    G = features(_GRID, degree)
+    best = early_stopping_epoch(r["val"], patience=len(r["val"]))
+    lo = min(r["train"].min(), r["val"].min())
+    hi = max(r["train"].max(), r["val"].max())
+    out = dict(r=r, x=x, y=y, fit=G @ r["w"], fit_early=G @ r["w_early"], best=int(best),
+               norm=float(np.linalg.norm(r["w"])), norm_early=float(np.linalg.norm(r["w_early"])),
+               ylim=_decades(max(lo, 1e-6), hi))
+    for v in out.values():
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return out
+
+
 def _build(fig):
-    """Axes and artists, created once per figure; later draws only move data."""
+    """Axes and artists, created once per figure; later draws only move data.
+
+    Blitting (:mod:`tnn_lib.widgets._blit`): axes, ticks, labels and the true function are
+    rendered once per axis range; an update redraws the fits, the samples, the curves and
+    the titles, with the legends composited on top.
+    """
+    from tnn_lib.widgets._blit import use_blitting
+
     fig.clear()
-    fig.set_layout_engine("none")  # fixed margins: a constrained layout costs more than the drawing
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
     ax_fit, ax_curve = fig.subplots(1, 2, gridspec_kw=dict(left=0.06, right=0.99, bottom=0.14, top=0.9,
                                                            wspace=0.2))
     a = dict(ax_fit=ax_fit, ax_curve=ax_curve)
@@ -101,7 +159,7 @@ def _build(fig):
     ax_fit.set_xlim(-1.0, 1.0)
     ax_fit.set_ylim(-2.0, 2.0)
     ax_fit.set_xlabel("x")
-    a["legend"] = ax_fit.legend(loc="lower right", fontsize=8)
+    legend_fit = ax_fit.legend(loc="lower right", fontsize=8)
 
     steps = np.arange(1, STEPS + 1)
     a["train"], = ax_curve.plot(steps, np.ones(STEPS), color="tab:red", label="train")
@@ -113,9 +171,17 @@ def _build(fig):
     _plain_log_axis(ax_curve.xaxis)
     _plain_log_axis(ax_curve.yaxis)
     ax_curve.set_xlim(1, STEPS)
+    ax_curve.set_ylim(*_decades(1e-2, 1.0))
     ax_curve.set_xlabel("gradient-descent step")
     ax_curve.set_ylabel("½ MSE (no penalty)")
-    ax_curve.legend(fontsize=8, loc="lower left")
+    legend_curve = ax_curve.legend(fontsize=8, loc="lower left")
+    for ax in (ax_fit, ax_curve):
+        ax.set_title(" ", fontsize=9)
+    a["legend"] = legend_fit
+    # every control changes both titles: they are drawn with the curves (a few ms), so the
+    # overlay (the legends) is rendered once
+    use_blitting(fig, [a["fit"], a["fit_early"], a["points"], a["train"], a["val"], a["stop_line"], a["stop"],
+                       ax_fit.title, ax_curve.title], overlay=[legend_fit, legend_curve])
     fig._tnn_overfitting = a
     return a
 
@@ -128,16 +194,13 @@ def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_poin
     validation curve: :func:`early_stopping_epoch` with unlimited patience) and the losses.
     """
     lam, degree, n_points = float(lam), int(degree), int(n_points)
-    r = fit_curves(lam, degree, n_points)
-    x, y, _, _ = sample_data(n_points)
-    best = early_stopping_epoch(r["val"], patience=len(r["val"]))
-    G = features(_GRID, degree)
+    p = _plot_data(lam, degree, n_points)
+    r, best, norm, norm_early = p["r"], p["best"], p["norm"], p["norm_early"]
     a = getattr(fig, "_tnn_overfitting", None) or _build(fig)
-    norm, norm_early = float(np.linalg.norm(r["w"])), float(np.linalg.norm(r["w_early"]))
 
-    a["fit"].set_ydata(G @ r["w"])
-    a["fit_early"].set_ydata(G @ r["w_early"])
-    a["points"].set_data(x, y)
+    a["fit"].set_ydata(p["fit"])
+    a["fit_early"].set_ydata(p["fit_early"])
+    a["points"].set_data(p["x"], p["y"])
     a["ax_fit"].set_title(f"degree {degree}, λ = {lam:.0e}, n = {n_points}:  ‖w‖ = {norm:.2f} "
                           f"(early-stopped {norm_early:.2f})", fontsize=9)
 
@@ -145,9 +208,8 @@ def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_poin
     a["val"].set_ydata(r["val"])
     a["stop_line"].set_xdata([best + 1, best + 1])
     a["stop"].set_data([best + 1], [r["val"][best]])
-    lo = min(r["train"].min(), r["val"].min())
-    hi = max(r["train"].max(), r["val"].max())
-    a["ax_curve"].set_ylim(max(lo, 1e-6) / 1.5, hi * 1.5)
+    # whole decades: the cached background (ticks, labels) survives most changes
+    a["ax_curve"].set_ylim(*p["ylim"])
     a["ax_curve"].set_title(f"train vs validation: early stop at step {best}", fontsize=9)
 
     out = dict(weights=np.array(r["w"]), weights_early=np.array(r["w_early"]),

@@ -99,8 +99,20 @@ def _one_blas_thread():
 
 
 def _build(fig):
+    """Axes and artists, created once per figure; later draws only move data.
+
+    Blitting (:mod:`tnn_lib.widgets._blit`): axes, ticks and labels are rendered once per
+    axis range (ranges are rounded, so they rarely change, even while training); an update
+    redraws the curves, the titles and the "press Train" message, with the legends
+    composited on top.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets.regularization import _plain_log_axis
+
     fig.clear()
-    fig.set_layout_engine("none")  # fixed margins: cheaper than a constrained layout at every redraw
+    fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
     ax_loss, ax_acc = fig.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.99, bottom=0.14, top=0.9,
                                                           wspace=0.2))
     a = dict(ax_loss=ax_loss, ax_acc=ax_acc)
@@ -110,21 +122,38 @@ def _build(fig):
     a["val_acc"], = ax_acc.plot([], [], "-o", ms=3, color="tab:purple", label="validation")
     a["best"] = ax_loss.axvline(0, color="tab:green", ls="--", lw=1, label="min. validation loss")
     ax_loss.set_yscale("log")
-    from tnn_lib.widgets.regularization import _plain_log_axis
     _plain_log_axis(ax_loss.yaxis)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss (cross-entropy)")
-    ax_loss.legend(fontsize=8, loc="upper right")
+    legend_loss = ax_loss.legend(fontsize=8, loc="upper right")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
-    from matplotlib.ticker import MaxNLocator
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-    ax_acc.legend(fontsize=8, loc="lower right")
+        ax.set_title(" ", fontsize=10)
+    legend_acc = ax_acc.legend(fontsize=8, loc="lower right")
     a["message"] = ax_loss.text(0.5, 0.5, "", transform=ax_loss.transAxes, ha="center", va="center",
                                 fontsize=11, color="0.3")
+    # titles change with the setting and (accuracy) with every epoch: drawn with the curves
+    use_blitting(fig, [a["train_loss"], a["val_loss"], a["train_acc"], a["val_acc"], a["best"], a["message"],
+                       ax_loss.title, ax_acc.title], overlay=[legend_loss, legend_acc])
     fig._tnn_dashboard = a
     return a
+
+
+def _axis_ranges(epochs: int, curves: dict, n: int):
+    """x range up to `epochs`; loss on whole decades, accuracy from a multiple of 0.1: the
+    cached background survives most setting changes, and most epochs while training."""
+    xmax = max(int(epochs), 1)
+    losses = np.concatenate([curves["train_loss"], curves["val_loss"]])
+    losses = losses[np.isfinite(losses)]                  # a diverged run: show what is finite
+    if not n or not losses.size:
+        return (0.5, xmax + 0.5), (0.01, 3.0), (0.0, 1.005)
+    lo, hi = max(losses.min(), 1e-4), max(losses.max(), 1e-4)
+    loss = (10.0 ** np.floor(np.log10(lo) - 0.1), 10.0 ** np.ceil(np.log10(hi) + 0.1))
+    acc_lo = min(curves["train_acc"].min(), curves["val_acc"].min())
+    acc = (max(0.0, np.floor(10 * (acc_lo - 0.03)) / 10), 1.005)
+    return (0.5, xmax + 0.5), loss, acc
 
 
 def draw_training_dashboard(fig, batchnorm=DEFAULTS["batchnorm"], dropout=DEFAULTS["dropout"],
@@ -149,18 +178,11 @@ def draw_training_dashboard(fig, batchnorm=DEFAULTS["batchnorm"], dropout=DEFAUL
     setting = (f"{optimizer}, {'BN' if batchnorm else 'no BN'}, "
                f"{f'dropout keep {KEEP_PROB}' if dropout else 'no dropout'}")
     a["message"].set_text("" if n else f"{setting}\nnot trained yet: press Train")
-    xmax = max(int(epochs), 1)
+    xlim, loss_lim, acc_lim = _axis_ranges(epochs, curves, n)
     for ax in (a["ax_loss"], a["ax_acc"]):
-        ax.set_xlim(0.5, xmax + 0.5)
-    if n:
-        lo = min(curves["train_loss"].min(), curves["val_loss"].min())
-        hi = max(curves["train_loss"].max(), curves["val_loss"].max())
-        a["ax_loss"].set_ylim(max(lo, 1e-4) / 1.3, hi * 1.3)
-        acc_lo = min(curves["train_acc"].min(), curves["val_acc"].min())
-        a["ax_acc"].set_ylim(max(0.0, acc_lo - 0.05), 1.005)
-    else:
-        a["ax_loss"].set_ylim(0.01, 3.0)
-        a["ax_acc"].set_ylim(0.0, 1.005)
+        ax.set_xlim(*xlim)
+    a["ax_loss"].set_ylim(*loss_lim)
+    a["ax_acc"].set_ylim(*acc_lim)
     a["ax_loss"].set_title(f"loss — {setting}", fontsize=10)
     a["ax_acc"].set_title(f"accuracy: validation {curves['val_acc'][-1]:.3f}" if n else "accuracy",
                           fontsize=10)
