@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import autograder.course  # noqa: F401  (puts the environment's bin on PATH for nbgrader)
@@ -51,7 +51,6 @@ class Task:
     timestamp: str | None = None
     fingerprint: str = ""
     attempts: int = 0
-    layouts: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------

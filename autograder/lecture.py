@@ -307,6 +307,7 @@ def serve(topic: str, port: int = DEFAULT_PORT, dpi: int | None = None, out=sys.
         print("\nstopping the lecture server…", file=out, flush=True)
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         if proc is not None:
             stop_process_tree(proc)
         for sig, handler in previous.items():

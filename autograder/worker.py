@@ -119,10 +119,42 @@ def _source_order(nb, order: list[str]) -> bool:
     return moved
 
 
+def _restore_cells_class():
+    from nbgrader import utils
+    from nbgrader.preprocessors import OverwriteCells
+
+    class RestoreCells(OverwriteCells):
+        """nbgrader's OverwriteCells, putting a deleted test cell back after the nearest
+        earlier cell of the source that is still there (nbgrader's own version fails when
+        the cell just before it is missing too)."""
+
+        def add_missing_grade_cells(self, nb, resources):
+            source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            order = [c.name for c in source_nb.source_cells]
+            sources = {c.name: c for c in source_nb.source_cells}
+            solutions = {c.name for c in source_nb.solution_cells}
+            for grade_cell in source_nb.grade_cells:
+                present = [c.metadata.get("nbgrader", {}).get("grade_id")
+                           for c in nb.cells]
+                if grade_cell.name in present:
+                    continue
+                self.log.warning("Missing grade cell %s, adding it back", grade_cell.name)
+                cell = self.missing_cell_transform(sources[grade_cell.name], grade_cell.max_score,
+                                                   is_solution=grade_cell.name in solutions)
+                at = 0
+                for prev in reversed(order[:order.index(grade_cell.name)]):
+                    if prev in present:
+                        at = present.index(prev) + 1
+                        break
+                nb.cells.insert(at, cell)
+            return nb, resources
+
+    return RestoreCells
+
+
 def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
-                                        OverwriteKernelspec)
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec
     notes = []
     dropped = _drop_unknown_ids(nb, set(layout["order"]))
     if dropped:
@@ -131,7 +163,7 @@ def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     before = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
     for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
         nb, resources = pp(config=config).preprocess(nb, resources)
-    nb, resources = OverwriteCells(config=config, add_missing_cells=True).preprocess(nb, resources)
+    nb, resources = _restore_cells_class()(config=config, add_missing_cells=True).preprocess(nb, resources)
     try:
         nb, resources = CheckCellMetadata(config=config).preprocess(nb, resources)
     except Exception as err:
@@ -254,7 +286,9 @@ def worker_main(conn, settings: dict) -> None:
     from autograder.course import nbgrader_config
     import nbgrader.preprocessors  # noqa: F401  (import once, here)
     import logging
+    import warnings
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Cell is missing an id field")
     config = nbgrader_config(settings["course"], settings["db_url"])
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

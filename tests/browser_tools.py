@@ -149,6 +149,8 @@ class Lecture:
 # --- the page -----------------------------------------------------------------------------
 
 FIGURES_READY = """n => {
+  const err = document.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
+  if (err) return 'error: ' + err.innerText.slice(-3000);
   const imgs = Array.from(document.querySelectorAll('.tnn-widget img.tnn-figure'));
   return imgs.length === n && imgs.every(i => i.getAttribute('src') && i.complete && i.naturalWidth > 0);
 }"""
@@ -177,7 +179,9 @@ def open_lecture(page, url: str, n_widgets: int, timeout_ms: float = 120_000) ->
     """Load the lecture page; seconds until all `n_widgets` figures are shown."""
     t0 = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
-    page.wait_for_function(FIGURES_READY, arg=n_widgets, timeout=timeout_ms, polling=50)
+    state = page.wait_for_function(FIGURES_READY, arg=n_widgets, timeout=timeout_ms, polling=50).json_value()
+    if state is not True:  # a Python error on the page instead of the widgets
+        raise RuntimeError(f"the page shows an error:\n{state[7:]}")
     return time.perf_counter() - t0
 
 

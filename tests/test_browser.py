@@ -29,12 +29,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 FAKE = ROOT / "tests" / "lecture_fake"
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def _require_chromium() -> None:
     try:
         chromium_path()
+        return
     except RuntimeError as err:
-        pytest.fail(str(err), pytrace=False)
+        message = str(err)
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    _require_chromium()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         ctx = launch(pw, tmp_path_factory.mktemp("chromium-profile"))
@@ -61,9 +67,14 @@ def _stop_and_check_cleanup(lecture: Lecture) -> None:
     rc = lecture.stop()
     assert rc == 0, f"Ctrl-C should end `tnn-course lecture` with status 0, got {rc}; output:\n{lecture.output}"
     _, alive = psutil.wait_procs(started, timeout=10)
-    left = [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    for p in alive:  # do not leave them behind even when failing
-        p.kill()
+    left = []
+    for p in alive:  # report, and do not leave them behind even when failing
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{p.pid} {' '.join(p.cmdline()[:4])}")
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
     assert not left, f"still running after Ctrl-C: {left}"
 
 
@@ -72,12 +83,14 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
     done, failures = [], []
     with Lecture(topic, env=env) as lecture:
         assert lecture.url.startswith("http://127.0.0.1:"), lecture.output
+        seconds, problem = None, None
         try:
             seconds = open_lecture(page, lecture.url, n_widgets)
         except Exception as err:
-            page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}-FAILED.png"), full_page=True)
-            pytest.fail(f"{topic}: the {n_widgets} widget figure(s) did not appear ({err}); "
-                        f"server output:\n{lecture.output}", pytrace=False)
+            problem = f"{topic}: the {n_widgets} widget figure(s) did not appear ({err}); server output:\n{lecture.output}"
+        if problem:
+            page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}-FAILED.png"))
+            pytest.fail(problem, pytrace=False)
         code = code_visible(page)
         assert not code, f"{topic}: code on the lecture page: {code}"
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
@@ -104,10 +117,7 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
 
 
 def test_chromium_is_there():
-    try:
-        chromium_path()
-    except RuntimeError as err:
-        pytest.fail(str(err), pytrace=False)
+    _require_chromium()
 
 
 def test_lecture_machinery_with_a_fake_widget(page, browser):
@@ -211,9 +221,14 @@ def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     n_cells = len(__import__("nbformat").read(path, as_version=4).cells)
     assert page.locator(".jp-Notebook .jp-Cell").count() == n_cells, "JupyterLab did not render every cell"
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    # the kernel is connected when the status bar says "Python 3 (ipykernel) | Idle" (the
+    # toolbar's indicator says idle earlier, while there is no kernel yet)
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
+                                   .some(e => /\\| Idle$/.test(e.textContent.trim()))""", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
+                                   .some(e => /\\[[0-9*]+\\]/.test(e.textContent))""", timeout=60_000)
     fig = page.locator(".jp-Notebook .jp-OutputArea img.tnn-figure").first
     if not before_tests:
         # Run All stops at the first failing exercise test, before the widget: wait for that

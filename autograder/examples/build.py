@@ -219,24 +219,27 @@ def evaluate(aid: str, answers: dict[str, str], reference_users=()) -> dict:
     import io
     import warnings
     ns = dict(base_namespace(aid), _Hang=_Hang)
-    stubs = set()
+    stubs, out = set(), {}
+    src_nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+    tests = {gid: (ex, points) for gid, ex, points in tests_of(aid)}
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for gid, src in answers.items():
+        for cell in src_nb.cells:  # answers and tests in the notebook's order, as a kernel runs them
+            gid = nbgrader_meta(cell).get("grade_id")
+            if is_answer_cell(cell) and gid in answers:
+                try:
+                    exec(compile(_runnable(answers[gid]), f"<{gid}>", "exec"), ns)
+                except NotImplementedError:
+                    stubs.add(gid)
+                    ns.pop(gid, None)
+                except Exception:
+                    pass
+            if not is_test_cell(cell):
+                continue
+            ex, points = tests[gid]
             try:
-                exec(compile(_runnable(src), f"<{gid}>", "exec"), ns)
-            except NotImplementedError:
-                stubs.add(gid)
-                ns.pop(gid, None)
-            except Exception:
-                pass
-        src_nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
-        sources = {nbgrader_meta(c)["grade_id"]: c.source for c in src_nb.cells if is_test_cell(c)}
-        out = {}
-        for gid, ex, points in tests_of(aid):
-            try:
-                exec(compile(_runnable(sources[gid]), f"<{gid}>", "exec"), ns)
+                exec(compile(_runnable(cell.source), f"<{gid}>", "exec"), ns)
                 status, mid = "passed", ""
             except (Exception, _Hang) as err:
                 status, mid = _status(err)
@@ -245,7 +248,7 @@ def evaluate(aid: str, answers: dict[str, str], reference_users=()) -> dict:
                     from autograder.diagnose import diagnose
                     from autograder.outcomes import check_cases
                     if ex in all_exercises():
-                        found = diagnose(ex, ns.get(ex), check_cases(sources[gid], ex) or [{"seed": 0}])
+                        found = diagnose(ex, ns.get(ex), check_cases(cell.source, ex) or [{"seed": 0}])
                         if found:
                             status, mid = "misconception", found
             if ex in reference_users:
@@ -297,8 +300,9 @@ def hostile(aid: str, good: dict, expected: dict) -> None:
     write("hostile-loop", aid, with_answers(aid, loop))
     expected["hostile-loop"][aid] = evaluate(aid, dict(good, **{first: f"def {first}(*args, **kwargs):\n"
                                                                        "    raise _Hang()\n"}))
-    bomb = dict(good, **{second: f"def {second}(*args, **kwargs):\n    hoard = []\n    while True:  # a memory bomb\n"
-                         "        hoard.append(bytearray(10**8))\n"})
+    bomb = dict(good, **{second: f"import numpy as np\n\n\ndef {second}(*args, **kwargs):\n    hoard = []\n"
+                         "    while True:  # a memory bomb: 800 MB more each time round\n"
+                         "        hoard.append(np.empty(10**8))\n"})
     write("hostile-memory", aid, with_answers(aid, bomb))
     expected["hostile-memory"][aid] = evaluate(aid, dict(good, **{second: f"def {second}(*args, **kwargs):\n"
                                                                          "    raise MemoryError()\n"}))

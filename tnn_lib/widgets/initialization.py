@@ -39,6 +39,147 @@ LECTURE_STDS = {
 _RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "relu": (0.0, 3.0), "linear": (-3.0, 3.0)}
 
 
+# Weight draws, shared by every setting of one width. The reference net draws layer after
+# layer from one ``default_rng(1)``, so the first d layers of a deeper net are the d-layer net:
+# the draws are kept per layer and reused across depths. All N(0, σ²) schemes take the same
+# ``σ * rng.standard_normal`` draws (only σ differs), so they share them as well.
+_NORMAL_STD = {"small": lambda fan_in: 0.01, "unit": lambda fan_in: 1.0,           # as tnn_lib.init.init_weights
+               "xavier": lambda fan_in: np.sqrt(1.0 / fan_in), "he": lambda fan_in: np.sqrt(2.0 / fan_in)}
+_CONTROLLER = []
+
+
+def _one_blas_thread():
+    """BLAS on one thread during the widget's computation: these matrices are small, and on a
+    busy 2-core machine OpenBLAS' second thread costs 10× more in waiting than it saves."""
+    import contextlib
+
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _CONTROLLER.append(None)
+    c = _CONTROLLER[0]
+    return contextlib.nullcontext() if c is None else c.limit(limits=1, user_api="blas")
+
+
+class _Draws:
+    """Layer l's draws from ``default_rng(1)`` (``family`` "normal": the unit-Gaussian matrix;
+    "uniform": the Glorot-uniform weights), drawn on demand, with the generator's state after each."""
+
+    def __init__(self, family, width):
+        self.family, self.width = family, width
+        self.rng = np.random.default_rng(1)
+        self.mats, self.states = [], []
+
+    def get(self, l):
+        w = self.width
+        while len(self.mats) <= l:
+            if self.family == "normal":
+                self.mats.append(self.rng.standard_normal((w, w)))
+            else:
+                self.mats.append(init.init_weights(w, w, "glorot_uniform", self.rng))
+            self.states.append(self.rng.bit_generator.state)
+        return self.mats[l]
+
+    def rng_after(self, depth):
+        """A generator in the state the reference's rng has after drawing `depth` layers."""
+        self.get(depth - 1)
+        rng = np.random.default_rng(1)
+        rng.bit_generator.state = self.states[depth - 1]
+        return rng
+
+
+@lru_cache(maxsize=8)
+def _draws(family, width):
+    return _Draws(family, width)
+
+
+def _weights(scheme, width, l):
+    """Layer l's weights, equal to what :func:`tnn_lib.init.init_weights` draws for it."""
+    if scheme == "zeros":
+        return np.zeros((width, width))
+    if scheme == "glorot_uniform":
+        return _draws("uniform", width).get(l)
+    return _NORMAL_STD[scheme](width) * _draws("normal", width).get(l)
+
+
+def _dout(scheme, width, depth, n_samples):
+    """The upstream gradient :func:`tnn_lib.init.gradient_statistics` draws after the weights."""
+    if scheme == "zeros":
+        rng = np.random.default_rng(1)          # zeros draw nothing
+    else:
+        rng = _draws("uniform" if scheme == "glorot_uniform" else "normal", width).rng_after(depth)
+    return rng.standard_normal((n_samples, width))
+
+
+def _product_std(a, ga, b):
+    """``(a.T @ b).std()`` from ``ga = a @ a.T`` (N × N): ``Σ (aᵀb)² = ⟨a aᵀ, b bᵀ⟩`` and
+    ``Σ aᵀb = (a 1)·(b 1)``; N × N products instead of the fan_in × fan_out matrix."""
+    size = a.shape[1] * b.shape[1]
+    mean = a.sum(axis=1) @ b.sum(axis=1) / size
+    square = np.vdot(ga, b @ b.T) / size
+    if not mean * mean < 1e-3 * square:      # the mean dominates: E[x²] − E[x]² would cancel
+        return (a.T @ b).std()
+    return np.sqrt(max(square - mean * mean, 0.0))
+
+
+class _Forward:
+    """The forward pass of one (width, scheme, nonlinearity, n_samples), extended layer by layer
+    on demand; per layer: the activations, the nonlinearity's backward cache and the statistics."""
+
+    def __init__(self, width, scheme, nonlinearity, n_samples):
+        self.width, self.scheme, self.nonlinearity = width, scheme, nonlinearity
+        self.x = np.random.default_rng(0).standard_normal((n_samples, width))
+        self.f, self.f_backward = init._ACTIVATIONS[nonlinearity]
+        self.acts, self.caches, self.grams = [], [], []
+        self.means, self.stds, self.hist, self.saturated = [], [], [], []
+        lo, hi = _RANGE[nonlinearity]
+        self.edges = np.linspace(lo, hi, BINS + 1)
+
+    def extend(self, depth):
+        lo, hi = _RANGE[self.nonlinearity]
+        while len(self.acts) < depth:
+            h_prev = self.acts[-1] if self.acts else self.x
+            h, cache = self.f(h_prev @ _weights(self.scheme, self.width, len(self.acts)))
+            self.acts.append(h)
+            self.caches.append(cache)
+            self.means.append(h.mean())
+            self.stds.append(h.std())
+            self.hist.append(np.histogram(np.clip(h, lo, hi), bins=self.edges)[0])
+            if self.nonlinearity == "tanh":
+                self.saturated.append(np.mean(np.abs(h) > 0.99))
+            elif self.nonlinearity == "sigmoid":
+                self.saturated.append(np.mean((h < 0.01) | (h > 0.99)))
+            else:
+                self.saturated.append(0.0)
+
+    def gram(self, l):
+        """``h_{l-1} h_{l-1}ᵀ`` (the layer's input), kept: it does not depend on the depth."""
+        while len(self.grams) <= l:
+            h = self.x if len(self.grams) == 0 else self.acts[len(self.grams) - 1]
+            self.grams.append(h @ h.T)
+        return self.grams[l]
+
+    def grad_stds(self, depth):
+        """Std of dL/dW per layer of the depth-`depth` net, as :func:`tnn_lib.init.gradient_statistics`."""
+        self.extend(depth)
+        dh = _dout(self.scheme, self.width, depth, self.x.shape[0])
+        out = []
+        for l in reversed(range(depth)):
+            h_prev = self.x if l == 0 else self.acts[l - 1]
+            dz = self.f_backward(dh, self.caches[l])  # through the nonlinearity
+            out.append(_product_std(h_prev, self.gram(l), dz))   # std of dW = h_prevᵀ dz
+            if l:
+                dh = dz @ _weights(self.scheme, self.width, l).T
+        return np.array(out[::-1])
+
+
+@lru_cache(maxsize=6)
+def _forward(width, scheme, nonlinearity, n_samples):
+    return _Forward(width, scheme, nonlinearity, n_samples)
+
+
 @lru_cache(maxsize=64)
 def explorer_data(depth: int, width: int, scheme: str, nonlinearity: str, n_samples: int = DEFAULTS["n_samples"]):
     """Per-layer statistics and histograms of the net; arrays are read-only (cached).
@@ -47,22 +188,25 @@ def explorer_data(depth: int, width: int, scheme: str, nonlinearity: str, n_samp
     ``grad_stds`` (std of dL/dW per layer, :func:`tnn_lib.init.gradient_statistics`),
     ``hist`` (depth × BINS counts, values clipped into the nonlinearity's display range),
     ``edges`` and ``saturated`` (fraction of tanh/sigmoid units within 0.01 of ±1 / {0, 1}).
+
+    Same inputs, weights and upstream gradient as the reference functions (float64), but each
+    weight matrix is drawn once: forward passes are kept per layer and reused when only the
+    depth changes, and the N(0, σ²) schemes share their unit-Gaussian draws.
     """
-    x = np.random.default_rng(0).standard_normal((n_samples, width))
-    widths = [int(width)] * int(depth)
-    acts = init.forward_activations(x, widths, scheme, nonlinearity, np.random.default_rng(1))
-    _, grad_stds = init.gradient_statistics(x, widths, scheme, nonlinearity, np.random.default_rng(1))
-    lo, hi = _RANGE[nonlinearity]
-    edges = np.linspace(lo, hi, BINS + 1)
-    hist = np.stack([np.histogram(np.clip(h, lo, hi), bins=edges)[0] for h in acts]).astype(float)
-    if nonlinearity == "tanh":
-        saturated = np.array([np.mean(np.abs(h) > 0.99) for h in acts])
-    elif nonlinearity == "sigmoid":
-        saturated = np.array([np.mean((h < 0.01) | (h > 0.99)) for h in acts])
-    else:
-        saturated = np.zeros(len(acts))
-    out = dict(means=np.array([h.mean() for h in acts]), stds=np.array([h.std() for h in acts]),
-               grad_stds=grad_stds, hist=hist, edges=edges, saturated=saturated)
+    depth, width, n_samples = int(depth), int(width), int(n_samples)
+    if scheme not in init.SCHEMES:
+        raise ValueError(f"scheme: expected one of {init.SCHEMES}, got {scheme!r}")
+    if nonlinearity not in init.NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {init.NONLINEARITIES}, got {nonlinearity!r}")
+    if depth < 1 or width < 1 or n_samples < 1:
+        raise ValueError(f"depth, width and n_samples must be >= 1, got {depth}, {width}, {n_samples}")
+    fw = _forward(width, scheme, nonlinearity, n_samples)
+    with _one_blas_thread():
+        fw.extend(depth)
+        grad_stds = fw.grad_stds(depth)
+    out = dict(means=np.array(fw.means[:depth]), stds=np.array(fw.stds[:depth]), grad_stds=grad_stds,
+               hist=np.stack(fw.hist[:depth]).astype(float), edges=fw.edges.copy(),
+               saturated=np.array(fw.saturated[:depth], dtype=float))
     for v in out.values():
         v.setflags(write=False)
     return out
