@@ -34,6 +34,28 @@ def test_numbers_equal_the_reference_statistics(depth, width, scheme, nonlineari
     assert np.all(out["hist"].sum(axis=1) == n * width)  # every value lands in a bin (clipped into range)
     assert out["grad_stds"].shape == (depth,)
     assert out["summary"]
+    x = np.random.default_rng(0).standard_normal((n, width))          # the backward pass, too
+    _, grad_stds = init.gradient_statistics(x, [width] * depth, scheme, nonlinearity, np.random.default_rng(1))
+    np.testing.assert_allclose(out["grad_stds"], grad_stds, rtol=1e-12, atol=1e-300)
+    acts = init.forward_activations(x, [width] * depth, scheme, nonlinearity, np.random.default_rng(1))
+    lo, hi = out["edges"][0], out["edges"][-1]
+    np.testing.assert_array_equal(out["hist"], [np.histogram(np.clip(h, lo, hi), bins=out["edges"])[0] for h in acts])
+
+
+@pytest.mark.parametrize("scheme,nonlinearity", [("he", "relu"), ("glorot_uniform", "tanh"), ("small", "sigmoid")])
+def test_depths_share_their_layers_in_any_order(scheme, nonlinearity):
+    """The widget reuses the layers of one depth for another (and its draws across schemes):
+    deeper after shallower and shallower after deeper are still the reference's nets."""
+    n, width = 40, 50
+    for depth in (2, 17, 20, 1, 9):
+        out = draw_activation_statistics(new_figure(), depth=depth, width=width, scheme=scheme,
+                                         nonlinearity=nonlinearity, n_samples=n)
+        x = np.random.default_rng(0).standard_normal((n, width))
+        means, stds = init.activation_statistics(x, [width] * depth, scheme, nonlinearity, np.random.default_rng(1))
+        _, grad_stds = init.gradient_statistics(x, [width] * depth, scheme, nonlinearity, np.random.default_rng(1))
+        np.testing.assert_allclose(out["means"], means, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(out["stds"], stds, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(out["grad_stds"], grad_stds, rtol=1e-12, atol=1e-300)
 
 
 def test_the_lecture_picture_shrinking_xavier_relu_and_steady_he():
@@ -63,3 +85,24 @@ def test_changing_a_control_changes_the_image():
         assert app.image.value != before, f"changing {name} did not change the image"
         before = app.image.value
     assert figure_png(app.fig)[:4] == b"\x89PNG"
+
+
+def test_every_controls_extremes_draw():
+    app = activation_statistics_explorer()
+    c = app.controls
+    extremes = [("depth", c["depth"].min), ("depth", c["depth"].max),
+                ("width", c["width"].options[0]), ("width", c["width"].options[-1])]
+    extremes += [("scheme", v) for _, v in c["scheme"].options] + [("nonlinearity", v) for v in c["nonlinearity"].options]
+    extremes += [("width", c["width"].options[0]), ("depth", c["depth"].min)]
+    for name, value in extremes:
+        before = app.image.value
+        if c[name].value == value:
+            continue
+        c[name].value = value
+        out, depth = app.last, c["depth"].value
+        assert app.image.value[:4] == b"\x89PNG" and app.image.value != before, (name, value)
+        for key in ("means", "stds", "grad_stds", "saturated"):
+            assert out[key].shape == (depth,) and np.all(np.isfinite(out[key])), (name, value, key)
+        assert out["hist"].shape == (depth, len(out["edges"]) - 1)
+        assert np.all(out["hist"].sum(axis=1) == DEFAULTS["n_samples"] * c["width"].value)
+        assert f"{DEFAULTS['n_samples']} inputs" in app.fig.axes[0].get_title()   # the sample count is shown

@@ -8,7 +8,14 @@ weight gradients (log scale), with the lecture's printed numbers (10 layers of 5
 
 The update path is :func:`draw_activation_statistics`; the numbers come from
 :func:`explorer_data`, cached per setting. Inputs are ``default_rng(0).standard_normal
-((n_samples, width))``, weights and upstream gradient are drawn from ``default_rng(1)``.
+((n_samples, width))`` (200 rows by default: the lecture's 1000 would cost 5× for statistics
+over 200 × width values that are already precise), weights and upstream gradient are drawn
+from ``default_rng(1)`` exactly as :func:`tnn_lib.init.activation_statistics` and
+:func:`tnn_lib.init.gradient_statistics` draw them, and the numbers agree with theirs (float64).
+What makes a control change cheap: every weight matrix is drawn once per width and layer
+(prefixes are shared across depths, σ·N(0, 1) draws across schemes), a forward pass is kept
+per layer, so a new depth costs only the new layers and the backward pass, the std of
+dL/dW comes from N × N Gram matrices, and BLAS runs on one thread (see :func:`_one_blas_thread`).
 """
 from __future__ import annotations
 
@@ -146,7 +153,8 @@ class _Forward:
             self.caches.append(cache)
             self.means.append(h.mean())
             self.stds.append(h.std())
-            self.hist.append(np.histogram(np.clip(h, lo, hi), bins=self.edges)[0])
+            # (equal bins given by count and range: numpy's binning without a sort of the values)
+            self.hist.append(np.histogram(np.clip(h, lo, hi), bins=BINS, range=(lo, hi))[0])
             if self.nonlinearity == "tanh":
                 self.saturated.append(np.mean(np.abs(h) > 0.99))
             elif self.nonlinearity == "sigmoid":
@@ -340,6 +348,7 @@ def activation_statistics_explorer(depth: int = DEFAULTS["depth"], width: int = 
     if n_samples != DEFAULTS["n_samples"]:
         draw = functools.partial(draw_activation_statistics, n_samples=n_samples)
     return WidgetApp("Activation statistics across layers", controls, draw, new_figure(10.0, 3.6),
-                     description="Unit-Gaussian inputs through a bias-free net h = f(h @ W). Too small weights: "
+                     description=f"{n_samples} unit-Gaussian inputs (the lecture notes use 1000; each layer's statistics "
+                                 "are over all inputs × units) through a bias-free net h = f(h @ W). Too small weights: "
                                  "activations (and the weight gradients) shrink layer by layer; too large: tanh "
                                  "saturates; Xavier keeps tanh alive, ReLU needs He's factor 2.")
