@@ -74,6 +74,25 @@ def test_every_misconception_of_the_catalogue_has_a_student():
     assert ids <= set(EXPECTED), f"misconceptions without an example student: {sorted(ids - set(EXPECTED))}"
 
 
+def test_every_misconception_student_submits_their_own_code():
+    """build.py writes each catalogued wrong variant out as the answer cell's source; none
+    falls back to importing the catalogue's variant."""
+    import nbformat
+    from autograder.catalogue import find_misconception
+    from autograder.outcomes import is_answer_cell, nbgrader_meta
+    students = [s for s in EXPECTED if s not in BASICS and not s.startswith("hostile-")]
+    assert students
+    borrowed = []
+    for student in students:
+        m = find_misconception(student)
+        for aid in EXPECTED[student]:
+            nb = nbformat.read(str(EXAMPLES / "submitted" / student / aid / f"{aid}.ipynb"), as_version=4)
+            answer = next(c.source for c in nb.cells if is_answer_cell(c) and nbgrader_meta(c)["grade_id"] == m.exercise)
+            if "autograder" in answer or f"def {m.exercise}(" not in answer:
+                borrowed.append(f"{student}/{aid}")
+    assert not borrowed, f"answers that are not written out as code: {borrowed}"
+
+
 def test_example_class_grades_exactly_as_expected(graded):
     summary, out = graded
     got = grades_by_student(out / "grades.csv")

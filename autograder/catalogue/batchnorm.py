@@ -151,13 +151,23 @@ def _pop_inputs(rng, case=None, K=8, D=3, B=16):
     return {"batch_means": means, "batch_vars": variances, "batch_size": int(B)}
 
 
-def _pop_variant(factor, mean_factor=False):
-    def population_statistics(batch_means, batch_vars, batch_size):
-        f = factor(batch_size)
-        mean = batch_means.mean(axis=0) * (f if mean_factor else 1.0)
-        var = f * batch_vars.mean(axis=0)
-        return (float(mean), float(var)) if batch_means.ndim == 1 else (mean, var)
-    return population_statistics
+def _pop_no_bessel(batch_means, batch_vars, batch_size):
+    mean = batch_means.mean(axis=0)
+    var = batch_vars.mean(axis=0)
+    return (float(mean), float(var)) if batch_means.ndim == 1 else (mean, var)
+
+
+def _pop_b_over_b_plus_1(batch_means, batch_vars, batch_size):
+    mean = batch_means.mean(axis=0)
+    var = batch_size / (batch_size + 1.0) * batch_vars.mean(axis=0)
+    return (float(mean), float(var)) if batch_means.ndim == 1 else (mean, var)
+
+
+def _pop_bessel_on_mean(batch_means, batch_vars, batch_size):
+    correction = batch_size / (batch_size - 1.0)
+    mean = batch_means.mean(axis=0) * correction
+    var = correction * batch_vars.mean(axis=0)
+    return (float(mean), float(var)) if batch_means.ndim == 1 else (mean, var)
 
 
 # --------------------------------------------------------------------------- layer norm
@@ -297,17 +307,17 @@ MISCONCEPTIONS = [
                   "you averaged the batch variances without the factor B/(B−1)",
                   "σ²_BN = B/(B−1) · (1/K) Σ σ²_B: each σ²_B divides by B, so it underestimates the variance — "
                   "see 'Inference: the statistics of the converged network'",
-                  impl=_pop_variant(lambda b: 1.0)),
+                  impl=_pop_no_bessel),
     Misconception("population_statistics", "popstats-b-over-b-plus-1",
                   "you used B/(B+1) instead of B/(B−1)",
                   "the unbiased correction is B/(B−1) (> 1): the biased σ²_B is too small by (B−1)/B — "
                   "see 'Inference: the statistics of the converged network'",
-                  impl=_pop_variant(lambda b: b / (b + 1.0))),
+                  impl=_pop_b_over_b_plus_1),
     Misconception("population_statistics", "popstats-bessel-on-mean",
                   "you applied B/(B−1) to the mean too",
                   "only the variance needs the correction; μ_BN is the plain mean of the batch means — "
                   "see 'Inference: the statistics of the converged network'",
-                  impl=_pop_variant(lambda b: b / (b - 1.0), mean_factor=True)),
+                  impl=_pop_bessel_on_mean),
     # layernorm_forward
     Misconception("layernorm_forward", "ln-over-batch-axis",
                   "you normalised over the batch axis (axis 0), which is batch norm",

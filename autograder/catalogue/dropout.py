@@ -74,18 +74,46 @@ def _fwd_call(impl, inputs):
     return out
 
 
-def _fwd_variant(train_scale=lambda a: 1.0 / a, draw_keep=lambda a: a, test_inverted=lambda a: 1.0,
-                 test_lecture=lambda a: a):
-    """A dropout forward with one piece wrong; the arguments give, as functions of
-    keep_prob, the training scale of inverted dropout, the probability the mask keeps a
-    unit with, and the test-time factors of the two conventions."""
-    def dropout_forward(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
-        if not train:
-            return x * (test_inverted(keep_prob) if inverted else test_lecture(keep_prob)), None
-        if mask is None:
-            mask = (rng.random(x.shape) < draw_keep(keep_prob)).astype(np.float64)
-        return (x * mask * train_scale(keep_prob) if inverted else x * mask), None
-    return dropout_forward
+# The wrong variants below are written as a student would write them: each one a complete
+# dropout_forward with one piece wrong (the example class puts their source in answer cells).
+def _fwd_scaled_by_keep_prob(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * (1.0 if inverted else keep_prob), None
+    if mask is None:
+        mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    return (x * mask * keep_prob if inverted else x * mask), None
+
+
+def _fwd_keep_drop_swapped(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * (1.0 if inverted else 1.0 - keep_prob), None
+    if mask is None:
+        mask = (rng.random(x.shape) < 1.0 - keep_prob).astype(np.float64)
+    return (x * mask * (1.0 / (1.0 - keep_prob)) if inverted else x * mask), None
+
+
+def _fwd_inverted_not_scaled(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * (1.0 if inverted else keep_prob), None
+    if mask is None:
+        mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    return x * mask, None
+
+
+def _fwd_scaled_again_at_test(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * keep_prob, None
+    if mask is None:
+        mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), None
+
+
+def _fwd_lecture_not_scaled_at_test(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x.copy(), None
+    if mask is None:
+        mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), None
 
 
 # --------------------------------------------------------------------------- backward
@@ -106,14 +134,25 @@ def _bwd_call(impl, inputs):
     return impl(inputs["dout"], cache)
 
 
-def _bwd_variant(use_mask=True, train_scale=lambda a: 1.0 / a):
-    def dropout_backward(dout, cache):
-        mask, keep_prob, train, inverted = cache
-        if not train:
-            return dout * (1.0 if inverted else keep_prob)
-        m = mask if use_mask else 1.0
-        return dout * m * (train_scale(keep_prob) if inverted else 1.0)
-    return dropout_backward
+def _bwd_no_mask(dout, cache):
+    mask, keep_prob, train, inverted = cache
+    if not train:
+        return dout * (1.0 if inverted else keep_prob)
+    return dout * (1.0 / keep_prob) if inverted else dout.copy()
+
+
+def _bwd_not_scaled(dout, cache):
+    mask, keep_prob, train, inverted = cache
+    if not train:
+        return dout * (1.0 if inverted else keep_prob)
+    return dout * mask
+
+
+def _bwd_scaled_by_keep_prob(dout, cache):
+    mask, keep_prob, train, inverted = cache
+    if not train:
+        return dout * (1.0 if inverted else keep_prob)
+    return dout * mask * (keep_prob if inverted else 1.0)
 
 
 # --------------------------------------------------------------------------- test-time weights
@@ -128,10 +167,16 @@ def _w_inputs(rng, case=None, D_in=4, D_out=3):
     return {"W": W, "keep_prob": keep_prob}
 
 
-def _w_variant(factor):
-    def scale_weights_for_test(W, keep_prob):
-        return factor(keep_prob) * W
-    return scale_weights_for_test
+def _w_divided(W, keep_prob):
+    return (1.0 / keep_prob) * W
+
+
+def _w_drop_prob(W, keep_prob):
+    return (1.0 - keep_prob) * W
+
+
+def _w_unchanged(W, keep_prob):
+    return W.copy()
 
 
 # --------------------------------------------------------------------------- Monte Carlo
@@ -194,58 +239,57 @@ MISCONCEPTIONS = [
     Misconception("dropout_forward", "dropout-scaled-by-keep-prob",
                   "in inverted dropout you multiplied the kept units by keep_prob instead of dividing by it",
                   "inverted dropout keeps E[out] = x in training: out = x·mask/α, since E[mask] = α — " + _CONV,
-                  impl=_fwd_variant(train_scale=lambda a: a)),
+                  impl=_fwd_scaled_by_keep_prob),
     Misconception("dropout_forward", "dropout-keep-drop-swapped",
                   "you used keep_prob as the probability of DROPPING a unit (PyTorch's p)",
                   "here keep_prob is the lecture notes' α, the probability of keeping: mask = rng.random(x.shape) "
                   "< keep_prob, scale 1/keep_prob; PyTorch's nn.Dropout(p) has p = 1 − α — see 'Keep or drop?'",
-                  impl=_fwd_variant(train_scale=lambda a: 1.0 / (1.0 - a), draw_keep=lambda a: 1.0 - a,
-                                    test_lecture=lambda a: 1.0 - a)),
+                  impl=_fwd_keep_drop_swapped),
     Misconception("dropout_forward", "dropout-inverted-not-scaled",
                   "in inverted dropout you applied the mask but did not divide by keep_prob",
                   "inverted dropout scales in training, out = x·mask/α, so that test time needs nothing; "
                   "without the 1/α the test-time activations are 1/α times too large on average — " + _CONV,
-                  impl=_fwd_variant(train_scale=lambda a: 1.0)),
+                  impl=_fwd_inverted_not_scaled),
     Misconception("dropout_forward", "dropout-scaled-again-at-test",
                   "in inverted mode you scaled by keep_prob at test time as well",
                   "inverted dropout already scaled by 1/α in training; at test out = x. Scaling by α at test "
                   "belongs to the lecture notes' first form (inverted=False) — " + _CONV,
-                  impl=_fwd_variant(test_inverted=lambda a: a)),
+                  impl=_fwd_scaled_again_at_test),
     Misconception("dropout_forward", "dropout-lecture-form-not-scaled-at-test",
                   "in the lecture notes' form (inverted=False) you did not scale by keep_prob at test time",
                   "trained with out = x·mask, a unit's expected output is α·x, so test time uses α·x "
                   "(equivalently W_test = αW) — " + _CONV,
-                  impl=_fwd_variant(test_lecture=lambda a: 1.0)),
+                  impl=_fwd_lecture_not_scaled_at_test),
     # dropout_backward
     Misconception("dropout_backward", "dropout-backward-no-mask",
                   "your backward does not apply the mask: dropped units pass gradient",
                   "a dropped unit's output is 0 whatever its input, so its gradient is 0: dx = dout·mask/α "
                   "(inverted) or dout·mask — see 'Backward through the mask'",
-                  impl=_bwd_variant(use_mask=False)),
+                  impl=_bwd_no_mask),
     Misconception("dropout_backward", "dropout-backward-not-scaled",
                   "your inverted-dropout backward applies the mask but not the 1/keep_prob",
                   "the backward multiplies by the same factor as the forward: dx = dout·mask/α — "
                   "see 'Backward through the mask'",
-                  impl=_bwd_variant(train_scale=lambda a: 1.0)),
+                  impl=_bwd_not_scaled),
     Misconception("dropout_backward", "dropout-backward-scaled-by-keep-prob",
                   "your inverted-dropout backward multiplies by keep_prob instead of dividing",
                   "dx = dout·mask/α, the same factor as the forward — see 'Backward through the mask'",
-                  impl=_bwd_variant(train_scale=lambda a: a)),
+                  impl=_bwd_scaled_by_keep_prob),
     # scale_weights_for_test
     Misconception("scale_weights_for_test", "test-weights-divided-by-keep-prob",
                   "you divided the weights by keep_prob",
                   "W_test = α·W: at test every unit is on, so its expected training contribution α·y is "
                   "recovered by shrinking the weights — see 'Testing: the expected network'",
-                  impl=_w_variant(lambda a: 1.0 / a)),
+                  impl=_w_divided),
     Misconception("scale_weights_for_test", "test-weights-drop-prob",
                   "you scaled by the drop probability 1 − keep_prob",
                   "W_test = α·W with α the KEEP probability — see 'Keep or drop?'",
-                  impl=_w_variant(lambda a: 1.0 - a)),
+                  impl=_w_drop_prob),
     Misconception("scale_weights_for_test", "test-weights-unchanged",
                   "you returned the weights unchanged",
                   "unchanged weights are right only for inverted dropout; a layer trained with the lecture "
                   "notes' out = x·mask needs W_test = α·W — see 'Testing: the expected network'",
-                  impl=_w_variant(lambda a: 1.0)),
+                  impl=_w_unchanged),
     # mc_dropout_predict
     Misconception("mc_dropout_predict", "mc-same-masks-every-sample",
                   "every sample used the same masks (a copy of, or a reset to, the same generator state)",

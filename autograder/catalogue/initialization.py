@@ -16,8 +16,6 @@ from autograder.catalogue import Exercise, Misconception
 from tnn_lib import init
 
 SCHEMES = init.SCHEMES
-ACTS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
-        "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "linear": lambda z: z}
 
 
 # --------------------------------------------------------------------------- init_weights
@@ -48,30 +46,55 @@ def _init_call(impl, inputs):
             for s in SCHEMES}
 
 
-def _init_variant(std_of, bound_of=None, transpose=False):
-    """A wrong init_weights with std_of(scheme, fan_in, fan_out) for the Gaussian schemes."""
-    def init_weights(fan_in, fan_out, scheme, rng):
-        if scheme == "zeros":
-            return np.zeros((fan_in, fan_out))
-        shape = (fan_out, fan_in) if transpose else (fan_in, fan_out)
-        if scheme == "glorot_uniform":
-            a = bound_of(fan_in, fan_out) if bound_of else np.sqrt(6.0 / (fan_in + fan_out))
-            W = rng.uniform(-a, a, size=shape)
-        else:
-            W = std_of(scheme, fan_in, fan_out) * rng.standard_normal(shape)
-        return W.T if transpose else W
-    return init_weights
+# The wrong variants, each a complete init_weights as a student would write it.
+def _init_fan_out(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_out), "he": np.sqrt(2 / fan_out)}[scheme]
+    return std * rng.standard_normal((fan_in, fan_out))
 
 
-def _std(scheme, fan_in, fan_out):
-    return {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+def _init_he_without_2(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(1 / fan_in)}[scheme]
+    return std * rng.standard_normal((fan_in, fan_out))
 
 
-_wrong_fan_out = _init_variant(lambda s, fi, fo: _std(s, fo, fi))
-_wrong_he_no_2 = _init_variant(lambda s, fi, fo: _std("xavier" if s == "he" else s, fi, fo))
-_wrong_variance_as_std = _init_variant(lambda s, fi, fo: _std(s, fi, fo) ** 2)
-_wrong_glorot_bound = _init_variant(_std, bound_of=lambda fi, fo: np.sqrt(2.0 / (fi + fo)))
-_wrong_draw_order = _init_variant(_std, transpose=True)
+def _init_variance_as_std(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    variance = {"small": 0.01 ** 2, "unit": 1.0, "xavier": 1 / fan_in, "he": 2 / fan_in}[scheme]
+    return variance * rng.standard_normal((fan_in, fan_out))
+
+
+def _init_glorot_bound(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "glorot_uniform":
+        a = np.sqrt(2.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+    return std * rng.standard_normal((fan_in, fan_out))
+
+
+def _init_draw_order(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_out, fan_in)).T
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+    return (std * rng.standard_normal((fan_out, fan_in))).T
 
 
 # --------------------------------------------------------------------------- activation_statistics
@@ -107,28 +130,89 @@ def _stats_call(impl, inputs):
     return np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
 
 
-def _stats_variant(kind):
-    def activation_statistics(x, widths, scheme, nonlinearity, rng):
-        f = ACTS[nonlinearity]
-        h, means, stds = x, [], []
-        if kind == "include_input":
-            means.append(x.mean())
-            stds.append(x.std())
-        for width in widths:
-            W = init.init_weights(h.shape[1], width, scheme, rng)
-            if kind == "act_first":
-                z = f(h) @ W
-                h = z
-            else:
-                z = h @ W
-                h = f(z)
-            stored = z if kind == "pre_activation" else h
-            means.append(stored.mean())
-            stds.append(stored.std(axis=0).mean() if kind == "per_unit_std" else stored.std())
-        if kind == "include_input":
-            means, stds = means[:-1], stds[:-1]
-        return np.array(means), np.array(stds)
-    return activation_statistics
+# The wrong variants: each a complete activation_statistics, weights drawn as init_weights does.
+def _stats_pre_activation(x, widths, scheme, nonlinearity, rng):
+    f = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+         "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "linear": lambda v: v}[nonlinearity]
+    h, means, stds = x, [], []
+    for width in widths:
+        fan_in = h.shape[1]
+        if scheme == "zeros":
+            W = np.zeros((fan_in, width))
+        elif scheme == "glorot_uniform":
+            a = np.sqrt(6.0 / (fan_in + width))
+            W = rng.uniform(-a, a, size=(fan_in, width))
+        else:
+            std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+            W = std * rng.standard_normal((fan_in, width))
+        z = h @ W
+        h = f(z)
+        means.append(z.mean())
+        stds.append(z.std())
+    return np.array(means), np.array(stds)
+
+
+def _stats_nonlinearity_first(x, widths, scheme, nonlinearity, rng):
+    f = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+         "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "linear": lambda v: v}[nonlinearity]
+    h, means, stds = x, [], []
+    for width in widths:
+        fan_in = h.shape[1]
+        if scheme == "zeros":
+            W = np.zeros((fan_in, width))
+        elif scheme == "glorot_uniform":
+            a = np.sqrt(6.0 / (fan_in + width))
+            W = rng.uniform(-a, a, size=(fan_in, width))
+        else:
+            std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+            W = std * rng.standard_normal((fan_in, width))
+        h = f(h) @ W
+        means.append(h.mean())
+        stds.append(h.std())
+    return np.array(means), np.array(stds)
+
+
+def _stats_include_input(x, widths, scheme, nonlinearity, rng):
+    f = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+         "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "linear": lambda v: v}[nonlinearity]
+    h, means, stds = x, [], []
+    means.append(x.mean())
+    stds.append(x.std())
+    for width in widths:
+        fan_in = h.shape[1]
+        if scheme == "zeros":
+            W = np.zeros((fan_in, width))
+        elif scheme == "glorot_uniform":
+            a = np.sqrt(6.0 / (fan_in + width))
+            W = rng.uniform(-a, a, size=(fan_in, width))
+        else:
+            std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+            W = std * rng.standard_normal((fan_in, width))
+        h = f(h @ W)
+        means.append(h.mean())
+        stds.append(h.std())
+    means, stds = means[:-1], stds[:-1]
+    return np.array(means), np.array(stds)
+
+
+def _stats_per_unit_std(x, widths, scheme, nonlinearity, rng):
+    f = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+         "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "linear": lambda v: v}[nonlinearity]
+    h, means, stds = x, [], []
+    for width in widths:
+        fan_in = h.shape[1]
+        if scheme == "zeros":
+            W = np.zeros((fan_in, width))
+        elif scheme == "glorot_uniform":
+            a = np.sqrt(6.0 / (fan_in + width))
+            W = rng.uniform(-a, a, size=(fan_in, width))
+        else:
+            std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+            W = std * rng.standard_normal((fan_in, width))
+        h = f(h @ W)
+        means.append(h.mean())
+        stds.append(h.std(axis=0).mean())
+    return np.array(means), np.array(stds)
 
 
 EXERCISES = [
@@ -143,43 +227,43 @@ MISCONCEPTIONS = [
                   "you scaled Xavier/He by fan_out instead of fan_in",
                   "each output unit sums fan_in terms w·x, so Var(out) = fan_in·Var(w)·Var(x); "
                   "Var(w) = 1/fan_in keeps it at 1 — see 'Xavier initialization'",
-                  impl=_wrong_fan_out),
+                  impl=_init_fan_out),
     Misconception("init_weights", "init-he-without-2",
                   "your He initialization has variance 1/fan_in (Xavier's); the factor 2 is missing",
                   "ReLU zeroes half of its inputs, halving the second moment; He et al. 2015 use "
                   "Var(w) = 2/fan_in (`randn / sqrt(fan_in/2)` in the notes) — see 'ReLU breaks Xavier'",
-                  impl=_wrong_he_no_2),
+                  impl=_init_he_without_2),
     Misconception("init_weights", "init-variance-as-std",
                   "you used the variance as the standard deviation (e.g. N(0, 2/fan_in) drawn with scale 2/fan_in)",
                   "N(0, σ²) is σ·randn: the scale passed to rng.normal / multiplied with standard_normal "
                   "is σ = sqrt(2/fan_in), not 2/fan_in (and 0.01, not 0.01²)",
-                  impl=_wrong_variance_as_std),
+                  impl=_init_variance_as_std),
     Misconception("init_weights", "glorot-uniform-bound",
                   "your glorot_uniform bound is sqrt(2/(fan_in+fan_out)), the *std* of Glorot's normal form",
                   "U(-a, a) has variance a²/3; for variance 2/(fan_in+fan_out) the bound is "
                   "a = sqrt(6/(fan_in+fan_out)) — see 'Glorot uniform'",
-                  impl=_wrong_glorot_bound),
+                  impl=_init_glorot_bound),
     Misconception("init_weights", "init-draw-order",
                   "right distribution, but the numbers are drawn in a different order (shape (fan_out, fan_in), transposed)",
                   "the checks compare with the reference on the same generator: draw one array of shape "
                   "(fan_in, fan_out), e.g. std * rng.standard_normal((fan_in, fan_out)) or rng.uniform(-a, a, size=(fan_in, fan_out))",
-                  impl=_wrong_draw_order),
+                  impl=_init_draw_order),
     Misconception("activation_statistics", "stats-pre-activation",
                   "you stored the statistics of z = h @ W, before the nonlinearity",
                   "the lecture's table is of H = f(X @ W), the layer's output after tanh/ReLU "
                   "(`H = act(np.dot(X, W)); Hs[i] = H`)",
-                  impl=_stats_variant("pre_activation")),
+                  impl=_stats_pre_activation),
     Misconception("activation_statistics", "stats-nonlinearity-first",
                   "you applied the nonlinearity to the layer's input, f(h) @ W, instead of f(h @ W)",
                   "a layer is h_l = f(h_{l-1} @ W_l): matrix multiply first, then the nonlinearity",
-                  impl=_stats_variant("act_first")),
+                  impl=_stats_nonlinearity_first),
     Misconception("activation_statistics", "stats-include-input",
                   "your first entry is the input layer's statistics, so every layer is shifted by one",
                   "return one mean and std per hidden layer (len(widths) values); the notes print the "
                   "input separately ('input layer had mean …')",
-                  impl=_stats_variant("include_input")),
+                  impl=_stats_include_input),
     Misconception("activation_statistics", "stats-per-unit-std",
                   "you averaged the per-unit standard deviations (std over axis 0) instead of the std of the whole layer",
                   "the notes use np.std(H) over all N × width entries of a layer",
-                  impl=_stats_variant("per_unit_std")),
+                  impl=_stats_per_unit_std),
 ]

@@ -59,11 +59,24 @@ def _l2_variant(value_scale, grad_scale, squared=True):
     return l2_penalty
 
 
-def _l1_variant(value_scale=1.0, grad=lambda w: np.sign(w), grad_scale=1.0):
-    def l1_penalty(params, lam):
-        value = value_scale * lam * sum(float(np.sum(np.abs(w))) for w in params.values())
-        return value, {k: grad_scale * lam * grad(w) for k, w in params.items()}
-    return l1_penalty
+def _l1_grad_lam_w(params, lam):
+    value = lam * sum(float(np.sum(np.abs(w))) for w in params.values())
+    return value, {k: lam * w for k, w in params.items()}
+
+
+def _l1_grad_no_sign(params, lam):
+    value = lam * sum(float(np.sum(np.abs(w))) for w in params.values())
+    return value, {k: lam * np.ones_like(w) for k, w in params.items()}
+
+
+def _l1_half(params, lam):
+    value = 0.5 * lam * sum(float(np.sum(np.abs(w))) for w in params.values())
+    return value, {k: 0.5 * lam * np.sign(w) for k, w in params.items()}
+
+
+def _l1_sign_at_zero(params, lam):
+    value = lam * sum(float(np.sum(np.abs(w))) for w in params.values())
+    return value, {k: lam * np.where(w >= 0, 1.0, -1.0) for k, w in params.items()}
 
 
 # --------------------------------------------------------------------------- clipping
@@ -188,18 +201,14 @@ def _early_inputs(rng, case=None, epochs=30, patience=3):
     return {"val_losses": v, "patience": int(patience)}
 
 
-def _es_scan(val_losses, patience, improves, wait_more=0):
+def _es_no_restore(val_losses, patience):
     best_val, best = np.inf, 0
     for epoch, loss in enumerate(val_losses):
-        if improves(loss, best_val):
+        if loss < best_val:
             best_val, best = loss, epoch
-        elif epoch - best >= patience + wait_more:
-            return best, epoch
-    return best, len(val_losses) - 1
-
-
-def _es_no_restore(val_losses, patience):
-    return _es_scan(val_losses, patience, lambda a, b: a < b)[1]
+        elif epoch - best >= patience:
+            return epoch
+    return len(val_losses) - 1
 
 
 def _es_last(val_losses, patience):
@@ -211,11 +220,23 @@ def _es_global_argmin(val_losses, patience):
 
 
 def _es_off_by_one(val_losses, patience):
-    return _es_scan(val_losses, patience, lambda a, b: a < b, wait_more=1)[0]
+    best_val, best = np.inf, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best_val:
+            best_val, best = loss, epoch
+        elif epoch - best > patience:
+            return best
+    return best
 
 
 def _es_non_strict(val_losses, patience):
-    return _es_scan(val_losses, patience, lambda a, b: a <= b)[0]
+    best_val, best = np.inf, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss <= best_val:
+            best_val, best = loss, epoch
+        elif epoch - best >= patience:
+            return best
+    return best
 
 
 # --------------------------------------------------------------------------- standardize
@@ -246,16 +267,35 @@ def _call_standardize(impl, inputs):
     return impl(inputs["x"], inputs.get("mean"), inputs.get("std"))
 
 
-def _std_variant(axis=0, ddof=0, keepdims=False, recompute=False, guard=True):
-    def standardize(x, mean=None, std=None):
-        if mean is None or recompute:
-            mean = x.mean(axis=axis, keepdims=keepdims)
-            std = x.std(axis=axis, ddof=ddof, keepdims=keepdims)
-        if guard:
-            std = np.where(std == 0, 1.0, std)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (x - mean) / std, mean, std
-    return standardize
+def _std_wrong_axis(x, mean=None, std=None):
+    if mean is None:
+        mean = x.mean(axis=1, keepdims=True)
+        std = x.std(axis=1, keepdims=True)
+    std = np.where(std == 0, 1.0, std)
+    return (x - mean) / std, mean, std
+
+
+def _std_unbiased(x, mean=None, std=None):
+    if mean is None:
+        mean = x.mean(axis=0)
+        std = x.std(axis=0, ddof=1)
+    std = np.where(std == 0, 1.0, std)
+    return (x - mean) / std, mean, std
+
+
+def _std_test_statistics(x, mean=None, std=None):
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std == 0, 1.0, std)
+    return (x - mean) / std, mean, std
+
+
+def _std_no_guard(x, mean=None, std=None):
+    if mean is None:
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (x - mean) / std, mean, std
 
 
 # --------------------------------------------------------------------------- registry
@@ -291,16 +331,16 @@ MISCONCEPTIONS = [
                   _L2_HINT, impl=_l2_variant(0.5, 1.0, squared=False)),
     # l1_penalty
     Misconception("l1_penalty", "l1-grad-lam-w", "your L1 gradient is λW, the gradient of the L2 penalty",
-                  _L1_HINT, impl=_l1_variant(grad=lambda w: w)),
+                  _L1_HINT, impl=_l1_grad_lam_w),
     Misconception("l1_penalty", "l1-grad-no-sign", "your L1 gradient ignores the sign: λ for every weight",
                   _L1_HINT + "; the pull is towards 0 from both sides",
-                  impl=_l1_variant(grad=lambda w: np.ones_like(w))),
+                  impl=_l1_grad_no_sign),
     Misconception("l1_penalty", "l1-half", "you used ½λΣ|W| (and gradient ½λ·sign W): the L1 penalty has no ½",
                   _L1_HINT + "; some slides write λ/2 by analogy with L2, this course does not",
-                  impl=_l1_variant(value_scale=0.5, grad_scale=0.5)),
+                  impl=_l1_half),
     Misconception("l1_penalty", "l1-sign-at-zero", "your gradient at W = 0 is +λ (or −λ); sign(0) is 0",
                   _L1_HINT + "; use np.sign, which is 0 at 0",
-                  impl=_l1_variant(grad=lambda w: np.where(w >= 0, 1.0, -1.0))),
+                  impl=_l1_sign_at_zero),
     # clip_grad_value
     Misconception("clip_grad_value", "clip-value-one-sided", "you clipped only from above: entries below −θ stay",
                   "clip to [−θ, θ]: np.clip(g, -clip_value, clip_value, out=g) — see 'Gradient clipping'",
@@ -341,12 +381,12 @@ MISCONCEPTIONS = [
     # standardize
     Misconception("standardize", "standardize-wrong-axis", "you took mean and std over each row (axis=1), not "
                   "over each feature (axis=0)", "x has one example per row: the statistics of a feature are over "
-                  "the N rows, mean(axis=0) — see 'Input normalization'", impl=_std_variant(axis=1, keepdims=True)),
+                  "the N rows, mean(axis=0) — see 'Input normalization'", impl=_std_wrong_axis),
     Misconception("standardize", "standardize-unbiased-std", "you used the unbiased std (ddof=1)",
-                  "the course uses the population std, x.std(axis=0) (ddof=0)", impl=_std_variant(ddof=1)),
+                  "the course uses the population std, x.std(axis=0) (ddof=0)", impl=_std_unbiased),
     Misconception("standardize", "standardize-test-statistics", "you recomputed mean and std from the data given "
                   "instead of using the training statistics passed in", "validation and test data are transformed "
-                  "with the training mean and std, never their own", impl=_std_variant(recompute=True)),
+                  "with the training mean and std, never their own", impl=_std_test_statistics),
     Misconception("standardize", "standardize-no-std-guard", "you divided by a std of 0", "a constant feature "
-                  "(std 0) gets std 1: it is only centred; return that 1", impl=_std_variant(guard=False)),
+                  "(std 0) gets std 1: it is only centred; return that 1", impl=_std_no_guard),
 ]

@@ -24,7 +24,6 @@ import numpy as np
 
 from autograder.catalogue import Exercise, Misconception
 from tnn_lib import nn, optim, train
-from tnn_lib.divergences import softmax_kl
 
 
 def _unknown(name, case, cases):
@@ -82,30 +81,151 @@ def _call_train(impl, inputs):
     return loss, _state(inputs["model"])
 
 
-def _train_variant(shuffle=True, train_mode=True, restore=True, reduce="mean", fold_single=True):
-    def train_epoch(model, optimizer, x, y, batch_size, rng):
-        n = x.shape[0]
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        starts = list(range(0, n, batch_size))
-        if fold_single and len(starts) > 1 and n - starts[-1] == 1:
-            starts.pop()
-        was_training = model.training
-        if train_mode:
-            model.train()
-        losses = []
-        for start, stop in zip(starts, starts[1:] + [n]):
-            idx = order[start:stop]
-            z = model.forward(x[idx])
-            d = np.zeros_like(z)
-            d[np.arange(len(idx)), y[idx]] = 1.0
-            loss, dz = softmax_kl(z, d)
-            model.backward(dz)
-            optimizer.step(model.params(), model.grads())
-            losses.append(loss)
-        if restore and not was_training:
-            model.eval()
-        return {"mean": float(np.mean(losses)), "sum": float(np.sum(losses)), "last": float(losses[-1])}[reduce]
-    return train_epoch
+# The wrong variants, each a complete train_epoch with one mistake, written with numpy only
+# (softmax_kl of one-hot targets spelled out: the mean of −log softmax at the label, and
+# (softmax − d)/B as the gradient), as the example class puts them into answer cells.
+def _train_no_shuffle(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = np.arange(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    was_training = model.training
+    model.train()
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    if not was_training:
+        model.eval()
+    return float(np.mean(losses))
+
+
+def _train_summed_loss(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    was_training = model.training
+    model.train()
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    if not was_training:
+        model.eval()
+    return float(np.sum(losses))
+
+
+def _train_last_loss(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    was_training = model.training
+    model.train()
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    if not was_training:
+        model.eval()
+    return float(losses[-1])
+
+
+def _train_no_train_mode(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    was_training = model.training
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    if not was_training:
+        model.eval()
+    return float(np.mean(losses))
+
+
+def _train_mode_not_restored(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    model.train()
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    return float(np.mean(losses))
+
+
+def _train_batch_of_one(model, optimizer, x, y, batch_size, rng):
+    n = x.shape[0]
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    was_training = model.training
+    model.train()
+    losses = []
+    for start, stop in zip(starts, starts[1:] + [n]):
+        idx = order[start:stop]
+        z = model.forward(x[idx])
+        d = np.zeros_like(z)
+        d[np.arange(len(idx)), y[idx]] = 1.0
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-(d * log_p).sum() / len(idx))
+        model.backward((np.exp(log_p) - d) / len(idx))
+        optimizer.step(model.params(), model.grads())
+        losses.append(loss)
+    if not was_training:
+        model.eval()
+    return float(np.mean(losses))
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -135,27 +255,111 @@ def _call_eval(impl, inputs):
     return loss, acc, _state(inputs["model"])
 
 
-def _eval_variant(eval_mode=True, restore="restore", loss_scale="mean", acc="fraction", axis=1):
-    def evaluate(model, x, y):
-        was_training = model.training
-        if eval_mode:
-            model.eval()
-        z = model.forward(x)
-        if restore == "restore":
-            if was_training:
-                model.train()
-        elif restore == "always_train":
-            model.train()
-        d = np.zeros_like(z)
-        d[np.arange(len(y)), y] = 1.0
-        loss, _ = softmax_kl(z, d)
-        if loss_scale == "sum":
-            loss = loss * len(y)
-        correct = np.argmax(z, axis=axis) == y
-        accuracy = {"fraction": np.mean(correct), "percent": 100.0 * np.mean(correct),
-                    "count": np.sum(correct)}[acc]
-        return float(loss), float(accuracy)
-    return evaluate
+# The wrong variants of evaluate, numpy only like those of train_epoch.
+def _eval_train_mode(model, x, y):
+    was_training = model.training
+    z = model.forward(x)
+    if was_training:
+        model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=1) == y
+    accuracy = np.mean(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_mode_not_restored(model, x, y):
+    model.eval()
+    z = model.forward(x)
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=1) == y
+    accuracy = np.mean(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_always_train_after(model, x, y):
+    model.eval()
+    z = model.forward(x)
+    model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=1) == y
+    accuracy = np.mean(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_summed_loss(model, x, y):
+    was_training = model.training
+    model.eval()
+    z = model.forward(x)
+    if was_training:
+        model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -(d * log_p).sum()
+    correct = np.argmax(z, axis=1) == y
+    accuracy = np.mean(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_accuracy_percent(model, x, y):
+    was_training = model.training
+    model.eval()
+    z = model.forward(x)
+    if was_training:
+        model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=1) == y
+    accuracy = 100.0 * np.mean(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_accuracy_count(model, x, y):
+    was_training = model.training
+    model.eval()
+    z = model.forward(x)
+    if was_training:
+        model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=1) == y
+    accuracy = np.sum(correct)
+    return float(loss), float(accuracy)
+
+
+def _eval_argmax_wrong_axis(model, x, y):
+    was_training = model.training
+    model.eval()
+    z = model.forward(x)
+    if was_training:
+        model.train()
+    d = np.zeros_like(z)
+    d[np.arange(len(y)), y] = 1.0
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-(d * log_p).sum() / len(y))
+    correct = np.argmax(z, axis=0) == y
+    accuracy = np.mean(correct)
+    return float(loss), float(accuracy)
 
 
 # --------------------------------------------------------------------------- registry
@@ -176,39 +380,39 @@ MISCONCEPTIONS = [
     # train_epoch
     Misconception("train_epoch", "train-epoch-no-shuffle", "you took the minibatches in the data's order "
                   "without shuffling", "draw order = rng.permutation(N) once per epoch and take "
-                  "x[order[i:i+B]]: " + _TRAIN_HINT, impl=_train_variant(shuffle=False)),
+                  "x[order[i:i+B]]: " + _TRAIN_HINT, impl=_train_no_shuffle),
     Misconception("train_epoch", "train-epoch-summed-loss", "you returned the sum of the minibatch losses, not "
                   "their mean", "return the mean over minibatches (np.mean(losses)); a sum grows with N "
-                  "and cannot be compared with a validation loss", impl=_train_variant(reduce="sum")),
+                  "and cannot be compared with a validation loss", impl=_train_summed_loss),
     Misconception("train_epoch", "train-epoch-last-loss", "you returned the loss of the last minibatch only",
-                  "return the mean of all minibatch losses of the epoch", impl=_train_variant(reduce="last")),
+                  "return the mean of all minibatch losses of the epoch", impl=_train_last_loss),
     Misconception("train_epoch", "train-epoch-no-train-mode", "you trained without model.train(): batch norm "
                   "used its running statistics and dropout was off", "a model may arrive in eval mode (after "
-                  "evaluate): " + _TRAIN_HINT, impl=_train_variant(train_mode=False)),
+                  "evaluate): " + _TRAIN_HINT, impl=_train_no_train_mode),
     Misconception("train_epoch", "train-epoch-mode-not-restored", "you left the model in training mode",
                   "remember was_training = model.training and restore it at the end (model.eval() if it came "
-                  "in eval mode)", impl=_train_variant(restore=False)),
+                  "in eval mode)", impl=_train_mode_not_restored),
     Misconception("train_epoch", "train-epoch-batch-of-one", "you trained on a last minibatch of a single "
                   "example", "when N = k·B + 1 the single last example joins the previous minibatch (batch "
-                  "norm cannot normalise a batch of one)", impl=_train_variant(fold_single=False)),
+                  "norm cannot normalise a batch of one)", impl=_train_batch_of_one),
     # evaluate
     Misconception("evaluate", "evaluate-train-mode", "you evaluated in training mode: dropout was active and "
                   "batch norm used (and updated) the batch statistics", "call model.eval() before the forward "
-                  "pass: " + _EVAL_HINT, impl=_eval_variant(eval_mode=False)),
+                  "pass: " + _EVAL_HINT, impl=_eval_train_mode),
     Misconception("evaluate", "evaluate-mode-not-restored", "you left the model in eval mode",
-                  "training continues after evaluation: " + _EVAL_HINT, impl=_eval_variant(restore="never")),
+                  "training continues after evaluation: " + _EVAL_HINT, impl=_eval_mode_not_restored),
     Misconception("evaluate", "evaluate-always-train-after", "you switched the model to training mode "
                   "afterwards although it came in eval mode", "restore the mode it came in: "
-                  "was_training = model.training", impl=_eval_variant(restore="always_train")),
+                  "was_training = model.training", impl=_eval_always_train_after),
     Misconception("evaluate", "evaluate-summed-loss", "your loss is the sum over examples, not the mean",
                   "the loss is the mean softmax-KL (cross-entropy) over the N rows, as softmax_kl returns",
-                  impl=_eval_variant(loss_scale="sum")),
+                  impl=_eval_summed_loss),
     Misconception("evaluate", "evaluate-accuracy-percent", "your accuracy is a percentage; it is a fraction "
-                  "in [0, 1]", "accuracy = np.mean(np.argmax(z, axis=1) == y)", impl=_eval_variant(acc="percent")),
+                  "in [0, 1]", "accuracy = np.mean(np.argmax(z, axis=1) == y)", impl=_eval_accuracy_percent),
     Misconception("evaluate", "evaluate-accuracy-count", "your accuracy is the number of correct rows, not "
-                  "the fraction", "accuracy = np.mean(np.argmax(z, axis=1) == y)", impl=_eval_variant(acc="count")),
+                  "the fraction", "accuracy = np.mean(np.argmax(z, axis=1) == y)", impl=_eval_accuracy_count),
     Misconception("evaluate", "evaluate-argmax-wrong-axis", "you took the argmax over the examples (axis=0) "
                   "instead of over the classes (axis=1)", "z has one row per example and one column per class: "
                   "the prediction of row n is np.argmax(z[n]), i.e. np.argmax(z, axis=1)",
-                  impl=_eval_variant(axis=0)),
+                  impl=_eval_argmax_wrong_axis),
 ]

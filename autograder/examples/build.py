@@ -59,12 +59,11 @@ class Unsupported(Exception):
     pass
 
 
-def _names(code) -> set[str]:
-    out = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            out |= _names(c)
-    return out
+def _loaded_names(fdef) -> set[str]:
+    """Names the function reads that it does not bind itself (globals or closure cells)."""
+    bound = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
 
 
 def _literal(v) -> bool:
@@ -73,14 +72,49 @@ def _literal(v) -> bool:
     return isinstance(v, tuple) and all(_literal(x) for x in v)
 
 
+class _Inline(ast.NodeTransformer):
+    """Replace reads of closure cells and module constants by their literal values, so that
+    the answer cell defines no global the notebook's own cells could overwrite."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in self.values:
+            return ast.copy_location(ast.parse(repr(self.values[node.id]), mode="eval").body, node)
+        return node
+
+    def visit_IfExp(self, node):  # `a if False else b` -> `b`
+        node = self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        return node
+
+    def visit_If(self, node):  # `if True: a` -> `a`
+        node = self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):
+            return (node.body if node.test.value else node.orelse) or ast.Pass()
+        return node
+
+
 def function_source(fn, name: str, exercise_ref, seen=None) -> str:
-    """Standalone source of `fn` renamed `name`: its imports, helpers, closure values."""
+    """Standalone source of `fn` renamed `name`: its imports and helpers, with closure values
+    and module constants written in place."""
     seen = set() if seen is None else seen
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef):
+        raise Unsupported("not a def")
     code = fn.__code__
-    pre = []
-    deps = {n: fn.__globals__[n] for n in sorted(_names(code)) if n in fn.__globals__}
-    deps.update({n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ())})
-    for n, v in deps.items():
+    cells = {n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ())}
+    pre, constants = [], {}
+    for n in sorted(_loaded_names(fdef)):
+        if n in cells:
+            v = cells[n]
+        elif n in fn.__globals__:
+            v = fn.__globals__[n]
+        else:
+            continue  # a builtin
         if v is exercise_ref or getattr(v, "__name__", "") == "<lambda>":
             raise Unsupported(f"{n} is the reference or a lambda")
         if isinstance(v, types.ModuleType):
@@ -92,26 +126,41 @@ def function_source(fn, name: str, exercise_ref, seen=None) -> str:
         elif isinstance(v, types.FunctionType) and v.__module__.startswith("tnn_lib"):
             pre.append(f"from {v.__module__} import {v.__name__}" + (f" as {n}" if n != v.__name__ else ""))
         elif _literal(v):
-            pre.append(f"{n} = {v!r}")
+            constants[n] = v
         else:
             raise Unsupported(f"{n} is a {type(v).__name__}")
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    fdef = next(node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.Assign)))
-    if not isinstance(fdef, ast.FunctionDef):
-        raise Unsupported("not a def")
-    fdef.name, fdef.decorator_list = name, []
-    body = ast.unparse(fdef)
-    return "\n".join(dict.fromkeys(p for p in pre if p)) + ("\n\n" if pre else "") + body + "\n"
+    if not constants and not fdef.decorator_list:  # a plain function: its own text, renamed
+        body = re.sub(rf"^def {re.escape(fdef.name)}\(", f"def {name}(", textwrap.dedent(inspect.getsource(fn)))
+    else:
+        fdef = _Inline(constants).visit(fdef)
+        fdef.name, fdef.decorator_list = name, []
+        body = ast.unparse(ast.fix_missing_locations(fdef))
+    return "\n".join(dict.fromkeys(p for p in pre if p)) + ("\n\n\n" if pre else "") + body.rstrip() + "\n"
 
 
-def misconception_answer(m) -> tuple[str, bool]:
-    """(answer cell source, written out in full?) for misconception `m`."""
+def notebook_cases(aid: str, exercise: str) -> list[dict]:
+    """The keyword arguments of every check of `exercise` in the source notebook's test cells."""
+    from autograder.outcomes import check_cases
+    nb = nbformat.read(str(ROOT / "solutions" / aid / f"{aid}.ipynb"), as_version=4)
+    cases = []
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            cases += [kw for kw in check_cases(cell.source, exercise) if kw not in cases]
+    return cases or [{"seed": 0}]
+
+
+def misconception_answer(m, aid: str) -> tuple[str, bool]:
+    """(answer cell source, written out in full?) for misconception `m`: the wrong variant's
+    own source when, compiled on its own, it gets the same verdict as the catalogue's
+    variant on every check of the notebook (and that verdict names `m` at least once)."""
     ex = get_exercise(m.exercise)
     try:
         src = function_source(m.impl, m.exercise, ex.reference)
         ns: dict = {}
         exec(compile(src, f"<{m.id}>", "exec"), ns)
-        if _tag_of(m.exercise, ns[m.exercise]) == m.id:
+        mine = [_tag_of(m.exercise, ns[m.exercise], kw) for kw in notebook_cases(aid, m.exercise)]
+        theirs = [_tag_of(m.exercise, m.impl, kw) for kw in notebook_cases(aid, m.exercise)]
+        if mine == theirs and m.id in mine:
             return f"# {m.title}\n{src}", True
     except (Unsupported, OSError, TypeError, SyntaxError, KeyError, StopIteration, NameError):
         pass
@@ -119,15 +168,18 @@ def misconception_answer(m) -> tuple[str, bool]:
             f"{m.exercise} = find_misconception({m.id!r}).impl\n"), False
 
 
-def _tag_of(name, fn):
+def _tag_of(name, fn, kwargs=None):
+    import warnings
     from autograder.checks import MISCONCEPTION_TAG, CheckFailure, check
     try:
-        check(name, fn, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(name, fn, **(kwargs or {"seed": 0}))
     except CheckFailure as err:
         first = str(err).splitlines()[0]
-        return first[len(MISCONCEPTION_TAG):].strip() if first.startswith(MISCONCEPTION_TAG) else None
-    except Exception:
-        return None
+        return first[len(MISCONCEPTION_TAG):].strip() if first.startswith(MISCONCEPTION_TAG) else "failed"
+    except Exception as err:  # noqa: BLE001 - the same error from both is the same verdict
+        return type(err).__name__
     return None
 
 
@@ -371,7 +423,7 @@ def build(assignments=None) -> dict:
         expected["uses-reference"][aid] = evaluate(aid, cheat, reference_users={exercises[0]})
         for ex in exercises:
             for m in misconceptions_for(ex):
-                src, full = misconception_answer(m)
+                src, full = misconception_answer(m, aid)
                 written_out[m.id] = full
                 answers = dict(good, **{ex: src})
                 write(m.id, aid, with_answers(aid, answers))
@@ -386,7 +438,8 @@ def build(assignments=None) -> dict:
     (HERE / "expected.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     inline = [m for m, full in written_out.items() if not full]
     print(f"wrote {sum(len(a) for a in expected.values())} submissions of {len(expected)} students "
-          f"for {len(assignments)} assignments to {SUBMITTED}")
+          f"for {len(assignments)} assignments to {SUBMITTED}; {len(written_out) - len(inline)} of "
+          f"{len(written_out)} misconceptions written out as the student's own code")
     if inline:
         print(f"{len(inline)} misconceptions could not be written out as standalone code and import the "
               f"catalogue's variant instead: {', '.join(sorted(inline))}")
