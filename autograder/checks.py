@@ -20,8 +20,11 @@ and in grading, which reads the machine-readable first line of the message:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,8 +195,14 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     pristine = copy.deepcopy(inputs)
     work = copy.deepcopy(inputs)
     watch = _ReferenceWatch([_code_of(ex.reference)])
+    # Anything the answer writes to stderr (numpy's RuntimeWarnings included) is caught here:
+    # nbgrader gives a test cell 0 points for any stderr output, and a correct answer that
+    # evaluates both branches of np.where must not lose its points for a warning. What was
+    # caught is shown to the student when the check fails, where it is often the clue.
+    noise = io.StringIO()
     try:
-        with watch:
+        with watch, warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(noise):
+            warnings.simplefilter("always")
             got = ex.call(student_fn, work)
     except NotImplementedError:
         raise
@@ -201,6 +210,7 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         raise
     except Exception as err:  # the student's code raised: say what and where, briefly
         raise CheckFailure(f"{name} raised {type(err).__name__}: {err}\n(inputs: {shown})") from None
+    said = _warnings_note(caught, noise.getvalue())
     if watch.called:
         raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference {name}; "
                            "implement it yourself: an answer that uses the reference earns no points.")
@@ -221,8 +231,25 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
             continue
         if compare(got, alt, tol).ok:
             raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                               f"(first difference: {out.detail}; inputs: {shown})")
-    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown})")
+                               f"(first difference: {out.detail}; inputs: {shown}){said}")
+    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}")
+
+
+def _warnings_note(caught, stderr_text: str, limit: int = 3) -> str:
+    """A line or two naming the warnings the answer raised (distinct messages, at most
+    `limit`), for a failure message; "" when it raised none."""
+    msgs: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if text not in msgs:
+            msgs.append(text)
+    extra = stderr_text.strip()
+    if extra:
+        msgs.append("stderr: " + extra.splitlines()[0][:200])
+    if not msgs:
+        return ""
+    more = f" (and {len(msgs) - limit} more)" if len(msgs) > limit else ""
+    return "\nYour code warned: " + "; ".join(msgs[:limit]) + more
 
 
 def check_choice(name: str, answer, options) -> bool:

@@ -23,6 +23,8 @@ NO_BIAS = "def linear_forward(x, W, b):\n    return x @ W, (x, W, b)\n"
 # passes the visible checks, raises on the hidden case's shape: a traceback would show the hidden line
 HIDDEN_ONLY = ("def linear_forward(x, W, b):\n    if x.shape[0] == 7:\n        raise ValueError('seven rows')\n"
                "    return x @ W + b, (x, W, b)\n")
+NOISY = ("import sys\ndef linear_forward(x, W, b):\n    np.exp(np.full(2, 1000.0))  # overflow warning\n"
+         "    print('debug', file=sys.stderr)\n    return x @ W + b, (x, W, b)\n")
 P = {"test_linear_forward": 1, "test_linear_forward_2": 2, "test_relu_backward": 2}
 
 # student -> {grade_id: (points, status, misconception)}, from what each submission breaks
@@ -41,6 +43,7 @@ EXPECTED = {
     "bomb": {"test_linear_forward": (1, "passed", ""), "test_linear_forward_2": (2, "passed", ""),
              "test_relu_backward": (0, "error", "")},
     "spam": {g: (p, "passed", "") for g, p in P.items()},
+    "warns": {g: (p, "passed", "") for g, p in P.items()},
     "edited": {g: (p, "passed", "") for g, p in P.items()},
     "deleted": {g: (p, "passed", "") for g, p in P.items()},
     "reordered": {g: (p, "passed", "") for g, p in P.items()},
@@ -72,6 +75,8 @@ def build_class(course, subs):
     # the memory bomb defines relu_backward only after allocating: it never gets defined
     write_submission(subs, "bomb", with_answers(course, linear_forward=CORRECT["linear_forward"],
                                                 relu_backward="bomb = [b'x' * 10**8 for _ in range(60)]\n" + CORRECT["relu_backward"]))
+    # correct, but numpy warns and the answer prints to stderr: nbgrader would give 0 for that
+    write_submission(subs, "warns", with_answers(course, linear_forward=NOISY, relu_backward=CORRECT["relu_backward"]))
     nb = copy.deepcopy(good)
     nb.cells.insert(3, new_code_cell("for i in range(100000):\n    print('spam ' * 40)"))
     write_submission(subs, "spam", nb)

@@ -46,6 +46,14 @@ def test_solution_notebook_executes_with_all_tests_passing(aid, tmp_path):
     for fn in COURSE[aid]:
         assert fn in ids, f"{aid}: no answer cell with grade_id {fn!r}"
         assert f"test_{fn}" in ids, f"{aid}: no graded test cell test_{fn}"
+    # nbgrader's own rule: an error or any stderr output in a test cell gives it 0 points
+    from nbgrader.utils import determine_grade
+    for c in graded:
+        if c.cell_type == "code" and not nbgrader_meta(c).get("solution"):
+            got, most = determine_grade(c)
+            noise = [o.get("text", o.get("evalue", ""))[:300] for o in c.outputs
+                     if o.output_type == "error" or o.get("name") == "stderr"]
+            assert got == most, f"{aid}: {nbgrader_meta(c)['grade_id']} earns {got}/{most} under nbgrader: {noise}"
 
 
 @pytest.mark.parametrize("aid", [a for a in PRESENT if released_notebook(a).exists()])
