@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,26 @@ CHROMIUM = "/usr/bin/chromium"
 def run(cmd, **kw) -> int:
     print("+", " ".join(str(c) for c in cmd), flush=True)
     return subprocess.call([str(c) for c in cmd], **kw)
+
+
+def run_forwarding(cmd, **kw) -> int:
+    """Run the long-lived command (JupyterLab, pytest) and pass on SIGTERM and SIGHUP, so
+    that stopping workbook.py stops what it started instead of leaving it orphaned."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.Popen([str(c) for c in cmd], **kw)
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            sig = getattr(signal, name)
+            previous[sig] = signal.signal(sig, lambda signum, _frame: proc.poll() is None and proc.send_signal(signum))
+    # Ctrl-C reaches the child from the terminal itself; here it must not end the wait early
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rc = proc.wait()
+        return 128 - rc if rc < 0 else rc  # killed by signal N: the shell's 128 + N
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def must(cmd, **kw) -> None:
@@ -72,13 +93,13 @@ def lab(args) -> int:
     cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks"]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         cmd.append("--allow-root")
-    return run(cmd + list(args), cwd=ROOT)
+    return run_forwarding(cmd + list(args), cwd=ROOT)
 
 
 def test(args) -> int:
     setup("test")
     ensure_chromium()
-    rc = run([PY, "-m", "pytest"] + list(args), cwd=ROOT)
+    rc = run_forwarding([PY, "-m", "pytest"] + list(args), cwd=ROOT)
     if rc == 5:
         print("workbook.py: pytest collected no tests — that is a failure, not a pass", file=sys.stderr)
         return 1

@@ -84,3 +84,33 @@ def test_every_topic_widget_factory_exists():
             continue
         missing += [f"{topic}: {fn}" for fn in fns if not callable(getattr(module, fn, None))]
     assert not missing, f"widgets missing: {missing}"
+
+
+def test_stopping_workbook_py_stops_what_it_started(root):
+    """`python3 workbook.py lab` runs JupyterLab as a child: SIGTERM to workbook.py must end
+    that child too, not leave a server running orphaned."""
+    import os
+    import signal
+    import time
+
+    child = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
+    wrapper = (f"import sys; sys.path.insert(0, {str(root)!r}); import workbook; "
+               f"sys.exit(workbook.run_forwarding([sys.executable, '-c', {child!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", wrapper], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("+ ")
+        pid = int(proc.stdout.readline())
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail("the child of workbook.py outlived it")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
