@@ -67,6 +67,40 @@ LECTURE_CSS
 {%- endblock notebook_css -%}
 """
 
+# Voilà's error pages (404, 500) extend "page.html", and base/page.html links Font Awesome
+# from a CDN outside any block. The template directory comes first on the search path, so
+# this page.html, the same page without that link (and with the lab theme's stylesheets),
+# is the one they extend: even an error page loads nothing from the web.
+PAGE_TEMPLATE = r"""<!DOCTYPE HTML>
+<html>
+  <head>
+    <meta charset="utf-8">
+    <title>{% block title %} Voilà {% endblock %}</title>
+    <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+    <meta name="viewport" content="width=device-width, initial-scale=1.0">
+    {% block stylesheets %}
+    {% if include_css %}
+      {{ include_css("static/index.css") }}
+      {% if theme == 'dark' %}{{ include_css("static/theme-dark.css") }}
+      {% elif theme == 'light' %}{{ include_css("static/theme-light.css") }}
+      {% else %}{{ include_lab_theme(theme) }}{% endif %}
+    {% endif %}
+    {% endblock %}
+    {% block meta %}
+    {% endblock %}
+  </head>
+  <body data-base-url="{{ base_url }}voila/" data-voila="voila">
+    <noscript><div id='noscript'>Voilà requires JavaScript. Please enable it to proceed.</div></noscript>
+    <div>
+      {% block body %}
+      {% endblock %}
+    </div>
+    {% block scripts %}
+    {% endblock %}
+  </body>
+</html>
+"""
+
 # Big enough to read from the back of a lecture hall; the figure fills the width.
 LECTURE_CSS = """
 body {
@@ -141,6 +175,7 @@ def write_template(jupyter_dir: Path) -> Path:
     tdir.mkdir(parents=True, exist_ok=True)
     (tdir / "conf.json").write_text(json.dumps({"base_template": "lab"}))
     (tdir / "index.html.j2").write_text(INDEX_TEMPLATE.replace("LECTURE_CSS", LECTURE_CSS))
+    (tdir / "page.html").write_text(PAGE_TEMPLATE)
     return tdir
 
 

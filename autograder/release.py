@@ -14,9 +14,31 @@ def source_assignments(root: Path) -> list[str]:
                   if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+POLL_PREFIX = "poll_"
+NBGRADER_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def poll_stub(cell: dict) -> None:
+    """A poll's answer cell (an nbgrader solution cell whose grade_id starts with ``poll_``)
+    is released as ``poll_x = ...  # your answer`` instead of nbgrader's generic stub, so the
+    student sees the name to set; the visible check then reads ``...`` as unanswered."""
+    from nbgrader.utils import compute_checksum
+    from nbformat import from_dict
+
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    gid = meta.get("grade_id", "")
+    source = "".join(cell.get("source", ""))
+    if not (meta.get("solution") and gid.startswith(POLL_PREFIX) and NBGRADER_STUB in source):
+        return
+    cell["source"] = source.replace(NBGRADER_STUB, f"{gid} = ...  # your answer")
+    if "checksum" in meta:
+        meta["checksum"] = compute_checksum(from_dict(cell))
+    cell["source"] = cell["source"].splitlines(keepends=True)  # as Jupyter writes sources
+
+
 def normalise_release(path: Path) -> None:
     """Write a released notebook in a stable form (sorted keys, one-space indent) so that
-    releasing again reproduces the committed file byte for byte."""
+    releasing again reproduces the committed file byte for byte; give polls their stub."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     nb.get("metadata", {}).pop("widgets", None)
     for cell in nb.get("cells", []):
@@ -24,6 +46,7 @@ def normalise_release(path: Path) -> None:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
+            poll_stub(cell)
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

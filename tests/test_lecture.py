@@ -81,3 +81,29 @@ def test_template_and_command_fetch_nothing_from_the_web(tmp_path):
     cmd = lecture.voila_command(tmp_path / "x.ipynb", 8866)
     assert "--Voila.ip=127.0.0.1" in cmd and "--strip_sources=True" in cmd and "--no-browser" in cmd
     assert f"--template={lecture.TEMPLATE}" in cmd and "--Voila.port_retries=0" in cmd
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_voila_error_pages_fetch_nothing_from_the_web(tmp_path, monkeypatch, status):
+    """Voilà renders its error pages from the lecture template's search path, built here as
+    Voilà builds it; base/page.html alone would link Font Awesome from a CDN."""
+    import gettext
+    import os
+
+    import jinja2
+    from voila.paths import collect_template_paths
+
+    lecture.write_template(tmp_path / "jupyter")
+    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join([str(tmp_path / "jupyter"), os.environ.get("JUPYTER_PATH", "")]))
+    paths = collect_template_paths(["voila", "nbconvert"], lecture.TEMPLATE, prune=True)
+    assert str(tmp_path / "jupyter") in paths[0]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), extensions=["jinja2.ext.i18n"], autoescape=True)
+    env.install_gettext_translations(gettext.NullTranslations(), newstyle=False)
+    html = env.get_template("error.html").render(
+        status_code=status, status_message="Not Found" if status == 404 else "Internal Server Error",
+        message="", exception="(unknown)", base_url="/", theme="light",
+        include_css=lambda name: f'<link rel="stylesheet" href="/voila/{name}">')
+    assert f"<h1>{status}:" in html
+    assert "/voila/static/index.css" in html  # the lab theme's stylesheets are still there
+    links = re.findall(r"""(?:href|src)=["'](https?://[^"']+)""", html)
+    assert not links, f"the {status} page links to the web: {links}"
