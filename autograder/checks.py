@@ -209,7 +209,8 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     except CheckFailure:
         raise
     except Exception as err:  # the student's code raised: say what and where, briefly
-        raise CheckFailure(f"{name} raised {type(err).__name__}: {err}\n(inputs: {shown})") from None
+        raise CheckFailure(f"{name} raised {type(err).__name__}: {err}{_student_line(err)}\n"
+                           f"(inputs: {shown})") from None
     said = _warnings_note(caught, noise.getvalue())
     if watch.called:
         raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference {name}; "
@@ -233,6 +234,26 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
             raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                                f"(first difference: {out.detail}; inputs: {shown}){said}")
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}")
+
+
+def _student_line(err: BaseException) -> str:
+    """The line of the student's own code that raised `err` (the deepest frame outside this
+    package, the Python installation and its libraries), as "\nat `line` in fn"; "" if none."""
+    import os
+    import traceback
+    ours = os.path.dirname(os.path.abspath(__file__))
+    library = tuple({os.path.abspath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    found = None
+    for frame in traceback.extract_tb(err.__traceback__):
+        path = os.path.abspath(frame.filename) if not frame.filename.startswith("<") else frame.filename
+        if path.startswith(ours + os.sep) or path.startswith(library) or frame.filename.startswith("<frozen"):
+            continue
+        if frame.line:
+            found = frame
+    if found is None:
+        return ""
+    fn = f" in {found.name}" if found.name and found.name != "<module>" else ""
+    return f"\nat `{found.line.strip()[:160]}`{fn}"
 
 
 def _warnings_note(caught, stderr_text: str, limit: int = 3) -> str:

@@ -97,8 +97,45 @@ def read_error(ename: str, evalue: str) -> tuple[str, str | None, str]:
     return "error", None, f"{ename}: {clean(evalue)}".rstrip(": ")
 
 
-def test_outcome(cell) -> dict:
-    """points, max_points, status, misconception, message of one executed graded test cell."""
+FRAME_HEAD = re.compile(r"^(?:Cell In\[\d+\]|Input In \[\d+\]), line \d+(?:, in (\w+))?")
+FRAME_ARROW = re.compile(r"^-+>\s*\d+\s?(.*)$", re.M)
+
+
+def safe_lines(*sources: str) -> set[str]:
+    """The stripped, non-blank lines of `sources`: what a traceback may quote."""
+    return {ln.strip() for src in sources for ln in str(src).splitlines() if ln.strip()}
+
+
+def error_where(traceback, answer_lines: set[str], test_lines: set[str]) -> str:
+    """Where an error was raised, in the student's words: the line of each notebook frame of
+    the traceback, but only lines the student can already see — their own answer cells
+    (`answer_lines`) or the visible part of the test (`test_lines`) — so that no line of a
+    hidden test is ever quoted. "" when no frame qualifies."""
+    parts = []
+    for entry in traceback or []:
+        text = ANSI.sub("", str(entry))
+        head = FRAME_HEAD.match(text)
+        arrow = FRAME_ARROW.search(text)
+        if not head or not arrow:
+            continue
+        code = arrow.group(1).strip()
+        func = head.group(1)
+        if code in answer_lines:
+            where = f"your {func}" if func and func != "<module>" else "your answer"
+        elif code in test_lines:
+            where = "the test"
+        else:
+            continue
+        part = f"in {where}: `{code[:160]}`"
+        if not parts or parts[-1] != part:
+            parts.append(part)
+    return " → ".join(parts[-3:])
+
+
+def test_outcome(cell, answer_lines: set[str] | None = None, test_lines: set[str] | None = None) -> dict:
+    """points, max_points, status, misconception, message of one executed graded test cell.
+    With `answer_lines` (the student's answer code) and `test_lines` (the visible test), an
+    unexpected error also says where it was raised (see :func:`error_where`)."""
     from nbgrader.utils import determine_grade
     points, max_points = determine_grade(cell)
     points = float(points or 0.0)
@@ -107,6 +144,10 @@ def test_outcome(cell) -> dict:
     status, mid, message = "passed", None, ""
     if errors:
         status, mid, message = read_error(errors[-1].get("ename", ""), errors[-1].get("evalue", ""))
+        if status in ("error", "failed") and (answer_lines or test_lines):
+            where = error_where(errors[-1].get("traceback", []), answer_lines or set(), test_lines or set())
+            if where:
+                message += f"\nwhere: {where}"
     elif stderr and points < max_points:
         text = clean("".join(o.get("text", "") for o in stderr))
         status, message = "failed", "the test cell wrote to stderr, which nbgrader counts as a failure:\n" + \

@@ -10,7 +10,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from autograder.outcomes import exercise_of, make_diagnoser, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome
+from autograder.outcomes import (exercise_of, is_answer_cell, is_test_cell, make_diagnoser, nbgrader_meta, safe_lines,
+                                 test_outcome, visible_source)
 
 
 def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
@@ -34,10 +35,12 @@ def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
 
     asyncio.run(go())
     out = []
+    own = safe_lines(*(c.source for c in nb.cells if is_answer_cell(c)))
     for cell in nb.cells:
         if is_test_cell(cell):
             gid = nbgrader_meta(cell).get("grade_id", "?")
-            out.append({"grade_id": gid, "exercise": exercise_of(gid, answers) or "", **test_outcome(cell)})
+            shown = safe_lines(visible_source(cell.source))
+            out.append({"grade_id": gid, "exercise": exercise_of(gid, answers) or "", **test_outcome(cell, own, shown)})
     return out
 
 

@@ -32,7 +32,8 @@ from nbformat import NotebookNode
 from autograder.checks import REFERENCE_TAG
 from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, Runner, error_output
 from autograder.integrity import reference_use
-from autograder.outcomes import clean, exercise_of, make_diagnoser, is_answer_cell, is_test_cell, nbgrader_meta, test_outcome, visible_source
+from autograder.outcomes import (HIDDEN_NOTE, clean, exercise_of, is_answer_cell, is_test_cell, make_diagnoser,
+                                 nbgrader_meta, safe_lines, test_outcome, visible_source)
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 
@@ -241,6 +242,7 @@ async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, co
         notes.append(f"{where} raised {o.get('ename')}: {clean(o.get('evalue', ''))[:300]}")
     used = _fail_reference_users(nb, layout)
     by_id = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
+    own = safe_lines(*(c.source for c in nb.cells if is_answer_cell(c)))
     cells = []
     for gid, points in layout["tests"]:
         cell = by_id.get(gid)
@@ -249,7 +251,8 @@ async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, co
             row.update(points=0.0, max_points=float(points), status="not-run", misconception="",
                        message="this test cell could not be restored", source="")
         else:
-            row.update(test_outcome(cell), source=visible_source(layout["sources"].get(gid, cell.source)))
+            shown = visible_source(layout["sources"].get(gid, cell.source))
+            row.update(test_outcome(cell, own, safe_lines(shown) - safe_lines(HIDDEN_NOTE)), source=shown)
             if row["exercise"] in used and row["status"] == "reference-used":
                 row["message"] = row["message"] or used[row["exercise"]]
         cells.append(row)

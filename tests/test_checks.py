@@ -45,3 +45,35 @@ def test_a_wrong_answer_without_warnings_has_no_warning_line():
     with pytest.raises(CheckFailure) as info:
         check("relu_backward", lambda dout, cache: dout * 2.0, seed=1)
     assert "warned" not in str(info.value)
+
+
+def unpacks_a_pair(dout, cache):
+    mask, z = cache  # the reference's relu cache is z alone: this cannot unpack it
+    return dout * (z > 0)
+
+
+def test_an_answer_that_raises_is_told_its_own_line():
+    with pytest.raises(CheckFailure) as info:
+        check("relu_backward", unpacks_a_pair, seed=0)
+    msg = str(info.value)
+    assert msg.startswith("relu_backward raised ValueError"), msg
+    assert "at `mask, z = cache  # the reference's relu cache" in msg and "in unpacks_a_pair" in msg, msg
+
+
+def test_where_quotes_only_lines_the_student_can_see():
+    """error_where reads IPython's traceback: it quotes the student's own line and the
+    visible test line, and never a line that is in neither (a hidden test's)."""
+    from autograder.outcomes import error_where, safe_lines
+    answer = "def dropout_backward(dout, cache):\n    mask, keep_prob, train, inverted = cache\n"
+    visible = "x = 1\ndx = dropout_backward(dout, cache)\n"
+    tb = ["\x1b[31m----\x1b[39m", "\x1b[31mTypeError\x1b[39m   Traceback (most recent call last)",
+          "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[10]\x1b[39m\x1b[32m, line 16\x1b[39m\n"
+          "\x1b[32m     15\x1b[39m x = 1\n\x1b[32m---> \x1b[39m\x1b[32m16\x1b[39m dx = dropout_backward(dout, cache)\n",
+          "Cell In[9], line 2, in dropout_backward(dout, cache)\n      1 def dropout_backward(dout, cache):\n"
+          "----> 2     mask, keep_prob, train, inverted = cache\n",
+          "TypeError: cannot unpack non-iterable NoneType object"]
+    where = error_where(tb, safe_lines(answer), safe_lines(visible))
+    assert where == ("in the test: `dx = dropout_backward(dout, cache)` → "
+                     "in your dropout_backward: `mask, keep_prob, train, inverted = cache`"), where
+    hidden = ["Cell In[10], line 30\n---> 30 check('dropout_backward', dropout_backward, seed=987654)  # SECRET\n"]
+    assert error_where(hidden, safe_lines(answer), safe_lines(visible)) == ""

@@ -71,7 +71,7 @@ def _bn_forward_variant(ddof=0, axis=0, eps_inside=True):
         var = z.var(axis=axis, ddof=ddof, keepdims=True)
         s = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
         z_hat = (z - mu) / s
-        return gamma * z_hat + beta, None
+        return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
     return batchnorm_forward
 
 
@@ -195,7 +195,7 @@ def _ln_forward_variant(axis=1, ddof=0, eps_inside=True):
         s = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
         with np.errstate(all="ignore"):
             x_hat = (x - mu) / s
-        return gamma * x_hat + beta, None
+        return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
     return layernorm_forward
 
 

@@ -78,42 +78,42 @@ def _fwd_call(impl, inputs):
 # dropout_forward with one piece wrong (the example class puts their source in answer cells).
 def _fwd_scaled_by_keep_prob(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
     if not train:
-        return x * (1.0 if inverted else keep_prob), None
+        return x * (1.0 if inverted else keep_prob), (None, keep_prob, False, inverted)
     if mask is None:
         mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
-    return (x * mask * keep_prob if inverted else x * mask), None
+    return (x * mask * keep_prob if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
 def _fwd_keep_drop_swapped(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
     if not train:
-        return x * (1.0 if inverted else 1.0 - keep_prob), None
+        return x * (1.0 if inverted else 1.0 - keep_prob), (None, keep_prob, False, inverted)
     if mask is None:
         mask = (rng.random(x.shape) < 1.0 - keep_prob).astype(np.float64)
-    return (x * mask * (1.0 / (1.0 - keep_prob)) if inverted else x * mask), None
+    return (x * mask * (1.0 / (1.0 - keep_prob)) if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
 def _fwd_inverted_not_scaled(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
     if not train:
-        return x * (1.0 if inverted else keep_prob), None
+        return x * (1.0 if inverted else keep_prob), (None, keep_prob, False, inverted)
     if mask is None:
         mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
-    return x * mask, None
+    return x * mask, (mask, keep_prob, True, inverted)
 
 
 def _fwd_scaled_again_at_test(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
     if not train:
-        return x * keep_prob, None
+        return x * keep_prob, (None, keep_prob, False, inverted)
     if mask is None:
         mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
-    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), None
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
 def _fwd_lecture_not_scaled_at_test(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
     if not train:
-        return x.copy(), None
+        return x.copy(), (None, keep_prob, False, inverted)
     if mask is None:
         mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
-    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), None
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
 # --------------------------------------------------------------------------- backward
