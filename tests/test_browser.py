@@ -220,7 +220,14 @@ def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
     page.goto(f"{base}/lab/tree/{rel}?token={token}", timeout=120_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     n_cells = len(__import__("nbformat").read(path, as_version=4).cells)
-    assert page.locator(".jp-Notebook .jp-Cell").count() == n_cells, "JupyterLab did not render every cell"
+    # JupyterLab adds the cells to the page progressively: wait for all of them
+    try:
+        page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
+                               arg=n_cells, timeout=60_000)
+    except Exception:
+        pass
+    count = page.locator(".jp-Notebook .jp-Cell").count()
+    assert count == n_cells, f"JupyterLab rendered {count} of the notebook's {n_cells} cells"
     # the kernel is connected when the status bar says "Python 3 (ipykernel) | Idle" (the
     # toolbar's indicator says idle earlier, while there is no kernel yet)
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
