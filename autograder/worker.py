@@ -32,7 +32,7 @@ from nbformat import NotebookNode
 from autograder.checks import REFERENCE_TAG
 from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, Runner, error_output
 from autograder.integrity import reference_use
-from autograder.outcomes import (HIDDEN_NOTE, clean, exercise_of, is_answer_cell, is_test_cell, make_diagnoser,
+from autograder.outcomes import (clean, exercise_of, is_answer_cell, is_test_cell, make_diagnoser,
                                  nbgrader_meta, safe_lines, test_outcome, visible_source)
 
 MAX_NOTEBOOK_BYTES = 50_000_000
@@ -252,7 +252,7 @@ async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, co
                        message="this test cell could not be restored", source="")
         else:
             shown = visible_source(layout["sources"].get(gid, cell.source))
-            row.update(test_outcome(cell, own, safe_lines(shown) - safe_lines(HIDDEN_NOTE)), source=shown)
+            row.update(test_outcome(cell, own, safe_lines(shown)), source=shown)
             if row["exercise"] in used and row["status"] == "reference-used":
                 row["message"] = row["message"] or used[row["exercise"]]
         cells.append(row)
