@@ -207,6 +207,8 @@ def voila_command(notebook: Path, port: int) -> list:
             f"--template={TEMPLATE}", "--theme=light", "--strip_sources=True", "--show_tracebacks=True",
             # lab extensions built for JupyterLab that fail in Voilà's page and slow its load
             f"--VoilaConfiguration.extension_denylist={json.dumps(UNUSED_LAB_EXTENSIONS)}",
+            # one kernel kept ready with the page already executed: the page appears at once
+            "--preheat_kernel=True", "--pool_size=1",
             "--Voila.log_level=WARN"]
 
 
