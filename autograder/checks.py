@@ -224,6 +224,7 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     out = compare(got, expected, tol, where=ex.output_name)
     if out.ok:
         return True
+    alts = []
     for m in misconceptions_for(name):
         try:
             with np.errstate(all="ignore"):
@@ -233,7 +234,48 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         if compare(got, alt, tol).ok:
             raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                                f"(first difference: {out.detail}; inputs: {shown}){said}")
-    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}")
+        alts.append((m, alt))
+    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
+                       f"{_partial_note(got, expected, alts, tol, ex.output_name)}")
+
+
+def _parts(value):
+    """The top-level parts of a structured output (index or key -> value), else None."""
+    if isinstance(value, (tuple, list)):
+        return dict(enumerate(value))
+    if isinstance(value, dict):
+        return dict(value)
+    return None
+
+
+def _partial_note(got, expected, alts, tol, output_name: str, limit: int = 2) -> str:
+    """When an answer with several outputs has more than one thing wrong, no catalogued
+    variant reproduces all of it; but a variant whose wrong parts (say dW) the answer
+    reproduces exactly, while other parts differ for another reason, still names a mistake
+    the student made. Returns lines naming up to `limit` such mistakes, or ""."""
+    exp, mine = _parts(expected), _parts(got)
+    if exp is None or mine is None or set(exp) != set(mine) or len(exp) < 2:
+        return ""
+    names = [n.strip() for n in output_name.strip("()").split(",")]
+    label = (lambda k: names[k]) if len(names) == len(exp) and all(isinstance(k, int) for k in exp) else repr
+    differs = {k for k in exp if not compare(mine[k], exp[k], tol).ok}
+    found, explained = [], set()
+    for m, alt in alts:
+        theirs = _parts(alt)
+        if theirs is None or set(theirs) != set(exp):
+            continue
+        wrong = [k for k in exp if not compare(theirs[k], exp[k], tol).ok]
+        if wrong and all(compare(mine[k], theirs[k], tol).ok for k in wrong):
+            explained.update(wrong)
+            found.append(f"\nPart of your answer ({', '.join(label(k) for k in wrong)}) shows a known mistake: "
+                         f"{m.title} [{m.id}].\nHint: {m.hint}")
+    if not found:
+        return ""
+    more = f"\n(and {len(found) - limit} more known mistakes)" if len(found) > limit else ""
+    rest = differs - explained
+    tail = ("\nTogether these explain every difference from the expected answer." if not rest else
+            f"\n{', '.join(label(k) for k in sorted(rest, key=str))} differs for another reason as well.")
+    return "".join(found[:limit]) + more + tail
 
 
 def _student_line(err: BaseException) -> str:

@@ -77,3 +77,39 @@ def test_where_quotes_only_lines_the_student_can_see():
                      "in your dropout_backward: `mask, keep_prob, train, inverted = cache`"), where
     hidden = ["Cell In[10], line 30\n---> 30 check('dropout_backward', dropout_backward, seed=987654)  # SECRET\n"]
     assert error_where(hidden, safe_lines(answer), safe_lines(visible)) == ""
+
+
+def two_mistakes_linear_backward(dout, cache):
+    x, W, _ = cache
+    return dout @ W.T, dout.T @ x, dout.copy()  # dW transposed AND db not summed
+
+
+def test_an_answer_with_two_mistakes_in_different_outputs_names_both():
+    """No single catalogued variant reproduces two mistakes at once, but each variant's
+    wrong part is reproduced exactly: both are named, and the check still fails."""
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", two_mistakes_linear_backward, seed=2, N=4, D=3, M=5)
+    msg = str(info.value)
+    assert not msg.startswith("TNN-MISCONCEPTION"), msg  # not one misconception: no single name
+    assert "Part of your answer (dW) shows a known mistake" in msg and "[linear-dW-transposed]" in msg, msg
+    assert "Part of your answer (db) shows a known mistake" in msg and "[linear-db-not-summed]" in msg, msg
+    assert "Together these explain every difference" in msg, msg
+
+
+def test_a_known_mistake_plus_an_unknown_one_says_what_else_differs():
+    def transposed_and_odd_dx(dout, cache):
+        x, W, _ = cache
+        return 2.0 * dout @ W.T, dout.T @ x, dout.sum(axis=0)
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", transposed_and_odd_dx, seed=2, N=4, D=3, M=5)
+    msg = str(info.value)
+    assert "[linear-dW-transposed]" in msg and "dx differs for another reason as well" in msg, msg
+
+
+def test_an_answer_wrong_in_one_part_for_an_unknown_reason_names_nothing():
+    def odd(dout, cache):
+        x, W, _ = cache
+        return dout @ W.T, x.T @ dout + 1.0, dout.sum(axis=0)
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", odd, seed=2, N=4, D=3, M=5)
+    assert "known mistake" not in str(info.value)
