@@ -31,6 +31,20 @@ def _check(args) -> int:
     return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One grading worker per CPU this process may use, at most MAX_DEFAULT_WORKERS (each
+    runs a kernel of up to --memory-mb)."""
+    import os
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -70,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
     g.add_argument("--assignment", default=None, metavar="ID", help="grade only this assignment (needed for a "
                    "folder of <student>.ipynb files)")
-    g.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                   help="grade N submissions at a time (default 1)")
+    g.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
+                   help=f"grade N submissions at a time; results are identical for any N (default: the "
+                   f"CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; here {default_workers()})")
     g.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                    help="time limit of each cell (default 30)")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
