@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ import numpy as np
 
 MISCONCEPTION_TAG = "TNN-MISCONCEPTION"
 REFERENCE_TAG = "TNN-REFERENCE-USED"
+# "Part of your answer (dW) shows a known mistake: <title> [<id>]." — one of several mistakes
+PARTIAL_PHRASE = "shows a known mistake:"
+PARTIAL_ID = re.compile(re.escape(PARTIAL_PHRASE) + r".*? \[([A-Za-z0-9_.-]+)\]\.$", re.M)
 
 
 class CheckFailure(AssertionError):
@@ -267,7 +271,7 @@ def _partial_note(got, expected, alts, tol, output_name: str, limit: int = 2) ->
         wrong = [k for k in exp if not compare(theirs[k], exp[k], tol).ok]
         if wrong and all(compare(mine[k], theirs[k], tol).ok for k in wrong):
             explained.update(wrong)
-            found.append(f"\nPart of your answer ({', '.join(label(k) for k in wrong)}) shows a known mistake: "
+            found.append(f"\nPart of your answer ({', '.join(label(k) for k in wrong)}) {PARTIAL_PHRASE} "
                          f"{m.title} [{m.id}].\nHint: {m.hint}")
     if not found:
         return ""

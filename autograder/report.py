@@ -8,6 +8,7 @@ import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from autograder.checks import PARTIAL_ID
 from autograder.feedback import esc
 
 
@@ -22,7 +23,8 @@ def _png(fig) -> str:
 def summarise(results: list) -> dict:
     """Numbers behind the report, per assignment."""
     by_aid = defaultdict(lambda: {"scores": {}, "max": 0.0, "cells": defaultdict(lambda: [0, 0]),
-                                  "misconceptions": Counter(), "statuses": Counter(), "not_graded": []})
+                                  "misconceptions": Counter(), "partial": Counter(), "statuses": Counter(),
+                                  "not_graded": []})
     for r in results:
         s = by_aid[r["assignment"]]
         cells = [c for nb in r["notebooks"].values() for c in nb["cells"]]
@@ -34,6 +36,9 @@ def summarise(results: list) -> dict:
             s["statuses"][c["status"]] += 1
             if c["misconception"]:
                 s["misconceptions"][c["misconception"]] += 1
+            elif c["status"] == "failed":  # one of several mistakes in the same answer
+                for mid in set(PARTIAL_ID.findall(c.get("message") or "")):
+                    s["partial"][mid] += 1
         bad = [f"{name}: {nb['state']}" for name, nb in r["notebooks"].items() if nb["state"] != "graded"]
         if bad:
             s["not_graded"].append((r["student"], "; ".join(bad)))
@@ -66,18 +71,26 @@ def render(results: list) -> str:
         axes[1].invert_yaxis()
         axes[1].set(title="pass rate per test cell", xlabel="% of students", xlim=(0, 100))
         parts.append(_png(fig))
-        if s["misconceptions"]:
-            common = s["misconceptions"].most_common()
+        if s["misconceptions"] or s["partial"]:
+            total = s["misconceptions"] + s["partial"]
+            common = [mid for mid, _ in total.most_common()]
+            alone = [s["misconceptions"][m] for m in common]
+            within = [s["partial"][m] for m in common]
             fig, ax = plt.subplots(figsize=(11, 0.4 * len(common) + 1))
-            ax.barh(range(len(common)), [c for _, c in common], color="#c44e52")
-            ax.set_yticks(range(len(common)), [m for m, _ in common], fontsize=8)
+            ax.barh(range(len(common)), alone, color="#c44e52", label="the answer's only mistake")
+            if any(within):
+                ax.barh(range(len(common)), within, left=alone, color="#e8a0a2",
+                        label="one of several mistakes in the answer")
+                ax.legend(loc="lower right", fontsize=8)
+            ax.set_yticks(range(len(common)), common, fontsize=8)
             ax.invert_yaxis()
             ax.set(title="misconceptions found", xlabel="test cells")
             parts.append(_png(fig))
-            parts.append("<table><tr><th>misconception</th><th>test cells</th><th>what it is</th></tr>")
-            for mid, count in common:
+            parts.append("<table><tr><th>misconception</th><th>test cells</th>"
+                         "<th>and among other mistakes</th><th>what it is</th></tr>")
+            for mid, a, w in zip(common, alone, within):
                 m = find_misconception(mid)
-                parts.append(f"<tr><td><code>{esc(mid)}</code></td><td>{count}</td>"
+                parts.append(f"<tr><td><code>{esc(mid)}</code></td><td>{a}</td><td>{w}</td>"
                              f"<td>{esc(m.title) if m else ''}</td></tr>")
             parts.append("</table>")
         parts.append("<p>Statuses: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(s["statuses"].items())) + "</p>")

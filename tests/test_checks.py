@@ -113,3 +113,26 @@ def test_an_answer_wrong_in_one_part_for_an_unknown_reason_names_nothing():
     with pytest.raises(CheckFailure) as info:
         check("linear_backward", odd, seed=2, N=4, D=3, M=5)
     assert "known mistake" not in str(info.value)
+
+
+def test_the_class_report_counts_mistakes_found_among_others():
+    """A failed cell whose message names known mistakes (from the check itself) is counted
+    in the report under each of them, apart from single-misconception matches."""
+    from autograder.outcomes import read_error
+    from autograder.report import render, summarise
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", two_mistakes_linear_backward, seed=2, N=4, D=3, M=5)
+    status, mid, message = read_error("CheckFailure", str(info.value))
+    assert (status, mid) == ("failed", None)
+    cells = [{"grade_id": "test_linear_backward", "points": 0.0, "max_points": 2.0, "status": status,
+              "misconception": "", "message": message},
+             {"grade_id": "test_linear_backward_2", "points": 0.0, "max_points": 1.0, "status": "misconception",
+              "misconception": "linear-dW-transposed", "message": "..."}]
+    results = [{"student": "s1", "assignment": "00_backprop",
+                "notebooks": {"00_backprop.ipynb": {"state": "graded", "cells": cells}}}]
+    s = summarise(results)["00_backprop"]
+    assert s["misconceptions"] == {"linear-dW-transposed": 1}
+    assert s["partial"] == {"linear-dW-transposed": 1, "linear-db-not-summed": 1}
+    html = render(results)
+    assert "<code>linear-db-not-summed</code></td><td>0</td><td>1</td>" in html, html[-2000:]
+    assert "<code>linear-dW-transposed</code></td><td>1</td><td>1</td>" in html
