@@ -35,11 +35,18 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
-from nbformat.v4 import new_code_cell  # noqa: E402
-
+from nbformat.v4 import new_code_cell as _new_code_cell  # noqa: E402
 from autograder.catalogue import get_exercise, misconceptions_for  # noqa: E402
 from autograder.course import COURSE  # noqa: E402
 from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta  # noqa: E402
+
+
+def new_code_cell(source: str):
+    """A code cell whose id derives from its source, so that rebuilding the example class
+    reproduces the committed files (nbformat draws a random id)."""
+    import hashlib
+    return _new_code_cell(source, id=hashlib.sha1(source.encode()).hexdigest()[:8])
+
 
 HOSTILE_ASSIGNMENT = "00_backprop"
 SUBMITTED = HERE / "submitted"
@@ -158,8 +165,9 @@ def misconception_answer(m, aid: str) -> tuple[str, bool]:
         src = function_source(m.impl, m.exercise, ex.reference)
         ns: dict = {}
         exec(compile(src, f"<{m.id}>", "exec"), ns)
-        mine = [_tag_of(m.exercise, ns[m.exercise], kw) for kw in notebook_cases(aid, m.exercise)]
-        theirs = [_tag_of(m.exercise, m.impl, kw) for kw in notebook_cases(aid, m.exercise)]
+        cases = notebook_cases(aid, m.exercise)
+        mine = [_tag_of(m.exercise, ns[m.exercise], kw) for kw in cases]
+        theirs = [_tag_of(m.exercise, m.impl, kw) for kw in cases]
         if mine == theirs and m.id in mine:
             return f"# {m.title}\n{src}", True
     except (Unsupported, OSError, TypeError, SyntaxError, KeyError, StopIteration, NameError):
