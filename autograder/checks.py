@@ -213,7 +213,13 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     except CheckFailure:
         raise
     except Exception as err:  # the student's code raised: say what and where, briefly
-        raise CheckFailure(f"{name} raised {type(err).__name__}: {err}{_student_line(err)}\n"
+        ename = getattr(err, "ename", type(err).__name__)  # from the student process: its own type name
+        if ename == "ReferenceUnavailable":
+            raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference ({err}); "
+                               "implement it yourself: an answer that uses the reference earns no points.") from None
+        where = getattr(err, "student_where", None)
+        line = f"\nat {where}" if where else ("" if where is not None else _student_line(err))
+        raise CheckFailure(f"{name} raised {ename}: {err}{line}\n"
                            f"(inputs: {shown})") from None
     said = _warnings_note(caught, noise.getvalue())
     if watch.called:

@@ -29,7 +29,7 @@ import autograder.course  # noqa: F401  (puts the environment's bin on PATH for 
 from autograder.course import course_root, nbgrader_config
 from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception"]
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 MAX_ATTEMPTS = 2
@@ -66,10 +66,12 @@ def layout_of(path: Path) -> dict:
     import nbformat
     from nbgrader.preprocessors import ClearHiddenTests
     nb = nbformat.read(str(path), as_version=4)
-    order, tests, answers, sources, released = [], [], [], {}, {}
+    order, tests, answers, sources, released, lesson = [], [], [], {}, {}, []
     clear = ClearHiddenTests()
     for cell in nb.cells:
         gid = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and not is_test_cell(cell) and not is_answer_cell(cell):
+            lesson.append(cell.source)
         if not gid:
             continue
         order.append(gid)
@@ -79,7 +81,10 @@ def layout_of(path: Path) -> dict:
             released[gid] = clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source
         elif is_answer_cell(cell):
             answers.append(gid)
-    return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released}
+    from autograder.evaluate import setup_cells
+    setup = setup_cells(lesson, [sources[g] for g, _ in tests], answers)
+    return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released,
+            "setup": setup}
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:

@@ -18,11 +18,8 @@ The gradebook is only read here (by ``OverwriteCells``); the parent writes all r
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
-import tempfile
 import traceback
 from pathlib import Path
 
@@ -30,10 +27,10 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.checks import REFERENCE_TAG
-from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, Runner, error_output
+from autograder.execute import error_output
 from autograder.integrity import reference_use
-from autograder.outcomes import (clean, exercise_of, is_answer_cell, is_test_cell, make_diagnoser,
-                                 nbgrader_meta, safe_lines, test_outcome, visible_source)
+from autograder.outcomes import (clean, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta, safe_lines,
+                                 visible_source)
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 
@@ -212,94 +209,145 @@ def _ungradable(layout, state, message) -> dict:
     return {"state": state, "message": message, "notes": [], "cells": cells, "answers": {}, "autograded": None}
 
 
-async def grade_notebook(runner: Runner, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
-    nb, state, message = load_notebook(path)
-    if nb is None:
-        return _ungradable(layout, state, message)
-    nb, notes = sanitise(nb, layout, resources, config)
-    work = tempfile.mkdtemp(prefix="tnn-grade-")
-    try:
-        for f in Path(source_dir).iterdir():  # the assignment's data files, as nbgrader copies them
-            if f.is_file() and f.suffix != ".ipynb":
-                shutil.copy(f, work)
-        report = await runner.run(nb, work, after_cell=make_diagnoser(layout["answers"], runner.timeout))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    from nbgrader.preprocessors import LimitOutput
-    nb, _ = LimitOutput(config=config).preprocess(nb, resources)
-    for i in report["timeouts"]:
-        notes.append(f"cell {i + 1} did not finish within {runner.timeout:g} s and was stopped")
-    for i in report["died"]:
-        notes.append(f"the kernel died in cell {i + 1} (memory limit {runner.memory_mb} MiB?); it was restarted")
-    for i in report["truncated"]:
-        notes.append(f"cell {i + 1} printed too much; its output was cut")
-    errors = [(i, c, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)
-              for o in c.get("outputs", []) if o.get("output_type") == "error"
-              and o.get("ename") not in (TIMEOUT_ENAME, DEAD_ENAME, NOT_RUN_ENAME)]
-    for i, c, o in errors[:5]:
-        gid = nbgrader_meta(c).get("grade_id")
-        where = f"cell {i + 1}" + (f" (your answer {gid})" if gid else "")
-        notes.append(f"{where} raised {o.get('ename')}: {clean(o.get('evalue', ''))[:300]}")
-    used = _fail_reference_users(nb, layout)
-    by_id = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
-    own = safe_lines(*(c.source for c in nb.cells if is_answer_cell(c)))
-    cells = []
-    for gid, points in layout["tests"]:
-        cell = by_id.get(gid)
-        row = {"grade_id": gid, "exercise": exercise_of(gid, layout["answers"]) or ""}
-        if cell is None or not is_test_cell(cell):
-            row.update(points=0.0, max_points=float(points), status="not-run", misconception="",
-                       message="this test cell could not be restored", source="")
-        else:
-            shown = visible_source(layout["sources"].get(gid, cell.source))
-            row.update(test_outcome(cell, own, safe_lines(shown)), source=shown)
-            if row["exercise"] in used and row["status"] == "reference-used":
-                row["message"] = row["message"] or used[row["exercise"]]
-        cells.append(row)
-    stubs = {nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c) and any(
-        o.get("output_type") == "error" and o.get("ename") == "NotImplementedError" for o in c.get("outputs", []))}
-    for row in cells:  # e.g. a poll left as its stub: the test only sees a NameError
-        if row["exercise"] in stubs and row["status"] in ("error", "failed"):
-            row.update(status="unanswered", message="not answered yet: the answer cell still raises "
-                                                    "NotImplementedError")
-    answers = {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells if is_answer_cell(c)}
-    return {"state": "graded", "message": "", "notes": notes, "cells": cells, "answers": answers,
-            "autograded": nbformat.writes(nb)}
+class Grader:
+    """Grades notebooks in two processes each: the student's cells in a sandboxed student
+    process, the graded test cells here (see :mod:`autograder.evaluate`). Keeps one spare
+    student process started for the assignment it graded last."""
 
+    def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = 200_000, sandbox=None,
+                 spare: bool = True):
+        from autograder.sandbox.launch import Limits
+        self.timeout, self.memory_mb, self.max_output_bytes = timeout, memory_mb, max_output_bytes
+        self.limits = Limits(memory_mb=memory_mb)
+        self.sandbox = sandbox
+        self.keep_spare = spare
+        self.runtimes: dict[str, Path] = {}
+        self._spare = None            # (runtime, data_dir, StudentProcess)
 
-async def grade_task(runner: Runner, task: dict, config) -> dict:
-    """Grade every notebook of one (student, assignment) submission."""
-    out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
-    for name, info in task["notebooks"].items():
-        resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
-                                  "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
+    def runtime(self, layout) -> Path:
+        from autograder.sandbox.launch import build_runtime
+        key = ",".join(sorted(layout["answers"]))
+        if key not in self.runtimes:
+            self.runtimes[key] = build_runtime(layout["answers"])
+        return self.runtimes[key]
+
+    def _take_spare(self, runtime, data_dir):
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0] == runtime and spare[1] == data_dir:
+            return spare[2]
+        if spare is not None:
+            spare[2].kill()
+        return None
+
+    def _start_spare(self, runtime, data_dir):
+        if self.keep_spare:
+            from autograder.sandbox.launch import StudentProcess
+            self._spare = (runtime, data_dir, StudentProcess(runtime, data_dir, self.limits, sandbox=self.sandbox))
+
+    def close(self):
+        if self._spare is not None:
+            self._spare[2].kill()
+            self._spare = None
+
+    def grade_notebook(self, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
+        from autograder.evaluate import SandboxedStudent, evaluate_tests
+        nb, state, message = load_notebook(path)
+        if nb is None:
+            return _ungradable(layout, state, message)
+        nb, notes = sanitise(nb, layout, resources, config)
+        runtime = self.runtime(layout)
+        data_dir = Path(source_dir)
+        cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
+        student = SandboxedStudent(cells, self.timeout, runtime, data_dir, self.limits, sandbox=self.sandbox,
+                                   spare=self._take_spare(runtime, data_dir))
         try:
-            res = await grade_notebook(runner, info["path"], info["layout"], resources, config, task["source_dir"])
-        except Exception as err:  # the grader failed on this notebook: report it, go on
-            res = _ungradable(info["layout"], "grader-error",
-                              f"the grader failed on this notebook: {type(err).__name__}: {err}")
-            res["trace"] = traceback.format_exc()
-        out["notebooks"][name] = res
-    return out
+            student.run_all()
+            self._start_spare(runtime, data_dir)   # boots while the tests run
+            stubs = {nbgrader_meta(nb.cells[i])["grade_id"] for i, r in student.results.items()
+                     if is_answer_cell(nb.cells[i]) and r.get("ename") == "NotImplementedError"}
+            tests = [(gid, layout["sources"][gid], points) for gid, points in layout["tests"]]
+            shown = {gid: safe_lines(visible_source(layout["sources"][gid])) for gid, _ in layout["tests"]}
+            rows = evaluate_tests(tests, layout["answers"], student, layout.get("setup", []), self.timeout,
+                                  visible_of=shown.get, unanswered=stubs)
+        finally:
+            isolated = student.isolated
+            student.close()
+        if not isolated:
+            notes.append("the sandbox (bubblewrap) was not available: your code ran with memory, time and process "
+                         "limits but without file and network isolation")
+        for i in sorted(student.results):
+            r = student.results[i]
+            cell = nb.cells[i]
+            gid = nbgrader_meta(cell).get("grade_id")
+            if r["status"] == "timeout":
+                notes.append(f"cell {i + 1} did not finish within {self.timeout:g} s and was stopped")
+            elif r["status"] == "died":
+                notes.append(f"cell {i + 1} ended the Python process (out of memory? the limit is {self.memory_mb} "
+                             "MiB; quit() or os._exit?); it was not run again")
+            elif r["status"] == "not-run":
+                notes.append(f"cell {i + 1} was not run: the student process had to be restarted too many times")
+            if r.get("printed", 0) > self.max_output_bytes:
+                notes.append(f"cell {i + 1} printed too much; its output was cut")
+            if r["status"] == "error" and is_answer_cell(cell) and r.get("ename") != "NotImplementedError":
+                notes.append(f"cell {i + 1} (your answer {gid}) raised {r.get('ename')}: {clean(r.get('evalue', ''))[:300]}")
+        used = _fail_reference_users(nb, layout)
+        by_id = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if is_test_cell(c)}
+        out_rows = []
+        for row in rows:
+            gid = row["grade_id"]
+            cell = by_id.get(gid)
+            ex = row["exercise"]
+            if ex in used:
+                why = (f"{ex}: your answer uses the tnn_lib reference ({used[ex]}); implement it yourself: an "
+                       "answer that uses the reference earns no points for this exercise.")
+                row.update(points=0.0, status="reference-used", misconception="", message=why,
+                           outputs=[error_output("CheckFailure", f"{REFERENCE_TAG}\n{why}")])
+            if cell is not None:
+                cell.outputs = [nbformat.from_dict(o) for o in row["outputs"]]
+                cell.execution_count = None
+            row.pop("outputs")
+            row["source"] = visible_source(layout["sources"].get(gid, ""))
+            out_rows.append(row)
+        answers = {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells if is_answer_cell(c)}
+        return {"state": "graded", "message": "", "notes": notes, "cells": out_rows, "answers": answers,
+                "isolated": bool(isolated), "autograded": nbformat.writes(nb)}
+
+    def grade_task(self, task: dict, config) -> dict:
+        """Grade every notebook of one (student, assignment) submission."""
+        out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
+        for name, info in task["notebooks"].items():
+            resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
+                                      "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
+            try:
+                res = self.grade_notebook(info["path"], info["layout"], resources, config, task["source_dir"])
+            except Exception as err:  # the grader failed on this notebook: report it, go on
+                res = _ungradable(info["layout"], "grader-error",
+                                  f"the grader failed on this notebook: {type(err).__name__}: {err}")
+                res["trace"] = traceback.format_exc()
+            out["notebooks"][name] = res
+        return out
 
 
 def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[k] = "1"
     from autograder.course import nbgrader_config
     import nbgrader.preprocessors  # noqa: F401  (import once, here)
     import logging
     import warnings
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Cell is missing an id field")
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except Exception:
+        pass
     config = nbgrader_config(settings["course"], settings["db_url"])
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    runner = Runner(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
-                    max_output_bytes=settings["max_output_bytes"], env={"NBGRADER_EXECUTION": "autograde"},
+    grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
+                    max_output_bytes=settings["max_output_bytes"], sandbox=settings.get("sandbox"),
                     spare=settings.get("spare", True))
-    if runner.keep_spare:
-        runner._spare = loop.create_task(runner._start_kernel())
     try:
         while True:
             try:
@@ -308,8 +356,6 @@ def worker_main(conn, settings: dict) -> None:
                 break
             if task is None:
                 break
-            result = loop.run_until_complete(grade_task(runner, task, config))
-            conn.send(result)
+            conn.send(grader.grade_task(task, config))
     finally:
-        loop.run_until_complete(runner.close())
-        loop.close()
+        grader.close()

@@ -36,9 +36,37 @@ def test_sequential_backward_matches_numerical_gradient_with_bn_and_dropout():
     assert set(grads) == set(params) == {"0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b",
                                          "6.W", "6.b", "8.W", "8.b"}
     assert rel_error(numerical_gradient(loss, x), dx) < 1e-7
+    # The bias of the Linear layer that feeds BatchNorm1d has an exact gradient of zero:
+    # batch norm subtracts the batch mean, so any per-feature constant added before it
+    # cancels (the lecture's "BN removes the bias"). Both the analytic and the numerical value
+    # are round-off there, and a relative error of round-off against round-off means
+    # nothing, so that gradient is checked against zero with absolute bounds: the analytic
+    # one at the size of round-off in sums of O(1) terms, the numerical one at the size of
+    # the central difference's round-off, eps*|f|/h ~ 1e-10, both far below the scale of the
+    # other gradients (about 1).
+    assert np.max(np.abs(grads["0.b"])) < 1e-12, grads["0.b"]
+    assert np.max(np.abs(numerical_gradient(loss, params["0.b"]))) < 1e-8
     for key, p in params.items():  # perturbs the live arrays in place
+        if key == "0.b":
+            continue
+        assert np.max(np.abs(grads[key])) > 1e-3, key  # not a zero gradient in disguise
         err = rel_error(numerical_gradient(loss, p), grads[key])
         assert err < 1e-7, (key, err)
+
+
+def test_batchnorm_removes_the_bias_of_the_layer_before_it():
+    """Adding any constant c to a feature before batch norm leaves its output unchanged, so
+    the gradient reaching that feature sums to exactly zero over the batch (up to round-off):
+    dL/db = sum_n dz_n = 0 for the bias b of the layer feeding BN."""
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((16, 4))
+    gamma, beta = rng.uniform(0.5, 1.5, 4), rng.normal(size=4)
+    out, cache = batchnorm.batchnorm_forward(z, gamma, beta)
+    shifted, _ = batchnorm.batchnorm_forward(z + rng.normal(size=4) * 3.0, gamma, beta)
+    np.testing.assert_allclose(shifted, out, rtol=0, atol=1e-12)
+    dz, _, _ = batchnorm.batchnorm_backward(rng.standard_normal((16, 4)), cache)
+    assert np.max(np.abs(dz)) > 0.1  # the gradient itself is not zero ...
+    assert np.max(np.abs(dz.sum(axis=0))) < 1e-12  # ... only its sum over the batch is
 
 
 def test_dropout_mask_is_used_and_zeroes_units():

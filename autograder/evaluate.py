@@ -1,0 +1,441 @@
+"""Test-cell evaluation: the graded test cells run here, never where the student's code runs.
+
+:func:`evaluate_tests` runs every graded test cell of a notebook, from the source's text
+(hidden tests included), in the grader's own namespace: the course's setup cells from the
+source notebook, plus, for the test cell of exercise X, one name bound to the student's X —
+a proxy into the student process while grading (:class:`SandboxedStudent`), the student's
+own object in ``tnn-course check`` (:class:`LocalStudent`). A test of X sees no other
+exercise of the student. The verdict is what the grader's own code raises or does not raise.
+
+Both :class:`SandboxedStudent` and :class:`LocalStudent` run the notebook's other cells in
+order (every cell but the graded test cells), with a time limit per cell; a cell that
+hangs or ends the interpreter costs only itself: the process is restarted, the cells
+before it are replayed, and the rest goes on.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import signal
+import sys
+import time
+import warnings
+
+from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure
+from autograder.outcomes import clean, exercise_of, read_error
+from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
+
+TIMEOUT_ENAME = "CellTimeout"
+DEAD_ENAME = "KernelDied"
+NOT_RUN_ENAME = "NotRun"
+UNSENDABLE_ENAME = "Unsendable"
+MAX_RESTARTS = 6
+MAGIC = re.compile(r"^\s*[%!]")
+
+
+def strip_magics(source: str) -> str:
+    """Python source of a cell: IPython's line magics and shell lines become ``pass``."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "pass\n"
+    return "\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", ln) for ln in lines) + "\n"
+
+
+def free_names(source: str) -> set[str]:
+    """Names a cell reads that it does not bind itself (by a rough, conservative reading)."""
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set()
+    loads, stores = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            stores.add(node.name)
+        elif isinstance(node, ast.arg):
+            stores.add(node.arg)
+    import builtins
+    return loads - stores - set(dir(builtins))
+
+
+def bound_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set()
+    out = set()
+    for node in tree.body:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                out.add(sub.id)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                out.update((a.asname or a.name).split(".")[0] for a in sub.names)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.add(node.name)
+    return out
+
+
+def setup_cells(lesson_sources: list[str], test_sources: list[str], answers) -> list[str]:
+    """The source notebook's cells the grader runs before the tests: the first code cell (the
+    imports) and every other lesson cell that binds a name the test cells read."""
+    need = set().union(*(free_names(s) for s in test_sources)) - set(answers) if test_sources else set()
+    out = []
+    for i, src in enumerate(lesson_sources):
+        if i == 0 or bound_names(src) & need:
+            out.append(src)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# the student's side
+# ----------------------------------------------------------------------------------------
+class Missing:
+    pass
+
+
+MISSING = Missing()
+
+
+class _StudentBase:
+    """Runs the notebook's cells (``cells``: a list of (index, source)) and answers lookups."""
+
+    def __init__(self, cells, timeout: float):
+        self.cells = list(cells)
+        self.timeout = float(timeout)
+        self.results: dict[int, dict] = {}
+        self.broken: set[int] = set()
+        self.restarts = 0
+        self.ended: set[int] = set()      # cells that ended the interpreter
+
+    # subclasses: _start(), _run(source) -> dict, lookup(name), close(), _alive()
+    def run_all(self):
+        self._start()
+        pos = 0
+        while pos < len(self.cells):
+            idx, src = self.cells[pos]
+            res = self._run_guarded(src)
+            self.results[idx] = res
+            if res["status"] in ("timeout", "died"):
+                self.broken.add(idx)
+                if res["status"] == "died":
+                    self.ended.add(idx)
+                if not self._restart(upto=pos):
+                    for j, _ in self.cells[pos + 1:]:
+                        self.results[j] = {"status": "not-run"}
+                    return
+            pos += 1
+
+    def _run_guarded(self, src) -> dict:
+        try:
+            return self._run(src)
+        except CellTimeout:
+            return {"status": "timeout"}
+        except ProcessDied:
+            return {"status": "died"}
+
+    def _restart(self, upto: int | None = None) -> bool:
+        """A new process with the cells before position `upto` (all when None) replayed."""
+        while True:
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                return False
+            self.close()
+            self._start()
+            ok = True
+            for idx, src in self.cells[:len(self.cells) if upto is None else upto]:
+                if idx in self.broken:
+                    continue
+                res = self._run_guarded(src)
+                if res["status"] in ("timeout", "died"):
+                    self.broken.add(idx)
+                    ok = False
+                    break
+            if ok:
+                return True
+
+    def recover(self) -> bool:
+        """After a test cell's call timed out or killed the process: start again."""
+        return self._restart(upto=None)
+
+
+class SandboxedStudent(_StudentBase):
+    """The student's notebook in a sandboxed process (:mod:`autograder.sandbox.launch`)."""
+
+    def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, spare=None):
+        super().__init__(cells, timeout)
+        self.runtime, self.data_dir, self.limits, self.sandbox = runtime, data_dir, limits, sandbox
+        self.proc = None
+        self._spare = spare
+        self.isolated = None
+
+    def _start(self):
+        from autograder.sandbox.launch import StudentProcess
+        proc, self._spare = self._spare, None
+        if proc is None or proc.proc.poll() is not None:
+            if proc is not None:
+                proc.kill()
+            proc = StudentProcess(self.runtime, self.data_dir, self.limits, sandbox=self.sandbox)
+        self.proc = proc
+        self.isolated = proc.isolated
+        try:
+            proc.wait_ready()
+        except (CellTimeout, ProcessDied, OSError, ValueError):
+            proc.kill()
+            proc = self.proc = StudentProcess(self.runtime, self.data_dir, self.limits, sandbox=self.sandbox)
+            proc.wait_ready()
+
+    @property
+    def peer(self):
+        return self.proc.peer
+
+    def _run(self, src) -> dict:
+        self.peer.deadline = time.monotonic() + self.timeout
+        try:
+            msg, _ = self.peer.request({"op": "run_cell", "source": src})
+        finally:
+            self.peer.deadline = None
+        return {"status": "ok" if msg.get("status") == "ok" else "error", "ename": str(msg.get("ename", ""))[:100],
+                "evalue": str(msg.get("evalue", ""))[:2000], "printed": msg.get("printed", 0)
+                if type(msg.get("printed")) is int else 0}
+
+    def lookup(self, name: str):
+        msg, buffers = self.peer.request({"op": "lookup", "name": name})
+        if msg.get("missing"):
+            return MISSING
+        if not msg.get("ok"):
+            return Unsendable(name, str(msg.get("message", ""))[:500])
+        return self.peer.decoder(buffers).decode(msg.get("value"))
+
+    def set_deadline(self, deadline):
+        self.peer.deadline = deadline
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+
+class Unsendable:
+    """A student's name whose value may not cross to the grader."""
+
+    def __init__(self, name, why):
+        self.name, self.why = name, why
+
+
+class LocalStudent(_StudentBase):
+    """The notebook in this process (``tnn-course check`` on a student's own machine)."""
+
+    def __init__(self, cells, timeout, cwd=None):
+        super().__init__(cells, timeout)
+        self.shell = None
+        self.cwd = cwd
+        self.deadline = None
+
+    def _start(self):
+        from IPython.core.interactiveshell import InteractiveShell
+        if self.shell is None:
+            self.shell = InteractiveShell.instance(colors="NoColor")
+            self.shell.register_magic_function(lambda line="": None, "line", "matplotlib")
+            self.shell.enable_gui = lambda gui=None: None
+        self.shell.reset(new_session=False)
+
+    def _run(self, src) -> dict:
+        import os
+        old = os.getcwd()
+        out = io.StringIO()
+        try:
+            if self.cwd:
+                os.chdir(self.cwd)
+            with _alarm(self.timeout), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                result = self.shell.run_cell(src, store_history=False)
+        finally:
+            os.chdir(old)
+        err = result.error_in_exec or result.error_before_exec
+        if isinstance(err, CellTimeout):
+            raise err
+        if err is not None:
+            return {"status": "error", "ename": type(err).__name__, "evalue": str(err)[:2000], "printed": 0}
+        return {"status": "ok", "ename": "", "evalue": "", "printed": len(out.getvalue())}
+
+    def lookup(self, name):
+        return self.shell.user_ns.get(name, MISSING) if self.shell is not None else MISSING
+
+    def set_deadline(self, deadline):
+        self.deadline = deadline
+
+    def close(self):
+        pass
+
+    def alive(self):
+        return True
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Raise CellTimeout in this (main) thread after `seconds`."""
+    if not hasattr(signal, "setitimer") or seconds <= 0:
+        yield
+        return
+
+    def fire(*_):
+        raise CellTimeout(f"did not finish within {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# ----------------------------------------------------------------------------------------
+# the grader's side
+# ----------------------------------------------------------------------------------------
+def grader_namespace(setup_sources: list[str]) -> dict:
+    """A fresh namespace with the course's setup cells run (trusted source-notebook code)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ns = {"__name__": "__grader__"}
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for src in setup_sources:
+            exec(compile(strip_magics(src), "<setup>", "exec"), ns)  # noqa: S102 - the course's own cells
+    plt.close("all")
+    return ns
+
+
+def _where(err: BaseException, visible: set[str], source_lines: list[str]) -> str:
+    """Where an error was raised, quoting only lines the student can see."""
+    import traceback
+    parts = []
+    for frame in traceback.extract_tb(err.__traceback__):
+        if frame.filename != "<test>" or not frame.lineno:
+            continue
+        line = source_lines[frame.lineno - 1].strip() if frame.lineno <= len(source_lines) else ""
+        if line and line in visible:
+            part = f"in the test: `{line[:160]}`"
+            if not parts or parts[-1] != part:
+                parts.append(part)
+    theirs = getattr(err, "student_where", "")
+    if theirs:
+        parts.append(f"in your answer: {theirs}")
+    return " → ".join(parts[-3:])
+
+
+def _diagnose(ex: str, fn, source: str) -> str | None:
+    from autograder.catalogue import all_exercises
+    from autograder.diagnose import diagnose
+    from autograder.outcomes import check_cases
+    if ex not in all_exercises() or not callable(fn):
+        return None
+    return diagnose(ex, fn, check_cases(source, ex) or [{"seed": 0}])
+
+
+def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visible_of=None,
+                   unanswered=frozenset()) -> list[dict]:
+    """Run the graded test cells `tests` (a list of (grade_id, source, points)) against
+    `student`. Returns one dict per cell: grade_id, exercise, points, max_points, status,
+    misconception, message, and ``outputs`` (nbformat outputs for the autograded notebook).
+    `visible_of(grade_id)` gives the lines of a test the student may see quoted."""
+    import matplotlib.pyplot as plt
+    ns = grader_namespace(setup_sources)
+    rows = []
+    gave_up = False
+    for gid, source, points in tests:
+        ex = exercise_of(gid, answers)
+        row = {"grade_id": gid, "exercise": ex or "", "max_points": float(points), "points": 0.0,
+               "misconception": "", "message": "", "outputs": []}
+        if gave_up:
+            row.update(status="not-run", message="not run: the student process had to be restarted too many times")
+            row["outputs"] = [_error(NOT_RUN_ENAME, row["message"])]
+            rows.append(row)
+            continue
+        for a in answers:
+            ns.pop(a, None)
+        visible = visible_of(gid) if visible_of else set()
+        src_lines = strip_magics(source).splitlines()
+        out, errs = io.StringIO(), io.StringIO()
+        status, mid, message, ename, evalue = "passed", None, "", "", ""
+        try:
+            if ex:
+                value = student.lookup(ex)
+                if isinstance(value, Unsendable):
+                    raise CheckFailure(f"{ex}: {value.why}")
+                if value is not MISSING:
+                    ns[ex] = value
+            student.set_deadline(time.monotonic() + timeout)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
+        except CellTimeout:
+            ename, evalue = TIMEOUT_ENAME, (f"this cell did not finish within {timeout:g} s (an endless loop in "
+                                            "your code?); it was stopped and grading went on")
+        except ProcessDied:
+            ename, evalue = DEAD_ENAME, ("your code ended the Python process while this cell ran (out of memory? "
+                                         "os._exit?); grading went on without it")
+        except BaseException as err:  # noqa: BLE001 - any failure of the test is its verdict
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            ename = getattr(err, "ename", type(err).__name__)
+            if isinstance(err, CheckFailure):
+                ename = "CheckFailure"
+            elif getattr(err, "from_student", False) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)):
+                evalue = "(a message your code raised)\n"  # the student cannot write the grader's tags
+            evalue += str(err)
+            if ename == "ReferenceUnavailable":
+                evalue = f"{REFERENCE_TAG}\n{ex}: your answer calls the tnn_lib reference: {evalue}"
+            where = "" if isinstance(err, CheckFailure) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)) \
+                else _where(err, visible, src_lines)
+            if ename in ("AssertionError", "CheckFailure") and not str(err).startswith(
+                    (MISCONCEPTION_TAG, REFERENCE_TAG)) and ex:
+                try:
+                    student.set_deadline(time.monotonic() + timeout)
+                    found = _diagnose(ex, ns.get(ex), source)
+                except (CellTimeout, ProcessDied):
+                    found = None
+                if found:
+                    evalue = f"{MISCONCEPTION_TAG} {found}\n{evalue}"
+            if where:
+                evalue += f"\n__where__ {where}"
+        finally:
+            student.set_deadline(None)
+            plt.close("all")
+        if ename:
+            text, _, where = evalue.partition("\n__where__ ")
+            status, mid, message = read_error(ename, text)
+            if status in ("error", "failed") and where:
+                message += f"\nwhere: {where}"
+            if status == "unanswered" or (ex in unanswered and status in ("error", "failed")):
+                status = "unanswered"
+                if not message.startswith("not answered"):
+                    message = "not answered yet: the answer cell still raises NotImplementedError"
+            row["outputs"] = [_error(ename, clean(text))]
+        else:
+            row["points"] = float(points)
+        if out.getvalue():
+            row["outputs"].insert(0, {"output_type": "stream", "name": "stdout", "text": out.getvalue()[:20_000]})
+        row.update(status=status, misconception=mid or "", message=message)
+        rows.append(row)
+        if ename in (TIMEOUT_ENAME, DEAD_ENAME) or not student.alive():
+            if not student.recover():
+                gave_up = True
+    return rows
+
+
+def _error(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+__all__ = ["evaluate_tests", "SandboxedStudent", "LocalStudent", "setup_cells", "strip_magics", "Proxy",
+           "TIMEOUT_ENAME", "DEAD_ENAME", "NOT_RUN_ENAME", "sys"]

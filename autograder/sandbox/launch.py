@@ -1,0 +1,372 @@
+"""Start the student process in its sandbox, and end it with everything it started.
+
+The sandbox is bubblewrap (Debian's ``bubblewrap``):
+
+* no network (``--unshare-net``), its own PID, IPC and UTS namespaces, an unprivileged user
+  (uid 65534) in its own user namespace, no capabilities;
+* a read-only system: ``/usr``, ``/etc``, the Python installation and the environment's
+  site-packages, nothing else of the host; the real ``tnn_lib`` and ``autograder``
+  directories are hidden under empty directories even where they lie inside those;
+* instead of them, a *runtime* directory (read-only): ``tnn_lib`` with the reference of
+  every exercise of the assignment replaced by a stub that raises
+  ``the reference of X is not available while grading``, a stub ``autograder.checks``
+  (so that a released notebook's imports work; test cells never run here) and the
+  student process's own code;
+* an empty scratch directory as the working directory, holding a fresh copy of the
+  assignment's data files, a small private ``/tmp``;
+* limits on address space (memory), CPU time, file size and processes.
+
+When the submission is done the sandbox's PID namespace is torn down: every process the
+student's code started, including those that started their own session, is killed.
+
+Where bubblewrap cannot run (another OS, no user namespaces) the student process runs
+with the same limits but without file and network isolation, and :attr:`isolated` says so.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.sandbox import wire
+
+HERE = Path(__file__).resolve().parent
+SANDBOX_FILES = ("__init__.py", "wire.py", "peer.py", "student.py")
+UNAVAILABLE = "the reference of {name} is not available while grading"
+SCRATCH_IN_SANDBOX = "/home/student"
+RUNTIME_IN_SANDBOX = "/opt/tnn"
+
+
+# ----------------------------------------------------------------------------------------
+# the runtime directory: tnn_lib without the assignment's references
+# ----------------------------------------------------------------------------------------
+STUB_MODULE = '''"""Raised in the grader's sandbox by a reference that is not available there."""
+
+
+class ReferenceUnavailable(RuntimeError):
+    """The reference of an exercise of this assignment does not exist while grading."""
+'''
+
+CHECKS_STUB = '''"""A stand-in for autograder.checks inside the grader's sandbox.
+
+Graded test cells are run by the grader, in another process, never here; a notebook's
+imports of these names only need to succeed.
+"""
+
+
+class CheckFailure(AssertionError):
+    pass
+
+
+def check(*args, **kwargs):
+    return True
+
+
+def check_choice(*args, **kwargs):
+    return True
+
+
+def check_poll(*args, **kwargs):
+    return True
+'''
+
+
+def strip_references(source: str, names: set[str]) -> str:
+    """`source` with the top-level functions in `names` replaced by stubs that raise."""
+    tree = ast.parse(source)
+    body = []
+    changed = False
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            stub = ast.parse(
+                f"def {node.name}(*args, **kwargs):\n"
+                f"    from tnn_lib._unavailable import ReferenceUnavailable\n"
+                f"    raise ReferenceUnavailable({UNAVAILABLE.format(name=node.name)!r})\n").body[0]
+            ast.copy_location(stub, node)
+            body.append(stub)
+            changed = True
+        else:
+            body.append(node)
+    if not changed:
+        return source
+    tree.body = body
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def references_of(exercises) -> dict[str, set[str]]:
+    """{module file stem: {function names}} of the references of `exercises`."""
+    from autograder.catalogue import all_exercises
+    known = all_exercises()
+    out: dict[str, set[str]] = {}
+    for name in exercises:
+        ex = known.get(name)
+        if ex is None:
+            continue
+        ref = ex.reference
+        mod = getattr(ref, "__module__", "") or ""
+        if mod.startswith("tnn_lib."):
+            out.setdefault(mod.split(".", 1)[1].replace(".", "/"), set()).add(ref.__name__)
+    return out
+
+
+def build_runtime(exercises, cache_dir: Path | None = None) -> Path:
+    """The runtime directory for an assignment whose exercises are `exercises` (cached by
+    content: the same sources and exercises give the same directory)."""
+    import tnn_lib
+    lib = Path(tnn_lib.__file__).resolve().parent
+    refs = references_of(exercises)
+    h = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in refs.items())).encode())
+    files = sorted(p for p in lib.rglob("*.py") if "__pycache__" not in p.parts)
+    for p in files + [HERE / f for f in SANDBOX_FILES]:
+        h.update(str(p).encode() + p.read_bytes())
+    h.update(sys.version.encode())
+    base = Path(cache_dir or Path(tempfile.gettempdir()) / f"tnn-runtime-{os.getuid()}")
+    target = base / h.hexdigest()[:20]
+    if (target / ".complete").is_file():
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=_mkdir(base)))
+    for p in files:
+        rel = p.relative_to(lib)
+        dest = tmp / "tnn_lib" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        stem = str(rel.with_suffix("")).replace(os.sep, "/")
+        text = p.read_text(encoding="utf-8")
+        dest.write_text(strip_references(text, refs[stem]) if stem in refs else text, encoding="utf-8")
+    (tmp / "tnn_lib" / "_unavailable.py").write_text(STUB_MODULE)
+    (tmp / "autograder").mkdir()
+    (tmp / "autograder" / "__init__.py").write_text('"""Stand-in: the grader is not in the sandbox."""\n')
+    (tmp / "autograder" / "checks.py").write_text(CHECKS_STUB)
+    (tmp / "tnn_sandbox").mkdir()
+    for f in SANDBOX_FILES:
+        shutil.copy(HERE / f, tmp / "tnn_sandbox" / f)
+    import compileall
+    compileall.compile_dir(str(tmp), quiet=1, force=True)
+    (tmp / ".complete").write_text("ok\n")
+    for d, _, fs in os.walk(tmp):
+        os.chmod(d, 0o755)
+        for f in fs:
+            os.chmod(os.path.join(d, f), 0o644)
+    try:
+        os.rename(tmp, target)
+    except OSError:  # another worker built it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+# ----------------------------------------------------------------------------------------
+# bubblewrap
+# ----------------------------------------------------------------------------------------
+_BWRAP_OK: bool | None = None
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def bwrap_works() -> bool:
+    """Whether bubblewrap is installed and can create its namespaces here."""
+    global _BWRAP_OK
+    if _BWRAP_OK is None:
+        exe = bwrap_path()
+        if exe is None or os.environ.get("TNN_SANDBOX") == "off":
+            _BWRAP_OK = False
+        else:
+            try:
+                r = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--uid", "65534",
+                                    "--die-with-parent", "--", "/bin/true"], capture_output=True, timeout=20)
+                _BWRAP_OK = r.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                _BWRAP_OK = False
+    return _BWRAP_OK
+
+
+def _python_roots() -> list[str]:
+    """Directories the student's Python needs: the installation and the environment."""
+    roots = set()
+    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+              os.path.dirname(os.path.realpath(sys.executable))):
+        if p:
+            roots.add(os.path.realpath(p))
+            roots.add(os.path.abspath(p))
+    roots = sorted(roots)
+    # keep the outermost only
+    out = []
+    for r in roots:
+        if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in roots):
+            out.append(r)
+    return out
+
+
+def _hidden_dirs() -> list[str]:
+    """The real tnn_lib and autograder packages (and the course directory) if they are inside
+    a directory the sandbox shows."""
+    import tnn_lib
+    import autograder
+    out = [os.path.dirname(os.path.realpath(tnn_lib.__file__)), os.path.dirname(os.path.realpath(autograder.__file__))]
+    return out
+
+
+def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str) -> list[str]:
+    cmd = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+           "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    for d in ("/usr", "/etc"):
+        cmd += ["--ro-bind", d, d]
+    for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(d):
+            cmd += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            cmd += ["--ro-bind", d, d]
+    roots = _python_roots()
+    for r in roots:
+        if not r.startswith(("/usr/", "/etc/")):
+            cmd += ["--ro-bind", r, r]
+    for d in _hidden_dirs():
+        if any(d == r or d.startswith(r.rstrip("/") + "/") for r in roots + ["/usr", "/etc"]):
+            cmd += ["--tmpfs", d, "--remount-ro", d]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024 * 1024), "--tmpfs", "/tmp",
+            "--ro-bind", str(runtime), RUNTIME_IN_SANDBOX,
+            "--bind", str(scratch), SCRATCH_IN_SANDBOX, "--remount-ro", "/", "--chdir", SCRATCH_IN_SANDBOX]
+    cmd += ["--", python, "-I", "-c",
+            f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); "
+            f"from tnn_sandbox.student import main; main([{str(fd)!r}])"]
+    return cmd
+
+
+# ----------------------------------------------------------------------------------------
+# the student process
+# ----------------------------------------------------------------------------------------
+BASE_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TQDM_DISABLE": "1", "LANG": "C.UTF-8",
+            "NBGRADER_EXECUTION": "autograde"}
+
+
+class Limits:
+    def __init__(self, memory_mb: int = 4096, cpu_seconds: int = 600, processes: int = 64,
+                 file_mb: int = 200):
+        self.memory_mb, self.cpu_seconds, self.processes, self.file_mb = memory_mb, cpu_seconds, processes, file_mb
+
+    def apply(self):  # in the child, before exec
+        import resource
+        if self.memory_mb > 0:
+            lim = self.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_seconds, self.cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_mb * 1024 * 1024,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.processes, self.processes))
+        except (ValueError, OSError):
+            pass
+
+
+class StudentProcess:
+    """One sandboxed student interpreter, reachable through :attr:`peer`."""
+
+    def __init__(self, runtime: Path, data_dir: Path | None, limits: Limits, sandbox: bool | None = None,
+                 startup_timeout: float = 60):
+        from autograder.sandbox.peer import Peer
+        self.isolated = bwrap_works() if sandbox is None else (sandbox and bwrap_works())
+        self.scratch = Path(tempfile.mkdtemp(prefix="tnn-scratch-"))
+        os.chmod(self.scratch, 0o777)
+        if data_dir is not None:
+            for f in Path(data_dir).iterdir():  # the assignment's data files
+                if f.is_file() and f.suffix != ".ipynb":
+                    shutil.copy(f, self.scratch)
+        self.token = secrets.token_hex(16)
+        ours, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        env = dict(BASE_ENV, HOME="/tmp" if self.isolated else str(self.scratch), MPLCONFIGDIR="/tmp/mpl"
+                   if self.isolated else str(self.scratch / ".mpl"), IPYTHONDIR="/tmp/ipython" if self.isolated
+                   else str(self.scratch / ".ipython"), TNN_SANDBOX_TOKEN=self.token,
+                   PATH="/usr/local/bin:/usr/bin:/bin")
+        if self.isolated:
+            cmd = bwrap_command(runtime, self.scratch, fd, sys.executable)
+            cwd = "/"
+        else:
+            cmd = [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(runtime)!r}); "
+                   f"from tnn_sandbox.student import main; main([{str(fd)!r}])"]
+            cwd = str(self.scratch)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=limits.apply, start_new_session=True)
+        theirs.close()
+        self.channel = wire.Channel(ours)
+        self.peer = Peer(self.channel, "g", strict=True)
+        self.started = time.monotonic()
+        self.startup_timeout = startup_timeout
+        self.ready = False
+
+    def wait_ready(self):
+        if self.ready:
+            return
+        self.peer.deadline = time.monotonic() + self.startup_timeout
+        try:
+            msg, _ = self.peer.recv()
+        finally:
+            self.peer.deadline = None
+        if msg.get("op") != "ready":
+            raise wire.WireError("the student process did not start properly")
+        self.ready = True
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self.peer.broken
+
+    def kill(self):
+        """End the student process and every process it started."""
+        self.channel.close()
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if not self.isolated:
+            kill_by_token(self.token)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def kill_by_token(token: str) -> int:
+    """Without a PID namespace: kill every process whose environment carries `token` (the
+    student's processes, including those that left the session). Returns how many."""
+    needle = f"TNN_SANDBOX_TOKEN={token}".encode()
+    killed = 0
+    for _ in range(3):
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        os.kill(int(entry), signal.SIGKILL)
+                        found += 1
+            except (OSError, ProcessLookupError):
+                continue
+        killed += found
+        if not found:
+            break
+        time.sleep(0.05)
+    return killed

@@ -1,0 +1,417 @@
+"""The protocol between the grader and the student process: data only, never code.
+
+Both processes use this module. A message is a frame::
+
+    b"TNN1" | u32 header length | header (JSON) | the raw bytes of each array, in order
+
+The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``str``,
+``int``, ``float``, ``bool`` and ``None``: nothing of the sender's classes, no pickle, no
+``eval``. Values are encoded as a tree of those:
+
+=====================  ===========================================================
+``None``/bool/int/...  as themselves (a ``str`` or ``int`` subclass arrives as its base)
+``{"$": "a"}``         numpy array: dtype (from an allow-list), shape, buffer index
+``{"$": "s"}``         numpy scalar (a 0-d array read back with ``[()]``)
+``{"$": "t"/"l"}``     tuple / list
+``{"$": "d"}``         dict with keys of the kinds above
+``{"$": "..."}``       Ellipsis (an unanswered poll)
+``{"$": "rng"}``       ``numpy.random.Generator``, by the state of its bit generator
+``{"$": "obj"}``       an object of a ``tnn_lib`` class, by its attributes
+``{"$": "fn"}``        a callable, as a handle: calling it calls back into its owner
+``{"$": "ref"}``       the n-th object already in this message (shared references)
+=====================  ===========================================================
+
+Anything else is refused with a :class:`WireError` naming the type that came and the
+kinds that are allowed. The grader's side decodes with :class:`Decoder`, which checks
+every node it reads; what the student process's encoder does is never trusted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import socket
+import struct
+import time
+
+import numpy as np
+
+MAGIC = b"TNN1"
+MAX_HEADER = 64 * 1024 * 1024          # bytes of JSON in one message
+MAX_BUFFERS = 256 * 1024 * 1024        # bytes of array data in one message
+MAX_DEPTH = 64                          # nesting of containers
+MAX_NODES = 200_000                     # values in one message
+ALLOWED_DTYPES = {np.dtype(t).str for t in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128")}
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+KINDS = ("None, bool, int, float, complex, str, Ellipsis, numpy arrays and scalars of numeric or "
+         "boolean dtype, tuples, lists and dicts of these, numpy.random.Generator, tnn_lib objects "
+         "and functions")
+
+
+class WireError(ValueError):
+    """A value that may not cross between the student process and the grader."""
+
+
+class ChannelClosed(EOFError):
+    """The other process closed the channel (it ended or was killed)."""
+
+
+class ChannelTimeout(TimeoutError):
+    """No message arrived before the deadline."""
+
+
+# ----------------------------------------------------------------------------------------
+# which classes travel by state
+# ----------------------------------------------------------------------------------------
+def tnn_classes() -> dict:
+    """The ``tnn_lib`` classes that may travel by state, by qualified name. Imported lazily,
+    from whichever ``tnn_lib`` this process has."""
+    import importlib
+    out = {}
+    for mod_name in ("tnn_lib.nn", "tnn_lib.batchnorm", "tnn_lib.optim"):
+        try:
+            mod = importlib.import_module(mod_name)
+        except Exception:
+            continue
+        for name, value in vars(mod).items():
+            if isinstance(value, type) and value.__module__ == mod_name and not issubclass(value, BaseException):
+                out[f"{mod_name}.{name}"] = value
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# encoding
+# ----------------------------------------------------------------------------------------
+class Encoder:
+    """Turns a value into (tree, buffers). `register_callable(fn) -> handle` decides what a
+    callable becomes; `callable_handle(fn)` may return an existing handle (a proxy of the
+    other side goes back as the other side's own handle)."""
+
+    def __init__(self, register_callable, classes: dict):
+        self.register_callable = register_callable
+        self.class_names = {cls: name for name, cls in classes.items()}
+        self.buffers: list[bytes] = []
+        self.memo: dict[int, int] = {}
+        self.keep: list = []      # keeps memoised objects alive while encoding
+        self.count = 0
+
+    def _index(self, obj) -> int:
+        i = self.count
+        self.memo[id(obj)] = i
+        self.keep.append(obj)
+        self.count += 1
+        return i
+
+    def encode(self, obj, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
+        if obj is None or obj is True or obj is False:
+            return obj
+        if type(obj) is int or (isinstance(obj, int) and not isinstance(obj, (bool, np.integer))):
+            return int.__int__(obj) if type(obj) is not int else obj
+        if isinstance(obj, float) and not isinstance(obj, np.floating):
+            v = float.__float__(obj)
+            return v if math.isfinite(v) else {"$": "f", "v": repr(v)}
+        if isinstance(obj, str):
+            return str.__str__(obj)
+        if obj is Ellipsis:
+            return {"$": "..."}
+        if isinstance(obj, complex) and not isinstance(obj, np.complexfloating):
+            return {"$": "c", "r": repr(obj.real), "i": repr(obj.imag)}
+        if id(obj) in self.memo:
+            return {"$": "ref", "i": self.memo[id(obj)]}
+        if isinstance(obj, np.generic):
+            arr = np.asarray(obj)
+            return {"$": "s", "i": self._index(obj), **self._array(arr)}
+        if isinstance(obj, np.ndarray):
+            return {"$": "a", "i": self._index(obj), **self._array(obj)}
+        if isinstance(obj, tuple):
+            i = self._index(obj)
+            return {"$": "t", "i": i, "v": [self.encode(v, depth + 1) for v in tuple.__iter__(obj)]}
+        if isinstance(obj, list):
+            i = self._index(obj)
+            return {"$": "l", "i": i, "v": [self.encode(v, depth + 1) for v in list.__iter__(obj)]}
+        if isinstance(obj, dict):
+            i = self._index(obj)
+            items = list(dict.items(obj))
+            return {"$": "d", "i": i, "k": [self.encode(k, depth + 1) for k, _ in items],
+                    "v": [self.encode(v, depth + 1) for _, v in items]}
+        if isinstance(obj, np.random.Generator):
+            i = self._index(obj)
+            return {"$": "rng", "i": i, "state": self.encode(obj.bit_generator.state, depth + 1)}
+        if type(obj) in self.class_names:
+            i = self._index(obj)
+            state = dict(vars(obj))
+            return {"$": "obj", "i": i, "cls": self.class_names[type(obj)],
+                    "state": self.encode(state, depth + 1)}
+        if callable(obj):
+            return {"$": "fn", "h": self.register_callable(obj),
+                    "name": str(getattr(obj, "__name__", type(obj).__name__))[:100]}
+        raise WireError(f"a value of type {type(obj).__module__}.{type(obj).__qualname__} cannot be sent "
+                        f"between your code and the grader; expected {KINDS}")
+
+    def _array(self, arr: np.ndarray) -> dict:
+        arr = np.asarray(arr)
+        if type(arr) is not np.ndarray:  # a subclass of ndarray: its plain base value
+            arr = arr.view(np.ndarray)
+        dt = arr.dtype.newbyteorder("=") if arr.dtype.byteorder not in ("=", "|") else arr.dtype
+        if dt.str not in ALLOWED_DTYPES:
+            raise WireError(f"an array of dtype {arr.dtype} cannot be sent between your code and the grader; "
+                            "expected an array of numbers or booleans")
+        data = np.ascontiguousarray(arr, dtype=dt).tobytes()
+        self.buffers.append(data)
+        return {"dtype": dt.str, "shape": [int(n) for n in arr.shape], "b": len(self.buffers) - 1}
+
+
+# ----------------------------------------------------------------------------------------
+# decoding (strict: the sender is not trusted)
+# ----------------------------------------------------------------------------------------
+class Decoder:
+    """Rebuilds values from (tree, buffers), checking every node.
+
+    `make_callable(handle, name)` turns a handle of the other side into a local proxy;
+    `local_callable(handle)` returns one of this side's own callables sent back.
+    With `into`, :meth:`decode_into` writes a value into an existing object in place
+    (arrays, dicts, lists, generators, tnn_lib objects), which is how the in-place updates
+    of a student's function reach the grader's own arguments.
+    """
+
+    def __init__(self, buffers: list, make_callable, local_callable, classes: dict):
+        self.buffers = buffers
+        self.make_callable = make_callable
+        self.local_callable = local_callable
+        self.classes = classes
+        self.table: dict[int, object] = {}
+        self.nodes = 0
+
+    def _fail(self, what: str):
+        raise WireError(f"the grader received a malformed value ({what}); expected {KINDS}")
+
+    def _count(self):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise WireError(f"a value with more than {MAX_NODES} parts cannot be sent")
+
+    def _remember(self, node, value):
+        i = node.get("i")
+        if type(i) is not int or i in self.table:
+            self._fail("a bad reference index")
+        self.table[i] = value
+        return value
+
+    def decode(self, node, depth: int = 0):
+        return self.decode_into(node, None, depth)
+
+    def decode_into(self, node, into, depth: int = 0):
+        self._count()
+        if depth > MAX_DEPTH:
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
+        t = type(node)
+        if node is None or t in (bool, int, str):
+            return node
+        if t is float:
+            return node
+        if t is not dict:
+            self._fail(f"a JSON {t.__name__}")
+        kind = node.get("$")
+        if kind == "f":
+            v = node.get("v")
+            if v not in ("nan", "inf", "-inf"):
+                self._fail("a bad float")
+            return float(v)
+        if kind == "...":
+            return Ellipsis
+        if kind == "c":
+            try:
+                return complex(float(str(node["r"])), float(str(node["i"])))
+            except (KeyError, ValueError):
+                self._fail("a bad complex number")
+        if kind == "ref":
+            i = node.get("i")
+            if type(i) is not int or i not in self.table:
+                self._fail("a reference to nothing")
+            return self.table[i]
+        if kind in ("a", "s"):
+            arr = self._read_array(node)
+            if kind == "s":
+                if arr.ndim != 0:
+                    self._fail("a scalar with a shape")
+                return self._remember(node, arr[()])
+            if isinstance(into, np.ndarray) and type(into) is np.ndarray and into.shape == arr.shape \
+                    and into.flags.writeable and np.can_cast(arr.dtype, into.dtype, "same_kind"):
+                into[...] = arr
+                return self._remember(node, into)
+            return self._remember(node, arr)
+        if kind in ("t", "l"):
+            items = node.get("v")
+            if type(items) is not list:
+                self._fail("a sequence without items")
+            if kind == "l":
+                target = into if type(into) is list else []
+                self._remember(node, target)
+                old = list(target)
+                new = [self.decode_into(v, old[k] if k < len(old) else None, depth + 1) for k, v in enumerate(items)]
+                target[:] = new
+                return target
+            # a tuple cannot refer to itself: decode the items first
+            olds = tuple(into) if type(into) is tuple and len(into) == len(items) else (None,) * len(items)
+            placeholder = object()
+            i = node.get("i")
+            if type(i) is not int or i in self.table:
+                self._fail("a bad reference index")
+            self.table[i] = placeholder
+            vals = tuple(self.decode_into(v, o, depth + 1) for v, o in zip(items, olds))
+            if any(v is placeholder for v in vals):
+                self._fail("a tuple that contains itself")
+            if type(into) is tuple and len(into) == len(vals) and all(a is b for a, b in zip(into, vals)):
+                vals = into
+            self.table[i] = vals
+            return vals
+        if kind == "d":
+            keys, values = node.get("k"), node.get("v")
+            if type(keys) is not list or type(values) is not list or len(keys) != len(values):
+                self._fail("a dict with mismatched keys and values")
+            target = into if type(into) is dict else {}
+            self._remember(node, target)
+            old = dict(target)
+            new = {}
+            for k, v in zip(keys, values):
+                key = self.decode(k, depth + 1)
+                try:
+                    hash(key)
+                except TypeError:
+                    self._fail("a dict key that is not hashable")
+                new[key] = self.decode_into(v, old.get(key), depth + 1)
+            target.clear()
+            target.update(new)
+            return target
+        if kind == "rng":
+            state = self.decode(node.get("state"), depth + 1)
+            gen = into if isinstance(into, np.random.Generator) else None
+            name = state.get("bit_generator") if type(state) is dict else None
+            if name not in BIT_GENERATORS:
+                self._fail(f"a generator with bit generator {str(name)[:40]!r}")
+            try:
+                if gen is None or type(gen.bit_generator).__name__ != name:
+                    gen = np.random.Generator(getattr(np.random, name)())
+                gen.bit_generator.state = state
+            except (TypeError, ValueError, KeyError) as err:
+                self._fail(f"a generator state numpy refuses: {err}")
+            return self._remember(node, gen)
+        if kind == "obj":
+            cls = self.classes.get(node.get("cls"))
+            if cls is None:
+                self._fail(f"an object of unknown class {str(node.get('cls'))[:80]!r}")
+            obj = into if type(into) is cls else cls.__new__(cls)
+            self._remember(node, obj)
+            state_node = node.get("state")
+            if type(state_node) is not dict or state_node.get("$") != "d":
+                self._fail("an object without attributes")
+            state = self.decode_into(state_node, dict(vars(obj)) if obj is into else None, depth + 1)
+            if not all(type(k) is str and k.isidentifier() and not k.startswith("__") for k in state):
+                self._fail("an object attribute that is not a plain name")
+            vars(obj).clear()
+            vars(obj).update(state)
+            return obj
+        if kind == "fn":
+            h = node.get("h")
+            if type(h) is not str or len(h) > 64:
+                self._fail("a bad function handle")
+            local = self.local_callable(h)
+            if local is not None:
+                return local
+            return self.make_callable(h, str(node.get("name", "function"))[:100])
+        self._fail(f"an unknown kind {str(kind)[:20]!r}")
+
+    def _read_array(self, node) -> np.ndarray:
+        dtype, shape, b = node.get("dtype"), node.get("shape"), node.get("b")
+        if dtype not in ALLOWED_DTYPES:
+            self._fail(f"an array of dtype {str(dtype)[:20]!r}")
+        if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape) or len(shape) > 32:
+            self._fail("an array with a bad shape")
+        if type(b) is not int or not 0 <= b < len(self.buffers):
+            self._fail("an array without its data")
+        dt = np.dtype(dtype)
+        raw = self.buffers[b]
+        if len(raw) != dt.itemsize * math.prod(shape):
+            self._fail("an array whose data does not fit its shape")
+        return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+
+
+# ----------------------------------------------------------------------------------------
+# framing over a socket
+# ----------------------------------------------------------------------------------------
+def pack(header: dict, buffers: list[bytes]) -> bytes:
+    header = dict(header, buffers=[len(b) for b in buffers])
+    text = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    return b"".join([MAGIC, struct.pack("<I", len(text)), text, *buffers])
+
+
+class Channel:
+    """Length-prefixed frames over a stream socket, with deadlines on reading."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.sock.setblocking(True)
+
+    def send(self, header: dict, buffers=()) -> None:
+        try:
+            self.sock.sendall(pack(header, list(buffers)))
+        except (BrokenPipeError, ConnectionResetError, OSError) as err:
+            raise ChannelClosed(f"the other process is gone ({err})") from None
+
+    def _read(self, n: int, deadline: float | None) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ChannelTimeout("no answer before the time limit")
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if not ready:
+                    raise ChannelTimeout("no answer before the time limit")
+            try:
+                chunk = self.sock.recv(min(n - got, 1 << 20))
+            except (ConnectionResetError, OSError) as err:
+                raise ChannelClosed(f"the other process is gone ({err})") from None
+            if not chunk:
+                raise ChannelClosed("the other process closed the channel")
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def recv(self, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+        head = self._read(8, deadline)
+        if head[:4] != MAGIC:
+            raise WireError("the grader received bytes that are not a message of its protocol")
+        (size,) = struct.unpack("<I", head[4:])
+        if size > MAX_HEADER:
+            raise WireError(f"a message of {size} bytes is larger than the limit of {MAX_HEADER}")
+        try:
+            header = json.loads(self._read(size, deadline).decode("utf-8"),
+                                parse_constant=lambda c: (_ for _ in ()).throw(WireError("NaN in a header")))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
+            raise WireError(f"the grader received a malformed message ({type(err).__name__})") from None
+        lengths = header.get("buffers") if type(header) is dict else None
+        if type(lengths) is not list or not all(type(n) is int and n >= 0 for n in lengths) \
+                or sum(lengths) > MAX_BUFFERS:
+            raise WireError("the grader received a message with bad or too large array data")
+        buffers = [self._read(n, deadline) if n else b"" for n in lengths]
+        return header, buffers
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def fd_channel(fd: int) -> Channel:
+    return Channel(socket.socket(fileno=fd))
+
+
+__all__ = ["Encoder", "Decoder", "Channel", "WireError", "ChannelClosed", "ChannelTimeout", "tnn_classes",
+           "fd_channel", "KINDS", "os"]
