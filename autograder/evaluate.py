@@ -211,8 +211,14 @@ class SandboxedStudent(_StudentBase):
             return Unsendable(name, str(msg.get("message", ""))[:500])
         return self.peer.decoder(buffers).decode(msg.get("value"))
 
-    def set_deadline(self, deadline):
-        self.peer.deadline = deadline
+    @contextlib.contextmanager
+    def limit(self, seconds: float):
+        self.peer.deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            if self.proc is not None:
+                self.peer.deadline = None
 
     def close(self):
         if self.proc is not None:
@@ -268,8 +274,11 @@ class LocalStudent(_StudentBase):
     def lookup(self, name):
         return self.shell.user_ns.get(name, MISSING) if self.shell is not None else MISSING
 
-    def set_deadline(self, deadline):
-        self.deadline = deadline
+    def limit(self, seconds: float):
+        return _alarm(seconds)
+
+    def recover(self) -> bool:
+        return True  # one process: nothing to restart
 
     def close(self):
         pass
@@ -368,16 +377,16 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
         out, errs = io.StringIO(), io.StringIO()
         status, mid, message, ename, evalue = "passed", None, "", "", ""
         try:
-            if ex:
-                value = student.lookup(ex)
-                if isinstance(value, Unsendable):
-                    raise CheckFailure(f"{ex}: {value.why}")
-                if value is not MISSING:
-                    ns[ex] = value
-            student.set_deadline(time.monotonic() + timeout)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
+            with student.limit(timeout):
+                if ex:
+                    value = student.lookup(ex)
+                    if isinstance(value, Unsendable):
+                        raise CheckFailure(f"{ex}: {value.why}")
+                    if value is not MISSING:
+                        ns[ex] = value
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
         except CellTimeout:
             ename, evalue = TIMEOUT_ENAME, (f"this cell did not finish within {timeout:g} s (an endless loop in "
                                             "your code?); it was stopped and grading went on")
@@ -400,8 +409,9 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
             if ename in ("AssertionError", "CheckFailure") and not str(err).startswith(
                     (MISCONCEPTION_TAG, REFERENCE_TAG)) and ex:
                 try:
-                    student.set_deadline(time.monotonic() + timeout)
-                    found = _diagnose(ex, ns.get(ex), source)
+                    with student.limit(timeout), contextlib.redirect_stdout(io.StringIO()), \
+                            contextlib.redirect_stderr(io.StringIO()):
+                        found = _diagnose(ex, ns.get(ex), source)
                 except (CellTimeout, ProcessDied):
                     found = None
                 if found:
@@ -409,7 +419,6 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
             if where:
                 evalue += f"\n__where__ {where}"
         finally:
-            student.set_deadline(None)
             plt.close("all")
         if ename:
             text, _, where = evalue.partition("\n__where__ ")

@@ -1,47 +1,56 @@
 """``tnn-course check NOTEBOOK``: a student's own run of the visible tests.
 
-Runs the notebook as it is (no hidden tests, no restoring: it is the student's copy) in
-the same kind of kernel grading uses, and reports each graded test cell with the message
-grading would give: passed, or what differed and the misconception's name and hint.
+Runs the notebook as it is (no hidden tests, no restoring: it is the student's copy) in one
+process: its cells in an IPython shell, then its visible test cells with the same evaluation
+grading uses (:mod:`autograder.evaluate`), so each graded test cell gets the message grading
+would give: passed, or what differed and the misconception's name and hint.
 """
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
-from autograder.outcomes import (exercise_of, is_answer_cell, is_test_cell, make_diagnoser, nbgrader_meta, safe_lines,
-                                 test_outcome, visible_source)
+from autograder.outcomes import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
 
 
 def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
-    """Execute the notebook at `path`; return one outcome per graded test cell, in order."""
-    from autograder.execute import Runner
+    """Run the notebook at `path` in this process and its visible test cells with grading's
+    own evaluation (:func:`autograder.evaluate.evaluate_tests`); one outcome per graded test
+    cell, in order. `memory_mb` limits this process's address space where it can."""
+    from autograder.evaluate import LocalStudent, evaluate_tests, setup_cells
     from autograder.worker import load_notebook
 
     nb, state, message = load_notebook(path)
     if nb is None:
         raise ValueError(f"{path}: {message}")
-    runner = Runner(timeout=timeout, memory_mb=memory_mb, spare=False)
-
+    _limit_memory(memory_mb)
     answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
+    tests = [(nbgrader_meta(c).get("grade_id", "?"), c.source, float(nbgrader_meta(c).get("points", 0) or 0))
+             for c in nb.cells if is_test_cell(c)]
+    lesson = [c.source for c in nb.cells if c.cell_type == "code" and not is_test_cell(c) and not is_answer_cell(c)]
+    cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
+    student = LocalStudent(cells, timeout, cwd=str(Path(path).resolve().parent))
+    student.run_all()
+    stubs = {nbgrader_meta(nb.cells[i])["grade_id"] for i, r in student.results.items()
+             if is_answer_cell(nb.cells[i]) and r.get("ename") == "NotImplementedError"}
+    shown = {gid: safe_lines(visible_source(src)) for gid, src, _ in tests}
+    rows = evaluate_tests(tests, answers, student, setup_cells(lesson, [t[1] for t in tests], answers), timeout,
+                          visible_of=shown.get, unanswered=stubs)
+    for row in rows:
+        row.pop("outputs", None)
+    return rows
 
-    async def go():
-        try:
-            return await runner.run(nb, str(Path(path).resolve().parent),
-                                    after_cell=make_diagnoser(answers, timeout))
-        finally:
-            await runner.close()
 
-    asyncio.run(go())
-    out = []
-    own = safe_lines(*(c.source for c in nb.cells if is_answer_cell(c)))
-    for cell in nb.cells:
-        if is_test_cell(cell):
-            gid = nbgrader_meta(cell).get("grade_id", "?")
-            shown = safe_lines(visible_source(cell.source))
-            out.append({"grade_id": gid, "exercise": exercise_of(gid, answers) or "", **test_outcome(cell, own, shown)})
-    return out
+def _limit_memory(memory_mb: int) -> None:
+    try:
+        import resource
+        if memory_mb and memory_mb > 0:
+            lim = memory_mb * 1024 * 1024
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if soft == resource.RLIM_INFINITY or soft > lim:
+                resource.setrlimit(resource.RLIMIT_AS, (lim, hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def format_outcome(o: dict) -> str:

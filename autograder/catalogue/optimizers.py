@@ -132,7 +132,11 @@ def _momentum_not_saved(w, dw, state, lr, momentum=0.9):
 
 
 def _nesterov_no_lookahead(w, dw, state, lr, momentum=0.9):
-    return optim.momentum_step(w, dw, state, lr, momentum)
+    v = state.setdefault("v", np.zeros_like(w))  # plain momentum: no look-ahead term
+    v *= momentum
+    v += dw
+    w -= lr * v
+    return w
 
 
 def _nesterov_no_gradient_term(w, dw, state, lr, momentum=0.9):
