@@ -91,6 +91,33 @@ def setup_cells(lesson_sources: list[str], test_sources: list[str], answers) -> 
     return out
 
 
+def cells_to_run(cells, lesson_sources, answer_indices) -> list:
+    """Which of the notebook's cells (a list of (index, source)) the student process runs.
+
+    Every cell the student wrote or changed runs: the answer cells and any cell whose text is
+    not one of the source notebook's lesson cells. A lesson cell left as released is the
+    course's, not the student's work: it runs only when it is the first code cell (the
+    imports) or binds a name that a cell which runs reads (so a helper a lesson cell
+    defines is there for an answer that uses it). The others only draw figures and widgets,
+    often from the references that are absent while grading; skipping them costs the
+    student nothing."""
+    lesson = {src.strip() for src in lesson_sources}
+    keep = set()
+    needed: set[str] = set()
+    for idx, src in cells:
+        if idx in answer_indices or src.strip() not in lesson:
+            keep.add(idx)
+            needed |= free_names(src)
+    first = cells[0][0] if cells else None
+    for idx, src in reversed(cells):
+        if idx in keep:
+            continue
+        if idx == first or bound_names(src) & needed:
+            keep.add(idx)
+            needed |= free_names(src)
+    return [(i, s) for i, s in cells if i in keep]
+
+
 # ----------------------------------------------------------------------------------------
 # the student's side
 # ----------------------------------------------------------------------------------------
@@ -131,12 +158,15 @@ class _StudentBase:
             pos += 1
 
     def _run_guarded(self, src) -> dict:
+        from autograder.sandbox.wire import WireError
         try:
             return self._run(src)
         except CellTimeout:
             return {"status": "timeout"}
         except ProcessDied:
             return {"status": "died"}
+        except WireError:  # the cell wrote into the grader's channel: that process is done
+            return {"status": "died", "protocol": True}
 
     def _restart(self, upto: int | None = None) -> bool:
         """A new process with the cells before position `upto` (all when None) replayed."""
@@ -166,28 +196,33 @@ class _StudentBase:
 class SandboxedStudent(_StudentBase):
     """The student's notebook in a sandboxed process (:mod:`autograder.sandbox.launch`)."""
 
-    def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, spare=None):
+    def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, zygote=None, zygote_factory=None):
         super().__init__(cells, timeout)
         self.runtime, self.data_dir, self.limits, self.sandbox = runtime, data_dir, limits, sandbox
         self.proc = None
-        self._spare = spare
+        self._spare = zygote
+        self._spare_factory = zygote_factory
         self.isolated = None
 
     def _start(self):
         from autograder.sandbox.launch import StudentProcess
-        proc, self._spare = self._spare, None
-        if proc is None or proc.proc.poll() is not None:
-            if proc is not None:
-                proc.kill()
-            proc = StudentProcess(self.runtime, self.data_dir, self.limits, sandbox=self.sandbox)
-        self.proc = proc
-        self.isolated = proc.isolated
-        try:
-            proc.wait_ready()
-        except (CellTimeout, ProcessDied, OSError, ValueError):
-            proc.kill()
-            proc = self.proc = StudentProcess(self.runtime, self.data_dir, self.limits, sandbox=self.sandbox)
-            proc.wait_ready()
+        for attempt in range(2):
+            proc = None
+            try:
+                if self._spare is not None:   # a Zygote (or a factory of processes)
+                    proc = self._spare.fork(self.data_dir)
+                else:
+                    proc = StudentProcess(self.runtime, self.data_dir, self.limits, sandbox=self.sandbox)
+                proc.wait_ready()
+                self.proc = proc
+                self.isolated = proc.isolated
+                return
+            except (CellTimeout, ProcessDied, OSError, ValueError, EOFError, TimeoutError):
+                if proc is not None:
+                    proc.kill()
+                if self._spare is not None and attempt == 0:
+                    self._spare = self._spare_factory() if self._spare_factory else None
+        raise OSError("the student process could not be started")
 
     @property
     def peer(self):

@@ -84,7 +84,7 @@ def layout_of(path: Path) -> dict:
     from autograder.evaluate import setup_cells
     setup = setup_cells(lesson, [sources[g] for g, _ in tests], answers)
     return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released,
-            "setup": setup}
+            "setup": setup, "lesson": lesson}
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:

@@ -7,8 +7,8 @@ A worker imports nbgrader and nbclient once, keeps a spare kernel warm (see
    as such, with a message, instead of stopping anything;
 2. sanitise it with nbgrader's own preprocessors — ``ClearOutput``, ``DeduplicateIds``,
    ``OverwriteKernelspec``, ``OverwriteCells`` (edited test cells are restored from the
-   gradebook's source and checksums, deleted ones are put back), ``CheckCellMetadata`` —
-   and put nbgrader's cells back in the source order (reordered cells);
+   gradebook's source and checksums, deleted ones are put back) — and put nbgrader's cells
+   back in the source order (reordered cells);
 3. run it (memory limit, per-cell timeout, capped output);
 4. ``LimitOutput``; an answer cell that uses its own exercise's reference (static scan)
    gets its test cells failed with ``TNN-REFERENCE-USED``;
@@ -152,7 +152,7 @@ def _restore_cells_class():
 
 def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
-    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec
     notes = []
     dropped = _drop_unknown_ids(nb, set(layout["order"]))
     if dropped:
@@ -162,10 +162,6 @@ def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
         nb, resources = pp(config=config).preprocess(nb, resources)
     nb, resources = _restore_cells_class()(config=config, add_missing_cells=True).preprocess(nb, resources)
-    try:
-        nb, resources = CheckCellMetadata(config=config).preprocess(nb, resources)
-    except Exception as err:
-        notes.append(f"nbgrader's metadata check complained ({err}); grading went on")
     for gid, _points in layout["tests"]:
         if gid not in before:
             notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")
@@ -211,8 +207,8 @@ def _ungradable(layout, state, message) -> dict:
 
 class Grader:
     """Grades notebooks in two processes each: the student's cells in a sandboxed student
-    process, the graded test cells here (see :mod:`autograder.evaluate`). Keeps one spare
-    student process started for the assignment it graded last."""
+    process, the graded test cells here (see :mod:`autograder.evaluate`). Keeps one warm
+    sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = 200_000, sandbox=None,
                  spare: bool = True):
@@ -222,7 +218,7 @@ class Grader:
         self.sandbox = sandbox
         self.keep_spare = spare
         self.runtimes: dict[str, Path] = {}
-        self._spare = None            # (runtime, data_dir, StudentProcess)
+        self._zygotes: dict = {}
 
     def runtime(self, layout) -> Path:
         from autograder.sandbox.launch import build_runtime
@@ -231,26 +227,28 @@ class Grader:
             self.runtimes[key] = build_runtime(layout["answers"])
         return self.runtimes[key]
 
-    def _take_spare(self, runtime, data_dir):
-        spare, self._spare = self._spare, None
-        if spare is not None and spare[0] == runtime and spare[1] == data_dir:
-            return spare[2]
-        if spare is not None:
-            spare[2].kill()
-        return None
-
-    def _start_spare(self, runtime, data_dir):
-        if self.keep_spare:
-            from autograder.sandbox.launch import StudentProcess
-            self._spare = (runtime, data_dir, StudentProcess(runtime, data_dir, self.limits, sandbox=self.sandbox))
+    def zygote(self, runtime):
+        """The warm sandbox of this runtime (started on first use, restarted when it died);
+        None where bubblewrap cannot run: then each submission gets a fresh process."""
+        from autograder.sandbox.launch import Zygote, bwrap_works
+        if self.sandbox is False or not bwrap_works():
+            return None
+        z = self._zygotes.get(runtime)
+        if z is None or not z.alive():
+            if z is not None:
+                z.kill()
+            for other in list(self._zygotes):   # one warm sandbox per worker
+                self._zygotes.pop(other).kill()
+            z = self._zygotes[runtime] = Zygote(runtime, self.limits)
+        return z
 
     def close(self):
-        if self._spare is not None:
-            self._spare[2].kill()
-            self._spare = None
+        for z in self._zygotes.values():
+            z.kill()
+        self._zygotes.clear()
 
     def grade_notebook(self, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
-        from autograder.evaluate import SandboxedStudent, evaluate_tests
+        from autograder.evaluate import SandboxedStudent, cells_to_run, evaluate_tests
         nb, state, message = load_notebook(path)
         if nb is None:
             return _ungradable(layout, state, message)
@@ -258,11 +256,11 @@ class Grader:
         runtime = self.runtime(layout)
         data_dir = Path(source_dir)
         cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
+        cells = cells_to_run(cells, layout.get("lesson", []), {i for i, c in enumerate(nb.cells) if is_answer_cell(c)})
         student = SandboxedStudent(cells, self.timeout, runtime, data_dir, self.limits, sandbox=self.sandbox,
-                                   spare=self._take_spare(runtime, data_dir))
+                                   zygote=self.zygote(runtime), zygote_factory=lambda: self.zygote(runtime))
         try:
             student.run_all()
-            self._start_spare(runtime, data_dir)   # boots while the tests run
             stubs = {nbgrader_meta(nb.cells[i])["grade_id"] for i, r in student.results.items()
                      if is_answer_cell(nb.cells[i]) and r.get("ename") == "NotImplementedError"}
             tests = [(gid, layout["sources"][gid], points) for gid, points in layout["tests"]]
@@ -281,6 +279,9 @@ class Grader:
             gid = nbgrader_meta(cell).get("grade_id")
             if r["status"] == "timeout":
                 notes.append(f"cell {i + 1} did not finish within {self.timeout:g} s and was stopped")
+            elif r["status"] == "died" and r.get("protocol"):
+                notes.append(f"cell {i + 1} wrote into the grader's channel; that process was ended and the cell "
+                             "was not run again")
             elif r["status"] == "died":
                 notes.append(f"cell {i + 1} ended the Python process (out of memory? the limit is {self.memory_mb} "
                              "MiB; quit() or os._exit?); it was not run again")

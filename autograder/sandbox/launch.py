@@ -222,7 +222,7 @@ def _hidden_dirs() -> list[str]:
     return out
 
 
-def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str) -> list[str]:
+def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str, zygote: bool = False) -> list[str]:
     cmd = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     for d in ("/usr", "/etc"):
@@ -242,9 +242,10 @@ def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str) -> list[st
     cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024 * 1024), "--tmpfs", "/tmp",
             "--ro-bind", str(runtime), RUNTIME_IN_SANDBOX,
             "--bind", str(scratch), SCRATCH_IN_SANDBOX, "--remount-ro", "/", "--chdir", SCRATCH_IN_SANDBOX]
+    args = ["zygote", str(fd), SCRATCH_IN_SANDBOX] if zygote else [str(fd)]
     cmd += ["--", python, "-I", "-c",
             f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); "
-            f"from tnn_sandbox.student import main; main([{str(fd)!r}])"]
+            f"from tnn_sandbox.student import main; main({args!r})"]
     return cmd
 
 
@@ -370,3 +371,144 @@ def kill_by_token(token: str) -> int:
             break
         time.sleep(0.05)
     return killed
+
+
+# ----------------------------------------------------------------------------------------
+# a warm sandbox that forks one child per submission
+# ----------------------------------------------------------------------------------------
+class Zygote:
+    """One bubblewrap sandbox per worker, with numpy, matplotlib and IPython imported once.
+
+    For each submission it forks a fresh child in a new, empty scratch directory
+    (:meth:`fork`); afterwards :meth:`reap` has it kill every other process of the sandbox
+    (``kill(-1)`` in its PID namespace) and empty its ``/tmp``. The zygote itself never
+    runs student code and is not dumpable, so a child cannot trace it or read its memory; a
+    child that kills or stops it only makes the grader start a new one.
+    """
+
+    def __init__(self, runtime: Path, limits: Limits, startup_timeout: float = 60):
+        self.runtime, self.limits = runtime, limits
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="tnn-scratch-"))
+        os.chmod(self.scratch_root, 0o755)
+        self.token = secrets.token_hex(16)
+        self.count = 0
+        ours, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        env = dict(BASE_ENV, HOME="/tmp", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
+                   TNN_SANDBOX_TOKEN=self.token, PATH="/usr/local/bin:/usr/bin:/bin")
+        self.proc = subprocess.Popen(bwrap_command(runtime, self.scratch_root, fd, sys.executable, zygote=True),
+                                     cwd="/", env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=limits.apply, start_new_session=True)
+        theirs.close()
+        self.sock = ours
+        self.buf = b""
+        self.startup_timeout = startup_timeout
+        self.ready = False
+
+    def _line(self, timeout: float) -> dict:
+        import json
+        import select
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                raise TimeoutError("the sandbox did not answer")
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise EOFError("the sandbox ended")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def wait_ready(self):
+        if not self.ready:
+            if self._line(self.startup_timeout).get("op") != "ready":
+                raise OSError("the sandbox did not start")
+            self.ready = True
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def fork(self, data_dir: Path | None) -> "Child":
+        import json
+        import select
+        self.wait_ready()
+        self.count += 1
+        name = str(self.count)
+        scratch = self.scratch_root / name
+        scratch.mkdir()
+        os.chmod(scratch, 0o777)
+        if data_dir is not None:
+            for f in Path(data_dir).iterdir():  # the assignment's data files, a fresh copy
+                if f.is_file() and f.suffix != ".ipynb":
+                    shutil.copy(f, scratch)
+        self.sock.sendall(json.dumps({"op": "fork", "dir": name}).encode() + b"\n")
+        if self.buf or not select.select([self.sock], [], [], 30)[0]:
+            raise OSError("the sandbox did not fork")
+        data, fds, _, _ = socket.recv_fds(self.sock, 4096, 1)
+        if not data or len(fds) != 1:
+            for f in fds:
+                os.close(f)
+            raise OSError("the sandbox did not fork")
+        self.buf += data.split(b"\n", 1)[1] if b"\n" in data else b""
+        return Child(self, socket.socket(fileno=fds[0]), scratch)
+
+    def reap(self, timeout: float = 20) -> bool:
+        """Kill the child and everything it started; True when the sandbox is clean again."""
+        try:
+            self.sock.sendall(b'{"op": "reap"}\n')
+            return self._line(timeout).get("op") == "reaped"
+        except (OSError, EOFError, TimeoutError, ValueError):
+            return False
+
+    def kill(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        shutil.rmtree(self.scratch_root, ignore_errors=True)
+
+
+class Child:
+    """A student process forked by a :class:`Zygote` (the same interface as StudentProcess)."""
+
+    isolated = True
+
+    def __init__(self, zygote: Zygote, sock, scratch: Path):
+        from autograder.sandbox.peer import Peer
+        self.zygote, self.scratch = zygote, scratch
+        self.channel = wire.Channel(sock)
+        self.peer = Peer(self.channel, "g", strict=True)
+        self.ready = False
+
+    def wait_ready(self):
+        if self.ready:
+            return
+        self.peer.deadline = time.monotonic() + 30
+        try:
+            msg, _ = self.peer.recv()
+        finally:
+            self.peer.deadline = None
+        if msg.get("op") != "ready":
+            raise wire.WireError("the student process did not start properly")
+        self.ready = True
+
+    def alive(self) -> bool:
+        return not self.peer.broken and self.zygote.alive()
+
+    def kill(self):
+        self.channel.close()
+        clean = self.zygote.alive() and self.zygote.reap()
+        if not clean:
+            self.zygote.kill()
+        shutil.rmtree(self.scratch, ignore_errors=True)

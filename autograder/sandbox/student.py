@@ -99,24 +99,29 @@ class StudentPeer(_peer.Peer):
 
 def _shell():
     from IPython.core.interactiveshell import InteractiveShell
-    shell = InteractiveShell.instance(colors="NoColor", history_length=0)
-    shell.history_manager.enabled = False
+    from traitlets.config import Config
+    config = Config()
+    config.HistoryManager.enabled = False   # no history thread: the zygote forks
+    shell = InteractiveShell.instance(config=config, colors="NoColor", history_length=0)
     # `%matplotlib inline` in a notebook: there is no front end here, figures stay in Agg
     shell.register_magic_function(lambda line="": None, "line", "matplotlib")
     shell.enable_gui = lambda gui=None: None
     return shell
 
 
-def main(argv):
-    fd = int(argv[0])
-    channel = wire.fd_channel(fd)
-    # warm up while the grader prepares the submission
+def _warm():
     import numpy  # noqa: F401
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
+    return _shell()
+
+
+def serve(fd: int, shell) -> None:
+    """Serve the grader on the channel `fd` until it ends."""
+    channel = wire.fd_channel(fd)
     me = StudentPeer(channel)
-    me.shell = _shell()
+    me.shell = shell
     sys.stdout = _Capped()
     sys.stderr = _Capped()
     me.send({"op": "ready", "pid": os.getpid()})
@@ -129,6 +134,88 @@ def main(argv):
             me.serve_call(msg, buffers)
         else:
             me.serve_other(msg, buffers)
+
+
+def _not_dumpable():
+    """No ptrace and no /proc/<pid>/mem for processes of the same user (the children)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+
+
+def _clean_tmp():
+    import shutil
+    for entry in os.listdir("/tmp"):
+        path = os.path.join("/tmp", entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def zygote(fd: int, scratch_root: str) -> None:
+    """Inside the sandbox: import once, then fork one fresh child per submission.
+
+    Requests (one JSON line each): ``fork DIR`` answers with the child's channel (a file
+    descriptor passed over the socket); ``reap`` kills every other process of the sandbox's
+    PID namespace (``kill(-1)``: the child and whatever it started, sessions included) and
+    empties ``/tmp``, so the next child starts from the same clean state."""
+    import json
+    import signal
+    import socket
+    sock = socket.socket(fileno=fd)
+    shell = _warm()
+    _not_dumpable()
+    sock.sendall(json.dumps({"op": "ready", "pid": os.getpid()}).encode() + b"\n")
+    buf = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            os._exit(0)
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("op") == "fork":
+                ours, theirs = socket.socketpair()
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    ours.close()
+                    os.setsid()
+                    os.chdir(os.path.join(scratch_root, os.path.basename(str(msg.get("dir")))))
+                    serve(theirs.detach(), shell)
+                    os._exit(0)
+                theirs.close()
+                socket.send_fds(sock, [json.dumps({"op": "forked", "pid": pid}).encode() + b"\n"], [ours.fileno()])
+                ours.close()
+            elif msg.get("op") == "reap":
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass
+                while True:
+                    try:
+                        if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                            break
+                    except ChildProcessError:
+                        break
+                _clean_tmp()
+                sock.sendall(b'{"op": "reaped"}\n')
+            else:
+                os._exit(0)
+
+
+def main(argv):
+    if argv and argv[0] == "zygote":
+        zygote(int(argv[1]), argv[2])
+    else:
+        serve(int(argv[0]), _warm())
 
 
 if __name__ == "__main__":
