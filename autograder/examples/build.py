@@ -15,7 +15,16 @@ Students (one folder each; most of them submit every assignment):
   exercise's answer cell replaced by the misconception's wrong code;
 * hostile submissions of ``HOSTILE_ASSIGNMENT``: ``hostile-loop``, ``hostile-memory``,
   ``hostile-output``, ``hostile-edited-test``, ``hostile-deleted-test``, ``hostile-reordered``,
-  ``hostile-widget``, ``hostile-invalid-json``, ``hostile-not-a-notebook``, ``hostile-missing``.
+  ``hostile-widget``, ``hostile-invalid-json``, ``hostile-not-a-notebook``, ``hostile-missing``;
+* tampering submissions ``hostile-tamper-<trick>`` (:func:`tampering`, one assignment each, spread
+  over 00, 01, 05, 06 and 07): the correct or the blank notebook, or a correct one with one
+  answer that cheats, plus a trick against the grader — disarming the checks in the student's
+  own process, answers that are not what they claim, the reference reached around the scan,
+  the solutions read from disk, files written into the course, processes left running, the
+  process ended, bytes written into the grader's channel, floods of output, crashes. Each is
+  expected to earn exactly what its honest work earns. Anything a trick tries to leave behind
+  is marked (files ``tnn-pwned-*``, processes ``sleep 98765x``) for
+  ``tests/test_grading_hostile.py`` to look for.
 """
 from __future__ import annotations
 
@@ -404,6 +413,325 @@ def hostile(aid: str, good: dict, expected: dict) -> None:
     expected["hostile-missing"][aid] = expect(aid, everything="missing-notebook")
 
 
+# ----------------------------------------------------------------------------------------
+# tampering submissions: the correct or blank notebook plus a trick against the grader
+# ----------------------------------------------------------------------------------------
+# Every trick that tries to leave something behind uses a marker that
+# tests/test_grading_hostile.py looks for afterwards: files named tnn-pwned-*, processes
+# `sleep 98765x`.
+PWNED = "tnn-pwned-"
+
+
+def _tampered(student: str, aid: str, base: str, cell: str | list | None = None, answers: dict | None = None) -> dict:
+    """Write `student`'s notebook of `aid`: the correct (`base` "correct") or released ("blank")
+    answers, with `answers` replacing some of them and `cell` (a cell of the student's own, or
+    a list of them) inserted after the first code cell, the imports. Returns the answers written."""
+    good = solution_answers(aid)
+    stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in released(aid).cells if is_answer_cell(c)}
+    written = dict(good if base == "correct" else stubs, **(answers or {}))
+    nb = with_answers(aid, written)
+    if cell is not None:
+        first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        nb.cells[first + 1:first + 1] = [new_code_cell(c) for c in ([cell] if isinstance(cell, str) else cell)]
+    write(student, aid, nb)
+    return written
+
+
+def _raises(name: str, args: str, error: str = "TypeError") -> str:
+    """An answer that raises `error` when called: what the grader sees of an answer whose
+    return value may not be sent to it (the call raises TypeError on the grader's side), or
+    whose call broke the channel (a WireError, a ValueError)."""
+    return f"def {name}({args}):\n    raise {error}('stands for a call that fails on the grader side')\n"
+
+
+def tampering(expected: dict, assignments) -> list[str]:
+    """The hostile-tamper-* students (see the module docstring). Returns their names."""
+    root = str(ROOT)
+    made = []
+
+    def add(student, aid, rows):
+        expected[student][aid] = rows
+        made.append(student)
+
+    def correct(aid):
+        return copy.deepcopy(expected["correct"][aid])
+
+    def blank(aid):
+        return copy.deepcopy(expected["blank"][aid])
+
+    # -- 00_backprop: answers that cheat in what they return or raise, or how they reach the reference
+    aid = "00_backprop"
+    if aid in assignments:
+        # a str subclass that equals everything: it reaches the grader as the plain string 'small'
+        # (the wire sends a str subclass as str), which is a wrong answer
+        s = "hostile-tamper-str-subclass-poll"
+        _tampered(s, aid, "correct", answers={"poll_dead_relu_gradient": (
+            "class AlwaysRight(str):\n    def __eq__(self, other):\n        return True\n\n"
+            "    def __ne__(self, other):\n        return False\n\n    __hash__ = str.__hash__\n\n\n"
+            "poll_dead_relu_gradient = AlwaysRight('small')\n")})
+        add(s, aid, evaluate(aid, dict(solution_answers(aid), poll_dead_relu_gradient="poll_dead_relu_gradient = 'small'\n")))
+        # an object that turns into the right array when numpy asks (__array__) cannot be sent:
+        # for the grader the call raises TypeError
+        s = "hostile-tamper-array-protocol"
+        _tampered(s, aid, "correct", answers={"linear_forward": (
+            "import numpy as np\n\n\nclass LooksRight:\n    def __init__(self, x, W, b):\n        self.x, self.W, self.b = x, W, b\n\n"
+            "    def __array__(self, dtype=None, copy=None):\n        return self.x @ self.W + self.b\n\n"
+            "    def __eq__(self, other):\n        return True\n\n\n"
+            "def linear_forward(x, W, b):\n    return LooksRight(x, W, b), (x, W, b)\n")})
+        add(s, aid, evaluate(aid, dict(solution_answers(aid), linear_forward=_raises("linear_forward", "x, W, b"))))
+        # unsendable return values: for the grader each call raises TypeError, except a function,
+        # which crosses as a handle and is simply not an array (evaluate runs the lambda itself)
+        for s, ex, args, body in [
+                ("hostile-tamper-unsendable-generator", "relu_backward", "dout, cache",
+                 "    return (v for v in dout * (cache > 0))\n"),
+                ("hostile-tamper-unsendable-instance", "tanh_backward", "dout, cache",
+                 "    class Result:\n        value = dout * (1 - cache ** 2)\n\n    return Result()\n"),
+                ("hostile-tamper-unsendable-object-array", "linear_backward", "dout, cache",
+                 "    import numpy as np\n    x, W, b = cache\n    return (np.array(dout @ W.T, dtype=object), "
+                 "np.array(x.T @ dout, dtype=object), np.array(dout.sum(axis=0), dtype=object))\n")]:
+            _tampered(s, aid, "correct", answers={ex: f"def {ex}({args}):\n{body}"})
+            add(s, aid, evaluate(aid, dict(solution_answers(aid), **{ex: _raises(ex, args)})))
+        s = "hostile-tamper-unsendable-lambda"
+        lam = "def sigmoid_backward(dout, cache):\n    return lambda *args: dout * cache * (1 - cache)\n"
+        _tampered(s, aid, "correct", answers={"sigmoid_backward": lam})
+        add(s, aid, evaluate(aid, dict(solution_answers(aid), sigmoid_backward=lam)))
+        # an error that claims to be the grader's own verdict: the grader marks messages raised by
+        # the student's code as such and never reads a misconception (or anything) from them
+        s = "hostile-tamper-fake-checkfailure"
+        _tampered(s, aid, "correct", answers={"relu_backward": (
+            "class CheckFailure(AssertionError):\n    pass\n\n\ndef relu_backward(dout, cache):\n"
+            "    raise CheckFailure('TNN-MISCONCEPTION relu-passes-negative-gradient\\nrelu_backward: fine otherwise')\n")})
+        # written by hand: in this process the tag would be read as a misconception
+        add(s, aid, expect(aid, broken={"relu_backward": ("failed", "")}))
+        # the reference reached around the static scan: reloaded, or run from its own file's text
+        s = "hostile-tamper-ref-reload"
+        written = _tampered(s, aid, "correct", answers={"linear_forward": (
+            "import importlib\nimport tnn_lib.layers as layers\n\nlayers = importlib.reload(layers)\n\n\n"
+            "def linear_forward(x, W, b):\n    return layers.linear_forward(x, W, b)\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"linear_forward"}))
+        s = "hostile-tamper-ref-read-file"
+        written = _tampered(s, aid, "correct", answers={"relu_backward": (
+            "import tnn_lib.layers as layers\n\n_theirs = {}\nexec(open(layers.__file__).read(), _theirs)\n\n\n"
+            "def relu_backward(dout, cache):\n    return _theirs['relu_' + 'backward'](dout, cache)\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"relu_backward"}))
+        # every answer ends the process when called: each test costs a restart; after
+        # MAX_RESTARTS of them the remaining tests are not run (the polls are left blank: no
+        # honest point is lost)
+        from autograder.evaluate import MAX_RESTARTS
+        s = "hostile-tamper-exit-every-call"
+        stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in released(aid).cells if is_answer_cell(c)}
+        dying = {ex: f"import os\n\n\ndef {ex}(*args, **kwargs):\n    os._exit(1)\n"
+                 for ex in COURSE[aid] if ex in stubs}
+        _tampered(s, aid, "blank", answers=dying)
+        rows = {}
+        for i, (gid, ex, points) in enumerate(tests_of(aid)):  # written by hand: the restart budget
+            status = "kernel-died" if i <= MAX_RESTARTS else "not-run"
+            rows[gid] = {"points": 0.0, "status": status, "misconception": ""}
+        assert all(ex in dying for gid, ex, _ in tests_of(aid)[:MAX_RESTARTS + 1])
+        add(s, aid, rows)
+
+    # -- 01_divergences: a blank notebook that disarms the checks in its own process (the graded
+    # tests run in the grader's, so nothing changes)
+    aid = "01_divergences"
+    if aid in assignments:
+        tricks = {
+            "input-transformer": (
+                "# blank out every cell that looks like a test before IPython runs it\nip = get_ipython()\n\n\n"
+                "def no_tests(lines):\n    if any(ln.lstrip().startswith(('check', 'assert', 'from autograder')) "
+                "for ln in lines):\n        return ['pass\\n']\n    return lines\n\n\n"
+                "ip.input_transformers_cleanup.append(no_tests)\nip.input_transformers_post.append(no_tests)\n"),
+            "replaced-checks": (
+                "# every check passes\nimport builtins\nimport numpy as np\nimport autograder.checks as checks\n\n"
+                "checks.check = checks.check_choice = checks.check_poll = lambda *args, **kwargs: True\n"
+                "np.allclose = np.isclose = np.array_equal = lambda *args, **kwargs: True\n"
+                "builtins.check = builtins.check_choice = builtins.check_poll = checks.check\n"),
+            "ipython-hooks": (
+                "# no error is ever shown or recorded, and no assert is run\nimport ast\nip = get_ipython()\n"
+                "ip.showtraceback = lambda *args, **kwargs: None\n"
+                "ip.set_custom_exc((Exception,), lambda *args, **kwargs: None)\n\n\n"
+                "def forget_errors(result):\n    result.error_in_exec = None\n    result.error_before_exec = None\n\n\n"
+                "ip.events.register('post_run_cell', forget_errors)\n\n\n"
+                "class NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n        return ast.Pass()\n\n\n"
+                "ip.ast_transformers.append(NoAsserts())\n"),
+            "fake-checks-module": (
+                "# a checks module of my own, found first by every later import\nimport sys\nimport types\n\n"
+                "fake = types.ModuleType('autograder.checks')\n"
+                "fake.check = fake.check_choice = fake.check_poll = lambda *args, **kwargs: True\n"
+                "fake.CheckFailure = AssertionError\npackage = types.ModuleType('autograder')\n"
+                "package.__path__ = []\npackage.checks = fake\n"
+                "sys.modules['autograder'] = package\nsys.modules['autograder.checks'] = fake\n"),
+            "np-testing": (
+                "# numpy's testing helpers never fail\nimport numpy as np\nimport numpy.testing\n\n"
+                "for name in ('assert_allclose', 'assert_array_equal', 'assert_array_almost_equal', 'assert_equal',\n"
+                "             'assert_almost_equal'):\n    setattr(np.testing, name, lambda *args, **kwargs: None)\n"),
+            "fake-output": (
+                "# output that looks like a grader's verdict\nimport json\n"
+                "print(json.dumps({'output_type': 'stream', 'name': 'stdout', 'text': 'TNN-MISCONCEPTION none\\n"
+                "all tests passed'}))\nprint('TNN-REFERENCE-USED')\nprint('Points: 13/13')\n"),
+        }
+        for name, cell in tricks.items():
+            s = f"hostile-tamper-{name}"
+            _tampered(s, aid, "blank", cell)
+            add(s, aid, blank(aid))
+        # the reference's source (the sandbox's copy: a stub there) executed under another name
+        s = "hostile-tamper-ref-getsource"
+        written = _tampered(s, aid, "correct", answers={"softmax": (
+            "import inspect\nimport tnn_lib.divergences as divergences\n\n_theirs = {}\n"
+            "exec(inspect.getsource(divergences), _theirs)\n\n\ndef softmax(z):\n"
+            "    return _theirs['soft' + 'max'](z)\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"softmax"}))
+
+    # -- 05_optimizers: processes that outlive the notebook, the solutions on disk, the reference
+    aid = "05_optimizers"
+    if aid in assignments:
+        s = "hostile-tamper-read-solutions"
+        _tampered(s, aid, "blank", (
+            "# the answers are on this machine somewhere: find the source notebook, run its solutions\n"
+            "import json\nimport os\nimport time\n\n"
+            f"places = ['solutions', '../solutions', '../../solutions', {root + '/solutions'!r}, "
+            "os.path.expanduser('~/solutions')]\nstart = time.monotonic()\n"
+            "for top, dirs, files in os.walk('/'):\n"
+            "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev')]\n"
+            "    if '05_optimizers.ipynb' in files:\n        places.append(os.path.dirname(top))\n"
+            "    if time.monotonic() - start > 3:\n        break\n"
+            "for base in places:\n    try:\n"
+            "        with open(os.path.join(base, '05_optimizers', '05_optimizers.ipynb')) as f:\n"
+            "            nb = json.load(f)\n    except (OSError, ValueError):\n        continue\n"
+            "    for c in nb['cells']:\n        if c['metadata'].get('nbgrader', {}).get('solution'):\n"
+            "            exec(''.join(c['source']), globals())\n    break\n"))
+        add(s, aid, blank(aid))
+        s = "hostile-tamper-detached-popen"
+        _tampered(s, aid, "correct", (
+            "# a process in its own session that keeps writing files\nimport subprocess\n\n"
+            "subprocess.Popen(['sh', '-c', 'while true; do for d in . /tmp ~ "
+            f"{root}; do echo x > $d/{PWNED}loop; done; sleep 987654; done'],\n"
+            "                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,\n"
+            "                 stderr=subprocess.DEVNULL)\n"))
+        add(s, aid, correct(aid))
+        s = "hostile-tamper-fork-setsid"
+        _tampered(s, aid, "correct", (
+            "# a double fork: the grandchild leaves the session and lives on\nimport os\n\npid = os.fork()\n"
+            "if pid == 0:\n    try:\n        os.setsid()\n        if os.fork() == 0:\n"
+            f"            for d in ('.', '/tmp', {root!r}):\n                try:\n"
+            f"                    open(os.path.join(d, '{PWNED}forked'), 'w').close()\n"
+            "                except OSError:\n                    pass\n"
+            "            os.execvp('sleep', ['sleep', '987653'])\n    finally:\n        os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"))
+        add(s, aid, correct(aid))
+        s = "hostile-tamper-fork-bomb"
+        _tampered(s, aid, "correct", (
+            "# as many processes as the system allows (a bounded bomb: 300)\nimport os\n\nchildren = []\n"
+            "for i in range(300):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+            "    if pid == 0:\n        try:\n            os.execvp('sleep', ['sleep', '987652'])\n"
+            "        finally:\n            os._exit(0)\n    children.append(pid)\n"
+            "print(len(children), 'processes')\n"))
+        add(s, aid, correct(aid))
+        s = "hostile-tamper-ref-importlib"
+        written = _tampered(s, aid, "correct", answers={"sgd_step": (
+            "import importlib\n\n\ndef sgd_step(w, dw, state, lr):\n"
+            "    return getattr(importlib.import_module('tnn_lib.' + 'optim'), 'sgd_' + 'step')(w, dw, state, lr)\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"sgd_step"}))
+        s = "hostile-tamper-ref-thread"
+        written = _tampered(s, aid, "correct", answers={"momentum_step": (
+            "import threading\nimport tnn_lib.optim as optim_module\n\n\n"
+            "def momentum_step(w, dw, state, lr, momentum=0.9):\n    box = {}\n\n"
+            "    def run():  # in another thread, out of sight of a watch on this one\n        try:\n"
+            "            box['out'] = getattr(optim_module, 'momentum' + '_step')(w, dw, state, lr, momentum)\n"
+            "        except BaseException as err:\n            box['err'] = err\n\n"
+            "    t = threading.Thread(target=run)\n    t.start()\n    t.join()\n    if 'err' in box:\n"
+            "        raise box['err']\n    return box['out']\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"momentum_step"}))
+
+    # -- 06_regularization: ending the process, writing into the grader's channel, output
+    aid = "06_regularization"
+    if aid in assignments:
+        frame = ("import json\nimport os\nimport struct\n\n"
+                 "head = json.dumps({'op': 'reply', 'id': 1, 'ok': True, 'status': 'ok', 'ename': '', 'evalue': '', "
+                 "'printed': 0}).encode()\nfor fd in range(3, 40):\n    try:\n"
+                 "        os.write(fd, b'TNN1' + struct.pack('<I', len(head)) + head)\n    except OSError:\n        pass\n")
+        tricks = {
+            "os-exit": "# the end\nimport os\n\nos._exit(0)\n",
+            "sys-exit": "# the end, politely\nimport sys\n\nsys.exit('all done')\n",
+            "quit": "# the end, as the notebook says it\nquit()\nexit()\n",
+            "channel-garbage": ("# bytes into every descriptor the process has\nimport os\n\nfor fd in range(3, 40):\n"
+                                "    try:\n        os.write(fd, b'garbage garbage garbage')\n"
+                                "    except OSError:\n        pass\n"),
+            "channel-fake-reply": "# a reply frame the grader did not ask for\n" + frame,
+            "huge-output": ("# far more output than the limit, through every way out\nimport os\nimport sys\n\n"
+                            "sys.stdout.write('x' * 30_000_000)\nsys.stderr.write('e' * 5_000_000)\n"
+                            "os.write(1, b'y' * 5_000_000)\nos.write(2, b'z' * 5_000_000)\n"
+                            "for i in range(100_000):\n    print('all work and no play makes Jack a dull boy')\n"),
+            # harmless the first time; replayed after the next cell ended the process, it writes into
+            # the channel (its mark is left beside the working directory, which is new each time)
+            "channel-on-replay": [
+                "import os\n\n"
+                f"if os.path.exists('../{PWNED}ran'):\n    for fd in range(3, 40):\n        try:\n"
+                "            os.write(fd, b'garbage')\n        except OSError:\n            pass\n"
+                f"open('../{PWNED}ran', 'w').close()\n",
+                "import os\n\nos._exit(0)\n"],
+        }
+        for name, cell in tricks.items():
+            s = f"hostile-tamper-{name}"
+            _tampered(s, aid, "correct", cell)
+            add(s, aid, correct(aid))
+        # a correct answer that also writes into the channel: its calls fail on the grader side
+        s = "hostile-tamper-channel-in-answer"
+        _tampered(s, aid, "correct", answers={"clip_grad_value": (
+            "import os\nimport numpy as np\n\n\ndef clip_grad_value(grads, clip_value):\n"
+            "    for fd in range(3, 40):\n        try:\n            os.write(fd, b'garbage')\n"
+            "        except OSError:\n            pass\n    for k in grads:\n"
+            "        np.clip(grads[k], -clip_value, clip_value, out=grads[k])\n    return grads\n")})
+        add(s, aid, evaluate(aid, dict(solution_answers(aid), clip_grad_value=_raises(
+            "clip_grad_value", "grads, clip_value", "ValueError"))))
+        # an answer that ends the process when called: written by hand (no such status in this process)
+        s = "hostile-tamper-exit-in-answer"
+        _tampered(s, aid, "correct", answers={"early_stopping_epoch": (
+            "import os\n\n\ndef early_stopping_epoch(val_losses, patience):\n    os._exit(3)\n")})
+        add(s, aid, expect(aid, broken={"early_stopping_epoch": ("kernel-died", "")}))
+        s = "hostile-tamper-ref-setprofile"
+        written = _tampered(s, aid, "correct", answers={"l2_penalty": (
+            "import sys\nimport tnn_lib.regularization as regularization\n\n\ndef l2_penalty(params, lam):\n"
+            "    sys.setprofile(None)  # whatever watches the calls, off\n"
+            "    return regularization.l2_penalty(params, lam)\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"l2_penalty"}))
+        s = "hostile-tamper-ref-gc"
+        written = _tampered(s, aid, "correct", answers={"l1_penalty": (
+            "import gc\n\n\ndef l1_penalty(params, lam):\n    for obj in gc.get_objects():  # it is in memory somewhere\n"
+            "        if callable(obj) and getattr(obj, '__name__', '') == 'l1_' + 'penalty' \\\n"
+            "                and getattr(obj, '__module__', '') != '__main__':\n            return obj(params, lam)\n"
+            "    raise RuntimeError('not found')\n")})
+        add(s, aid, evaluate(aid, written, reference_users={"l1_penalty"}))
+
+    # -- 07_training: writing into the course, the environment and elsewhere; deep recursion
+    aid = "07_training"
+    if aid in assignments:
+        s = "hostile-tamper-write-course"
+        targets = [f"{root}/{PWNED}write.txt", f"{root}/solutions/{aid}/threadpoolctl.py",
+                   f"{root}/solutions/{aid}/{PWNED}write.txt", f"{root}/autograder/{PWNED}write.py",
+                   f"{root}/tnn_lib/{PWNED}write.py", f"{root}/notebooks/{aid}/{PWNED}write.txt"]
+        _tampered(s, aid, "correct", (
+            "# files where the grader (or the next student) would run them\nimport os\nimport sysconfig\n\n"
+            f"targets = {targets!r}\n"
+            f"targets += [os.path.join(sysconfig.get_paths()['purelib'], '{PWNED}write.pth'),\n"
+            f"            '/opt/tnn/{PWNED}write.py', '/tmp/{PWNED}write.txt', '{PWNED}write.txt',\n"
+            f"            os.path.expanduser('~/{PWNED}write.txt'), '../{PWNED}write.txt']\n"
+            "for p in targets:\n    try:\n        with open(p, 'w') as f:\n"
+            f"            f.write(\"open('/tmp/{PWNED}ran', 'w').close()  # {PWNED}\\n\")\n"
+            "    except OSError:\n        pass\n"))
+        add(s, aid, correct(aid))
+        # a C-level recursion far beyond the stack (json's parser with the limit raised): the
+        # interpreter crashes; in a cell that costs the cell, in an answer each call of it
+        crash = "sys.setrecursionlimit(10**6)\njson.loads('[' * 300_000 + ']' * 300_000)\n"
+        s = "hostile-tamper-deep-recursion"
+        _tampered(s, aid, "correct", "# deeper than the stack\nimport json\nimport sys\n\n" + crash)
+        add(s, aid, correct(aid))
+        s = "hostile-tamper-deep-recursion-answer"
+        _tampered(s, aid, "correct", answers={"evaluate": (
+            "import json\nimport sys\n\n\ndef evaluate(model, x, y):\n" + textwrap.indent(crash, "    "))})
+        add(s, aid, expect(aid, broken={"evaluate": ("kernel-died", "")}))
+    return made
+
+
 def build(assignments=None) -> dict:
     from collections import defaultdict
     assignments = assignments or [a for a in COURSE if (ROOT / "solutions" / a / f"{a}.ipynb").is_file()
@@ -442,6 +770,7 @@ def build(assignments=None) -> dict:
                 expected[m.id][aid] = evaluate(aid, answers)
         if aid == HOSTILE_ASSIGNMENT:
             hostile(aid, good, expected)
+    tampering(expected, assignments)
     doc = {"about": "expected grades of autograder/examples/submitted, written by build.py from what each "
                     "submission breaks (the source's test cells run in-process on the correct notebook's globals "
                     "with the submission's answers; hostile cases by hand); tests/test_grading_examples.py grades "

@@ -145,6 +145,33 @@ def _not_dumpable():
         pass
 
 
+def _own_pid_namespace():
+    """Move this (forked) process into a PID namespace of its own, nested in the sandbox's,
+    so that nothing the student's code does can see or signal the zygote: the process
+    continues as PID 1 of the new namespace, with no capabilities. Where the kernel refuses
+    (no nested user namespaces), it stays a plain child in a session of its own."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000 | 0x20000000) == 0:        # CLONE_NEWUSER | CLONE_NEWPID
+        pid = os.fork()                                    # the child is PID 1 of the new namespace
+        if pid != 0:
+            os._exit(0)
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)())   # drop every capability
+        libc.prctl(38, 1, 0, 0, 0)                                       # PR_SET_NO_NEW_PRIVS
+    try:
+        os.setsid()
+    except OSError:
+        pass
+
+
 def _clean_tmp():
     import shutil
     for entry in os.listdir("/tmp"):
@@ -187,7 +214,7 @@ def zygote(fd: int, scratch_root: str) -> None:
                 if pid == 0:
                     sock.close()
                     ours.close()
-                    os.setsid()
+                    _own_pid_namespace()
                     os.chdir(os.path.join(scratch_root, os.path.basename(str(msg.get("dir")))))
                     serve(theirs.detach(), shell)
                     os._exit(0)
