@@ -66,7 +66,7 @@ def layout_of(path: Path) -> dict:
     import nbformat
     from nbgrader.preprocessors import ClearHiddenTests
     nb = nbformat.read(str(path), as_version=4)
-    order, tests, answers, sources, released, lesson = [], [], [], {}, {}, []
+    order, tests, answers, sources, released, lesson, meta = [], [], [], {}, {}, [], {}
     clear = ClearHiddenTests()
     for cell in nb.cells:
         gid = nbgrader_meta(cell).get("grade_id")
@@ -75,6 +75,7 @@ def layout_of(path: Path) -> dict:
         if not gid:
             continue
         order.append(gid)
+        meta[gid] = {"cell_type": cell.cell_type, "nbgrader": dict(nbgrader_meta(cell))}
         if is_test_cell(cell):
             tests.append((gid, float(nbgrader_meta(cell).get("points", 0))))
             sources[gid] = cell.source
@@ -84,7 +85,7 @@ def layout_of(path: Path) -> dict:
     from autograder.evaluate import setup_cells
     setup = setup_cells(lesson, [sources[g] for g, _ in tests], answers)
     return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released,
-            "setup": setup, "lesson": lesson}
+            "setup": setup, "lesson": lesson, "meta": meta}
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:

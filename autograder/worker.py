@@ -150,6 +150,31 @@ def _restore_cells_class():
     return RestoreCells
 
 
+def _restore_metadata(nb, layout: dict) -> list[str]:
+    """Before nbgrader sees the notebook: the first cell that claims a grade id of the source
+    gets that cell's nbgrader metadata back (an edited ``grade``/``solution`` flag would make
+    nbgrader's OverwriteCells fail on its checksum); later cells claiming the same id (a
+    copied cell) become ordinary cells, which still run. Returns notes."""
+    notes, seen = [], set()
+    known = layout.get("meta", {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if gid not in known:
+            continue
+        if gid in seen:
+            cell.metadata.pop("nbgrader", None)
+            notes.append(f"a second cell marked {gid} (a copy?) was run as an ordinary cell")
+            continue
+        seen.add(gid)
+        source = dict(known[gid]["nbgrader"])
+        if any(bool(meta.get(k)) != bool(source.get(k)) for k in ("grade", "solution", "locked")):
+            notes.append(f"the nbgrader metadata of cell {gid} was edited; the original was restored")
+        source.pop("checksum", None)
+        cell.metadata["nbgrader"] = source
+    return notes
+
+
 def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
     from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec
@@ -158,6 +183,7 @@ def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     if dropped:
         notes.append(f"cells marked {', '.join(sorted(set(dropped)))} are not part of the assignment; "
                      "they were run as ordinary cells")
+    notes += _restore_metadata(nb, layout)
     before = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
     for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
         nb, resources = pp(config=config).preprocess(nb, resources)

@@ -49,9 +49,14 @@ def test_sequential_backward_matches_numerical_gradient_with_bn_and_dropout():
     for key, p in params.items():  # perturbs the live arrays in place
         if key == "0.b":
             continue
-        assert np.max(np.abs(grads[key])) > 1e-3, key  # not a zero gradient in disguise
-        err = rel_error(numerical_gradient(loss, p), grads[key])
-        assert err < 1e-7, (key, err)
+        g = grads[key]
+        assert np.max(np.abs(g)) > 1e-3, key  # not a zero gradient in disguise
+        num = numerical_gradient(loss, p)
+        # elementwise relative check with an absolute floor: some entries are ~3e-4 while the
+        # central difference's round-off is ~2e-11, which alone is a relative error near 1e-7
+        # on such an entry under some BLAS kernels; 1e-9 is far below any real error (~1e-3)
+        worst = np.max(np.abs(num - g) - 1e-7 * (np.abs(num) + np.abs(g)))
+        assert worst <= 1e-9, (key, worst, rel_error(num, g))
 
 
 def test_batchnorm_removes_the_bias_of_the_layer_before_it():
