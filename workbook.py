@@ -5,7 +5,8 @@
     python3 workbook.py test    # create .venv, install with test extras, run all tests
 
 Only a Python >= 3.10 with venv and pip is needed; everything else is installed here
-(the browser tests' Chromium from Debian's packages when run as root or with sudo).
+(the browser tests' Chromium and grading's sandbox, bubblewrap, from Debian's packages when
+run as root or with sudo).
 Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
 """
 from __future__ import annotations
@@ -71,21 +72,28 @@ def setup(extras: str) -> None:
     stamp.write_text(digest)
 
 
-def ensure_chromium() -> None:
-    """Browser tests drive Debian's chromium; install it when missing and we may."""
-    if Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM"):
+def ensure_system_packages() -> None:
+    """The browser tests drive Debian's chromium, and grading runs students' code under
+    Debian's bubblewrap; install what is missing when we may (root, or sudo without a
+    password)."""
+    missing = []
+    if not (Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM")):
+        missing += ["chromium", "fonts-dejavu-core"]
+    if not shutil.which("bwrap"):
+        missing.append("bubblewrap")
+    if not missing:
         return
     if not shutil.which("apt-get"):
-        sys.exit("workbook.py: the browser tests need Chromium at /usr/bin/chromium (or set TNN_CHROMIUM "
-                 "to a Chromium binary); apt-get is not available to install it")
+        sys.exit("workbook.py: the tests need " + " and ".join(missing) + " (Chromium at /usr/bin/chromium, or "
+                 "TNN_CHROMIUM set to a Chromium binary; bubblewrap's bwrap on PATH); apt-get is not available "
+                 "to install them")
     sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
     if sudo is None:
-        sys.exit("workbook.py: the browser tests need Chromium: run `apt-get install -y chromium` as root, "
-                 "or set TNN_CHROMIUM to a Chromium binary")
+        sys.exit(f"workbook.py: the tests need Debian's {' '.join(missing)}: run `apt-get install -y "
+                 f"{' '.join(missing)}` as root")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     must(sudo + ["apt-get", "update", "-q"], env=env)
-    must(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-dejavu-core"],
-         env=env)
+    must(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing, env=env)
 
 
 def lab(args) -> int:
@@ -98,7 +106,7 @@ def lab(args) -> int:
 
 def test(args) -> int:
     setup("test")
-    ensure_chromium()
+    ensure_system_packages()
     rc = run_forwarding([PY, "-m", "pytest"] + list(args), cwd=ROOT)
     if rc == 5:
         print("workbook.py: pytest collected no tests — that is a failure, not a pass", file=sys.stderr)

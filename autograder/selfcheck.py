@@ -16,14 +16,13 @@ from autograder.outcomes import is_answer_cell, is_test_cell, nbgrader_meta, saf
 def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
     """Run the notebook at `path` in this process and its visible test cells with grading's
     own evaluation (:func:`autograder.evaluate.evaluate_tests`); one outcome per graded test
-    cell, in order. `memory_mb` limits this process's address space where it can."""
+    cell, in order. (`tnn-course check` also limits this process's memory to `memory_mb`.)"""
     from autograder.evaluate import LocalStudent, evaluate_tests, setup_cells
     from autograder.worker import load_notebook
 
     nb, state, message = load_notebook(path)
     if nb is None:
         raise ValueError(f"{path}: {message}")
-    _limit_memory(memory_mb)
     answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
     tests = [(nbgrader_meta(c).get("grade_id", "?"), c.source, float(nbgrader_meta(c).get("points", 0) or 0))
              for c in nb.cells if is_test_cell(c)]
@@ -71,6 +70,7 @@ def format_outcome(o: dict) -> str:
 def main_check(path, timeout=30, memory_mb=4096, stream=sys.stdout) -> int:
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such notebook: {path}")
+    _limit_memory(memory_mb)  # this process runs the student's code: the command line's limit
     outcomes = run_check(path, timeout=timeout, memory_mb=memory_mb)
     for o in outcomes:
         print(format_outcome(o), file=stream)

@@ -61,22 +61,26 @@ def test_an_answer_that_raises_is_told_its_own_line():
 
 
 def test_where_quotes_only_lines_the_student_can_see():
-    """error_where reads IPython's traceback: it quotes the student's own line and the
-    visible test line, and never a line that is in neither (a hidden test's)."""
-    from autograder.outcomes import error_where, safe_lines
-    answer = "def dropout_backward(dout, cache):\n    mask, keep_prob, train, inverted = cache\n"
-    visible = "x = 1\ndx = dropout_backward(dout, cache)\n"
-    tb = ["\x1b[31m----\x1b[39m", "\x1b[31mTypeError\x1b[39m   Traceback (most recent call last)",
-          "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[10]\x1b[39m\x1b[32m, line 16\x1b[39m\n"
-          "\x1b[32m     15\x1b[39m x = 1\n\x1b[32m---> \x1b[39m\x1b[32m16\x1b[39m dx = dropout_backward(dout, cache)\n",
-          "Cell In[9], line 2, in dropout_backward(dout, cache)\n      1 def dropout_backward(dout, cache):\n"
-          "----> 2     mask, keep_prob, train, inverted = cache\n",
-          "TypeError: cannot unpack non-iterable NoneType object"]
-    where = error_where(tb, safe_lines(answer), safe_lines(visible))
-    assert where == ("in the test: `dx = dropout_backward(dout, cache)` → "
-                     "in your dropout_backward: `mask, keep_prob, train, inverted = cache`"), where
-    hidden = ["Cell In[10], line 30\n---> 30 check('dropout_backward', dropout_backward, seed=987654)  # SECRET\n"]
-    assert error_where(hidden, safe_lines(answer), safe_lines(visible)) == ""
+    """Grading's evaluation says where an error was raised: the visible test line and the
+    student's own line, never a line of a hidden test."""
+    from autograder.evaluate import LocalStudent, evaluate_tests
+    from autograder.outcomes import safe_lines, visible_source
+    answer = "def dropout_backward(dout, cache):\n    mask, keep_prob, train, inverted = cache\n    return dout\n"
+    test = ("import numpy as np\n"
+            "dx = dropout_backward(np.ones((2, 2)), None)\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "dx = dropout_backward(np.ones((3, 3)), None)  # SECRET-HIDDEN\n"
+            "### END HIDDEN TESTS\n")
+    hidden_first = test.replace("dx = dropout_backward(np.ones((2, 2)), None)\n", "")
+    for source, quoted in ((test, True), (hidden_first, False)):
+        student = LocalStudent([(0, answer)], timeout=10)
+        student.run_all()
+        [row] = evaluate_tests([("test_dropout_backward", source, 1)], ["dropout_backward"], student, [], 10,
+                               visible_of=lambda gid, s=source: safe_lines(visible_source(s)))
+        assert row["status"] == "error" and row["points"] == 0, row
+        assert "SECRET-HIDDEN" not in row["message"] and "np.ones((3, 3))" not in row["message"], row["message"]
+        assert ("in the test: `dx = dropout_backward(np.ones((2, 2)), None)`" in row["message"]) is quoted, \
+            row["message"]
 
 
 def two_mistakes_linear_backward(dout, cache):

@@ -132,3 +132,33 @@ def test_feedback_never_shows_a_hidden_test(graded):
         leaked = [ln for ln in hidden_lines if ln in text]
         assert not leaked, f"{path}: {leaked[:2]}"
         assert "Traceback (most recent call last)" not in text and "BEGIN HIDDEN TESTS" not in text
+
+
+def test_self_check_agrees_with_grading(graded):
+    """`tnn-course check` (one process, visible tests only) against grading (two processes,
+    hidden tests too) on every honest submission of the subset: a cell grading passes, the
+    check passes; a cell the check fails, grading fails with the same status and misconception
+    (hidden tests can only add failures)."""
+    import subprocess
+    import sys
+    _, out = graded
+    got = grades_by_student(out / "grades.csv")
+    paths = [(s, a) for s, aids in subset().items() if not s.startswith("hostile-") for a in aids]
+    script = ("import json, sys\nfrom autograder.selfcheck import run_check\n"
+              "print(json.dumps([[(r['grade_id'], r['status'], r['misconception']) for r in run_check(p, timeout=20)]"
+              " for p in sys.argv[1:]]))\n")
+    nbs = [str(EXAMPLES / "submitted" / s / a / f"{a}.ipynb") for s, a in paths]
+    proc = subprocess.run([sys.executable, "-c", script, *nbs], capture_output=True, text=True, cwd=str(ROOT),
+                          timeout=1800, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    problems = []
+    for (student, aid), rows in zip(paths, checked):
+        graded_rows = {r["grade_id"]: (r["status"], r["misconception"]) for r in got[student] if r["assignment"] == aid}
+        for gid, status, mid in rows:
+            g_status, g_mid = graded_rows[gid]
+            if g_status == "passed" and status != "passed":
+                problems.append(f"{student}/{aid} {gid}: grading passed, check says {status}")
+            if status != "passed" and (status, mid) != (g_status, g_mid):
+                problems.append(f"{student}/{aid} {gid}: check {status} {mid}, grading {g_status} {g_mid}")
+    assert len(checked) == len(paths) and not problems, "\n".join(problems)
