@@ -43,6 +43,15 @@ def ensure_tools_on_path() -> None:
 ensure_tools_on_path()
 
 
+def skip_slow_optional_imports() -> None:
+    """Grading processes never validate IRIs, but jsonschema (under nbformat and nbgrader)
+    imports the optional ``rfc3987_syntax`` to offer it, which compiles a grammar for about
+    2 s per process. Mark it absent: jsonschema's format checker then simply has no IRI
+    format, and importing nbgrader takes half as long."""
+    import sys
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def course_root(path: str | os.PathLike | None = None) -> Path:
     """The course directory: `path`, else $TNN_COURSE_DIR, else the current directory if
     it holds ``solutions/``, else the checkout this package was installed from."""

@@ -24,12 +24,9 @@ import time
 import warnings
 
 from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure
-from autograder.outcomes import clean, exercise_of, read_error
+from autograder.outcomes import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 
-TIMEOUT_ENAME = "CellTimeout"
-DEAD_ENAME = "KernelDied"
-NOT_RUN_ENAME = "NotRun"
 UNSENDABLE_ENAME = "Unsendable"
 MAX_RESTARTS = 6
 MAGIC = re.compile(r"^\s*[%!]")
@@ -477,8 +474,7 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
     return rows
 
 
-def _error(ename: str, evalue: str) -> dict:
-    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+_error = error_output
 
 
 __all__ = ["evaluate_tests", "SandboxedStudent", "LocalStudent", "setup_cells", "strip_magics", "Proxy",

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import autograder.course  # noqa: F401  (puts the environment's bin on PATH for nbgrader)
-from autograder.course import course_root, nbgrader_config
+from autograder.course import course_root, nbgrader_config, skip_slow_optional_imports
+
+skip_slow_optional_imports()
 from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
 
 GRADER_VERSION = "2"
@@ -89,19 +91,9 @@ def layout_of(path: Path) -> dict:
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
-    """Record the assignment's source cells and checksums in the gradebook, with the
-    preprocessors nbgrader's generate_assignment runs before SaveCells."""
-    import nbformat
-    from nbgrader.api import Gradebook
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums,
-                                        LockCells, SaveCells)
-    with Gradebook(db_url) as gb:
-        gb.update_or_create_assignment(aid)
-    for path in source_notebooks(root, aid):
-        nb = nbformat.read(str(path), as_version=4)
-        resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": path.stem}}
-        for pp in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells):
-            nb, resources = pp(config=config).preprocess(nb, resources)
+    """Record the assignment's source cells and checksums in the gradebook."""
+    from autograder.gradebook import sync_assignment
+    sync_assignment(root, aid, db_url, config, source_notebooks(root, aid))
 
 
 # ----------------------------------------------------------------------------------------
@@ -251,38 +243,9 @@ def autograded_path(out: Path, student: str, aid: str, notebook: str) -> Path:
 
 def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
     """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades."""
-    import warnings
-    from sqlalchemy.exc import SAWarning
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush chatter
-        _record(result, out, db_url, timestamp, config)
-
-
-def _record(result, out, db_url, timestamp, config) -> None:
-    import nbformat
-    from nbgrader.api import Gradebook
-    from nbgrader.preprocessors import SaveAutoGrades
-    student, aid = result["student"], result["assignment"]
-    with Gradebook(db_url) as gb:
-        gb.update_or_create_student(student)
-        if timestamp:
-            gb.update_or_create_submission(aid, student, timestamp=timestamp)
-        else:
-            gb.update_or_create_submission(aid, student)
-        for name, nbres in result["notebooks"].items():
-            if nbres["state"] == "graded":
-                continue
-            sub = gb.find_submission_notebook(name, aid, student)
-            for grade in sub.grades:
-                grade.auto_score = 0
-                grade.needs_manual_grade = False
-            gb.db.commit()
-    for name, nbres in result["notebooks"].items():
-        if nbres["state"] != "graded":
-            continue
-        nb = nbformat.read(str(autograded_path(out, student, aid, name)), as_version=4)
-        resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": name, "student": student}}
-        SaveAutoGrades(config=config).preprocess(nb, resources)
+    from autograder.gradebook import record
+    record(result, lambda name: autograded_path(out, result["student"], result["assignment"], name), db_url,
+           timestamp, config)
 
 
 def rows_of(result: dict) -> list[dict]:
@@ -332,13 +295,7 @@ def grade(submissions, assignment=None, workers=1, timeout=30.0, output="grading
     tasks = discover(Path(submissions), assignment, root)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     config = nbgrader_config(root, db_url)
-    layouts = {}
-    for aid in sorted({t.assignment for t in tasks}):
-        sync_gradebook(root, aid, db_url, config)
-        layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
-    out.mkdir(parents=True, exist_ok=True)
-
-    results, not_graded, todo = {}, [], []
+    results, not_graded, todo, kept = {}, [], [], []
     for t in tasks:
         t.fingerprint = fingerprint(t, root, settings)
         old = result_path(out, t.student, t.assignment)
@@ -348,18 +305,53 @@ def grade(submissions, assignment=None, workers=1, timeout=30.0, output="grading
             except (OSError, json.JSONDecodeError):
                 prev = None
             if prev and prev.get("fingerprint") == t.fingerprint and graded_ok(prev):
-                try:  # the gradebook may be new: record the kept result again (idempotent)
-                    record_in_gradebook(prev, out, db_url, t.timestamp, config)
-                except Exception as err:
-                    log(f"tnn-course grade: kept {t.student}/{t.assignment} but could not record it: {err}")
-                results[(t.student, t.assignment)] = prev
+                kept.append((t, prev))
                 continue
         todo.append(t)
+    # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
+    pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
+                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes}
+    pool = WorkerPool(min(workers, len(todo)), pool_settings) if todo else None
+    layouts = {}
+    try:
+        for aid in sorted({t.assignment for t in tasks}):
+            sync_gradebook(root, aid, db_url, config)
+            layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+        out.mkdir(parents=True, exist_ok=True)
+        for t, prev in kept:
+            try:  # the gradebook may be new: record the kept result again (idempotent)
+                record_in_gradebook(prev, out, db_url, t.timestamp, config)
+            except Exception as err:
+                log(f"tnn-course grade: kept {t.student}/{t.assignment} but could not record it: {err}")
+            results[(t.student, t.assignment)] = prev
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
 
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
 
+    import queue
+    import threading
+    pending: queue.Queue = queue.Queue()
+    failure: list = []
+
+    def writer() -> None:
+        """Writes results in arrival order, off the thread that feeds the workers."""
+        while True:
+            item = pending.get()
+            if item is None:
+                return
+            try:
+                write_result(*item)
+            except BaseException as err:  # noqa: BLE001 - reported after the run
+                failure.append(err)
+
     def finish(task: Task, result: dict) -> None:
+        pending.put((task, result))
+
+    def write_result(task: Task, result: dict) -> None:
         result["fingerprint"] = task.fingerprint
         result["timestamp"] = task.timestamp
         for name, nbres in result["notebooks"].items():
@@ -391,15 +383,19 @@ def grade(submissions, assignment=None, workers=1, timeout=30.0, output="grading
                 "notebooks": {name: {"path": str(p) if p else None, "layout": layouts[task.assignment][name]}
                               for name, p in task.notebooks.items()}}
 
-    if todo:
-        pool = WorkerPool(min(workers, len(todo)), {"course": str(root), "db_url": db_url,
-                                                    "timeout": settings.timeout, "memory_mb": settings.memory_mb,
-                                                    "max_output_bytes": settings.max_output_bytes})
-        try:
+    thread = threading.Thread(target=writer, name="tnn-results-writer", daemon=True)
+    thread.start()
+    try:
+        if todo:
             pool.run(todo, payload, finish, crashed)
-        finally:
+    finally:
+        if pool is not None:
             pool.close()
+        pending.put(None)
+        thread.join()
     bar.close()
+    if failure:
+        raise failure[0]
 
     ordered = [results[k] for k in sorted(results)]
     for r in ordered:

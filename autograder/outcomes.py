@@ -29,7 +29,11 @@ from __future__ import annotations
 import re
 
 from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG
-from autograder.execute import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME
+
+# the error names the grader itself gives a test cell it could not run to the end
+TIMEOUT_ENAME = "CellTimeout"
+DEAD_ENAME = "KernelDied"
+NOT_RUN_ENAME = "NotRun"
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded; they are not shown)"
@@ -97,65 +101,14 @@ def read_error(ename: str, evalue: str) -> tuple[str, str | None, str]:
     return "error", None, f"{ename}: {clean(evalue)}".rstrip(": ")
 
 
-FRAME_HEAD = re.compile(r"^(?:Cell In\[\d+\]|Input In \[\d+\]), line \d+(?:, in (\w+))?")
-FRAME_ARROW = re.compile(r"^-+>\s*\d+\s?(.*)$", re.M)
-
-
 def safe_lines(*sources: str) -> set[str]:
-    """The stripped, non-blank lines of `sources`: what a traceback may quote."""
+    """The stripped, non-blank lines of `sources`: what a message may quote."""
     return {ln.strip() for src in sources for ln in str(src).splitlines() if ln.strip()}
 
 
-def error_where(traceback, answer_lines: set[str], test_lines: set[str]) -> str:
-    """Where an error was raised, in the student's words: the line of each notebook frame of
-    the traceback, but only lines the student can already see — their own answer cells
-    (`answer_lines`) or the visible part of the test (`test_lines`) — so that no line of a
-    hidden test is ever quoted. "" when no frame qualifies."""
-    parts = []
-    for entry in traceback or []:
-        text = ANSI.sub("", str(entry))
-        head = FRAME_HEAD.match(text)
-        arrow = FRAME_ARROW.search(text)
-        if not head or not arrow:
-            continue
-        code = arrow.group(1).strip()
-        func = head.group(1)
-        if code in answer_lines:
-            where = f"your {func}" if func and func != "<module>" else "your answer"
-        elif code in test_lines:
-            where = "the test"
-        else:
-            continue
-        part = f"in {where}: `{code[:160]}`"
-        if not parts or parts[-1] != part:
-            parts.append(part)
-    return " → ".join(parts[-3:])
-
-
-def test_outcome(cell, answer_lines: set[str] | None = None, test_lines: set[str] | None = None) -> dict:
-    """points, max_points, status, misconception, message of one executed graded test cell.
-    With `answer_lines` (the student's answer code) and `test_lines` (the visible test), an
-    unexpected error also says where it was raised (see :func:`error_where`)."""
-    from nbgrader.utils import determine_grade
-    points, max_points = determine_grade(cell)
-    points = float(points or 0.0)
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    stderr = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
-    status, mid, message = "passed", None, ""
-    if errors:
-        status, mid, message = read_error(errors[-1].get("ename", ""), errors[-1].get("evalue", ""))
-        if status in ("error", "failed") and (answer_lines or test_lines):
-            where = error_where(errors[-1].get("traceback", []), answer_lines or set(), test_lines or set())
-            if where:
-                message += f"\nwhere: {where}"
-    elif stderr and points < max_points:
-        text = clean("".join(o.get("text", "") for o in stderr))
-        status, message = "failed", "the test cell wrote to stderr, which nbgrader counts as a failure:\n" + \
-            "\n".join(text.splitlines()[-5:])
-    elif points < max_points:
-        status, message = "partial", f"partial credit: {points:g} of {max_points:g}"
-    return {"points": points, "max_points": float(max_points), "status": status,
-            "misconception": mid or "", "message": message}
+def error_output(ename: str, evalue: str) -> dict:
+    """An nbformat error output (what the autograded notebook's test cell carries)."""
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
 def check_cases(source: str, exercise: str) -> list[dict]:
@@ -176,36 +129,3 @@ def check_cases(source: str, exercise: str) -> list[dict]:
             if kwargs not in cases:
                 cases.append(kwargs)
     return cases
-
-
-def make_diagnoser(answer_ids, timeout: float):
-    """An ``after_cell`` hook for :meth:`autograder.execute.Runner.run`: when a graded test
-    cell failed on a plain assert (no misconception named), run the cell's check cases
-    through the catalogue in the same kernel and put the misconception's tag in front of the
-    error message (see :mod:`autograder.diagnose`)."""
-    from autograder.catalogue import all_exercises
-    from autograder.execute import kernel_output
-    known = all_exercises()
-
-    async def after_cell(index, cell, kc):
-        if not is_test_cell(cell):
-            return
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if not errors or errors[-1].get("ename") not in ("AssertionError", "CheckFailure"):
-            return
-        first = (str(errors[-1].get("evalue", "")).splitlines() or [""])[0]
-        if first.startswith((MISCONCEPTION_TAG, REFERENCE_TAG)):
-            return
-        ex = exercise_of(nbgrader_meta(cell).get("grade_id", ""), answer_ids)
-        if ex not in known:
-            return
-        cases = check_cases(cell.source, ex) or [{"seed": 0}]
-        code = (f"from autograder.diagnose import report as _tnn_report\n"
-                f"_tnn_report({ex!r}, globals().get({ex!r}), {cases!r})\ndel _tnn_report")
-        printed = await kernel_output(kc, code, timeout)
-        for line in printed.splitlines():
-            if line.startswith(MISCONCEPTION_TAG + " "):
-                errors[-1]["evalue"] = line.strip() + "\n" + str(errors[-1].get("evalue", ""))
-                break
-
-    return after_cell
