@@ -5,6 +5,8 @@ import argparse
 import importlib.util
 import sys
 
+from autograder import defaults
+
 
 def _release(args) -> int:
     from autograder.release import release
@@ -31,7 +33,7 @@ def _check(args) -> int:
     return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
 
 
-MAX_DEFAULT_WORKERS = 4
+MAX_DEFAULT_WORKERS = defaults.MAX_WORKERS
 
 
 def default_workers() -> int:
@@ -87,15 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
                    help=f"grade N submissions at a time; results are identical for any N (default: the "
                    f"CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; here {default_workers()})")
-    g.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
+    g.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
                    help="time limit of each cell (default 30)")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
                    "report.html go (default grading/)")
     g.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite "
                    "gradebook.db in the course directory)")
     g.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
-    g.add_argument("--memory-mb", type=_positive_int, default=4096, metavar="MIB",
-                   help="memory (address-space) limit of each kernel (default 4096)")
+    g.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB",
+                   help=f"memory (address-space) limit of each student process (default {defaults.MEMORY_MB})")
     g.add_argument("--regrade", action="store_true", help="grade every submission again, even those whose "
                    "results in DIR are up to date")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "differed and which misconception it looks like. Exit status 0 when all pass.")
     c.add_argument("notebook", metavar="NOTEBOOK")
     c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
-    c.add_argument("--memory-mb", type=_positive_int, default=4096, metavar="MIB", help=argparse.SUPPRESS)
+    c.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB", help=argparse.SUPPRESS)
     c.set_defaults(func=_check)
 
     if importlib.util.find_spec("autograder.lecture") is not None:

@@ -11,23 +11,11 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from tnn_lib.topics import TOPICS
+
 COURSE_ID = "tnn-workbook"
 # the course map: assignment id -> the functions students implement (answer cell grade_ids)
-COURSE = {
-    "00_backprop": ("linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
-                    "tanh_backward", "numerical_gradient"),
-    "01_divergences": ("l2_divergence", "l2_divergence_grad", "kl_divergence", "kl_divergence_grad",
-                       "softmax", "softmax_kl", "sigmoid_bce"),
-    "02_batchnorm": ("batchnorm_forward", "batchnorm_jacobian", "batchnorm_backward",
-                     "population_statistics", "layernorm_forward", "layernorm_backward"),
-    "03_dropout": ("dropout_forward", "dropout_backward", "scale_weights_for_test", "mc_dropout_predict"),
-    "04_initialization": ("init_weights", "activation_statistics"),
-    "05_optimizers": ("sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step",
-                      "adam_step", "adamw_step"),
-    "06_regularization": ("l2_penalty", "l1_penalty", "clip_grad_value", "clip_grad_norm",
-                          "early_stopping_epoch", "standardize"),
-    "07_training": ("train_epoch", "evaluate"),
-}
+COURSE = {t.id: t.exercises for t in TOPICS}
 ASSIGNMENTS = tuple(COURSE)
 
 
@@ -41,15 +29,6 @@ def ensure_tools_on_path() -> None:
 
 
 ensure_tools_on_path()
-
-
-def skip_slow_optional_imports() -> None:
-    """Grading processes never validate IRIs, but jsonschema (under nbformat and nbgrader)
-    imports the optional ``rfc3987_syntax`` to offer it, which compiles a grammar for about
-    2 s per process. Mark it absent: jsonschema's format checker then simply has no IRI
-    format, and importing nbgrader takes half as long."""
-    import sys
-    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def course_root(path: str | os.PathLike | None = None) -> Path:

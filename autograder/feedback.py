@@ -8,8 +8,9 @@ for each exercise the student's own answer.
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
+
+from autograder.files import atomic_write, esc
 
 STATUS_TEXT = {
     "passed": "passed", "failed": "not right yet", "misconception": "a known misconception",
@@ -26,8 +27,6 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.85rem;white-spac
 .note{border-left:4px solid #888;background:#f3f3f3;padding:.5rem 1rem}"""
 
 
-def esc(text) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def misconception_box(mid: str) -> str:
@@ -94,7 +93,6 @@ def feedback_path(out: Path, student: str, aid: str) -> Path:
 
 
 def write_feedback(out: Path, result: dict) -> Path:
-    from autograder.grading import _atomic_write
     path = feedback_path(out, result["student"], result["assignment"])
-    _atomic_write(path, render(result))
+    atomic_write(path, render(result))
     return path

@@ -18,7 +18,6 @@ import json
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import re
 import sys
 from collections import deque
@@ -26,10 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import autograder.course  # noqa: F401  (puts the environment's bin on PATH for nbgrader)
-from autograder.course import course_root, nbgrader_config, skip_slow_optional_imports
-
-skip_slow_optional_imports()
+from autograder import defaults
+from autograder.course import course_root, nbgrader_config
+from autograder.feedback import write_feedback
+from autograder.files import atomic_write
 from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
+from autograder.report import write_report
 
 GRADER_VERSION = "2"
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception"]
@@ -39,9 +40,9 @@ MAX_ATTEMPTS = 2
 
 @dataclass
 class Settings:
-    timeout: float = 30.0
-    memory_mb: int = 4096
-    max_output_bytes: int = 200_000
+    timeout: float = defaults.TIMEOUT_SECONDS
+    memory_mb: int = defaults.MEMORY_MB
+    max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
     workers: int = 1
 
 
@@ -226,11 +227,7 @@ class WorkerPool:
 # ----------------------------------------------------------------------------------------
 # writing results (parent only)
 # ----------------------------------------------------------------------------------------
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_atomic_write = atomic_write
 
 
 def result_path(out: Path, student: str, aid: str) -> Path:
@@ -273,12 +270,10 @@ class Summary:
         return 0 if not self.not_graded else 1
 
 
-def grade(submissions, assignment=None, workers=1, timeout=30.0, output="grading", db_url=None, root=None,
-          memory_mb=4096, max_output_bytes=200_000, regrade=False, progress=True, log=None) -> Summary:
+def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
+          root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False, progress=True, log=None) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded."""
     from tqdm import tqdm
-    from autograder.feedback import write_feedback
-    from autograder.report import write_report
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if workers < 1:

@@ -25,8 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from tnn_lib.topics import TOPICS
+
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
+
 TEMPLATE = "tnn-lecture"
 # Figures keep the widget's own resolution by default (80 dpi: the redraw budget of a
 # control change is met there, and the page scales the PNG to the full width). `--dpi 120`
@@ -35,16 +38,7 @@ TEMPLATE = "tnn-lecture"
 UNUSED_LAB_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension",
                          "@voila-dashboards/jupyterlab-preview"]
 
-TOPIC_TITLES = {
-    "00_backprop": "Backpropagation and activation functions",
-    "01_divergences": "Divergences: L2 and KL",
-    "02_batchnorm": "Batch normalization",
-    "03_dropout": "Dropout",
-    "04_initialization": "Weight initialization",
-    "05_optimizers": "Optimizers",
-    "06_regularization": "Regularization and overfitting",
-    "07_training": "Training a network end to end",
-}
+TOPIC_TITLES = {t.id: t.title for t in TOPICS}
 
 # Extends Voilà's "lab" template. Its notebook_css block links Font Awesome from a CDN;
 # this one re-does that block without the links and calls the nbconvert lab block above it

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from autograder.checks import PARTIAL_ID
-from autograder.feedback import esc
+from autograder.files import atomic_write, esc
 
 
 def _png(fig) -> str:
@@ -105,7 +105,6 @@ def render(results: list) -> str:
 
 
 def write_report(out: Path, results: list) -> Path:
-    from autograder.grading import _atomic_write
     path = Path(out) / "report.html"
-    _atomic_write(path, render(results))
+    atomic_write(path, render(results))
     return path

@@ -10,15 +10,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from autograder import defaults
 from autograder.outcomes import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
 
 
-def run_check(path, timeout: float = 30, memory_mb: int = 4096) -> list[dict]:
+def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = defaults.MEMORY_MB) -> list[dict]:
     """Run the notebook at `path` in this process and its visible test cells with grading's
     own evaluation (:func:`autograder.evaluate.evaluate_tests`); one outcome per graded test
     cell, in order. (`tnn-course check` also limits this process's memory to `memory_mb`.)"""
     from autograder.evaluate import LocalStudent, evaluate_tests, setup_cells
-    from autograder.worker import load_notebook
+    from autograder.submission import load_notebook
 
     nb, state, message = load_notebook(path)
     if nb is None:
@@ -67,7 +68,7 @@ def format_outcome(o: dict) -> str:
     return "\n".join(lines)
 
 
-def main_check(path, timeout=30, memory_mb=4096, stream=sys.stdout) -> int:
+def main_check(path, timeout=defaults.TIMEOUT_SECONDS, memory_mb=defaults.MEMORY_MB, stream=sys.stdout) -> int:
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such notebook: {path}")
     _limit_memory(memory_mb)  # this process runs the student's code: the command line's limit

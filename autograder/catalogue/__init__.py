@@ -17,8 +17,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-TOPICS = ("backprop", "divergences", "batchnorm", "dropout",
-          "initialization", "optimizers", "regularization", "training")
+from tnn_lib.topics import TOPICS as _TOPICS
+
+TOPICS = tuple(t.name for t in _TOPICS)
 
 
 def _call_positional(impl, inputs):

@@ -38,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder import defaults
 from autograder.sandbox import wire
 
 HERE = Path(__file__).resolve().parent
@@ -239,7 +240,7 @@ def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str, zygote: bo
     for d in _hidden_dirs():
         if any(d == r or d.startswith(r.rstrip("/") + "/") for r in roots + ["/usr", "/etc"]):
             cmd += ["--tmpfs", d, "--remount-ro", d]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024 * 1024), "--tmpfs", "/tmp",
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(defaults.TMP_MB * 1024 * 1024), "--tmpfs", "/tmp",
             "--ro-bind", str(runtime), RUNTIME_IN_SANDBOX,
             "--bind", str(scratch), SCRATCH_IN_SANDBOX, "--remount-ro", "/", "--chdir", SCRATCH_IN_SANDBOX]
     args = ["zygote", str(fd), SCRATCH_IN_SANDBOX] if zygote else [str(fd)]
@@ -258,8 +259,8 @@ BASE_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREAD
 
 
 class Limits:
-    def __init__(self, memory_mb: int = 4096, cpu_seconds: int = 600, processes: int = 64,
-                 file_mb: int = 200):
+    def __init__(self, memory_mb: int = defaults.MEMORY_MB, cpu_seconds: int = defaults.CPU_SECONDS,
+                 processes: int = defaults.PROCESSES, file_mb: int = defaults.FILE_MB):
         self.memory_mb, self.cpu_seconds, self.processes, self.file_mb = memory_mb, cpu_seconds, processes, file_mb
 
     def apply(self):  # in the child, before exec

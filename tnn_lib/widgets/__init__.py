@@ -14,16 +14,9 @@ import importlib
 # topic id -> (module, factory names); the first factory is the topic's main widget,
 # lecture mode shows them all. Each factory takes only keyword options with defaults and
 # returns a WidgetApp.
-TOPIC_WIDGETS = {
-    "00_backprop": ("backprop", ("activation_explorer",)),
-    "01_divergences": ("divergences", ("divergence_explorer", "loss_surfaces")),
-    "02_batchnorm": ("batchnorm", ("covariate_shift",)),
-    "03_dropout": ("dropout", ("dropout_scaling",)),
-    "04_initialization": ("initialization", ("activation_statistics_explorer",)),
-    "05_optimizers": ("optimizers", ("optimizer_race", "convention_switchboard")),
-    "06_regularization": ("regularization", ("overfitting_explorer",)),
-    "07_training": ("training", ("training_dashboard",)),
-}
+from tnn_lib.topics import TOPICS as _TOPICS
+
+TOPIC_WIDGETS = {t.id: (t.name, t.widgets) for t in _TOPICS}
 
 __all__ = [fn for _, fns in TOPIC_WIDGETS.values() for fn in fns] + ["TOPIC_WIDGETS", "widgets_for_topic"]
 

@@ -1,0 +1,186 @@
+"""Load and sanitise a submitted notebook: the first stage of grading.
+
+* :func:`load_notebook` reads the file: a missing file, invalid JSON or JSON that is not a
+  notebook is reported as such, with a message, instead of stopping anything; a malformed
+  cell is repaired where it can be;
+* :func:`sanitise` runs nbgrader's own preprocessors — ``ClearOutput``, ``DeduplicateIds``,
+  ``OverwriteKernelspec``, ``OverwriteCells`` (edited test cells are restored from the
+  gradebook's source and checksums, deleted ones are put back) — after restoring the
+  source's nbgrader metadata of every cell (edited flags; copies become ordinary cells), and
+  puts nbgrader's cells back in the source order (reordered cells).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder.outcomes import is_test_cell, nbgrader_meta
+
+MAX_NOTEBOOK_BYTES = 50_000_000
+
+
+# ----------------------------------------------------------------------------------------
+# reading a submitted file
+# ----------------------------------------------------------------------------------------
+def load_notebook(path) -> tuple[NotebookNode | None, str, str]:
+    """(notebook, state, message): state is "ok", "missing-notebook", "invalid-notebook" or
+    "not-a-notebook"."""
+    if path is None or not Path(path).is_file():
+        return None, "missing-notebook", "no notebook was submitted under this name"
+    raw = Path(path).read_bytes()
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        return None, "not-a-notebook", f"the file is {len(raw) / 1e6:.0f} MB, too large for a notebook"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not-a-notebook", "the file is not a text file, so it cannot be a Jupyter notebook"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, "invalid-notebook", (f"the file is not valid notebook JSON ({err.msg} at line {err.lineno}, "
+                                          f"column {err.colno}); was it saved completely? Open it in Jupyter, "
+                                          "save it again and resubmit")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "nbformat" not in data:
+        return None, "not-a-notebook", "the file is JSON but not a Jupyter notebook (it has no list of cells)"
+    try:
+        data["cells"] = [_repair_cell(c) for c in data["cells"] if isinstance(c, dict)]
+        data.setdefault("metadata", {})
+        nb = nbformat.from_dict(data)
+        if nb.nbformat < 4:
+            nb = nbformat.convert(nb, 4)
+    except Exception as err:  # a malformed notebook: say what, never stop the class
+        return None, "invalid-notebook", f"the notebook could not be read: {type(err).__name__}: {err}"
+    return nb, "ok", ""
+
+
+def _repair_cell(cell: dict) -> dict:
+    cell_type = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
+    src = cell.get("source", "")
+    src = "".join(str(s) for s in src) if isinstance(src, list) else str(src)
+    meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+    out = {"cell_type": cell_type, "metadata": meta, "source": src}
+    if "id" in cell and isinstance(cell["id"], str):
+        out["id"] = cell["id"]
+    if cell_type == "code":
+        out["outputs"], out["execution_count"] = [], None
+    elif isinstance(cell.get("attachments"), dict):
+        out["attachments"] = cell["attachments"]
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# sanitising with nbgrader's preprocessors
+# ----------------------------------------------------------------------------------------
+def _drop_unknown_ids(nb, known: set[str]) -> list[str]:
+    """Cells that claim an nbgrader id the source does not have become plain cells."""
+    dropped = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is not None and (not isinstance(meta, dict) or meta.get("grade_id") not in known):
+            cell.metadata.pop("nbgrader", None)
+            if isinstance(meta, dict) and meta.get("grade_id"):
+                dropped.append(str(meta.get("grade_id")))
+    return dropped
+
+
+def _source_order(nb, order: list[str]) -> bool:
+    """Put nbgrader's cells back in the source order; any other cell moves with the nbgrader
+    cell it follows. Returns whether anything moved."""
+    rank = {gid: i for i, gid in enumerate(order)}
+    chunks, key = [[]], [-1]
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in rank:
+            chunks.append([cell])
+            key.append(rank[gid])
+        else:
+            chunks[-1].append(cell)
+    new = [c for _, chunk in sorted(zip(key, chunks), key=lambda kc: kc[0]) for c in chunk]
+    moved = [id(c) for c in new] != [id(c) for c in nb.cells]
+    nb.cells = new
+    return moved
+
+
+def _restore_cells_class():
+    from nbgrader.preprocessors import OverwriteCells
+
+    class RestoreCells(OverwriteCells):
+        """nbgrader's OverwriteCells, putting a deleted test cell back after the nearest
+        earlier cell of the source that is still there (nbgrader's own version fails when
+        the cell just before it is missing too)."""
+
+        def add_missing_grade_cells(self, nb, resources):
+            source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            order = [c.name for c in source_nb.source_cells]
+            sources = {c.name: c for c in source_nb.source_cells}
+            solutions = {c.name for c in source_nb.solution_cells}
+            for grade_cell in source_nb.grade_cells:
+                present = [c.metadata.get("nbgrader", {}).get("grade_id")
+                           for c in nb.cells]
+                if grade_cell.name in present:
+                    continue
+                self.log.warning("Missing grade cell %s, adding it back", grade_cell.name)
+                cell = self.missing_cell_transform(sources[grade_cell.name], grade_cell.max_score,
+                                                   is_solution=grade_cell.name in solutions)
+                at = 0
+                for prev in reversed(order[:order.index(grade_cell.name)]):
+                    if prev in present:
+                        at = present.index(prev) + 1
+                        break
+                nb.cells.insert(at, cell)
+            return nb, resources
+
+    return RestoreCells
+
+
+def _restore_metadata(nb, layout: dict) -> list[str]:
+    """Before nbgrader sees the notebook: the first cell that claims a grade id of the source
+    gets that cell's nbgrader metadata back (an edited ``grade``/``solution`` flag would make
+    nbgrader's OverwriteCells fail on its checksum); later cells claiming the same id (a
+    copied cell) become ordinary cells, which still run. Returns notes."""
+    notes, seen = [], set()
+    known = layout.get("meta", {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if gid not in known:
+            continue
+        if gid in seen:
+            cell.metadata.pop("nbgrader", None)
+            notes.append(f"a second cell marked {gid} (a copy?) was run as an ordinary cell")
+            continue
+        seen.add(gid)
+        source = dict(known[gid]["nbgrader"])
+        if any(bool(meta.get(k)) != bool(source.get(k)) for k in ("grade", "solution", "locked")):
+            notes.append(f"the nbgrader metadata of cell {gid} was edited; the original was restored")
+        source.pop("checksum", None)
+        cell.metadata["nbgrader"] = source
+    return notes
+
+
+def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
+    """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec
+    notes = []
+    dropped = _drop_unknown_ids(nb, set(layout["order"]))
+    if dropped:
+        notes.append(f"cells marked {', '.join(sorted(set(dropped)))} are not part of the assignment; "
+                     "they were run as ordinary cells")
+    notes += _restore_metadata(nb, layout)
+    before = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
+    for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
+        nb, resources = pp(config=config).preprocess(nb, resources)
+    nb, resources = _restore_cells_class()(config=config, add_missing_cells=True).preprocess(nb, resources)
+    for gid, _points in layout["tests"]:
+        if gid not in before:
+            notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")
+    for gid, src in before.items():
+        if gid in layout["released"] and layout["released"][gid].strip() != src.strip():
+            notes.append(f"the test cell {gid} was edited; the original was restored (test cells are locked)")
+    if _source_order(nb, layout["order"]):
+        notes.append("the assignment's cells were not in their original order; they were run in that order "
+                     "(your own cells moved along with the cell above them)")
+    return nb, notes
