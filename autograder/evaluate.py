@@ -280,7 +280,10 @@ class LocalStudent(_StudentBase):
     def _start(self):
         from IPython.core.interactiveshell import InteractiveShell
         if self.shell is None:
+            main = sys.modules.get("__main__")
             self.shell = InteractiveShell.instance(colors="NoColor")
+            if main is not None:  # IPython installs its own __main__; the host process keeps its own
+                sys.modules["__main__"] = main
             self.shell.register_magic_function(lambda line="": None, "line", "matplotlib")
             self.shell.enable_gui = lambda gui=None: None
         self.shell.reset(new_session=False)

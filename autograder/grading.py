@@ -393,6 +393,9 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         raise failure[0]
 
     ordered = [results[k] for k in sorted(results)]
+    if any(nb.get("isolated") is False for r in ordered for nb in r["notebooks"].values()):
+        log("tnn-course grade: bubblewrap could not run here: the students' code ran with memory, time and process "
+            "limits but WITHOUT file and network isolation (install Debian's bubblewrap; see INSTRUCTORS.md)")
     for r in ordered:
         if not graded_ok(r):
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})

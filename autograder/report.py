@@ -55,6 +55,12 @@ def render(results: list) -> str:
              "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
              "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}table{border-collapse:collapse}"
              "</style></head><body><h1>Class report</h1>"]
+    unisolated = sorted({f"{r['student']}/{r['assignment']}" for r in results
+                         for nb in r.get("notebooks", {}).values() if nb.get("isolated") is False})
+    if unisolated:
+        parts.append(f"<p><strong>File and network isolation was off</strong> for {len(unisolated)} submissions: "
+                     "bubblewrap could not run on the grading machine, so the students' code ran with memory, time "
+                     "and process limits only (see INSTRUCTORS.md, \u201cThe sandbox\u201d).</p>")
     for aid, s in sorted(summarise(results).items()):
         scores = [s["scores"][k] for k in sorted(s["scores"])]
         n = len(scores)

@@ -235,6 +235,12 @@ def test_a_worker_killed_by_a_submission_loses_nothing_else(tmp_path, tiny, monk
         assert [(r["points"], r["status"]) for r in rows[student]] == \
             [(f"{EXPECTED[student][g][0]:g}", EXPECTED[student][g][1]) for g in P]
     assert s.exit_status == 1 and [x[0] for x in s.not_graded] == ["killer"]
+    # without bubblewrap, grading says so: in each result, feedback page and the class report
+    kept = json.loads((tmp_path / "out" / "results" / "correct" / f"{TINY}.json").read_text())
+    nbres = next(iter(kept["notebooks"].values()))
+    assert nbres["isolated"] is False and any("bubblewrap" in n for n in nbres["notes"])
+    assert "bubblewrap" in (tmp_path / "out" / "feedback" / "correct" / f"{TINY}.html").read_text()
+    assert "isolation was off" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_a_killed_run_resumes_with_identical_results(tmp_path, tiny):
