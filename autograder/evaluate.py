@@ -218,6 +218,7 @@ class SandboxedStudent(_StudentBase):
                 if proc is not None:
                     proc.kill()
                 if self._spare is not None and attempt == 0:
+                    self._spare.kill()   # a sandbox that cannot fork is replaced, never retried
                     self._spare = self._spare_factory() if self._spare_factory else None
         raise OSError("the student process could not be started")
 

@@ -277,6 +277,104 @@ class Limits:
             pass
 
 
+class Cgroups:
+    """A pids (and, where possible, memory) cgroup for one sandbox: every process it starts
+    counts against ``pids.max``. RLIMIT_NPROC alone does not hold where grading runs as root,
+    since the sandbox's user is root outside it, which the kernel exempts. Created when the
+    cgroup file system lets us (cgroup v1 controllers or v2), else :attr:`dirs` is empty."""
+
+    def __init__(self, processes: int, memory_mb: int):
+        self.dirs: list[str] = []
+        name = f"tnn-sandbox-{secrets.token_hex(8)}"
+        for controller, settings in (("pids", {"pids.max": str(processes)}),
+                                     ("memory", {"memory.limit_in_bytes": str((memory_mb + 512) << 20),
+                                                 "memory.max": str((memory_mb + 512) << 20)})):
+            base = _cgroup_base(controller)
+            if base is None:
+                continue
+            path = os.path.join(base, name)
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            wrote = False
+            for key, value in settings.items():
+                try:
+                    with open(os.path.join(path, key), "w") as f:
+                        f.write(value)
+                    wrote = True
+                except OSError:
+                    pass
+            if wrote and os.path.exists(os.path.join(path, "cgroup.procs")):
+                self.dirs.append(path)
+            else:
+                _rmdir(path)
+
+    @property
+    def limits_processes(self) -> bool:
+        return any(os.path.exists(os.path.join(d, "pids.max")) for d in self.dirs)
+
+    def enter(self):  # in the child, before exec
+        for d in self.dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+
+    def remove(self):
+        for d in self.dirs:
+            for _ in range(20):
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids = [int(x) for x in f.read().split()]
+                except OSError:
+                    pids = []
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                if _rmdir(d):
+                    break
+                time.sleep(0.05)
+        self.dirs = []
+
+
+def _cgroup_base(controller: str) -> str | None:
+    """Our own cgroup's directory for `controller` (v1), or of the v2 hierarchy if it has it."""
+    try:
+        lines = open("/proc/self/cgroup").read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if controller in ctrls.split(","):
+            base = os.path.join("/sys/fs/cgroup", controller, path.lstrip("/"))
+            return base if os.path.isdir(base) else None
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if ctrls == "":
+            for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+                base = os.path.join(root, path.lstrip("/"))
+                try:
+                    if controller in open(os.path.join(base, "cgroup.controllers")).read().split():
+                        return base
+                except OSError:
+                    continue
+    return None
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 class StudentProcess:
     """One sandboxed student interpreter, reachable through :attr:`peer`."""
 
@@ -389,6 +487,7 @@ class Zygote:
 
     def __init__(self, runtime: Path, limits: Limits, startup_timeout: float = 60):
         self.runtime, self.limits = runtime, limits
+        self.cgroups = Cgroups(limits.processes, limits.memory_mb)
         self.scratch_root = Path(tempfile.mkdtemp(prefix="tnn-scratch-"))
         os.chmod(self.scratch_root, 0o755)
         self.token = secrets.token_hex(16)
@@ -397,10 +496,14 @@ class Zygote:
         fd = theirs.fileno()
         env = dict(BASE_ENV, HOME="/tmp", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
                    TNN_SANDBOX_TOKEN=self.token, PATH="/usr/local/bin:/usr/bin:/bin")
+        def enter():
+            self.cgroups.enter()
+            limits.apply()
+
         self.proc = subprocess.Popen(bwrap_command(runtime, self.scratch_root, fd, sys.executable, zygote=True),
                                      cwd="/", env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     preexec_fn=limits.apply, start_new_session=True)
+                                     preexec_fn=enter, start_new_session=True)
         theirs.close()
         self.sock = ours
         self.buf = b""
@@ -436,7 +539,8 @@ class Zygote:
         import select
         self.wait_ready()
         self.count += 1
-        name = str(self.count)
+        self.clean_scratch()
+        name = secrets.token_hex(16)       # not guessable: nothing can be planted for the next one
         scratch = self.scratch_root / name
         scratch.mkdir()
         os.chmod(scratch, 0o777)
@@ -454,6 +558,17 @@ class Zygote:
             raise OSError("the sandbox did not fork")
         self.buf += data.split(b"\n", 1)[1] if b"\n" in data else b""
         return Child(self, socket.socket(fileno=fds[0]), scratch)
+
+    def clean_scratch(self):
+        """Remove whatever a student's code left in the scratch root (beside its own folder)."""
+        for entry in list(os.scandir(self.scratch_root)):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
     def reap(self, timeout: float = 20) -> bool:
         """Kill the child and everything it started; True when the sandbox is clean again."""
@@ -477,6 +592,7 @@ class Zygote:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        self.cgroups.remove()
         shutil.rmtree(self.scratch_root, ignore_errors=True)
 
 
@@ -512,4 +628,5 @@ class Child:
         clean = self.zygote.alive() and self.zygote.reap()
         if not clean:
             self.zygote.kill()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        else:
+            self.zygote.clean_scratch()
