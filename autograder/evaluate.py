@@ -282,7 +282,7 @@ class LocalStudent(_StudentBase):
         from IPython.core.interactiveshell import InteractiveShell
         if self.shell is None:
             main = sys.modules.get("__main__")
-            self.shell = InteractiveShell.instance(colors="NoColor")
+            self.shell = InteractiveShell.instance(colors="nocolor")
             if main is not None:  # IPython installs its own __main__; the host process keeps its own
                 sys.modules["__main__"] = main
             self.shell.register_magic_function(lambda line="": None, "line", "matplotlib")
@@ -345,8 +345,30 @@ def _alarm(seconds: float):
 # ----------------------------------------------------------------------------------------
 # the grader's side
 # ----------------------------------------------------------------------------------------
+_SETUP_CACHE: dict = {}
+
+
 def grader_namespace(setup_sources: list[str]) -> dict:
-    """A fresh namespace with the course's setup cells run (trusted source-notebook code)."""
+    """A fresh namespace with the course's setup cells run (trusted source-notebook code).
+
+    The setup runs once per process; each call gets its own deep copy of the data it made
+    (a student's in-place update of ``x_val`` through a proxy reaches this copy only), with
+    modules, functions and classes shared."""
+    import copy
+    import types
+    key = tuple(setup_sources)
+    if key not in _SETUP_CACHE:
+        _SETUP_CACHE.clear()
+        _SETUP_CACHE[key] = _run_setup(setup_sources)
+    base = _SETUP_CACHE[key]
+    shared = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+    try:
+        return {k: (v if isinstance(v, shared) or k.startswith("__") else copy.deepcopy(v)) for k, v in base.items()}
+    except Exception:  # something the setup made cannot be copied: run it again instead
+        return _run_setup(setup_sources)
+
+
+def _run_setup(setup_sources: list[str]) -> dict:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -102,7 +102,7 @@ def _shell():
     from traitlets.config import Config
     config = Config()
     config.HistoryManager.enabled = False   # no history thread: the zygote forks
-    shell = InteractiveShell.instance(config=config, colors="NoColor", history_length=0)
+    shell = InteractiveShell.instance(config=config, colors="nocolor", history_length=0)
     # `%matplotlib inline` in a notebook: there is no front end here, figures stay in Agg
     shell.register_magic_function(lambda line="": None, "line", "matplotlib")
     shell.enable_gui = lambda gui=None: None
