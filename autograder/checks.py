@@ -52,6 +52,17 @@ class Outcome:
 # ----------------------------------------------------------------------------------------
 # comparison
 # ----------------------------------------------------------------------------------------
+def short(v) -> str:
+    """repr of an answer for a message, cut to a readable length whatever its size."""
+    import reprlib
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, 6, 120, 120
+    try:
+        return r.repr(v)
+    except Exception:
+        return f"a {type(v).__name__}"
+
+
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):.6g}"
@@ -83,14 +94,14 @@ def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
     if isinstance(expected, (bool, np.bool_, str)) or expected is None:
         if got is expected or (not isinstance(got, np.ndarray) and got == expected):
             return Outcome(True)
-        return Outcome(False, f"{where}: expected {expected!r}, got {got!r}")
+        return Outcome(False, f"{where}: expected {expected!r}, got {short(got)}")
     if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
         try:
             if not isinstance(got, (np.ndarray, list, tuple)) and int(got) == got and int(got) == int(expected):
                 return Outcome(True)
         except (TypeError, ValueError, OverflowError):
             pass
-        return Outcome(False, f"{where}: expected the integer {int(expected)}, got {got!r}")
+        return Outcome(False, f"{where}: expected the integer {int(expected)}, got {short(got)}")
     try:
         exp = np.asarray(expected, dtype=float)
     except (TypeError, ValueError):
@@ -330,13 +341,13 @@ def check_choice(name: str, answer, options) -> bool:
     if answer is ...:
         raise NotImplementedError(f"{name}: replace ... with your answer")
     if answer not in options:
-        raise CheckFailure(f"{name}: expected one of {list(options)!r}, got {answer!r}")
+        raise CheckFailure(f"{name}: expected one of {list(options)!r}, got {short(answer)}")
     return True
 
 
 def check_poll(name: str, answer, correct, why: str) -> bool:
     """Hidden part of a poll: the answer is the correct option; `why` explains it."""
     if answer != correct:
-        raise CheckFailure(f"{name}: {answer!r} is not right. {why}")
+        raise CheckFailure(f"{name}: {short(answer)} is not right. {why}")
     return True
 

@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.connection
 import re
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,9 +163,12 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
 
-    def __init__(self, n: int, settings: dict):
+    def __init__(self, n: int, settings: dict, budget: float | None = None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
+        # a watchdog: a submission that keeps a worker busy this long (whatever the reason)
+        # costs that worker, which is killed and replaced like one that died
+        self.budget = budget if budget is not None else max(600.0, 40 * float(settings.get("timeout", 30)))
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
@@ -181,13 +185,20 @@ class WorkerPool:
         def feed(w):
             if pending:
                 w["task"] = pending.popleft()
+                w["started"] = time.monotonic()
                 w["conn"].send(payload(w["task"]))
 
         for w in self.workers:
             feed(w)
         while any(w["task"] is not None for w in self.workers):
             busy = [w for w in self.workers if w["task"] is not None]
-            ready = multiprocessing.connection.wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
+            left = min(w["started"] + self.budget for w in busy) - time.monotonic()
+            ready = multiprocessing.connection.wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy],
+                                                    timeout=max(0.0, left))
+            for w in busy:
+                if w["conn"] not in ready and time.monotonic() - w["started"] > self.budget:
+                    w["proc"].kill()          # over budget: handled below as a worker that died
+                    ready.append(w["proc"].sentinel)
             for i, w in enumerate(self.workers):
                 if w["task"] is None or not (w["conn"] in ready or w["proc"].sentinel in ready):
                     continue

@@ -42,6 +42,7 @@ MAX_HEADER = 64 * 1024 * 1024          # bytes of JSON in one message
 MAX_BUFFERS = 256 * 1024 * 1024        # bytes of array data in one message
 MAX_DEPTH = 64                          # nesting of containers
 MAX_NODES = 200_000                     # values in one message
+MAX_EXPANDED = 5_000_000                # values (array elements counted) once shared parts are expanded
 ALLOWED_DTYPES = {np.dtype(t).str for t in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128")}
@@ -186,6 +187,12 @@ class Decoder:
         self.classes = classes
         self.table: dict[int, object] = {}
         self.nodes = 0
+        # a shared part may be referred to many times: what it would cost to walk the value
+        # as a tree (repr, np.asarray, a comparison) is charged for every reference, so a list
+        # of lists that doubles at each level is refused instead of growing to 2**depth
+        self.expanded = 0
+        self.weights: dict[int, int] = {}
+        self.open: set[int] = set()
 
     def _fail(self, what: str):
         raise WireError(f"the grader received a malformed value ({what}); expected {KINDS}")
@@ -202,11 +209,28 @@ class Decoder:
         self.table[i] = value
         return value
 
+    def _charge(self, n: int):
+        self.expanded += n
+        if self.expanded > MAX_EXPANDED:
+            raise WireError(f"a value of more than {MAX_EXPANDED:,} numbers (counting every shared part as often "
+                            "as it is used) cannot be sent between your code and the grader")
+
     def decode(self, node, depth: int = 0):
         return self.decode_into(node, None, depth)
 
     def decode_into(self, node, into, depth: int = 0):
+        start = self.expanded
+        value = self._decode_into(node, into, depth)
+        if type(node) is dict and type(node.get("i")) is int and node.get("$") != "ref":
+            self.weights[node["i"]] = self.expanded - start
+            self.open.discard(node["i"])
+        return value
+
+    def _decode_into(self, node, into, depth: int = 0):
         self._count()
+        self._charge(1)
+        if type(node) is dict and type(node.get("i")) is int and node.get("$") in ("t", "l", "d", "obj"):
+            self.open.add(node["i"])
         if depth > MAX_DEPTH:
             raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
         t = type(node)
@@ -233,9 +257,13 @@ class Decoder:
             i = node.get("i")
             if type(i) is not int or i not in self.table:
                 self._fail("a reference to nothing")
+            if i in self.open:
+                raise WireError("a value that contains itself cannot be sent between your code and the grader")
+            self._charge(self.weights.get(i, 1))
             return self.table[i]
         if kind in ("a", "s"):
             arr = self._read_array(node)
+            self._charge(max(0, arr.size - 1))
             if kind == "s":
                 if arr.ndim != 0:
                     self._fail("a scalar with a shape")
