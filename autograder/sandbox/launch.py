@@ -233,16 +233,18 @@ def bwrap_command(runtime: Path, scratch: Path, fd: int, python: str, zygote: bo
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
-    roots = _python_roots()
+    # the private /tmp first: the Python installation or the environment may live under /tmp
+    # (a checkout in a temporary directory), and their binds must go on top of it
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(defaults.TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
+    roots = [r for r in _python_roots() if not r.startswith(("/usr/", "/etc/"))]
     for r in roots:
-        if not r.startswith(("/usr/", "/etc/")):
-            cmd += ["--ro-bind", r, r]
+        cmd += ["--ro-bind", r, r]
     for d in _hidden_dirs():
         if any(d == r or d.startswith(r.rstrip("/") + "/") for r in roots + ["/usr", "/etc"]):
             cmd += ["--tmpfs", d, "--remount-ro", d]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(defaults.TMP_MB * 1024 * 1024), "--tmpfs", "/tmp",
-            "--ro-bind", str(runtime), RUNTIME_IN_SANDBOX,
-            "--bind", str(scratch), SCRATCH_IN_SANDBOX, "--remount-ro", "/", "--chdir", SCRATCH_IN_SANDBOX]
+    cmd += ["--ro-bind", str(runtime), RUNTIME_IN_SANDBOX,
+            "--bind", str(scratch), SCRATCH_IN_SANDBOX, "--remount-ro", "/", "--chdir", SCRATCH_IN_SANDBOX,
+            "--setenv", "TNN_SANDBOX_KEEP", ":".join(r for r in roots if r.startswith("/tmp/"))]
     args = ["zygote", str(fd), SCRATCH_IN_SANDBOX] if zygote else [str(fd)]
     cmd += ["--", python, "-I", "-c",
             f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); "

@@ -172,12 +172,19 @@ def _own_pid_namespace():
         pass
 
 
-def _clean_tmp():
+def _clean_tmp(top="/tmp"):
+    """Empty /tmp, except the read-only binds of the Python environment that may sit under it
+    (TNN_SANDBOX_KEEP): their parent directories are emptied around them."""
     import shutil
-    for entry in os.listdir("/tmp"):
-        path = os.path.join("/tmp", entry)
+    keep = [k for k in os.environ.get("TNN_SANDBOX_KEEP", "").split(":") if k]
+    for entry in os.listdir(top):
+        path = os.path.join(top, entry)
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
+            if any(path == k for k in keep):
+                continue
+            if any(k.startswith(path + "/") for k in keep) and os.path.isdir(path) and not os.path.islink(path):
+                _clean_tmp(path)
+            elif os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 os.unlink(path)
