@@ -172,12 +172,19 @@ class WorkerPool:
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
+        import tempfile
         from autograder.worker import worker_main
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=worker_main, args=(child, self.settings), daemon=True)
+        base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
+        proc = self.ctx.Process(target=worker_main, args=(child, dict(self.settings, scratch_base=base)), daemon=True)
         proc.start()
         child.close()
-        return {"proc": proc, "conn": parent, "task": None}
+        return {"proc": proc, "conn": parent, "task": None, "base": base}
+
+    @staticmethod
+    def _clean(w):
+        from autograder.sandbox.launch import clean_after
+        clean_after(w["base"])
 
     def run(self, tasks, payload, on_done, on_crash):
         pending = deque(tasks)
@@ -214,6 +221,7 @@ class WorkerPool:
                 # the worker died with this task
                 w["proc"].join(timeout=5)
                 w["conn"].close()
+                self._clean(w)
                 task.attempts += 1
                 if task.attempts < MAX_ATTEMPTS:
                     pending.appendleft(task)
@@ -233,6 +241,7 @@ class WorkerPool:
             if w["proc"].is_alive():
                 w["proc"].terminate()
                 w["proc"].join(timeout=5)
+            self._clean(w)
 
 
 # ----------------------------------------------------------------------------------------
@@ -282,8 +291,11 @@ class Summary:
 
 
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
-          root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False, progress=True, log=None) -> Summary:
-    """Grade a class; see the module docstring. Returns the results and what was not graded."""
+          root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
+          progress=True, log=None, worker_budget=None) -> Summary:
+    """Grade a class; see the module docstring. Returns the results and what was not graded.
+    `worker_budget`: seconds a worker may spend on one submission before it is killed and
+    replaced (default max(600, 40 × timeout))."""
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -317,7 +329,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
     pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
                      "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes}
-    pool = WorkerPool(min(workers, len(todo)), pool_settings) if todo else None
+    pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget) if todo else None
     layouts = {}
     try:
         for aid in sorted({t.assignment for t in tasks}):

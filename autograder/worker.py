@@ -61,7 +61,7 @@ class Grader:
     sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = defaults.MAX_OUTPUT_BYTES, sandbox=None,
-                 spare: bool = True):
+                 spare: bool = True, scratch_base=None):
         from autograder.sandbox.launch import Limits
         self.timeout, self.memory_mb, self.max_output_bytes = timeout, memory_mb, max_output_bytes
         self.limits = Limits(memory_mb=memory_mb)
@@ -69,6 +69,7 @@ class Grader:
         self.keep_spare = spare
         self.runtimes: dict[str, Path] = {}
         self._zygotes: dict = {}
+        self.scratch_base = scratch_base
 
     def runtime(self, layout) -> Path:
         from autograder.sandbox.launch import build_runtime
@@ -89,7 +90,7 @@ class Grader:
                 z.kill()
             for other in list(self._zygotes):   # one warm sandbox per worker
                 self._zygotes.pop(other).kill()
-            z = self._zygotes[runtime] = Zygote(runtime, self.limits)
+            z = self._zygotes[runtime] = Zygote(runtime, self.limits, base=self.scratch_base)
         return z
 
     def close(self):
@@ -200,7 +201,7 @@ def worker_main(conn, settings: dict) -> None:
     config = nbgrader_config(settings["course"], settings["db_url"])
     grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
                     max_output_bytes=settings["max_output_bytes"], sandbox=settings.get("sandbox"),
-                    spare=settings.get("spare", True))
+                    spare=settings.get("spare", True), scratch_base=settings.get("scratch_base"))
     try:
         while True:
             try:

@@ -315,3 +315,32 @@ def test_check_names_the_misconception_like_grading(tiny):
     result = json.loads((tiny["out"] / "results" / "nobias" / f"{TINY}.json").read_text())
     first = result["notebooks"][TINY]["cells"][0]["message"]
     assert first.splitlines()[0] in r.stdout
+
+
+def _leftovers() -> set:
+    import glob
+    found = set(glob.glob("/tmp/tnn-worker-*")) | set(glob.glob("/tmp/tnn-scratch-*"))
+    found |= set(glob.glob("/sys/fs/cgroup/*/tnn-sandbox-*")) | set(glob.glob("/sys/fs/cgroup/*/*/*/tnn-sandbox-*"))
+    return found
+
+
+def test_a_worker_kept_busy_past_its_budget_is_replaced_and_leaves_nothing(tmp_path, tiny):
+    """The watchdog: a submission that keeps its worker busy beyond the worker's budget (here
+    a cell that sleeps within the cell limit, with a budget shorter than it) costs that
+    worker; its task is retried once, then reported; the sandboxes, scratch folders and
+    cgroups of the killed workers are cleaned up."""
+    before = _leftovers()
+    subs = tmp_path / "submitted"
+    (subs / "correct").mkdir(parents=True)
+    os.symlink(tiny["subs"] / "correct" / TINY, subs / "correct" / TINY)
+    nb = with_answers(tiny["course"], **CORRECT)
+    nb.cells.insert(1, new_code_cell("import time\ntime.sleep(25)"))
+    write_submission(subs, "sleeper", nb)
+    s = grade(subs, workers=1, timeout=30, output=tmp_path / "out", root=tiny["course"], memory_mb=2048,
+              progress=False, worker_budget=6)
+    rows = grades_by_student(tmp_path / "out" / "grades.csv")
+    assert {r["status"] for r in rows["sleeper"]} == {"grader-error"}
+    assert [(r["points"], r["status"]) for r in rows["correct"]] == \
+        [(f"{EXPECTED['correct'][g][0]:g}", EXPECTED["correct"][g][1]) for g in P]
+    assert [x[0] for x in s.not_graded] == ["sleeper"]
+    assert _leftovers() <= before

@@ -285,8 +285,9 @@ class Cgroups:
     since the sandbox's user is root outside it, which the kernel exempts. Created when the
     cgroup file system lets us (cgroup v1 controllers or v2), else :attr:`dirs` is empty."""
 
-    def __init__(self, processes: int, memory_mb: int):
+    def __init__(self, processes: int, memory_mb: int, ledger: Path | None = None):
         self.dirs: list[str] = []
+        self.ledger = ledger
         name = f"tnn-sandbox-{secrets.token_hex(8)}"
         for controller, settings in (("pids", {"pids.max": str(processes)}),
                                      ("memory", {"memory.limit_in_bytes": str((memory_mb + 512) << 20),
@@ -309,6 +310,9 @@ class Cgroups:
                     pass
             if wrote and os.path.exists(os.path.join(path, "cgroup.procs")):
                 self.dirs.append(path)
+                if self.ledger is not None:   # so that whoever cleans up after a killed worker finds it
+                    with open(self.ledger, "a") as f:
+                        f.write(path + "\n")
             else:
                 _rmdir(path)
 
@@ -487,10 +491,11 @@ class Zygote:
     child that kills or stops it only makes the grader start a new one.
     """
 
-    def __init__(self, runtime: Path, limits: Limits, startup_timeout: float = 60):
+    def __init__(self, runtime: Path, limits: Limits, startup_timeout: float = 60, base: Path | None = None):
         self.runtime, self.limits = runtime, limits
-        self.cgroups = Cgroups(limits.processes, limits.memory_mb)
-        self.scratch_root = Path(tempfile.mkdtemp(prefix="tnn-scratch-"))
+        self.cgroups = Cgroups(limits.processes, limits.memory_mb,
+                               ledger=Path(base) / "cgroups" if base is not None else None)
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="tnn-scratch-", dir=base))
         os.chmod(self.scratch_root, 0o755)
         self.token = secrets.token_hex(16)
         self.count = 0
@@ -632,3 +637,17 @@ class Child:
             self.zygote.kill()
         else:
             self.zygote.clean_scratch()
+
+
+def clean_after(base: Path) -> None:
+    """What a grading worker that was killed left: the cgroups it listed and its scratch
+    folders (its sandboxes died with it: bubblewrap's --die-with-parent)."""
+    base = Path(base)
+    try:
+        paths = (base / "cgroups").read_text().split()
+    except OSError:
+        paths = []
+    c = Cgroups.__new__(Cgroups)
+    c.dirs, c.ledger = [p for p in paths if p], None
+    c.remove()
+    shutil.rmtree(base, ignore_errors=True)
