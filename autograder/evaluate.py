@@ -134,7 +134,6 @@ class _StudentBase:
         self.results: dict[int, dict] = {}
         self.broken: set[int] = set()
         self.restarts = 0
-        self.ended: set[int] = set()      # cells that ended the interpreter
 
     # subclasses: _start(), _run(source) -> dict, lookup(name), close(), _alive()
     def run_all(self):
@@ -146,8 +145,6 @@ class _StudentBase:
             self.results[idx] = res
             if res["status"] in ("timeout", "died"):
                 self.broken.add(idx)
-                if res["status"] == "died":
-                    self.ended.add(idx)
                 if not self._restart(upto=pos):
                     for j, _ in self.cells[pos + 1:]:
                         self.results[j] = {"status": "not-run"}
@@ -504,4 +501,4 @@ _error = error_output
 
 
 __all__ = ["evaluate_tests", "SandboxedStudent", "LocalStudent", "setup_cells", "strip_magics", "Proxy",
-           "TIMEOUT_ENAME", "DEAD_ENAME", "NOT_RUN_ENAME", "sys"]
+           "TIMEOUT_ENAME", "DEAD_ENAME", "NOT_RUN_ENAME"]

@@ -61,12 +61,11 @@ class Grader:
     sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = defaults.MAX_OUTPUT_BYTES, sandbox=None,
-                 spare: bool = True, scratch_base=None):
+                 scratch_base=None):
         from autograder.sandbox.launch import Limits
         self.timeout, self.memory_mb, self.max_output_bytes = timeout, memory_mb, max_output_bytes
         self.limits = Limits(memory_mb=memory_mb)
         self.sandbox = sandbox
-        self.keep_spare = spare
         self.runtimes: dict[str, Path] = {}
         self._zygotes: dict = {}
         self.scratch_base = scratch_base
@@ -201,7 +200,7 @@ def worker_main(conn, settings: dict) -> None:
     config = nbgrader_config(settings["course"], settings["db_url"])
     grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
                     max_output_bytes=settings["max_output_bytes"], sandbox=settings.get("sandbox"),
-                    spare=settings.get("spare", True), scratch_base=settings.get("scratch_base"))
+                    scratch_base=settings.get("scratch_base"))
     try:
         while True:
             try:

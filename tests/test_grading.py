@@ -196,11 +196,8 @@ def test_grading_again_reuses_results_and_changes_nothing(tiny):
     assert all(before[p] == after[p] for p in before if p.parent.name in graded), "graded results were redone"
 
 
-def test_a_submission_that_kills_its_parent_reaches_only_its_sandbox(tmp_path, tiny):
-    """In the sandbox the parent of the student's process is the warm sandbox, never the
-    grading worker: killing it costs that process, which is restarted, and nothing else."""
-    from autograder.sandbox.launch import bwrap_works
-    assert bwrap_works(), "bubblewrap must work here (the README's commands and .ci/run install it)"
+def _grade_with_a_parent_killer(tmp_path, tiny):
+    """Grade 'correct', 'nobias' and a correct notebook whose last cell kills its parent."""
     subs = tmp_path / "submitted"
     for student in ("correct", "nobias"):
         (subs / student).mkdir(parents=True)
@@ -211,6 +208,15 @@ def test_a_submission_that_kills_its_parent_reaches_only_its_sandbox(tmp_path, t
     s = grade(subs, workers=1, timeout=8, output=tmp_path / "out", root=tiny["course"], memory_mb=2048,
               progress=False)
     rows = grades_by_student(tmp_path / "out" / "grades.csv")
+    return s, rows
+
+
+def test_a_submission_that_kills_its_parent_reaches_only_its_sandbox(tmp_path, tiny):
+    """In the sandbox the parent of the student's process is the warm sandbox, never the
+    grading worker: killing it costs that process, which is restarted, and nothing else."""
+    from autograder.sandbox.launch import bwrap_works
+    assert bwrap_works(), "bubblewrap must work here (the README's commands and .ci/run install it)"
+    s, rows = _grade_with_a_parent_killer(tmp_path, tiny)
     for student in ("correct", "nobias", "killer"):
         want = EXPECTED["correct" if student == "killer" else student]
         assert [(r["points"], r["status"]) for r in rows[student]] == [(f"{want[g][0]:g}", want[g][1]) for g in P]
@@ -220,16 +226,7 @@ def test_a_submission_that_kills_its_parent_reaches_only_its_sandbox(tmp_path, t
 def test_a_worker_killed_by_a_submission_loses_nothing_else(tmp_path, tiny, monkeypatch):
     # without the sandbox the student's process is the worker's child, and can kill it
     monkeypatch.setenv("TNN_SANDBOX", "off")
-    subs = tmp_path / "submitted"
-    for student in ("correct", "nobias"):
-        (subs / student).mkdir(parents=True)
-        os.symlink(tiny["subs"] / student / TINY, subs / student / TINY)
-    nb = with_answers(tiny["course"], **CORRECT)
-    nb.cells.append(new_code_cell("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"))
-    write_submission(subs, "killer", nb)
-    s = grade(subs, workers=1, timeout=8, output=tmp_path / "out", root=tiny["course"], memory_mb=2048,
-              progress=False)
-    rows = grades_by_student(tmp_path / "out" / "grades.csv")
+    s, rows = _grade_with_a_parent_killer(tmp_path, tiny)
     assert {r["status"] for r in rows["killer"]} == {"grader-error"}
     for student in ("correct", "nobias"):
         assert [(r["points"], r["status"]) for r in rows[student]] == \

@@ -381,6 +381,20 @@ def _rmdir(path: str) -> bool:
         return False
 
 
+def wait_ready(proc, timeout: float) -> None:
+    """Wait until a student process (`proc.peer`) says it is ready, at most `timeout` s."""
+    if proc.ready:
+        return
+    proc.peer.deadline = time.monotonic() + timeout
+    try:
+        msg, _ = proc.peer.recv()
+    finally:
+        proc.peer.deadline = None
+    if msg.get("op") != "ready":
+        raise wire.WireError("the student process did not start properly")
+    proc.ready = True
+
+
 class StudentProcess:
     """One sandboxed student interpreter, reachable through :attr:`peer`."""
 
@@ -419,16 +433,7 @@ class StudentProcess:
         self.ready = False
 
     def wait_ready(self):
-        if self.ready:
-            return
-        self.peer.deadline = time.monotonic() + self.startup_timeout
-        try:
-            msg, _ = self.peer.recv()
-        finally:
-            self.peer.deadline = None
-        if msg.get("op") != "ready":
-            raise wire.WireError("the student process did not start properly")
-        self.ready = True
+        wait_ready(self, self.startup_timeout)
 
     def alive(self) -> bool:
         return self.proc.poll() is None and not self.peer.broken
@@ -616,16 +621,7 @@ class Child:
         self.ready = False
 
     def wait_ready(self):
-        if self.ready:
-            return
-        self.peer.deadline = time.monotonic() + 30
-        try:
-            msg, _ = self.peer.recv()
-        finally:
-            self.peer.deadline = None
-        if msg.get("op") != "ready":
-            raise wire.WireError("the student process did not start properly")
-        self.ready = True
+        wait_ready(self, 30)
 
     def alive(self) -> bool:
         return not self.peer.broken and self.zygote.alive()

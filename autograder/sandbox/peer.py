@@ -17,7 +17,6 @@ import contextlib
 import io
 import itertools
 import sys
-import time
 import warnings
 
 from . import wire
@@ -264,6 +263,3 @@ def _where(err: BaseException) -> str:
         return ""
     return found
 
-
-def now() -> float:
-    return time.monotonic()

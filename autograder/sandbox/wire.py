@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import select
 import socket
 import struct
@@ -442,4 +441,4 @@ def fd_channel(fd: int) -> Channel:
 
 
 __all__ = ["Encoder", "Decoder", "Channel", "WireError", "ChannelClosed", "ChannelTimeout", "tnn_classes",
-           "fd_channel", "KINDS", "os"]
+           "fd_channel", "KINDS"]
