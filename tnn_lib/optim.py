@@ -1,4 +1,7 @@
-"""Optimizers, gradient clipping and learning-rate schedules (notebooks ``05``, ``06``).
+"""Optimizers, gradient clipping and learning-rate schedules (notebooks ``05``, ``06``, ``08``).
+
+Notebook 08's names (cosine annealing, warm-up, ReduceLROnPlateau, Rprop, QuickProp,
+``max_stable_lr``) live in :mod:`tnn_lib.schedules` and are re-exported here.
 
 A functional step ``step(w, dw, state, ...)`` updates ``w`` in place, keeps its running
 values in ``state`` (a dict the caller creates empty, one per parameter) and returns ``w``.
@@ -10,13 +13,18 @@ squares), ``m`` (Adam's first moment), ``step`` (Adam's t, starting at 1).
 
 import numpy as np
 
+from tnn_lib.schedules import (ReduceLROnPlateau, cosine_annealing, linear_warmup,  # noqa: F401
+                               max_stable_lr, quickprop_step, rprop_step)
 from tnn_lib._validate import check_int, check_nonneg, check_same_keys, check_same_shape
 
 __all__ = ["sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step",
            "adam_step", "adamw_step", "momentum_lecture_step", "nesterov_lookahead_step",
            "rmsprop_lecture_step", "adam_lecture_step", "adamw_paper_step",
            "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "clip_grad_value", "clip_grad_norm",
-           "step_decay", "exponential_decay", "inverse_time_decay"]
+           "step_decay", "exponential_decay", "inverse_time_decay",
+           # notebook 08, defined in tnn_lib.schedules
+           "cosine_annealing", "linear_warmup", "ReduceLROnPlateau", "rprop_step", "quickprop_step",
+           "max_stable_lr"]
 
 
 # --------------------------------------------------------------------------- checks
