@@ -163,6 +163,19 @@ def _code_of(fn):
     return getattr(fn, "__code__", None)
 
 
+def _codes_of(ref):
+    """The code objects whose running means the reference runs: a function's own, or every
+    method's (and property's) of a class exercise such as ReduceLROnPlateau."""
+    if not isinstance(ref, type):
+        return [_code_of(ref)]
+    codes = []
+    for klass in ref.__mro__[:-1]:
+        for v in vars(klass).values():
+            for f in (v, getattr(v, "__func__", None), getattr(v, "fget", None), getattr(v, "fset", None)):
+                codes.append(_code_of(f))
+    return codes
+
+
 # ----------------------------------------------------------------------------------------
 # the public checks
 # ----------------------------------------------------------------------------------------
@@ -204,12 +217,13 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     tol = ex.tol if tol is None else tol
     shown = _describe_inputs(inputs)
 
-    if student_fn is ex.reference or _code_of(student_fn) is _code_of(ex.reference):
+    code = _code_of(ex.reference)
+    if student_fn is ex.reference or (code is not None and _code_of(student_fn) is code):
         raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer is the tnn_lib reference itself; "
                            "implement it yourself: an answer that uses the reference earns no points.")
     pristine = copy.deepcopy(inputs)
     work = copy.deepcopy(inputs)
-    watch = _ReferenceWatch([_code_of(ex.reference)])
+    watch = _ReferenceWatch(_codes_of(ex.reference))
     # Anything the answer writes to stderr (numpy's RuntimeWarnings included) is caught here:
     # nbgrader gives a test cell 0 points for any stderr output, and a correct answer that
     # evaluates both branches of np.where must not lose its points for a warning. What was

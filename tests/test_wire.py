@@ -114,3 +114,58 @@ def test_the_grader_never_lends_tnn_lib_functions():
     grader = Peer(wire.Channel(ours), "g", strict=True)
     with pytest.raises(wire.WireError, match="does not pass tnn_lib"):
         grader.encoder().encode([layers.linear_forward])
+
+
+def test_an_object_of_the_students_class_is_reached_through_calls_only():
+    """A class exercise (08's ReduceLROnPlateau): calling the student's class returns a handle;
+    the grader reads and sets attributes and calls methods, only data crosses; private
+    attributes stay out of reach; the grader's own encoder never sends objects that way."""
+    ours, theirs = socket.socketpair()
+    grader = Peer(wire.Channel(ours), "g", strict=True)
+    student = Peer(wire.Channel(theirs), "s", strict=False)
+    Sched = type("Sched", (), {"__module__": "__main__", "__doc__": "a student class",
+                               "__init__": lambda self, lr: setattr(self, "lr", lr),
+                               "step": lambda self, m: setattr(self, "lr", self.lr * m) or self.lr})
+    handle = student.register(Sched)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                msg, buffers = student.channel.recv(__import__("time").monotonic() + 0.2)
+            except wire.ChannelTimeout:
+                continue
+            student.serve_call(msg, buffers)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        from autograder.sandbox.peer import Proxy
+        obj = Proxy(grader, handle, "Sched")(2.0)
+        assert isinstance(obj, wire.RemoteObject) and "Sched" in repr(obj)
+        assert obj.lr == 2.0
+        assert obj.step(0.5) == 1.0 and obj.lr == 1.0
+        obj.lr = 4.0
+        assert obj.step(0.25) == 1.0
+        with pytest.raises(AttributeError):
+            obj._secret
+        with pytest.raises(AttributeError):
+            obj.missing
+    finally:
+        stop.set()
+        t.join()
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        grader.encoder().encode([Sched(1.0)])
+
+
+def test_only_a_class_call_sends_an_instance_as_a_handle():
+    """Any other object of the student's (say a function's odd return value) is still refused."""
+    ours, theirs = socket.socketpair()
+    student = Peer(wire.Channel(theirs), "s", strict=False)
+    Odd = type("Odd", (), {"__module__": "__main__"})
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        student.encoder().encode([Odd()])
+    tree = student.encoder(Odd).encode([Odd()])
+    assert tree["v"][0]["$"] == "o"
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        student.encoder(Odd).encode([type("Other", (), {})()])

@@ -83,7 +83,7 @@ def check_poll(*args, **kwargs):
 
 
 def strip_references(source: str, names: set[str]) -> str:
-    """`source` with the top-level functions in `names` replaced by stubs that raise."""
+    """`source` with the top-level functions (and classes) in `names` replaced by stubs that raise."""
     tree = ast.parse(source)
     body = []
     changed = False
@@ -93,6 +93,15 @@ def strip_references(source: str, names: set[str]) -> str:
                 f"def {node.name}(*args, **kwargs):\n"
                 f"    from tnn_lib._unavailable import ReferenceUnavailable\n"
                 f"    raise ReferenceUnavailable({UNAVAILABLE.format(name=node.name)!r})\n").body[0]
+            ast.copy_location(stub, node)
+            body.append(stub)
+            changed = True
+        elif isinstance(node, ast.ClassDef) and node.name in names:  # a class exercise (ReduceLROnPlateau)
+            stub = ast.parse(
+                f"class {node.name}:\n"
+                f"    def __init__(self, *args, **kwargs):\n"
+                f"        from tnn_lib._unavailable import ReferenceUnavailable\n"
+                f"        raise ReferenceUnavailable({UNAVAILABLE.format(name=node.name)!r})\n").body[0]
             ast.copy_location(stub, node)
             body.append(stub)
             changed = True

@@ -76,7 +76,7 @@ class Peer:
         self.prefix = prefix           # "g" for the grader's handles, "s" for the student's
         self.strict = strict
         self.local: dict[str, object] = {}
-        self.by_id: dict[int, str] = {}
+        self.by_id: dict = {}            # id(fn), or ("object", id(obj)) -> handle
         self.counter = itertools.count(1)
         self.ids = itertools.count(1)
         self.deadline: float | None = None
@@ -108,8 +108,23 @@ class Peer:
             raise wire.WireError(f"a function handle {h!r} that this side never gave out")
         return Proxy(self, h, name)
 
-    def encoder(self) -> wire.Encoder:
-        return wire.Encoder(self.register, self.classes)
+    def encoder(self, object_class=None) -> wire.Encoder:
+        # the student's side sends the instances its class `object_class` returns as handles;
+        # the grader never does
+        if self.strict:
+            return wire.Encoder(self.register, self.classes)
+        return wire.Encoder(self.register, self.classes, self.register_object, object_class)
+
+    def register_object(self, obj) -> str:
+        key = ("object", id(obj))
+        if key in self.by_id and getattr(self.local.get(self.by_id[key]), "_tnn_of", None) is obj:
+            return self.by_id[key]
+        access = wire.object_access(obj)
+        access._tnn_of = obj
+        h = f"{self.prefix}{next(self.counter)}"
+        self.local[h] = access
+        self.by_id[key] = h
+        return h
 
     def decoder(self, buffers) -> wire.Decoder:
         return wire.Decoder(buffers, self._make_proxy, self._local, self.classes)
@@ -205,7 +220,8 @@ class Peer:
         rid = msg.get("id")
         fn = self.local.get(msg.get("h")) if type(msg.get("h")) is str else None
         reply = {"op": "reply", "id": rid, "ok": True}
-        enc = self.encoder()
+        made_by = fn if isinstance(fn, type) else None   # a call of a class: its instance may go as a handle
+        enc = self.encoder(made_by)
         caught, noise = [], io.StringIO()
         try:
             if fn is None:

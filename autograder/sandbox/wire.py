@@ -18,6 +18,10 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
 ``{"$": "rng"}``       ``numpy.random.Generator``, by the state of its bit generator
 ``{"$": "obj"}``       an object of a ``tnn_lib`` class, by its attributes
 ``{"$": "fn"}``        a callable, as a handle: calling it calls back into its owner
+``{"$": "o"}``         what a call of a class of the student's (a class exercise such as
+                       ``ReduceLROnPlateau``) returns, an instance of that class, as a handle:
+                       the grader reads and sets its public attributes and calls its methods
+                       through calls; it never holds the object
 ``{"$": "ref"}``       the n-th object already in this message (shared references)
 =====================  ===========================================================
 
@@ -90,8 +94,12 @@ class Encoder:
     callable becomes; `callable_handle(fn)` may return an existing handle (a proxy of the
     other side goes back as the other side's own handle)."""
 
-    def __init__(self, register_callable, classes: dict):
+    def __init__(self, register_callable, classes: dict, register_object=None, object_class=None):
         self.register_callable = register_callable
+        # the student's side only, in the reply to a call of its class `object_class`: the
+        # instances of that class go as handles (anything else of the student's is refused)
+        self.register_object = register_object
+        self.object_class = object_class
         self.class_names = {cls: name for name, cls in classes.items()}
         self.buffers: list[bytes] = []
         self.memo: dict[int, int] = {}
@@ -150,6 +158,8 @@ class Encoder:
         if callable(obj):
             return {"$": "fn", "h": self.register_callable(obj),
                     "name": str(getattr(obj, "__name__", type(obj).__name__))[:100]}
+        if self.register_object is not None and self.object_class is not None and type(obj) is self.object_class:
+            return {"$": "o", "h": self.register_object(obj), "cls": str(type(obj).__qualname__)[:100]}
         raise WireError(f"a value of type {type(obj).__module__}.{type(obj).__qualname__} cannot be sent "
                         f"between your code and the grader; expected {KINDS}")
 
@@ -169,6 +179,46 @@ class Encoder:
 # ----------------------------------------------------------------------------------------
 # decoding (strict: the sender is not trusted)
 # ----------------------------------------------------------------------------------------
+class RemoteObject:
+    """An object of the student's code seen from the grader: ``obj.name`` reads the attribute
+    in the student process (data as data, a method as a callable handle), ``obj.name = v``
+    sets it there. Only data crosses; the grader never holds the student's object."""
+
+    __slots__ = ("_tnn_access", "_tnn_cls")
+
+    def __init__(self, access, cls: str):
+        object.__setattr__(self, "_tnn_access", access)
+        object.__setattr__(self, "_tnn_cls", cls)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._tnn_access("get", name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            raise AttributeError(f"{name}: private attributes of your object are not set by the grader")
+        self._tnn_access("set", name, value)
+
+    def __repr__(self):
+        return f"<{self._tnn_cls} object of your code>"
+
+
+def object_access(obj):
+    """The call-back through which the grader reaches ``obj``'s public attributes (the
+    student's side registers it as the handle of an ``{"$": "o"}`` value)."""
+    def access(op, name, value=None):
+        if type(name) is not str or not name.isidentifier() or name.startswith("_"):
+            raise AttributeError(f"{name!r}: only public attributes are reachable")
+        if op == "get":
+            return getattr(obj, name)
+        if op == "set":
+            setattr(obj, name, value)
+            return None
+        raise ValueError(f"unknown attribute operation {op!r}")
+    return access
+
+
 class Decoder:
     """Rebuilds values from (tree, buffers), checking every node.
 
@@ -351,6 +401,12 @@ class Decoder:
             if local is not None:
                 return local
             return self.make_callable(h, str(node.get("name", "function"))[:100])
+        if kind == "o":
+            h = node.get("h")
+            if type(h) is not str or len(h) > 64 or self.local_callable(h) is not None:
+                self._fail("a bad object handle")
+            cls = str(node.get("cls", "object"))[:100]
+            return RemoteObject(self.make_callable(h, f"{cls} attribute access"), cls)
         self._fail(f"an unknown kind {str(kind)[:20]!r}")
 
     def _read_array(self, node) -> np.ndarray:
