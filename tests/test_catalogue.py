@@ -41,9 +41,10 @@ def test_reference_passes_every_case_of_its_notebook(aid, fn):
 def _copy_function(fn):
     """The reference's source compiled again: the same behaviour, a different code object."""
     import inspect
+    import sys
     import textwrap
     src = textwrap.dedent(inspect.getsource(fn))
-    ns = dict(fn.__globals__)
+    ns = dict(vars(sys.modules[fn.__module__]))   # a function's globals, or a class exercise's module
     exec(compile(src, f"<copy of {fn.__name__}>", "exec"), ns)
     return ns[fn.__name__]
 
