@@ -44,7 +44,7 @@ TOPICS = (
     Topic("07_training", "training", "Training a network end to end",
           ("train_epoch", "evaluate"), ("training_dashboard",)),
     Topic("08_schedules_and_landscape", "schedules", "Learning-rate schedules and the loss landscape",
-          ("rprop_step", "quickprop_step", "ReduceLROnPlateau", "cosine_annealing", "linear_warmup", "max_stable_lr"),
+          ("ReduceLROnPlateau", "cosine_annealing", "linear_warmup", "rprop_step", "quickprop_step", "max_stable_lr"),
           ("schedule_explorer",)),
 )
 BY_ID = {t.id: t for t in TOPICS}
