@@ -9,6 +9,8 @@ Modules (one per topic, mirroring the notebooks):
     dropout         dropout in both scaling conventions, Monte-Carlo prediction
     init            weight initialisation schemes and per-layer activation statistics
     optim           SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW; clipping; schedules
+    schedules       cosine annealing, linear warm-up, ReduceLROnPlateau, Rprop, QuickProp,
+                    max_stable_lr (2/λ_max); re-exported by optim (notebook 08)
     regularization  L2/L1 penalties, early stopping, standardisation
     nn, train       a small Sequential MLP, train_epoch and evaluate
     data            scikit-learn's bundled digits and small synthetic data sets
@@ -28,7 +30,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("layers", "gradcheck", "divergences", "batchnorm", "dropout", "init", "optim",
-               "regularization", "nn", "train", "data", "widgets")
+               "schedules", "regularization", "nn", "train", "data", "widgets")
 
 __all__ = list(_SUBMODULES)
 

@@ -1,7 +1,7 @@
 """The exercise registry and the misconception catalogue, one module per topic.
 
 Each topic module (``backprop``, ``divergences``, ``batchnorm``, ``dropout``,
-``initialization``, ``optimizers``, ``regularization``, ``training``) defines
+``initialization``, ``optimizers``, ``regularization``, ``training``, ``schedules``) defines
 
 * ``EXERCISES``: a list of :class:`Exercise` — how to draw an exercise's inputs from a
   seeded generator, how to call an implementation on them, and the `tnn_lib` reference;
