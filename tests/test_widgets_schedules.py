@@ -52,7 +52,7 @@ def test_momentum_speeds_up_the_long_valley():
 
 
 def test_the_saddle_is_escaped_from_just_off_the_ridge():
-    out = _draw(surface="saddle", lr_scale=0.5, steps=80)
+    out = _draw(surface="saddle", lr_scale=0.5, kappa=1.0, steps=80)      # lr = 0.5: y grows ×1.5 per step
     assert abs(out["path"][0, 1]) < 0.05 and abs(abs(out["path"][-1, 1]) - 1.0) < 1e-3
     assert out["losses"][-1] == pytest.approx(-0.25, abs=1e-6)
 
@@ -74,8 +74,18 @@ def test_widget_conventions_and_a_changing_image():
         assert int(c.layout.width.rstrip("px")) >= 150, name
     first = figure_png(app.fig)
     app.controls["surface"].value = "saddle"
-    assert app.last["max_stable_lr"] == pytest.approx(1.0)
+    assert app.last["max_stable_lr"] == pytest.approx(2 / 20)          # at the minima H = diag(κ, 2), κ = 20
     assert figure_png(app.fig) != first
     other = schedule_explorer()                 # two explorers share nothing
-    other.controls["kappa"].value = 80.0
-    assert app.last["max_stable_lr"] == pytest.approx(1.0) and other.last["max_stable_lr"] == pytest.approx(2 / 80)
+    other.controls["kappa"].value = 50.0
+    assert app.last["max_stable_lr"] == pytest.approx(2 / 20) and other.last["max_stable_lr"] == pytest.approx(2 / 50)
+
+
+@pytest.mark.parametrize("surface", ["valley", "saddle"])
+def test_every_control_changes_the_run_on_both_surfaces(surface):
+    base = dict(surface=surface, schedule=SCHEDULES[0], lr_scale=0.5, momentum=0.0, kappa=10.0, steps=40, noise=0.0)
+    ref_out = _draw(**base)
+    for name, value in [("schedule", SCHEDULES[3]), ("lr_scale", 0.6), ("momentum", 0.5), ("kappa", 20.0),
+                        ("steps", 45), ("noise", 0.3)]:
+        out = _draw(**dict(base, **{name: value}))
+        assert out["path"].shape != ref_out["path"].shape or not np.array_equal(out["path"], ref_out["path"]), name

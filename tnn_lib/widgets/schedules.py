@@ -2,8 +2,8 @@
 
 Two surfaces from the lecture notes' landscape: a quadratic **valley**
 ``f = ½(x² + κy²)`` (condition number κ, so 2/λ_max = 2/κ) and a **saddle**
-``f = ½x² − ½y² + ¼y⁴`` (a saddle at the origin, minima at (0, ±1), where the Hessian is
-diag(1, 2), so 2/λ_max = 1 there). Left: the learning rate of the chosen schedule per step
+``f = ½κx² − ½y² + ¼y⁴`` (a saddle at the origin, minima at (0, ±1), where the Hessian is
+diag(κ, 2), so 2/λ_max = 2/max(κ, 2) there). Left: the learning rate of the chosen schedule per step
 against the stability boundary 2/λ_max. Middle: the trajectory of gradient descent with
 momentum on the surface. Right: the loss per step.
 
@@ -24,6 +24,7 @@ SCHEDULES = ("constant", "step decay (×½ every 20)", "1/t decay", "cosine anne
              "warm-up then cosine", "plateau: ÷10 (ReduceLROnPlateau)")
 SURFACES = ("valley", "saddle")
 DEFAULTS = dict(surface="valley", schedule="constant", lr_scale=0.9, momentum=0.0, kappa=20.0, steps=60, noise=0.0)
+KAPPAS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0)     # the κ slider's stops
 FLOOR = {"valley": 0.0, "saddle": -0.25}                   # the minimum value of each surface
 STARTS = {"valley": (-4.0, 1.0), "saddle": (-3.0, 0.02)}   # the saddle run starts just off the ridge
 
@@ -33,21 +34,21 @@ def hessian(surface: str, kappa: float) -> np.ndarray:
     if surface == "valley":
         return np.diag([1.0, float(kappa)])
     if surface == "saddle":
-        return np.diag([1.0, 2.0])           # ∂²f/∂y² = −1 + 3y² = 2 at y = ±1
+        return np.diag([float(kappa), 2.0])  # ∂²f/∂y² = −1 + 3y² = 2 at y = ±1
     raise ValueError(f"surface: expected one of {SURFACES}, got {surface!r}")
 
 
 def loss(surface: str, kappa: float, x, y):
     if surface == "valley":
         return 0.5 * (x ** 2 + kappa * y ** 2)
-    return 0.5 * x ** 2 - 0.5 * y ** 2 + 0.25 * y ** 4
+    return 0.5 * kappa * x ** 2 - 0.5 * y ** 2 + 0.25 * y ** 4
 
 
 def gradient(surface: str, kappa: float, w: np.ndarray) -> np.ndarray:
     x, y = w
     if surface == "valley":
         return np.array([x, kappa * y])
-    return np.array([x, -y + y ** 3])
+    return np.array([kappa * x, -y + y ** 3])
 
 
 def schedule_rates(schedule: str, lr0: float, steps: int) -> np.ndarray | None:
@@ -125,6 +126,9 @@ def _setup(state: ExplorerState):
     ax_path.set_xlabel("x")
     ax_path.set_ylabel("y")
     a["loss"], = ax_loss.semilogy([], [], color="tab:purple")
+    from matplotlib.ticker import LogLocator, NullLocator
+    ax_loss.yaxis.set_major_locator(LogLocator(numticks=6))   # few labels: the text is most of a redraw
+    ax_loss.yaxis.set_minor_locator(NullLocator())
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss − min")
 
@@ -172,13 +176,13 @@ def draw_schedule_explorer(state: ExplorerState, surface=DEFAULTS["surface"], sc
     a["ax_lr"].set_title(f"{schedule}: lr₀ = {lr_scale:.2f} × 2/λ_max", fontsize=9)
     a["path"].set_data(np.clip(path[:, 0], -1e3, 1e3), np.clip(path[:, 1], -1e3, 1e3))
     a["start"].set_data([path[0, 0]], [path[0, 1]])
-    where = "valley ½(x² + κy²), κ = %g" % kappa if surface == "valley" else "saddle ½x² − ½y² + ¼y⁴"
+    where = ("valley ½(x² + κy²)" if surface == "valley" else "saddle ½κx² − ½y² + ¼y⁴") + f", κ = {kappa:g}"
     a["ax_path"].set_title(f"{where}; momentum {float(momentum):.2f}", fontsize=9)
     floor = FLOOR[surface]
-    gap = np.maximum(np.where(np.isfinite(losses), losses - floor, 1e12), 1e-16)
+    gap = np.maximum(np.where(np.isfinite(losses), losses - floor, 1e12), 1e-12)
     a["loss"].set_data(np.arange(len(gap)), np.minimum(gap, 1e12))
     a["ax_loss"].set_xlim(0, max(steps, 1))
-    a["ax_loss"].set_ylim(1e-16, 1e4 if not diverged else 1e13)
+    a["ax_loss"].set_ylim(1e-12, 1e4 if not diverged else 1e12)
     a["ax_loss"].set_title("diverged" if diverged else f"final loss − min = {gap[-1]:.2g}", fontsize=9)
     summary = (f"2/λ_max = {limit:.4g}, lr₀ = {lr0:.4g}; after {len(rates)} steps "
                + ("the run diverged" if diverged else f"loss − min = {gap[-1]:.3g} at ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"))
@@ -204,8 +208,8 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
                                      continuous_update=False, **wide),
         momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum μ",
                                      continuous_update=False, **wide),
-        kappa=widgets.FloatLogSlider(value=kappa, base=10, min=0, max=2.5, step=0.05,
-                                     description="condition number κ", continuous_update=False, **wide),
+        kappa=widgets.SelectionSlider(options=sorted(set(KAPPAS) | {float(kappa)}), value=float(kappa),
+                                      description="condition number κ", continuous_update=False, **wide),
         steps=widgets.IntSlider(value=steps, min=5, max=300, step=5, description="steps",
                                 continuous_update=False, **wide),
         noise=widgets.FloatSlider(value=noise, min=0.0, max=1.0, step=0.05, description="gradient noise σ",
