@@ -169,3 +169,23 @@ def test_only_a_class_call_sends_an_instance_as_a_handle():
     assert tree["v"][0]["$"] == "o"
     with pytest.raises(wire.WireError, match="cannot be sent"):
         student.encoder(Odd).encode([type("Other", (), {})()])
+
+
+def test_the_sandbox_stubs_a_reference_class_and_keeps_the_rest():
+    """08's ReduceLROnPlateau is a class: in the student's runtime it exists but cannot be built;
+    the other references of the module are stubbed too, and tnn_lib.optim still imports them."""
+    from autograder.course import COURSE
+    from autograder.sandbox import launch
+    refs = launch.references_of(COURSE["08_schedules_and_landscape"])
+    assert refs == {"schedules": set(COURSE["08_schedules_and_landscape"])}
+    import inspect
+    import tnn_lib.schedules as schedules
+    ns: dict = {}
+    stubbed = launch.strip_references(inspect.getsource(schedules), refs["schedules"])
+    exec(compile(stubbed.replace("from tnn_lib._unavailable import ReferenceUnavailable",
+                                 "ReferenceUnavailable = RuntimeError"), "<stubbed>", "exec"), ns)
+    assert isinstance(ns["ReduceLROnPlateau"], type)
+    for name in refs["schedules"]:
+        with pytest.raises(RuntimeError, match=name):
+            ns[name](1.0) if name == "ReduceLROnPlateau" else ns[name](None, None, None)
+    assert "is_better" not in stubbed and "def _check_step_args" in stubbed
