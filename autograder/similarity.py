@@ -1,0 +1,773 @@
+"""Similar answers: winnowed fingerprints of normalised token streams, weighed per exercise.
+
+For every exercise (an answer cell's grade id) this module compares each student's answer
+with every other student's and with the code every student could have copied: the
+`tnn_lib` reference of that exercise (found by introspecting `tnn_lib`), the instructor's
+solution (the answer cell of ``solutions/<assignment>/``) and the catalogue's variants
+(the misconceptions of ``autograder.catalogue``). It never runs a student's code: answers
+are read with :mod:`tokenize` and :mod:`ast`, nothing more.
+
+The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind MOSS):
+
+1. *normalise*: the answer's tokens, with comments, docstrings, blank lines and layout
+   dropped; local identifiers become ``V``, numbers ``N``, strings ``S``; attribute
+   names, keyword-argument names, builtins and ``np`` stay (renaming a variable changes
+   nothing, calling another numpy function does); runs of independent assignments are put
+   in one canonical order (a topological order of their data dependencies, smallest
+   statement first), so swapping statements whose order does not matter changes nothing;
+2. *fingerprint*: hashes of all K-grams of that stream; winnowing keeps the smallest hash
+   of each window of W consecutive K-grams, which guarantees that any shared run of at
+   least W + K - 1 tokens is found and no run shorter than K is;
+3. *index*: per exercise, a table fingerprint → students who have it. A fingerprint that
+   is also in the released notebook (the stub, its docstring, the notebook's hints and
+   code) is given code and never counts. The table is the exercise's baseline: a
+   fingerprint found in more than ``max(RARE_MIN, RARE_SHARE × students)`` answers is
+   common for that exercise and does not count either (short exercises are naturally
+   alike);
+4. *pair*: only the students who share a rare fingerprint are ever compared (no all-pairs
+   pass); a pair is flagged when the rare code they share is long (at least MIN_TOKENS
+   normalised tokens) and covers at least MIN_SCORE of one side's own code (against the
+   reference, the solution or a variant: of the student's), or is longer still
+   (LONG_TOKENS) and covers LONG_SCORE of it (half an answer copied).
+
+The report says what matched and how many answers to the exercise contain it; it judges
+nothing.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import csv
+import inspect
+import io
+import json
+import keyword
+import math
+import re
+import tokenize
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder.files import atomic_write, esc
+
+K = 9                 # tokens per K-gram (noise threshold)
+W = 5                 # K-grams per winnowing window: shared runs of W + K - 1 = 13 tokens are always found
+MIN_TOKENS = 20       # a flagged pair shares at least this many rare normalised tokens ...
+MIN_SCORE = 0.7       # ... covering at least this fraction of one side's own code,
+LONG_TOKENS = 40      # or at least this many rare tokens ...
+LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copied, half written)
+RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
+RARE_MIN = 3          # ... (but up to this many answers are always rare)
+MAX_SOURCE_CHARS = 20_000   # longer answers are compared on their first MAX_SOURCE_CHARS characters
+CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "score", "shared_tokens",
+               "student_share", "source_share", "fewest_answers_with_match", "answers"]
+KINDS = ("reference", "solution", "variant", "student")
+
+_KEEP = set(dir(builtins)) | {"self"}
+_NUMPY = {"np", "numpy"}
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+# ----------------------------------------------------------------------------------------
+# tokens
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Doc:
+    """One piece of code, normalised: `tokens` (the stream fingerprinted), `spans` (each
+    token's character span in `source`, None for the synthetic ones), its K-gram hashes and
+    winnowed fingerprints {hash: [K-gram start, …]}."""
+    source: str
+    tokens: list
+    spans: list
+    hashes: np.ndarray = field(repr=False)
+    prints: dict = field(repr=False)
+    given: np.ndarray = field(default=None, repr=False)   # tokens inside given code (stub, hints)
+
+    @property
+    def own(self) -> int:
+        """How many of its tokens are the answer's own (not given code, not separators)."""
+        mask = np.array([t not in (";", "{", "}") for t in self.tokens], dtype=bool)
+        if self.given is not None and len(self.given):
+            mask &= ~self.given
+        return int(mask.sum())
+
+
+def _raw_tokens(source: str):
+    """(type, string, start offset, end offset) of `source`'s tokens; stops quietly at the
+    first error (a partial answer is still compared on what could be read)."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            (r0, c0), (r1, c1) = tok.start, tok.end
+            if r0 - 1 >= len(starts) or r1 - 1 >= len(starts):
+                break
+            out.append((tok.type, tok.string, starts[r0 - 1] + c0, starts[r1 - 1] + c1))
+    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError):
+        pass
+    return out
+
+
+def _normalise(raw) -> list:
+    """[(normalised token, start, end)] of raw tokens: see the module docstring."""
+    out, depth, fstring = [], 0, 0
+    params = None       # the bracket depth of a def's parameter list, while inside it
+    sig = [t for t in raw if t[0] not in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
+                                          tokenize.ENCODING, tokenize.ENDMARKER, tokenize.ERRORTOKEN)]
+    fs_start = getattr(tokenize, "FSTRING_START", -1)
+    fs_end = getattr(tokenize, "FSTRING_END", -1)
+    for i, (typ, s, a, b) in enumerate(sig):
+        if fstring:
+            fstring += typ == fs_start
+            fstring -= typ == fs_end
+            continue
+        if typ == fs_start:
+            fstring = 1
+            out.append(("S", a, b))
+            continue
+        if typ == tokenize.NEWLINE:
+            out.append((";", a, b))
+            continue
+        if typ == tokenize.NAME:
+            prev = sig[i - 1][1] if i else ""
+            nxt = sig[i + 1][1] if i + 1 < len(sig) else ""
+            if keyword.iskeyword(s) or prev == "." or s in _KEEP:
+                out.append((s, a, b))
+            elif s in _NUMPY:
+                out.append(("np", a, b))
+            elif nxt == "=" and depth > 0 and params is None:      # a keyword argument's name
+                out.append((s, a, b))
+            else:
+                out.append(("V", a, b))
+            continue
+        if typ == tokenize.NUMBER:
+            out.append(("N", a, b))
+        elif typ == tokenize.STRING:
+            out.append(("S", a, b))
+        elif typ == tokenize.OP:
+            if s in "([{":
+                depth += 1
+                if s == "(" and i and sig[i - 2][1] == "def" and params is None:
+                    params = depth
+            elif s in ")]}" and depth > 0:
+                if depth == params:
+                    params = None
+                depth -= 1
+            out.append((s, a, b))
+    return out
+
+
+def _offsets(source: str):
+    """Character offset of (line, utf-8 byte column), as ast gives positions."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+
+    def at(line, col):
+        if line is None or line - 1 >= len(lines):
+            return starts[-1]
+        text = lines[line - 1]
+        return starts[line - 1] + len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+    return at
+
+
+_SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom)
+
+
+def _names(node):
+    reads, writes = set(), set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (reads if isinstance(n.ctx, ast.Load) else writes).add(n.id)
+        elif isinstance(n, (ast.Subscript, ast.Attribute)) and not isinstance(n.ctx, ast.Load):
+            root = n
+            while isinstance(root, (ast.Subscript, ast.Attribute)):
+                root = root.value
+            if isinstance(root, ast.Name):
+                writes.add(root.id)
+                reads.add(root.id)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            writes.update((a.asname or a.name).split(".")[0] for a in n.names)
+    if isinstance(node, ast.AugAssign):
+        reads |= writes
+    return reads, writes
+
+
+def _canonical(source: str, toks: list) -> list | None:
+    """The normalised tokens in canonical statement order (None when `source` does not
+    parse: the tokens are then taken as they come)."""
+    masked = "\n".join("" if _MAGIC.match(ln) else ln for ln in source.split("\n"))
+    try:
+        tree = ast.parse(masked)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    at = _offsets(source)
+    starts = [t[1] for t in toks]
+    import bisect
+
+    def span(node):
+        a = at(node.lineno, node.col_offset)
+        b = at(node.end_lineno, node.end_col_offset)
+        return bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
+
+    def blocks(stmt):
+        out = []
+        for name in ("body", "orelse", "finalbody"):
+            body = getattr(stmt, name, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                out.append(body)
+        for h in getattr(stmt, "handlers", []) or []:
+            out.append(h.body)
+        for c in getattr(stmt, "cases", []) or []:
+            out.append(c.body)
+        return sorted(out, key=lambda blk: span(blk[0])[0])
+
+    def emit_stmt(stmt) -> list:
+        lo, hi = span(stmt)
+        children = blocks(stmt)
+        if not children:
+            return [i for i in range(lo, hi) if toks[i][0] != ";"] + [";"]
+        out, pos = [], lo
+        for blk in children:
+            a = span(blk[0])[0]
+            out += [i for i in range(pos, a) if toks[i][0] != ";"]
+            out += ["{"] + emit_block(blk) + ["}"]
+            pos = max(pos, span(blk[-1])[1])
+        out += [i for i in range(pos, hi) if toks[i][0] != ";"]
+        return out
+
+    def key(stmt):
+        lo, hi = span(stmt)
+        return tuple(toks[i][0] for i in range(lo, hi))
+
+    def emit_block(stmts) -> list:
+        out, run = [], []
+
+        def flush():
+            placed, left = [], list(range(len(run)))
+            deps = [_names(s) for s in run]
+            while left:
+                ready = [j for j in left if not any(
+                    i < j and (deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0])
+                    for i in left if i != j)]
+                j = min(ready, key=lambda j: (key(run[j]), j))
+                placed.append(j)
+                left.remove(j)
+            for j in placed:
+                out.extend(emit_stmt(run[j]))
+            run.clear()
+
+        for s in stmts:
+            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                continue                       # a docstring (or a bare string): not code
+            if isinstance(s, _SIMPLE):
+                run.append(s)
+                continue
+            flush()
+            out.extend(emit_stmt(s))
+        flush()
+        return out
+
+    try:
+        return emit_block(tree.body)
+    except (RecursionError, MemoryError):
+        return None
+
+
+_TOKEN_IDS: dict = {}
+_MULT = np.uint64(1_000_003)
+
+
+def _token_id(tok: str) -> int:
+    tid = _TOKEN_IDS.get(tok)
+    if tid is None:
+        tid = _TOKEN_IDS[tok] = zlib.crc32(tok.encode("utf-8")) + 1
+    return tid
+
+
+def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
+    """The (stable, 64-bit) hash of every K-gram of `tokens`."""
+    n = len(tokens) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.fromiter((_token_id(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            h = h * _MULT + ids[j:j + n]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return h
+
+
+def winnow(hashes: np.ndarray, w: int = W) -> dict:
+    """{hash: [positions]} of the winnowed K-grams: the rightmost minimum of every window
+    of `w` consecutive hashes (Schleimer, Wilkerson and Aiken 2003)."""
+    n = len(hashes)
+    if n == 0:
+        return {}
+    if n <= w:
+        pos = np.array([n - 1 - int(np.argmin(hashes[::-1]))])
+    else:
+        win = np.lib.stride_tricks.sliding_window_view(hashes, w)
+        pos = np.unique(np.arange(n - w + 1) + (w - 1 - np.argmin(win[:, ::-1], axis=1)))
+    out: dict = {}
+    for p in pos.tolist():
+        out.setdefault(int(hashes[p]), []).append(p)
+    return out
+
+
+def fingerprint(source: str) -> Doc:
+    """A piece of code, normalised and fingerprinted (never run)."""
+    source = str(source)[:MAX_SOURCE_CHARS]
+    toks = _normalise(_raw_tokens(source))
+    order = _canonical(source, toks)
+    tokens, spans = [], []
+    for item in (order if order is not None else range(len(toks))):
+        if isinstance(item, str):
+            tokens.append(item)
+            spans.append(None)
+        else:
+            tokens.append(toks[item][0])
+            spans.append((toks[item][1], toks[item][2]))
+    hashes = kgram_hashes(tokens)
+    return Doc(source, tokens, spans, hashes, winnow(hashes))
+
+
+# ----------------------------------------------------------------------------------------
+# given code: the stub, the notebook's hints
+# ----------------------------------------------------------------------------------------
+_BACKTICKS = re.compile(r"`+([^`]+)`+")
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][-+]?\d+)?|\*\*|//|==|!=|<=|>=|->|[^\sA-Za-z_0-9]")
+
+
+_MATHS = str.maketrans({"·": "*", "×": "*", "−": "-", "←": "=", "²": "**2", "√": "sqrt", "Σ": "sum"})
+
+
+def _hint_tokens(text: str) -> list:
+    """A line of prose or maths read as code as far as it goes: names (a bare numpy
+    function name is read as ``np.<name>``, as an answer would write it), numbers,
+    operators; the notes' maths signs as Python's (``·`` is ``*``, ``←`` is ``=``, …)."""
+    out = []
+    words = _WORDS.findall(text.translate(_MATHS))
+    for i, w in enumerate(words):
+        if w[0].isalpha() or w[0] == "_":
+            prev = words[i - 1] if i else ""
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if keyword.iskeyword(w) or prev == "." or w in _KEEP:
+                out.append(w)
+            elif w in _NUMPY:
+                out.append("np")
+            elif nxt == "(" and prev != "." and hasattr(np, w) and callable(getattr(np, w)):
+                out += ["np", ".", w]
+            else:
+                out.append("V")
+        elif w[0].isdigit():
+            out.append("N")
+        else:
+            out.append(w)
+    return out
+
+
+def given_hashes(texts) -> set:
+    """Every K-gram hash of the given code and text (the released answer cell, the
+    notebook's markdown, docstrings and code cells), read both as code and as hint lines."""
+    out = set()
+    for text in texts:
+        text = str(text)
+        out.update(int(h) for h in fingerprint(text).hashes)
+        fragments = []
+        for line in text.splitlines():
+            fragments.append(line)
+            fragments += _BACKTICKS.findall(line)
+            fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
+        for frag in fragments:
+            toks = _hint_tokens(frag)
+            if len(toks) >= K:
+                for extra in ([], [";"]):
+                    out.update(int(h) for h in kgram_hashes(toks + extra))
+    return out
+
+
+def _mark_given(doc: Doc, given: set) -> None:
+    mask = np.zeros(len(doc.tokens), dtype=bool)
+    for p, h in enumerate(doc.hashes.tolist()):
+        if h in given:
+            mask[p:p + K] = True
+    doc.given = mask
+
+
+# ----------------------------------------------------------------------------------------
+# what an exercise's answers may be compared with
+# ----------------------------------------------------------------------------------------
+def _answer_cells(path: Path) -> tuple[dict, list]:
+    """({grade id: source} of a notebook's answer cells, [every other text of it])."""
+    import nbformat
+    from autograder.outcomes import is_answer_cell, nbgrader_meta
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:   # noqa: BLE001 - a course file that cannot be read adds nothing
+        return {}, []
+    answers, texts = {}, []
+    for cell in nb.cells:
+        if is_answer_cell(cell):
+            answers[nbgrader_meta(cell)["grade_id"]] = cell.source
+        else:
+            texts.append(cell.source)
+    return answers, texts
+
+
+def reference_source(exercise: str) -> str | None:
+    """The source of `tnn_lib`'s function (or class) `exercise`, found by introspection."""
+    import importlib
+    import pkgutil
+    import tnn_lib
+    for info in pkgutil.iter_modules(tnn_lib.__path__):
+        if info.name.startswith("_") or info.name == "widgets":
+            continue
+        try:
+            mod = importlib.import_module(f"tnn_lib.{info.name}")
+        except Exception:   # noqa: BLE001
+            continue
+        obj = getattr(mod, exercise, None)
+        if obj is not None and getattr(obj, "__module__", None) == mod.__name__:
+            try:
+                parts = [inspect.getsource(obj)]
+            except (OSError, TypeError):
+                return None
+            # the module's private helpers it calls (``adam_step`` is ``_adam``): also copyable
+            code = getattr(obj, "__code__", None)
+            for name in (code.co_names if code is not None else ()):
+                helper = getattr(mod, name, None)
+                if name.startswith("_") and inspect.isfunction(helper) and helper.__module__ == mod.__name__:
+                    try:
+                        parts.append(inspect.getsource(helper))
+                    except (OSError, TypeError):
+                        continue
+            return "\n".join(parts)
+    return None
+
+
+def variant_sources(exercise: str) -> dict:
+    """{misconception id: source} of the catalogue's variants of `exercise`."""
+    out = {}
+    try:
+        from autograder.catalogue import _load
+        _, misconceptions = _load()
+    except Exception:   # noqa: BLE001
+        return out
+    for m in misconceptions.get(exercise, []):
+        try:
+            out[m.id] = inspect.getsource(m.impl)
+        except (OSError, TypeError):
+            continue
+    return out
+
+
+@dataclass
+class Course:
+    """What the answers of one assignment are compared with, per exercise: {exercise:
+    {(kind, name): source}}, and the given texts of the released notebook."""
+    sources: dict
+    given: dict
+
+
+def course_sources(root: Path, aid: str) -> Course:
+    sources, given = defaultdict(dict), defaultdict(list)
+    shared = []
+    for path in sorted((root / "notebooks" / aid).glob("*.ipynb")):
+        answers, texts = _answer_cells(path)
+        shared += texts
+        for gid, src in answers.items():
+            given[gid].append(src)
+    for path in sorted((root / "solutions" / aid).glob("*.ipynb")):
+        answers, _ = _answer_cells(path)
+        for gid, src in answers.items():
+            solution = "\n".join(ln for ln in src.splitlines() if ln.strip() not in
+                                 ("### BEGIN SOLUTION", "### END SOLUTION"))
+            sources[gid][("solution", f"solutions/{aid}/{path.name}")] = solution
+            if not any(True for _ in (root / "notebooks" / aid).glob("*.ipynb")):
+                given[gid].append(re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", src, flags=re.S))
+    for gid in list(sources):
+        ref = reference_source(gid)
+        if ref:
+            sources[gid][("reference", f"tnn_lib.{_module_of(gid)}.{gid}")] = ref
+        for mid, src in variant_sources(gid).items():
+            sources[gid][("variant", mid)] = src
+    return Course(dict(sources), {gid: given[gid] + shared for gid in set(given) | set(sources)} or {})
+
+
+def _module_of(exercise: str) -> str:
+    import importlib
+    import pkgutil
+    import tnn_lib
+    for info in pkgutil.iter_modules(tnn_lib.__path__):
+        if not info.name.startswith("_") and info.name != "widgets":
+            mod = importlib.import_module(f"tnn_lib.{info.name}")
+            if getattr(getattr(mod, exercise, None), "__module__", None) == mod.__name__:
+                return info.name
+    return "?"
+
+
+# ----------------------------------------------------------------------------------------
+# comparing one exercise
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Match:
+    assignment: str
+    exercise: str
+    student: str
+    kind: str            # reference, solution, variant or student
+    other: str           # the source's name, or the other student
+    score: float         # the larger share of one side's own code that the shared rare code covers
+    shared_tokens: int
+    student_share: float
+    other_share: float
+    fewest: int          # the fewest answers to the exercise that contain one of the matched fingerprints
+    answers: int         # answers to the exercise
+    student_marks: list = field(default_factory=list, repr=False)   # character spans in the student's answer
+    other_marks: list = field(default_factory=list, repr=False)
+    student_source: str = field(default="", repr=False)
+    other_source: str = field(default="", repr=False)
+
+
+def _covered(doc: Doc, weights: dict) -> np.ndarray:
+    """Each token's weight: the largest rarity weight of the shared fingerprints covering
+    it (0 for given code, separators and code not shared)."""
+    out = np.zeros(len(doc.tokens))
+    for h, wt in weights.items():
+        for p in doc.prints.get(h, ()):
+            np.maximum(out[p:p + K], wt, out=out[p:p + K])
+    if doc.given is not None:
+        out[doc.given] = 0.0
+    out[np.array([t in (";", "{", "}") for t in doc.tokens], dtype=bool)] = 0.0
+    return out
+
+
+def rarity(holders: int, rare_max: int, pair: bool) -> float:
+    """How much a shared fingerprint counts, from how many answers have it: 1 when only
+    the pair (or, against a source, only the student) has it, falling linearly to 0 past
+    `rare_max` answers (the exercise's baseline)."""
+    base = 2 if pair else 1
+    if holders > rare_max:
+        return 0.0
+    return 1.0 - (holders - base) / (rare_max - base + 1)
+
+
+def _marks(doc: Doc, mask: np.ndarray) -> list:
+    """Merged character spans of the tokens in `mask`."""
+    spans = sorted(doc.spans[i] for i in np.flatnonzero(mask) if doc.spans[i] is not None)
+    out = []
+    for a, b in spans:
+        if out and a <= out[-1][1] + 3 and not doc.source[out[-1][1]:a].count("\n") > 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [tuple(s) for s in out]
+
+
+def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts) -> list[Match]:
+    """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
+    source}. See the module docstring."""
+    given = given_hashes(given_texts)
+    docs = {}
+    for st, src in answers.items():
+        d = fingerprint(src)
+        _mark_given(d, given)
+        d.prints = {h: p for h, p in d.prints.items() if h not in given}
+        docs[st] = d
+    refs = {}
+    for key, src in sources.items():
+        d = fingerprint(src)
+        _mark_given(d, given)
+        d.prints = {h: p for h, p in d.prints.items() if h not in given}
+        refs[key] = d
+    n = len(docs)
+    rare_max = max(RARE_MIN, math.ceil(RARE_SHARE * n))
+    holders = defaultdict(list)
+    for st, d in docs.items():
+        for h in d.prints:
+            holders[h].append(st)
+    pairs = defaultdict(set)
+    for h, sts in holders.items():
+        if len(sts) < 2 or len(sts) > rare_max:
+            continue
+        for i, a in enumerate(sts):
+            for b in sts[i + 1:]:
+                pairs[(a, b)].add(h)
+    for key, d in refs.items():
+        for h in d.prints:
+            sts = holders.get(h, ())
+            if 0 < len(sts) <= rare_max:
+                for st in sts:
+                    pairs[(st, key)].add(h)
+    found = []
+    for (a, b), shared in pairs.items():
+        if len(shared) < 2:
+            continue
+        da = docs[a]
+        db = refs[b] if isinstance(b, tuple) else docs[b]
+        is_pair = not isinstance(b, tuple)
+        weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
+        ma, mb = _covered(da, weights), _covered(db, weights)
+        weighed = float(ma.sum())
+        sa, sb = weighed / max(1, da.own), float(mb.sum()) / max(1, db.own)
+        score = max(sa, sb) if is_pair else sa
+        if not ((weighed >= MIN_TOKENS and score >= MIN_SCORE) or (weighed >= LONG_TOKENS and score >= LONG_SCORE)):
+            continue
+        tokens = int((ma > 0).sum())
+        ma, mb = ma > 0, mb > 0
+        kind, other = b if isinstance(b, tuple) else ("student", b)
+        fewest = min(len(holders[h]) for h in shared)
+        found.append(Match(aid, exercise, a, kind, other, round(min(1.0, score), 3), tokens, round(min(1.0, sa), 3),
+                           round(min(1.0, sb), 3), fewest, n, _marks(da, ma), _marks(db, mb), da.source, db.source))
+    found.sort(key=lambda m: (-m.score, KINDS.index(m.kind), m.student, m.other))
+    return found
+
+
+# ----------------------------------------------------------------------------------------
+# a graded class
+# ----------------------------------------------------------------------------------------
+def answers_of(results: list) -> dict:
+    """{assignment: {exercise: {student: answer source}}} of graded results (the answer
+    cells as the grader saw them after sanitising); stubs left unanswered are skipped."""
+    out = defaultdict(lambda: defaultdict(dict))
+    for r in results:
+        for nb in r.get("notebooks", {}).values():
+            unanswered = {c.get("exercise") for c in nb.get("cells", []) if c.get("status") == "unanswered"}
+            for gid, src in (nb.get("answers") or {}).items():
+                if isinstance(gid, str) and isinstance(src, str) and gid not in unanswered:
+                    out[r["assignment"]][gid][r["student"]] = src
+    return out
+
+
+def compare_class(results: list, root: Path) -> list[Match]:
+    found = []
+    for aid, exercises in sorted(answers_of(results).items()):
+        course = course_sources(root, aid)
+        for ex, answers in sorted(exercises.items()):
+            found += compare_exercise(aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []))
+    return found
+
+
+def load_results(out: Path) -> list:
+    results = []
+    for path in sorted((Path(out) / "results").glob("*/*.json")):
+        try:
+            r = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(r, dict) and isinstance(r.get("student"), str) and isinstance(r.get("assignment"), str):
+            results.append(r)
+    return results
+
+
+def write_similarity(out: Path, results: list, root: Path) -> tuple[Path, list]:
+    """Write ``similarity.html`` and ``similarity.csv`` into `out`; returns the page and
+    the flagged matches."""
+    out = Path(out)
+    found = compare_class(results, Path(root))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for m in found:
+        w.writerow([m.assignment, m.exercise, m.student, m.kind, m.other, f"{m.score:.3f}", m.shared_tokens,
+                    f"{m.student_share:.3f}", f"{m.other_share:.3f}", m.fewest, m.answers])
+    atomic_write(out / "similarity.csv", buf.getvalue())
+    page = out / "similarity.html"
+    atomic_write(page, render(found, answers_of(results)))
+    return page, found
+
+
+def _highlight(source: str, marks: list) -> str:
+    parts, pos = [], 0
+    for a, b in marks:
+        parts.append(esc(source[pos:a]))
+        parts.append(f"<mark>{esc(source[a:b])}</mark>")
+        pos = b
+    parts.append(esc(source[pos:]))
+    return "".join(parts)
+
+
+_KIND_TITLE = {"reference": "the tnn_lib reference", "solution": "the instructor's solution",
+               "variant": "a catalogue variant", "student": "another student's answer"}
+
+
+def render(found: list, answers: dict) -> str:
+    n_ex = sum(len(v) for v in answers.values())
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Similar answers</title><style>"
+             "body{font-family:system-ui,sans-serif;max-width:90rem;margin:2rem auto;padding:0 1rem}"
+             "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top}"
+             "table{border-collapse:collapse}.side{display:grid;grid-template-columns:1fr 1fr;gap:1rem}"
+             "pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.85rem}mark{background:#ffd84d}"
+             "</style></head><body><h1>Similar answers</h1>",
+             f"<p>{len(found)} matches in {n_ex} exercises. <a href='report.html'>Class report</a>, "
+             "<a href='similarity.csv'>similarity.csv</a>.</p>",
+             "<p>Each answer was compared, without running it, with every classmate's answer to the same "
+             "exercise, with the tnn_lib reference, the instructor's solution and the catalogue's variants: "
+             "winnowed fingerprints of the code with comments, layout, variable names and literals normalised and "
+             "independent statements put in one order (Schleimer, Wilkerson and Aiken 2003). Code given in the "
+             "released notebook (the stub, its docstring and hints) never counts, nor code that many answers to "
+             f"the exercise share (more than {RARE_SHARE:.0%} of them, at least {RARE_MIN}). A match is listed "
+             f"when the rare shared code is at least {MIN_TOKENS} tokens long and covers at least "
+             f"{MIN_SCORE:.0%} of one side's own code, or is at least {LONG_TOKENS} tokens long and covers "
+             f"{LONG_SCORE:.0%}. <strong>Score</strong>: that share (against the reference, "
+             "the solution or a variant: the share of the student's own code). This page says what matched and "
+             "how unusual it is in this class; it judges nothing: an answer can resemble another for honest "
+             "reasons.</p>"]
+    by_ex = defaultdict(list)
+    for m in found:
+        by_ex[(m.assignment, m.exercise)].append(m)
+    if not found:
+        parts.append("<p>No answers are unusually similar.</p>")
+    for (aid, ex), ms in sorted(by_ex.items()):
+        parts.append(f"<h2>{esc(aid)}: <code>{esc(ex)}</code></h2>"
+                     f"<p>{ms[0].answers} answers to this exercise.</p>")
+        for kind in KINDS:
+            group = [m for m in ms if m.kind == kind]
+            if not group:
+                continue
+            parts.append(f"<h3>Similar to {esc(_KIND_TITLE[kind])}</h3><table><tr><th>student</th><th>similar to"
+                         "</th><th>score</th><th>shared code</th><th>how unusual</th></tr>")
+            for i, m in enumerate(group):
+                anchor = esc(f"{aid}-{ex}-{kind}-{i}")
+                parts.append(f"<tr><td><a href='#{anchor}'>{esc(m.student)}</a></td><td>{esc(m.other)}</td>"
+                             f"<td>{m.score:.2f}</td><td>{m.shared_tokens} tokens: {m.student_share:.0%} of "
+                             f"{esc(m.student)}'s own code, {m.other_share:.0%} of {esc(m.other)}'s</td>"
+                             f"<td>the rarest matched passage is in {m.fewest} of {m.answers} answers</td></tr>")
+            parts.append("</table>")
+            for i, m in enumerate(group):
+                anchor = esc(f"{aid}-{ex}-{kind}-{i}")
+                parts.append(f"<details id='{anchor}'><summary>{esc(m.student)} and {esc(m.other)} "
+                             f"({m.score:.2f})</summary><div class='side'><div><h4>{esc(m.student)}</h4><pre>"
+                             f"{_highlight(m.student_source, m.student_marks)}</pre></div><div><h4>"
+                             f"{esc(m.other)}</h4><pre>{_highlight(m.other_source, m.other_marks)}</pre></div>"
+                             "</div></details>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def main_similarity(grading_dir, root=None) -> int:
+    """``tnn-course similarity GRADING_DIR``: rebuild the page from the result files."""
+    from autograder.course import course_root
+    out = Path(grading_dir)
+    if not (out / "results").is_dir():
+        raise FileNotFoundError(f"{out} holds no graded results (no results/ folder): run tnn-course grade first")
+    results = load_results(out)
+    root = course_root(root)
+    page, found = write_similarity(out, results, root)
+    report = out / "report.html"
+    if report.is_file() and "similarity.html" not in report.read_text(encoding="utf-8", errors="replace"):
+        from autograder.report import write_report
+        write_report(out, sorted(results, key=lambda r: (r["student"], r["assignment"])))
+    print(f"{len(found)} similar answers in {len(results)} submissions: {page}, {out / 'similarity.csv'}")
+    return 0
