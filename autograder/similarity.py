@@ -5,7 +5,8 @@ with every other student's and with the code every student could have copied: th
 `tnn_lib` reference of that exercise (found by introspecting `tnn_lib`), the instructor's
 solution (the answer cell of ``solutions/<assignment>/``) and the catalogue's variants
 (the misconceptions of ``autograder.catalogue``). It never runs a student's code: answers
-are read with :mod:`tokenize` and :mod:`ast`, nothing more.
+are read by a lexer of Python's tokens, nothing more (no parser: an answer that does not
+parse is still compared).
 
 The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind MOSS):
 
@@ -35,16 +36,15 @@ nothing.
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import csv
+import functools
 import inspect
 import io
 import json
 import keyword
 import math
 import re
-import tokenize
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -69,7 +69,6 @@ KINDS = ("reference", "solution", "variant", "student")
 
 _KEEP = set(dir(builtins)) | {"self"}
 _NUMPY = {"np", "numpy"}
-_MAGIC = re.compile(r"^\s*[%!]")
 
 
 # ----------------------------------------------------------------------------------------
@@ -79,65 +78,81 @@ _MAGIC = re.compile(r"^\s*[%!]")
 class Doc:
     """One piece of code, normalised: `tokens` (the stream fingerprinted), `spans` (each
     token's character span in `source`, None for the synthetic ones), its K-gram hashes and
-    winnowed fingerprints {hash: [K-gram start, …]}."""
+    winnowed fingerprints {hash: [K-gram start, …]}; `given` marks the tokens inside given
+    code (stub, hints)."""
     source: str
     tokens: list
     spans: list
     hashes: np.ndarray = field(repr=False)
     prints: dict = field(repr=False)
-    given: np.ndarray = field(default=None, repr=False)   # tokens inside given code (stub, hints)
+    given: np.ndarray = field(default=None, repr=False)
+    separators: np.ndarray = field(default=None, repr=False)
+    own: int = 0          # how many tokens are the answer's own (not given code, not separators)
 
-    @property
-    def own(self) -> int:
-        """How many of its tokens are the answer's own (not given code, not separators)."""
-        mask = np.array([t not in (";", "{", "}") for t in self.tokens], dtype=bool)
-        if self.given is not None and len(self.given):
-            mask &= ~self.given
-        return int(mask.sum())
+    def __post_init__(self):
+        self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
+        self.own = int((~self.separators).sum())
 
 
-def _raw_tokens(source: str):
-    """(type, string, start offset, end offset) of `source`'s tokens; stops quietly at the
-    first error (a partial answer is still compared on what could be read)."""
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
-    out = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            (r0, c0), (r1, c1) = tok.start, tok.end
-            if r0 - 1 >= len(starts) or r1 - 1 >= len(starts):
-                break
-            out.append((tok.type, tok.string, starts[r0 - 1] + c0, starts[r1 - 1] + c1))
-    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError):
-        pass
-    return out
+_SEPARATORS = frozenset((";", "{", "}"))
+_LEX = re.compile(r"""
+ (?P<str>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))
+|(?P<com>\#[^\n]*)
+|(?P<nl>\n)
+|(?P<cont>\\\r?\n)
+|(?P<ws>[ \t\f\r]+)
+|(?P<num>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?[jJ]?)
+|(?P<name>[^\W\d]\w*)
+|(?P<op>\*\*=|//=|>>=|<<=|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{}])
+|(?P<other>.)
+""", re.X)
+_ASSIGN_OPS = frozenset(("=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "**=", "&=", "|=", "^=", ">>=", "<<=",
+                         ":="))
 
 
-def _normalise(raw) -> list:
-    """[(normalised token, start, end)] of raw tokens: see the module docstring."""
-    out, depth, fstring = [], 0, 0
-    params = None       # the bracket depth of a def's parameter list, while inside it
-    sig = [t for t in raw if t[0] not in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
-                                          tokenize.ENCODING, tokenize.ENDMARKER, tokenize.ERRORTOKEN)]
-    fs_start = getattr(tokenize, "FSTRING_START", -1)
-    fs_end = getattr(tokenize, "FSTRING_END", -1)
-    for i, (typ, s, a, b) in enumerate(sig):
-        if fstring:
-            fstring += typ == fs_start
-            fstring -= typ == fs_end
+def _logical_lines(source: str) -> list:
+    """[(indent, [(kind, text, start, end)])]: the source's logical lines (brackets joined,
+    ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
+    (strings, numbers, names, operators) that never fails: an answer that does not parse
+    is still compared on what it says."""
+    lines, cur, depth, indent, line_start = [], [], 0, 0, 0
+    for m in _LEX.finditer(source):
+        kind = m.lastgroup
+        if kind in ("ws", "com", "cont", "other"):
             continue
-        if typ == fs_start:
-            fstring = 1
-            out.append(("S", a, b))
+        if kind == "nl":
+            if depth == 0 and cur:
+                lines.append((indent, cur))
+                cur = []
+            line_start = m.end()
             continue
-        if typ == tokenize.NEWLINE:
-            out.append((";", a, b))
-            continue
-        if typ == tokenize.NAME:
-            prev = sig[i - 1][1] if i else ""
-            nxt = sig[i + 1][1] if i + 1 < len(sig) else ""
+        text = m.group()
+        if kind == "op":
+            if text in "([{":
+                depth += 1
+            elif text in ")]}" and depth:
+                depth -= 1
+            elif text == ";" and depth == 0:
+                if cur:
+                    lines.append((indent, cur))
+                cur = []
+                continue
+        if not cur:
+            indent = m.start() - line_start if m.start() >= line_start else 0
+        cur.append((kind, text, m.start(), m.end()))
+    if cur:
+        lines.append((indent, cur))
+    return lines
+
+
+def _normalise_line(toks: list) -> list:
+    """[(normalised token, start, end)] of one logical line: see the module docstring."""
+    out, depth, params = [], 0, None
+    n = len(toks)
+    for i, (kind, s, a, b) in enumerate(toks):
+        if kind == "name":
+            prev = toks[i - 1][1] if i else ""
+            nxt = toks[i + 1][1] if i + 1 < n else ""
             if keyword.iskeyword(s) or prev == "." or s in _KEEP:
                 out.append((s, a, b))
             elif s in _NUMPY:
@@ -146,15 +161,17 @@ def _normalise(raw) -> list:
                 out.append((s, a, b))
             else:
                 out.append(("V", a, b))
-            continue
-        if typ == tokenize.NUMBER:
+        elif kind == "num":
             out.append(("N", a, b))
-        elif typ == tokenize.STRING:
-            out.append(("S", a, b))
-        elif typ == tokenize.OP:
+        elif kind == "str":
+            if out and out[-1][0] == "S":      # implicit concatenation: one literal
+                out[-1] = ("S", out[-1][1], b)
+            else:
+                out.append(("S", a, b))
+        else:
             if s in "([{":
                 depth += 1
-                if s == "(" and i and sig[i - 2][1] == "def" and params is None:
+                if s == "(" and i >= 2 and toks[i - 2][1] == "def" and params is None:
                     params = depth
             elif s in ")]}" and depth > 0:
                 if depth == params:
@@ -164,123 +181,96 @@ def _normalise(raw) -> list:
     return out
 
 
-def _offsets(source: str):
-    """Character offset of (line, utf-8 byte column), as ast gives positions."""
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
-
-    def at(line, col):
-        if line is None or line - 1 >= len(lines):
-            return starts[-1]
-        text = lines[line - 1]
-        return starts[line - 1] + len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
-    return at
-
-
-_SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom)
-
-
-def _names(node):
+def _reads_writes(toks: list):
+    """(names read, names written) of a simple statement (an assignment or an import), or
+    None when the line is not one (a barrier: it keeps its place)."""
+    first = toks[0][1]
+    if first in ("import", "from"):
+        return set(), {t[1] for t in toks if t[0] == "name" and not keyword.iskeyword(t[1])}
+    if toks[0][0] != "name" or keyword.iskeyword(first) or toks[-1][1] == ":":
+        return None
+    depth, cuts = 0, []
+    for i, (kind, s, _, _) in enumerate(toks):
+        if s in "([{" and kind == "op":
+            depth += 1
+        elif s in ")]}" and kind == "op":
+            depth -= 1
+        elif depth == 0 and kind == "op" and s in _ASSIGN_OPS:
+            cuts.append(i)
+    if not cuts:
+        return None
     reads, writes = set(), set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name):
-            (reads if isinstance(n.ctx, ast.Load) else writes).add(n.id)
-        elif isinstance(n, (ast.Subscript, ast.Attribute)) and not isinstance(n.ctx, ast.Load):
-            root = n
-            while isinstance(root, (ast.Subscript, ast.Attribute)):
-                root = root.value
-            if isinstance(root, ast.Name):
-                writes.add(root.id)
-                reads.add(root.id)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            writes.update((a.asname or a.name).split(".")[0] for a in n.names)
-    if isinstance(node, ast.AugAssign):
-        reads |= writes
+    last = cuts[-1]
+    for i, (kind, s, _, _) in enumerate(toks):
+        if kind != "name" or keyword.iskeyword(s) or (i and toks[i - 1][1] == "."):
+            continue
+        if i < last and (i == 0 or toks[i - 1][1] in (",", "=", "(", "[", "*") or toks[i - 1][1] in _ASSIGN_OPS) \
+                and _depth_at(toks, i) == 0:
+            writes.add(s)
+            if toks[cuts[0]][1] != "=" or (i + 1 < len(toks) and toks[i + 1][1] in ("[", ".")):
+                reads.add(s)      # x += …, x[i] = …, x.a = … also read x
+        else:
+            reads.add(s)
     return reads, writes
 
 
-def _canonical(source: str, toks: list) -> list | None:
-    """The normalised tokens in canonical statement order (None when `source` does not
-    parse: the tokens are then taken as they come)."""
-    masked = "\n".join("" if _MAGIC.match(ln) else ln for ln in source.split("\n"))
-    try:
-        tree = ast.parse(masked)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
-    at = _offsets(source)
-    starts = [t[1] for t in toks]
-    import bisect
+def _depth_at(toks, i) -> int:
+    depth = 0
+    for kind, s, _, _ in toks[:i]:
+        if kind == "op" and s in "([{":
+            depth += 1
+        elif kind == "op" and s in ")]}":
+            depth -= 1
+    return depth
 
-    def span(node):
-        a = at(node.lineno, node.col_offset)
-        b = at(node.end_lineno, node.end_col_offset)
-        return bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
 
-    def blocks(stmt):
-        out = []
-        for name in ("body", "orelse", "finalbody"):
-            body = getattr(stmt, name, None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                out.append(body)
-        for h in getattr(stmt, "handlers", []) or []:
-            out.append(h.body)
-        for c in getattr(stmt, "cases", []) or []:
-            out.append(c.body)
-        return sorted(out, key=lambda blk: span(blk[0])[0])
+def _canonical(lines: list) -> list:
+    """The normalised token stream: blocks marked ``{`` ``}``, statements ended by ``;``,
+    bare strings (docstrings) dropped, and each run of consecutive simple statements of a
+    block in one canonical order: a topological order of their data dependencies, the
+    smallest statement first."""
+    out, stack, run = [], [], []
 
-    def emit_stmt(stmt) -> list:
-        lo, hi = span(stmt)
-        children = blocks(stmt)
-        if not children:
-            return [i for i in range(lo, hi) if toks[i][0] != ";"] + [";"]
-        out, pos = [], lo
-        for blk in children:
-            a = span(blk[0])[0]
-            out += [i for i in range(pos, a) if toks[i][0] != ";"]
-            out += ["{"] + emit_block(blk) + ["}"]
-            pos = max(pos, span(blk[-1])[1])
-        out += [i for i in range(pos, hi) if toks[i][0] != ";"]
-        return out
+    def flush():
+        deps = [rw for _, rw in run]
+        before = [{i for i in range(j) if deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0]}
+                  for j in range(len(run))]
+        keys = [tuple(t[0] for t in norm) for norm, _ in run]
+        left = set(range(len(run)))
+        while left:
+            j = min((j for j in left if not (before[j] & left)), key=lambda j: (keys[j], j))
+            left.discard(j)
+            out.extend(run[j][0])
+            out.append((";", None, None))
+        run.clear()
 
-    def key(stmt):
-        lo, hi = span(stmt)
-        return tuple(toks[i][0] for i in range(lo, hi))
-
-    def emit_block(stmts) -> list:
-        out, run = [], []
-
-        def flush():
-            placed, left = [], list(range(len(run)))
-            deps = [_names(s) for s in run]
-            while left:
-                ready = [j for j in left if not any(
-                    i < j and (deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0])
-                    for i in left if i != j)]
-                j = min(ready, key=lambda j: (key(run[j]), j))
-                placed.append(j)
-                left.remove(j)
-            for j in placed:
-                out.extend(emit_stmt(run[j]))
-            run.clear()
-
-        for s in stmts:
-            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
-                continue                       # a docstring (or a bare string): not code
-            if isinstance(s, _SIMPLE):
-                run.append(s)
-                continue
+    for indent, toks in lines:
+        if len(toks) == 1 and toks[0][0] == "str":
+            continue                                   # a docstring (or a bare string): not code
+        if not stack or indent > stack[-1]:
+            if stack:
+                flush()
+                out.append(("{", None, None))
+            stack.append(indent)
+        while len(stack) > 1 and indent < stack[-1]:
             flush()
-            out.extend(emit_stmt(s))
-        flush()
-        return out
+            stack.pop()
+            out.append(("}", None, None))
+        rw = _reads_writes(toks)
+        if rw is None:
+            flush()
+            out.extend(_normalise_line(toks))
+            out.append((";", None, None))
+            continue
+        run.append((_normalise_line(toks), rw))
+        if len(run) == MAX_RUN:
+            flush()
+    flush()
+    out += [("}", None, None)] * (len(stack) - 1)
+    return out
 
-    try:
-        return emit_block(tree.body)
-    except (RecursionError, MemoryError):
-        return None
 
+MAX_RUN = 16          # independent statements are put in order within runs of at most this many
 
 _TOKEN_IDS: dict = {}
 _MULT = np.uint64(1_000_003)
@@ -298,7 +288,7 @@ def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
     n = len(tokens) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
-    ids = np.fromiter((_token_id(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    ids = np.array([_token_id(t) for t in tokens], dtype=np.uint64)
     h = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(k):
@@ -316,29 +306,22 @@ def winnow(hashes: np.ndarray, w: int = W) -> dict:
     if n == 0:
         return {}
     if n <= w:
-        pos = np.array([n - 1 - int(np.argmin(hashes[::-1]))])
+        pos = [n - 1 - int(np.argmin(hashes[::-1]))]
     else:
         win = np.lib.stride_tricks.sliding_window_view(hashes, w)
-        pos = np.unique(np.arange(n - w + 1) + (w - 1 - np.argmin(win[:, ::-1], axis=1)))
+        pos = np.unique(np.arange(n - w + 1) + (w - 1 - np.argmin(win[:, ::-1], axis=1))).tolist()
     out: dict = {}
-    for p in pos.tolist():
-        out.setdefault(int(hashes[p]), []).append(p)
+    for p, h in zip(pos, hashes[pos].tolist()):
+        out.setdefault(h, []).append(p)
     return out
 
 
 def fingerprint(source: str) -> Doc:
-    """A piece of code, normalised and fingerprinted (never run)."""
+    """A piece of code, normalised and fingerprinted (read, never run)."""
     source = str(source)[:MAX_SOURCE_CHARS]
-    toks = _normalise(_raw_tokens(source))
-    order = _canonical(source, toks)
-    tokens, spans = [], []
-    for item in (order if order is not None else range(len(toks))):
-        if isinstance(item, str):
-            tokens.append(item)
-            spans.append(None)
-        else:
-            tokens.append(toks[item][0])
-            spans.append((toks[item][1], toks[item][2]))
+    stream = _canonical(_logical_lines(source))
+    tokens = [t[0] for t in stream]
+    spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
     hashes = kgram_hashes(tokens)
     return Doc(source, tokens, spans, hashes, winnow(hashes))
 
@@ -383,27 +366,35 @@ def given_hashes(texts) -> set:
     notebook's markdown, docstrings and code cells), read both as code and as hint lines."""
     out = set()
     for text in texts:
-        text = str(text)
-        out.update(int(h) for h in fingerprint(text).hashes)
-        fragments = []
-        for line in text.splitlines():
-            fragments.append(line)
-            fragments += _BACKTICKS.findall(line)
-            fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
-        for frag in fragments:
-            toks = _hint_tokens(frag)
-            if len(toks) >= K:
-                for extra in ([], [";"]):
-                    out.update(int(h) for h in kgram_hashes(toks + extra))
+        out |= _text_hashes(str(text))
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _text_hashes(text: str) -> frozenset:
+    out = {int(h) for h in fingerprint(text).hashes}
+    fragments = []
+    for line in text.splitlines():
+        fragments.append(line)
+        fragments += _BACKTICKS.findall(line)
+        fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
+    for frag in fragments:
+        toks = _hint_tokens(frag)
+        if len(toks) >= K:
+            for extra in ([], [";"]):
+                out.update(int(h) for h in kgram_hashes(toks + extra))
+    return frozenset(out)
+
+
 def _mark_given(doc: Doc, given: set) -> None:
+    """Mark the tokens inside K-grams of given code; drop those fingerprints."""
     mask = np.zeros(len(doc.tokens), dtype=bool)
     for p, h in enumerate(doc.hashes.tolist()):
         if h in given:
             mask[p:p + K] = True
     doc.given = mask
+    doc.own = int((~(mask | doc.separators)).sum())
+    doc.prints = {h: p for h, p in doc.prints.items() if h not in given}
 
 
 # ----------------------------------------------------------------------------------------
@@ -549,7 +540,7 @@ def _covered(doc: Doc, weights: dict) -> np.ndarray:
             np.maximum(out[p:p + K], wt, out=out[p:p + K])
     if doc.given is not None:
         out[doc.given] = 0.0
-    out[np.array([t in (";", "{", "}") for t in doc.tokens], dtype=bool)] = 0.0
+    out[doc.separators] = 0.0
     return out
 
 
@@ -575,21 +566,20 @@ def _marks(doc: Doc, mask: np.ndarray) -> list:
     return [tuple(s) for s in out]
 
 
-def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts) -> list[Match]:
+def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None) -> list[Match]:
     """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
-    source}. See the module docstring."""
+    source}. See the module docstring. `stats`, a dict, gets the counts of fingerprints
+    indexed and of the pairs of students examined."""
     given = given_hashes(given_texts)
     docs = {}
     for st, src in answers.items():
         d = fingerprint(src)
         _mark_given(d, given)
-        d.prints = {h: p for h, p in d.prints.items() if h not in given}
         docs[st] = d
     refs = {}
     for key, src in sources.items():
         d = fingerprint(src)
         _mark_given(d, given)
-        d.prints = {h: p for h, p in d.prints.items() if h not in given}
         refs[key] = d
     n = len(docs)
     rare_max = max(RARE_MIN, math.ceil(RARE_SHARE * n))
@@ -610,6 +600,9 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
             if 0 < len(sts) <= rare_max:
                 for st in sts:
                     pairs[(st, key)].add(h)
+    if stats is not None:
+        stats["fingerprints"] = stats.get("fingerprints", 0) + len(holders)
+        stats["pairs"] = stats.get("pairs", 0) + sum(not isinstance(b, tuple) for _, b in pairs)
     found = []
     for (a, b), shared in pairs.items():
         if len(shared) < 2:
@@ -650,12 +643,14 @@ def answers_of(results: list) -> dict:
     return out
 
 
-def compare_class(results: list, root: Path) -> list[Match]:
+def compare_class(results: list, root: Path, stats=None) -> list[Match]:
+    """Flagged matches of every exercise of graded `results` (see :func:`compare_exercise`)."""
     found = []
     for aid, exercises in sorted(answers_of(results).items()):
         course = course_sources(root, aid)
         for ex, answers in sorted(exercises.items()):
-            found += compare_exercise(aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []))
+            found += compare_exercise(aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []),
+                                      stats=stats)
     return found
 
 
