@@ -45,6 +45,7 @@ import json
 import keyword
 import math
 import re
+import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -96,15 +97,13 @@ class Doc:
 
 _SEPARATORS = frozenset((";", "{", "}"))
 _LEX = re.compile(r"""
- (?P<str>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))
-|(?P<com>\#[^\n]*)
-|(?P<nl>\n)
-|(?P<cont>\\\r?\n)
-|(?P<ws>[ \t\f\r]+)
-|(?P<num>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?[jJ]?)
-|(?P<name>[^\W\d]\w*)
-|(?P<op>\*\*=|//=|>>=|<<=|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{}])
-|(?P<other>.)
+ (?:[ \t\f\r]+|\#[^\n]*|\\\r?\n)*            # layout, comments and line continuations: skipped
+ (?:(?P<str>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))
+ |(?P<nl>\n)
+ |(?P<num>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?[jJ]?)
+ |(?P<name>[^\W\d]\w*)
+ |(?P<op>\*\*=|//=|>>=|<<=|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{}])
+ |(?P<other>.))
 """, re.X)
 _ASSIGN_OPS = frozenset(("=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "**=", "&=", "|=", "^=", ">>=", "<<=",
                          ":="))
@@ -115,18 +114,19 @@ def _logical_lines(source: str) -> list:
     ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
     (strings, numbers, names, operators) that never fails: an answer that does not parse
     is still compared on what it says."""
-    lines, cur, depth, indent, line_start = [], [], 0, 0, 0
+    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, 0, False
     for m in _LEX.finditer(source):
         kind = m.lastgroup
-        if kind in ("ws", "com", "cont", "other"):
-            continue
         if kind == "nl":
             if depth == 0 and cur:
                 lines.append((indent, cur))
                 cur = []
-            line_start = m.end()
+            line_start, same_line = m.end(), False
             continue
-        text = m.group()
+        if kind == "other":
+            continue
+        a, b = m.span(kind)
+        text = source[a:b]
         if kind == "op":
             if text in "([{":
                 depth += 1
@@ -136,10 +136,12 @@ def _logical_lines(source: str) -> list:
                 if cur:
                     lines.append((indent, cur))
                 cur = []
+                same_line = True          # the next statement has this one's indent
                 continue
-        if not cur:
-            indent = m.start() - line_start if m.start() >= line_start else 0
-        cur.append((kind, text, m.start(), m.end()))
+        if not cur and not same_line:
+            indent = a - line_start if a >= line_start else 0
+        same_line = False
+        cur.append((kind, text, a, b))
     if cur:
         lines.append((indent, cur))
     return lines
@@ -189,8 +191,9 @@ def _reads_writes(toks: list):
         return set(), {t[1] for t in toks if t[0] == "name" and not keyword.iskeyword(t[1])}
     if toks[0][0] != "name" or keyword.iskeyword(first) or toks[-1][1] == ":":
         return None
-    depth, cuts = 0, []
+    depth, cuts, depths = 0, [], []
     for i, (kind, s, _, _) in enumerate(toks):
+        depths.append(depth)
         if s in "([{" and kind == "op":
             depth += 1
         elif s in ")]}" and kind == "op":
@@ -200,28 +203,18 @@ def _reads_writes(toks: list):
     if not cuts:
         return None
     reads, writes = set(), set()
-    last = cuts[-1]
+    last, plain = cuts[-1], toks[cuts[0]][1] == "="
     for i, (kind, s, _, _) in enumerate(toks):
         if kind != "name" or keyword.iskeyword(s) or (i and toks[i - 1][1] == "."):
             continue
-        if i < last and (i == 0 or toks[i - 1][1] in (",", "=", "(", "[", "*") or toks[i - 1][1] in _ASSIGN_OPS) \
-                and _depth_at(toks, i) == 0:
+        prev = toks[i - 1][1] if i else ","
+        if i < last and depths[i] == 0 and (prev in (",", "(", "[", "*") or prev in _ASSIGN_OPS):
             writes.add(s)
-            if toks[cuts[0]][1] != "=" or (i + 1 < len(toks) and toks[i + 1][1] in ("[", ".")):
+            if not plain or (i + 1 < len(toks) and toks[i + 1][1] in ("[", ".")):
                 reads.add(s)      # x += …, x[i] = …, x.a = … also read x
         else:
             reads.add(s)
     return reads, writes
-
-
-def _depth_at(toks, i) -> int:
-    depth = 0
-    for kind, s, _, _ in toks[:i]:
-        if kind == "op" and s in "([{":
-            depth += 1
-        elif kind == "op" and s in ")]}":
-            depth -= 1
-    return depth
 
 
 def _canonical(lines: list) -> list:
@@ -318,12 +311,56 @@ def winnow(hashes: np.ndarray, w: int = W) -> dict:
 
 def fingerprint(source: str) -> Doc:
     """A piece of code, normalised and fingerprinted (read, never run)."""
-    source = str(source)[:MAX_SOURCE_CHARS]
-    stream = _canonical(_logical_lines(source))
-    tokens = [t[0] for t in stream]
-    spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
-    hashes = kgram_hashes(tokens)
-    return Doc(source, tokens, spans, hashes, winnow(hashes))
+    return fingerprint_many([source])[0]
+
+
+def fingerprint_many(sources) -> list:
+    """:func:`fingerprint` of each of `sources`, the hashing and winnowing done for all of
+    them at once (one pass of numpy over the concatenated streams)."""
+    streams, cache = [], {}
+    for src in sources:
+        src = str(src)[:MAX_SOURCE_CHARS]
+        if src not in cache:
+            cache[src] = _canonical(_logical_lines(src))
+        streams.append((src, cache[src]))
+    lengths = np.array([len(st) for _, st in streams], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    total = int(starts[-1])
+    ids = np.array([_token_id(t[0]) for _, st in streams for t in st], dtype=np.uint64)
+    n = total - K + 1
+    hashes = np.zeros(max(n, 0), dtype=np.uint64)
+    if n > 0:
+        with np.errstate(over="ignore"):
+            for j in range(K):
+                hashes = hashes * _MULT + ids[j:j + n]
+            hashes ^= hashes >> np.uint64(29)
+            hashes *= np.uint64(0xBF58476D1CE4E5B9)
+            hashes ^= hashes >> np.uint64(32)
+    # K-gram q belongs to document d when starts[d] <= q <= starts[d + 1] - K
+    doc_of = np.repeat(np.arange(len(streams)), lengths)[:max(n, 0)]
+    picked = np.zeros(0, dtype=np.int64)
+    if n >= W:
+        first = np.arange(n - W + 1)
+        inside = first + W - 1 + K - 1 < starts[doc_of[first] + 1]      # the window's last K-gram fits
+        win = np.lib.stride_tricks.sliding_window_view(hashes, W)
+        pos = first + (W - 1 - np.argmin(win[:, ::-1], axis=1))
+        picked = np.unique(pos[inside])
+    out = []
+    for d, (src, stream) in enumerate(streams):
+        a, m = int(starts[d]), int(lengths[d]) - K + 1
+        doc_hashes = hashes[a:a + m] if m > 0 else np.zeros(0, dtype=np.uint64)
+        if 0 < m < W:           # too short for a window: its smallest K-gram
+            sel = [a + m - 1 - int(np.argmin(doc_hashes[::-1]))]
+        else:
+            lo, hi = np.searchsorted(picked, [a, a + max(m, 0)])
+            sel = picked[lo:hi].tolist()
+        prints: dict = {}
+        for q, h in zip(sel, hashes[sel].tolist() if len(sel) else []):
+            prints.setdefault(h, []).append(q - a)
+        tokens = [t[0] for t in stream]
+        spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
+        out.append(Doc(src, tokens, spans, doc_hashes, prints))
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -386,12 +423,14 @@ def _text_hashes(text: str) -> frozenset:
     return frozenset(out)
 
 
-def _mark_given(doc: Doc, given: set) -> None:
+def _mark_given(doc: Doc, given: set, given_array=None) -> None:
     """Mark the tokens inside K-grams of given code; drop those fingerprints."""
+    if given_array is None:
+        given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
+    hit = np.isin(doc.hashes, given_array)
     mask = np.zeros(len(doc.tokens), dtype=bool)
-    for p, h in enumerate(doc.hashes.tolist()):
-        if h in given:
-            mask[p:p + K] = True
+    for p in np.flatnonzero(hit).tolist():
+        mask[p:p + K] = True
     doc.given = mask
     doc.own = int((~(mask | doc.separators)).sum())
     doc.prints = {h: p for h, p in doc.prints.items() if h not in given}
@@ -570,45 +609,53 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
     source}. See the module docstring. `stats`, a dict, gets the counts of fingerprints
     indexed and of the pairs of students examined."""
+    t0 = time.perf_counter()
     given = given_hashes(given_texts)
-    docs = {}
-    for st, src in answers.items():
-        d = fingerprint(src)
-        _mark_given(d, given)
-        docs[st] = d
-    refs = {}
-    for key, src in sources.items():
-        d = fingerprint(src)
-        _mark_given(d, given)
-        refs[key] = d
+    given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
+    names = list(answers) + list(sources)
+    all_docs = fingerprint_many([answers[k] for k in answers] + [sources[k] for k in sources])
+    for d in all_docs:
+        _mark_given(d, given, given_array)
+    docs = dict(zip(names[:len(answers)], all_docs[:len(answers)]))
+    refs = dict(zip(names[len(answers):], all_docs[len(answers):]))
+    t_prints = time.perf_counter() - t0
     n = len(docs)
     rare_max = max(RARE_MIN, math.ceil(RARE_SHARE * n))
     holders = defaultdict(list)
     for st, d in docs.items():
         for h in d.prints:
             holders[h].append(st)
-    pairs = defaultdict(set)
+    # candidates: the pairs sharing a fingerprint that weighs at least `least` (a pair whose
+    # shared fingerprints all weigh less cannot score `least`: this prunes nothing flaggable)
+    least = min(MIN_SCORE, LONG_SCORE)
+    candidates = set()
     for h, sts in holders.items():
-        if len(sts) < 2 or len(sts) > rare_max:
-            continue
-        for i, a in enumerate(sts):
-            for b in sts[i + 1:]:
-                pairs[(a, b)].add(h)
+        if len(sts) >= 2 and rarity(len(sts), rare_max, True) >= least:
+            for i, a in enumerate(sts):
+                for b in sts[i + 1:]:
+                    candidates.add((a, b))
     for key, d in refs.items():
         for h in d.prints:
             sts = holders.get(h, ())
-            if 0 < len(sts) <= rare_max:
-                for st in sts:
-                    pairs[(st, key)].add(h)
+            if sts and rarity(len(sts), rare_max, False) >= least:
+                candidates.update((st, key) for st in sts)
+    pairs = {}
+    for a, b in candidates:
+        other = refs[b] if isinstance(b, tuple) else docs[b]
+        pairs[(a, b)] = {h for h in docs[a].prints.keys() & other.prints.keys() if len(holders[h]) <= rare_max}
     if stats is not None:
         stats["fingerprints"] = stats.get("fingerprints", 0) + len(holders)
         stats["pairs"] = stats.get("pairs", 0) + sum(not isinstance(b, tuple) for _, b in pairs)
+        stats["seconds_fingerprinting"] = stats.get("seconds_fingerprinting", 0.0) + t_prints
     found = []
-    for (a, b), shared in pairs.items():
-        if len(shared) < 2:
-            continue
+    for (a, b), shared in sorted(pairs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         da = docs[a]
         db = refs[b] if isinstance(b, tuple) else docs[b]
+        # an upper bound first: each shared fingerprint covers at most K tokens
+        reach = len(shared) * K
+        if len(shared) < 2 or reach < MIN_TOKENS or reach < least * (min(da.own, db.own) if
+                                                                         isinstance(b, str) else da.own):
+            continue
         is_pair = not isinstance(b, tuple)
         weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
         ma, mb = _covered(da, weights), _covered(db, weights)

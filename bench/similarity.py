@@ -140,7 +140,8 @@ def main(argv=None) -> int:
           + ", ".join(f"{t:.2f}" for t in times) + ")")
     print(f"  pairs examined: {stats.get('pairs', 0)} of {all_pairs} student pairs "
           f"({100.0 * stats.get('pairs', 0) / max(1, all_pairs):.3f} %); fingerprints indexed: "
-          f"{stats.get('fingerprints', 0)}")
+          f"{stats.get('fingerprints', 0)}; of the time, reading and fingerprinting the answers: "
+          f"{stats.get('seconds_fingerprinting', 0.0):.2f} s")
     print(f"  planted copies flagged: {caught} / {len(planted)}; other answers flagged: {len(others)} "
           f"(classmates copied from: {len(sources)})")
     return 0

@@ -90,6 +90,24 @@ def test_normalising_forgets_names_layout_comments_and_order_of_independent_step
     assert fingerprint("y = np.sum(x, axis=0)").tokens != fingerprint("y = np.mean(x, axis=0)").tokens
 
 
+def test_winnowing_finds_every_shared_run_of_the_guarantee_length_and_batches_like_one_by_one():
+    import numpy as np
+    from autograder.similarity import K, W, fingerprint_many, kgram_hashes, winnow
+    rng = np.random.default_rng(5)
+    vocab = ["V", "=", "+", "(", ")", "N", ";", "np", ".", "sum", "*", ","]
+    docs = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 60)))) for _ in range(60)]
+    many = fingerprint_many(docs)
+    for d in many:        # batched hashing and winnowing = the textbook per-document version
+        assert d.prints == winnow(kgram_hashes(d.tokens)), d.source
+    # any run of W + K - 1 tokens shared by two documents shares a winnowed fingerprint
+    for _ in range(50):
+        run = list(rng.choice(vocab, size=W + K - 1))
+        a = list(rng.choice(vocab, size=int(rng.integers(0, 20)))) + run + list(rng.choice(vocab, size=5))
+        b = list(rng.choice(vocab, size=int(rng.integers(0, 20)))) + run
+        pa, pb = winnow(kgram_hashes(a)), winnow(kgram_hashes(b))
+        assert set(pa) & set(pb)
+
+
 def test_planted_copies_are_flagged_and_named_for_their_source(run):
     missed = []
     for key, plants in run["plants"].items():
