@@ -647,20 +647,30 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
         stats["fingerprints"] = stats.get("fingerprints", 0) + len(holders)
         stats["pairs"] = stats.get("pairs", 0) + sum(not isinstance(b, tuple) for _, b in pairs)
         stats["seconds_fingerprinting"] = stats.get("seconds_fingerprinting", 0.0) + t_prints
+    masses: dict = {}
+
+    def mass(key, doc, pair: bool) -> float:
+        """The weight of a document's distinctive code: its tokens, each weighing as its
+        rarest fingerprint does (given code and code common in the class weigh nothing)."""
+        if (key, pair) not in masses:
+            masses[(key, pair)] = float(_covered(doc, {h: min(1.0, rarity(len(holders.get(h, ())) or 1, rare_max,
+                                                                             pair)) for h in doc.prints}).sum())
+        return masses[(key, pair)]
+
     found = []
     for (a, b), shared in sorted(pairs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         da = docs[a]
         db = refs[b] if isinstance(b, tuple) else docs[b]
-        # an upper bound first: each shared fingerprint covers at most K tokens
-        reach = len(shared) * K
-        if len(shared) < 2 or reach < MIN_TOKENS or reach < least * (min(da.own, db.own) if
-                                                                         isinstance(b, str) else da.own):
+        if len(shared) < 2 or len(shared) * K < MIN_TOKENS:     # each fingerprint covers at most K tokens
             continue
         is_pair = not isinstance(b, tuple)
         weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
         ma, mb = _covered(da, weights), _covered(db, weights)
         weighed = float(ma.sum())
-        sa, sb = weighed / max(1, da.own), float(mb.sum()) / max(1, db.own)
+        if weighed < MIN_TOKENS:
+            continue
+        sa = weighed / max(1.0, mass(a, da, is_pair))
+        sb = float(mb.sum()) / max(1.0, mass(b, db, is_pair))
         score = max(sa, sb) if is_pair else sa
         if not ((weighed >= MIN_TOKENS and score >= MIN_SCORE) or (weighed >= LONG_TOKENS and score >= LONG_SCORE)):
             continue

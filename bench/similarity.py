@@ -92,7 +92,7 @@ def synthetic_class(students: int, seed: int):
             except (StopIteration, SyntaxError):
                 header, args = f"def {ex}(x):", ["x"]
             ref = reference_source(ex)
-            ref = first_function(ref) if ref else None
+            ref = ref or None
             for i, st in enumerate(ids):
                 answers[(st, t.id)][ex] = _answer(rng, header, args)
             for st in rng.sample(ids, max(1, students // 100)):
