@@ -30,7 +30,7 @@ def _grade(args) -> int:
 
 def _similarity(args) -> int:
     from autograder.similarity import main_similarity
-    return main_similarity(args.grading_dir, root=args.course_dir)
+    return main_similarity(args.grading_dir, root=args.course_dir, workers=args.workers)
 
 
 def _check(args) -> int:
@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "GRADING_DIR/similarity.html and similarity.csv. No student code is run.")
     s.add_argument("grading_dir", metavar="GRADING_DIR", help="the --output folder of tnn-course grade")
     s.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
+    s.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
+                   help="compare the exercises in N processes (default: as for grade)")
     s.set_defaults(func=_similarity)
 
     if importlib.util.find_spec("autograder.lecture") is not None:

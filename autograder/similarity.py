@@ -22,14 +22,16 @@ The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind
 3. *index*: per exercise, a table fingerprint → students who have it. A fingerprint that
    is also in the released notebook (the stub, its docstring, the notebook's hints and
    code) is given code and never counts. The table is the exercise's baseline: a
-   fingerprint found in more than ``max(RARE_MIN, RARE_SHARE × students)`` answers is
-   common for that exercise and does not count either (short exercises are naturally
-   alike);
-4. *pair*: only the students who share a rare fingerprint are ever compared (no all-pairs
-   pass); a pair is flagged when the rare code they share is long (at least MIN_TOKENS
-   normalised tokens) and covers at least MIN_SCORE of one side's own code (against the
-   reference, the solution or a variant: of the student's), or is longer still
-   (LONG_TOKENS) and covers LONG_SCORE of it (half an answer copied).
+   fingerprint found in more than ``rare_max = max(RARE_MIN, RARE_SHARE × students)``
+   answers is common for that exercise and does not count either (short exercises are
+   naturally alike); one found in fewer counts the more the fewer have it (:func:`rarity`);
+4. *pair*: only the students who share a fingerprint heavy enough to matter are ever
+   compared (no all-pairs pass). A pair's *score* is the share of one side's distinctive
+   code (its tokens, each weighing as its rarest fingerprint: given and common code weigh
+   nothing) that the pair shares (against the reference, the solution or a variant: the
+   student's side). It is flagged when that shared, weighed code is at least MIN_TOKENS
+   tokens and the score at least MIN_SCORE, or at least LONG_TOKENS and LONG_SCORE (half
+   an answer copied).
 
 The report says what matched and how many answers to the exercise contain it; it judges
 nothing.
@@ -57,8 +59,8 @@ from autograder.files import atomic_write, esc
 
 K = 9                 # tokens per K-gram (noise threshold)
 W = 5                 # K-grams per winnowing window: shared runs of W + K - 1 = 13 tokens are always found
-MIN_TOKENS = 20       # a flagged pair shares at least this many rare normalised tokens ...
-MIN_SCORE = 0.7       # ... covering at least this fraction of one side's own code,
+MIN_TOKENS = 20       # a flagged pair shares at least this many (rarity-weighed) normalised tokens ...
+MIN_SCORE = 0.7       # ... covering at least this share of one side's distinctive code,
 LONG_TOKENS = 40      # or at least this many rare tokens ...
 LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copied, half written)
 RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
@@ -423,11 +425,19 @@ def _text_hashes(text: str) -> frozenset:
     return frozenset(out)
 
 
-def _mark_given(doc: Doc, given: set, given_array=None) -> None:
-    """Mark the tokens inside K-grams of given code; drop those fingerprints."""
-    if given_array is None:
-        given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
-    hit = np.isin(doc.hashes, given_array)
+def _mark_given(docs: list, given: set) -> None:
+    """Mark each document's tokens inside K-grams of given code; drop those fingerprints."""
+    if not docs:
+        return
+    given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
+    hits = np.isin(np.concatenate([d.hashes for d in docs]), given_array)     # one pass for all
+    at = 0
+    for doc in docs:
+        _mark_one(doc, given, hits[at:at + len(doc.hashes)])
+        at += len(doc.hashes)
+
+
+def _mark_one(doc: Doc, given: set, hit: np.ndarray) -> None:
     mask = np.zeros(len(doc.tokens), dtype=bool)
     for p in np.flatnonzero(hit).tolist():
         mask[p:p + K] = True
@@ -558,7 +568,7 @@ class Match:
     student: str
     kind: str            # reference, solution, variant or student
     other: str           # the source's name, or the other student
-    score: float         # the larger share of one side's own code that the shared rare code covers
+    score: float         # the share of one side's distinctive code that the pair shares (see the module)
     shared_tokens: int
     student_share: float
     other_share: float
@@ -611,11 +621,9 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     indexed and of the pairs of students examined."""
     t0 = time.perf_counter()
     given = given_hashes(given_texts)
-    given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
     names = list(answers) + list(sources)
     all_docs = fingerprint_many([answers[k] for k in answers] + [sources[k] for k in sources])
-    for d in all_docs:
-        _mark_given(d, given, given_array)
+    _mark_given(all_docs, given)
     docs = dict(zip(names[:len(answers)], all_docs[:len(answers)]))
     refs = dict(zip(names[len(answers):], all_docs[len(answers):]))
     t_prints = time.perf_counter() - t0
@@ -625,8 +633,10 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     for st, d in docs.items():
         for h in d.prints:
             holders[h].append(st)
-    # candidates: the pairs sharing a fingerprint that weighs at least `least` (a pair whose
-    # shared fingerprints all weigh less cannot score `least`: this prunes nothing flaggable)
+    # candidates: the pairs sharing a fingerprint that weighs at least `least`. A pair whose
+    # shared fingerprints all weigh less could only score that high if all its distinctive
+    # code were shared by more than half of rare_max answers (a large ring of identical
+    # answers): such pairs are not examined, which keeps the work near-linear in the class
     least = min(MIN_SCORE, LONG_SCORE)
     candidates = set()
     for h, sts in holders.items():
@@ -661,10 +671,15 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     for (a, b), shared in sorted(pairs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         da = docs[a]
         db = refs[b] if isinstance(b, tuple) else docs[b]
-        if len(shared) < 2 or len(shared) * K < MIN_TOKENS:     # each fingerprint covers at most K tokens
+        if len(shared) < 2:
             continue
         is_pair = not isinstance(b, tuple)
         weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
+        # upper bounds first (each fingerprint covers at most K tokens): cheap, exact
+        reach = K * sum(weights.values())
+        if reach < MIN_TOKENS or reach < least * min(mass(a, da, is_pair), mass(b, db, is_pair)
+                                                     if is_pair else mass(a, da, is_pair)):
+            continue
         ma, mb = _covered(da, weights), _covered(db, weights)
         weighed = float(ma.sum())
         if weighed < MIN_TOKENS:
@@ -700,14 +715,33 @@ def answers_of(results: list) -> dict:
     return out
 
 
-def compare_class(results: list, root: Path, stats=None) -> list[Match]:
-    """Flagged matches of every exercise of graded `results` (see :func:`compare_exercise`)."""
-    found = []
+def _job(args) -> tuple[list, dict]:
+    stats: dict = {}
+    return compare_exercise(*args, stats=stats), stats
+
+
+def compare_class(results: list, root: Path, stats=None, workers: int = 1) -> list[Match]:
+    """Flagged matches of every exercise of graded `results` (see :func:`compare_exercise`),
+    the exercises shared among `workers` processes."""
+    jobs = []
     for aid, exercises in sorted(answers_of(results).items()):
         course = course_sources(root, aid)
         for ex, answers in sorted(exercises.items()):
-            found += compare_exercise(aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []),
-                                      stats=stats)
+            jobs.append((aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, [])))
+    if workers > 1 and len(jobs) > 1:
+        import concurrent.futures
+        import multiprocessing
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(_job, jobs))
+    else:
+        done = [_job(j) for j in jobs]
+    found = []
+    for matches, st in done:
+        found += matches
+        for k, v in st.items():
+            if stats is not None:
+                stats[k] = stats.get(k, 0) + v
     return found
 
 
@@ -723,11 +757,11 @@ def load_results(out: Path) -> list:
     return results
 
 
-def write_similarity(out: Path, results: list, root: Path) -> tuple[Path, list]:
+def write_similarity(out: Path, results: list, root: Path, workers: int = 1) -> tuple[Path, list]:
     """Write ``similarity.html`` and ``similarity.csv`` into `out`; returns the page and
     the flagged matches."""
     out = Path(out)
-    found = compare_class(results, Path(root))
+    found = compare_class(results, Path(root), workers=workers)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -769,13 +803,14 @@ def render(found: list, answers: dict) -> str:
              "winnowed fingerprints of the code with comments, layout, variable names and literals normalised and "
              "independent statements put in one order (Schleimer, Wilkerson and Aiken 2003). Code given in the "
              "released notebook (the stub, its docstring and hints) never counts, nor code that many answers to "
-             f"the exercise share (more than {RARE_SHARE:.0%} of them, at least {RARE_MIN}). A match is listed "
-             f"when the rare shared code is at least {MIN_TOKENS} tokens long and covers at least "
-             f"{MIN_SCORE:.0%} of one side's own code, or is at least {LONG_TOKENS} tokens long and covers "
-             f"{LONG_SCORE:.0%}. <strong>Score</strong>: that share (against the reference, "
-             "the solution or a variant: the share of the student's own code). This page says what matched and "
-             "how unusual it is in this class; it judges nothing: an answer can resemble another for honest "
-             "reasons.</p>"]
+             f"the exercise share (more than {RARE_SHARE:.0%} of them, at least {RARE_MIN}); code that a few share "
+             "counts the more the fewer they are. <strong>Score</strong>: the share of one side's distinctive code "
+             "(neither given nor common in the class) that the two share (against the reference, the solution or a "
+             f"variant: the student's side). A match is listed when the shared code weighs at least {MIN_TOKENS} "
+             f"tokens and the score is at least {MIN_SCORE:.0%}, or {LONG_TOKENS} tokens and {LONG_SCORE:.0%}. "
+             "<em>Shared code</em> counts the tokens highlighted; the share of each side counts their weight. This "
+             "page says what matched and how unusual it is in this class; it judges nothing: an answer can "
+             "resemble another for honest reasons.</p>"]
     by_ex = defaultdict(list)
     for m in found:
         by_ex[(m.assignment, m.exercise)].append(m)
@@ -794,7 +829,7 @@ def render(found: list, answers: dict) -> str:
                 anchor = esc(f"{aid}-{ex}-{kind}-{i}")
                 parts.append(f"<tr><td><a href='#{anchor}'>{esc(m.student)}</a></td><td>{esc(m.other)}</td>"
                              f"<td>{m.score:.2f}</td><td>{m.shared_tokens} tokens: {m.student_share:.0%} of "
-                             f"{esc(m.student)}'s own code, {m.other_share:.0%} of {esc(m.other)}'s</td>"
+                             f"{esc(m.student)}'s distinctive code, {m.other_share:.0%} of {esc(m.other)}'s</td>"
                              f"<td>the rarest matched passage is in {m.fewest} of {m.answers} answers</td></tr>")
             parts.append("</table>")
             for i, m in enumerate(group):
@@ -808,7 +843,7 @@ def render(found: list, answers: dict) -> str:
     return "\n".join(parts)
 
 
-def main_similarity(grading_dir, root=None) -> int:
+def main_similarity(grading_dir, root=None, workers: int = 1) -> int:
     """``tnn-course similarity GRADING_DIR``: rebuild the page from the result files."""
     from autograder.course import course_root
     out = Path(grading_dir)
@@ -816,7 +851,7 @@ def main_similarity(grading_dir, root=None) -> int:
         raise FileNotFoundError(f"{out} holds no graded results (no results/ folder): run tnn-course grade first")
     results = load_results(out)
     root = course_root(root)
-    page, found = write_similarity(out, results, root)
+    page, found = write_similarity(out, results, root, workers=workers)
     report = out / "report.html"
     if report.is_file() and "similarity.html" not in report.read_text(encoding="utf-8", errors="replace"):
         from autograder.report import write_report

@@ -197,7 +197,7 @@ def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_pat
             results.append(r)
     write_report(out, sorted(results, key=lambda r: (r["student"], r["assignment"])))
     assert "similarity.html" not in (out / "report.html").read_text()
-    assert main(["similarity", str(out), "--course-dir", str(ROOT)]) == 0
+    assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "1"]) == 0
     assert "similarity.html" in (out / "report.html").read_text()
     with open(out / "similarity.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -208,7 +208,9 @@ def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_pat
     page = (out / "similarity.html").read_text()
     assert "Similar to the tnn_lib reference" in page and "Similar to the instructor&#x27;s solution" in page
     assert "<mark>" in page
-    first = page
-    assert main(["similarity", str(out), "--course-dir", str(ROOT)]) == 0
+    first, first_csv = page, (out / "similarity.csv").read_text()
+    # rebuilt, in two processes: the same page and table
+    assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "2"]) == 0
     assert (out / "similarity.html").read_text() == first
+    assert (out / "similarity.csv").read_text() == first_csv
     assert main(["similarity", str(tmp_path / "nothing")]) == 2
