@@ -65,6 +65,7 @@ LONG_TOKENS = 40      # or at least this many rare tokens ...
 LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copied, half written)
 RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
 RARE_MIN = 3          # ... (but up to this many answers are always rare)
+SEED_WEIGHT = 0.75    # only pairs sharing a fingerprint at least this rare are examined
 MAX_SOURCE_CHARS = 20_000   # longer answers are compared on their first MAX_SOURCE_CHARS characters
 CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "score", "shared_tokens",
                "student_share", "source_share", "fewest_answers_with_match", "answers"]
@@ -633,21 +634,21 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     for st, d in docs.items():
         for h in d.prints:
             holders[h].append(st)
-    # candidates: the pairs sharing a fingerprint that weighs at least `least`. A pair whose
-    # shared fingerprints all weigh less could only score that high if all its distinctive
-    # code were shared by more than half of rare_max answers (a large ring of identical
+    # candidates: the pairs sharing a fingerprint that weighs at least SEED_WEIGHT. A pair
+    # whose shared fingerprints all weigh less could only be flagged if all its distinctive
+    # code were shared by a quarter of rare_max answers or more (a ring of identical
     # answers): such pairs are not examined, which keeps the work near-linear in the class
     least = min(MIN_SCORE, LONG_SCORE)
     candidates = set()
     for h, sts in holders.items():
-        if len(sts) >= 2 and rarity(len(sts), rare_max, True) >= least:
+        if len(sts) >= 2 and rarity(len(sts), rare_max, True) >= SEED_WEIGHT:
             for i, a in enumerate(sts):
                 for b in sts[i + 1:]:
                     candidates.add((a, b))
     for key, d in refs.items():
         for h in d.prints:
             sts = holders.get(h, ())
-            if sts and rarity(len(sts), rare_max, False) >= least:
+            if sts and rarity(len(sts), rare_max, False) >= SEED_WEIGHT:
                 candidates.update((st, key) for st in sts)
     pairs = {}
     for a, b in candidates:

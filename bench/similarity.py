@@ -149,6 +149,9 @@ def main(argv=None) -> int:
           f"{stats.get('seconds_fingerprinting', 0.0):.2f} s")
     print(f"  planted copies flagged: {caught} / {len(planted)}; other answers flagged: {len(others)} "
           f"(classmates copied from: {len(sources)})")
+    for m in [m for m in found if (m.student, m.exercise) in others or (m.other, m.exercise) in others][:5]:
+        print(f"    e.g. {m.exercise}: {m.student} ~ {m.kind} {m.other}: score {m.score:.2f}, {m.shared_tokens} tokens, "
+              f"rarest passage in {m.fewest} answers")
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from autograder.similarity import (compare_exercise, course_sources, fingerprint, reference_source,
                                    write_similarity)
-from tests.similarity_corpus import HONEST, first_function, half, rename, reorder
+from similarity_corpus import HONEST, first_function, half, rename, reorder
 
 ROOT = Path(__file__).resolve().parent.parent
 BN = ("02_batchnorm", "batchnorm_forward")
