@@ -66,6 +66,7 @@ LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copi
 RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
 RARE_MIN = 3          # ... (but up to this many answers are always rare)
 SEED_WEIGHT = 0.75    # only pairs sharing a fingerprint at least this rare are examined
+PARALLEL_MIN_ANSWERS = 2000   # smaller classes are compared in one process (starting more costs more)
 MAX_SOURCE_CHARS = 20_000   # longer answers are compared on their first MAX_SOURCE_CHARS characters
 CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "score", "shared_tokens",
                "student_share", "source_share", "fewest_answers_with_match", "answers"]
@@ -729,7 +730,7 @@ def compare_class(results: list, root: Path, stats=None, workers: int = 1) -> li
         course = course_sources(root, aid)
         for ex, answers in sorted(exercises.items()):
             jobs.append((aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, [])))
-    if workers > 1 and len(jobs) > 1:
+    if workers > 1 and len(jobs) > 1 and sum(len(j[2]) for j in jobs) >= PARALLEL_MIN_ANSWERS:
         import concurrent.futures
         import multiprocessing
         with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
