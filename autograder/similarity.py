@@ -469,7 +469,8 @@ def _answer_cells(path: Path) -> tuple[dict, list]:
 
 
 def reference_source(exercise: str) -> str | None:
-    """The source of `tnn_lib`'s function (or class) `exercise`, found by introspection."""
+    """The source of `tnn_lib`'s function (or class) `exercise`, found by introspection,
+    with the module's helpers it calls."""
     import importlib
     import pkgutil
     import tnn_lib
@@ -486,11 +487,15 @@ def reference_source(exercise: str) -> str | None:
                 parts = [inspect.getsource(obj)]
             except (OSError, TypeError):
                 return None
-            # the module's private helpers it calls (``adam_step`` is ``_adam``): also copyable
+            # the module's helpers it calls (``adam_step`` is ``_adam``), other exercises'
+            # references excepted: also copyable
+            from tnn_lib.topics import TOPICS
+            exercises = {e for t in TOPICS for e in t.exercises}
             code = getattr(obj, "__code__", None)
             for name in (code.co_names if code is not None else ()):
                 helper = getattr(mod, name, None)
-                if name.startswith("_") and inspect.isfunction(helper) and helper.__module__ == mod.__name__:
+                if name not in exercises and name != exercise and inspect.isfunction(helper) \
+                        and helper.__module__ == mod.__name__:
                     try:
                         parts.append(inspect.getsource(helper))
                     except (OSError, TypeError):

@@ -99,10 +99,12 @@ def synthetic_class(students: int, seed: int):
                 if ref:
                     answers[(st, t.id)][ex] = _rename(ref, rng)
                     planted[(st, ex)] = "reference"
+            used = set()         # a classmate copied from keeps its own answer
             for st in rng.sample(ids, max(1, students // 100)):
-                if (st, ex) in planted:
+                if (st, ex) in planted or st in used:
                     continue
                 source = rng.choice([s for s in ids if s != st and (s, ex) not in planted])
+                used.add(source)
                 answers[(st, t.id)][ex] = _rename(answers[(source, t.id)][ex], rng)
                 planted[(st, ex)] = f"student {source}"
     results = [{"student": st, "assignment": aid, "notebooks": {aid: {"state": "graded", "answers": ans, "cells": []}}}
