@@ -29,7 +29,7 @@ def _grade(args) -> int:
 
 
 def _similarity(args) -> int:
-    from autograder.similarity import main_similarity
+    from autograder.similarity_report import main_similarity
     return main_similarity(args.grading_dir, root=args.course_dir, workers=args.workers)
 
 

@@ -425,7 +425,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity): never a reason to lose the grades
-        from autograder.similarity import write_similarity
+        from autograder.similarity_report import write_similarity
         write_similarity(out, ordered, root, workers=workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")

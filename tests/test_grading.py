@@ -165,7 +165,7 @@ def test_report_has_embedded_plots(tiny):
 
 
 def test_grade_writes_the_similarity_report_linked_from_the_class_report(tiny):
-    from autograder.similarity import CSV_COLUMNS as SIM_COLUMNS
+    from autograder.similarity_report import CSV_COLUMNS as SIM_COLUMNS
     out = tiny["out"]
     assert "href='similarity.html'" in (out / "report.html").read_text()
     assert "Similar answers" in (out / "similarity.html").read_text()

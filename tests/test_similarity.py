@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.similarity import (compare_exercise, course_sources, fingerprint, reference_source,
-                                   write_similarity)
+from autograder.similarity import compare_exercise, fingerprint
+from autograder.similarity_report import course_sources, reference_source, write_similarity
 from similarity_corpus import HONEST, first_function, half, rename, reorder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,8 +210,8 @@ def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_pat
     assert "<mark>" in page
     first, first_csv = page, (out / "similarity.csv").read_text()
     # rebuilt, in two processes: the same page and table
-    import autograder.similarity
-    monkeypatch.setattr(autograder.similarity, "PARALLEL_MIN_ANSWERS", 0)
+    import autograder.similarity_report
+    monkeypatch.setattr(autograder.similarity_report, "PARALLEL_MIN_ANSWERS", 0)
     assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "2"]) == 0
     assert (out / "similarity.html").read_text() == first
     assert (out / "similarity.csv").read_text() == first_csv
