@@ -28,6 +28,11 @@ def _grade(args) -> int:
     return summary.exit_status
 
 
+def _similarity(args) -> int:
+    from autograder.similarity_report import main_similarity
+    return main_similarity(args.grading_dir, root=args.course_dir, workers=args.workers)
+
+
 def _check(args) -> int:
     from autograder.selfcheck import main_check
     return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
@@ -110,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
     c.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB", help=argparse.SUPPRESS)
     c.set_defaults(func=_check)
+
+    s = sub.add_parser("similarity", help="(re)build similarity.html and similarity.csv of graded results",
+                       description="Compare, per exercise, every student's answer with the classmates' answers, "
+                       "the tnn_lib reference, the solution and the catalogue's variants (winnowed fingerprints, "
+                       "weighed against the class), from the result files of GRADING_DIR; writes "
+                       "GRADING_DIR/similarity.html and similarity.csv. No student code is run.")
+    s.add_argument("grading_dir", metavar="GRADING_DIR", help="the --output folder of tnn-course grade")
+    s.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
+    s.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
+                   help="compare the exercises in N processes (default: as for grade)")
+    s.set_defaults(func=_similarity)
 
     if importlib.util.find_spec("autograder.lecture") is not None:
         from autograder.lecture import add_parser

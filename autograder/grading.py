@@ -424,6 +424,11 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     write_csv(out / "grades.csv", ordered)
+    try:  # similar answers (autograder.similarity): never a reason to lose the grades
+        from autograder.similarity_report import write_similarity
+        write_similarity(out, ordered, root, workers=workers)
+    except Exception as err:  # noqa: BLE001
+        log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
     write_report(out, ordered)
     return Summary(ordered, not_graded, out)
 

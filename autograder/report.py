@@ -112,5 +112,10 @@ def render(results: list) -> str:
 
 def write_report(out: Path, results: list) -> Path:
     path = Path(out) / "report.html"
-    atomic_write(path, render(results))
+    text = render(results)
+    if (Path(out) / "similarity.html").is_file():
+        text = text.replace("<h1>Class report</h1>", "<h1>Class report</h1><p><a href='similarity.html'>Similar "
+                            "answers</a>: answers unusually alike, or alike to the reference or the solution "
+                            "(<a href='similarity.csv'>similarity.csv</a>).</p>", 1)
+    atomic_write(path, text)
     return path

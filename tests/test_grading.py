@@ -164,6 +164,15 @@ def test_report_has_embedded_plots(tiny):
     assert "linear-missing-bias" in text
 
 
+def test_grade_writes_the_similarity_report_linked_from_the_class_report(tiny):
+    from autograder.similarity_report import CSV_COLUMNS as SIM_COLUMNS
+    out = tiny["out"]
+    assert "href='similarity.html'" in (out / "report.html").read_text()
+    assert "Similar answers" in (out / "similarity.html").read_text()
+    with open(out / "similarity.csv", encoding="utf-8") as f:
+        assert f.readline().strip() == ",".join(SIM_COLUMNS)
+
+
 def test_gradebook_holds_the_same_scores(tiny):
     from nbgrader.api import Gradebook
     rows = read_csv(tiny["out"] / "grades.csv")

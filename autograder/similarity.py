@@ -1,0 +1,579 @@
+"""Similar answers: winnowed fingerprints of normalised token streams, weighed per exercise.
+
+For every exercise (an answer cell's grade id) this module compares each student's answer
+with every other student's and with the code every student could have copied: the
+`tnn_lib` reference of that exercise (found by introspecting `tnn_lib`), the instructor's
+solution (the answer cell of ``solutions/<assignment>/``) and the catalogue's variants
+(the misconceptions of ``autograder.catalogue``). It never runs a student's code: answers
+are read by a lexer of Python's tokens, nothing more (no parser: an answer that does not
+parse is still compared).
+
+The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind MOSS):
+
+1. *normalise*: the answer's tokens, with comments, docstrings, blank lines and layout
+   dropped; local identifiers become ``V``, numbers ``N``, strings ``S``; attribute
+   names, keyword-argument names, builtins and ``np`` stay (renaming a variable changes
+   nothing, calling another numpy function does); runs of independent assignments are put
+   in one canonical order (a topological order of their data dependencies, smallest
+   statement first), so swapping statements whose order does not matter changes nothing;
+2. *fingerprint*: hashes of all K-grams of that stream; winnowing keeps the smallest hash
+   of each window of W consecutive K-grams, which guarantees that any shared run of at
+   least W + K - 1 tokens is found and no run shorter than K is;
+3. *index*: per exercise, a table fingerprint → students who have it. A fingerprint that
+   is also in the released notebook (the stub, its docstring, the notebook's hints and
+   code) is given code and never counts. The table is the exercise's baseline: a
+   fingerprint found in more than ``rare_max = max(RARE_MIN, RARE_SHARE × students)``
+   answers is common for that exercise and does not count either (short exercises are
+   naturally alike); one found in fewer counts the more the fewer have it (:func:`rarity`);
+4. *pair*: only the students who share a fingerprint heavy enough to matter are ever
+   compared (no all-pairs pass). A pair's *score* is the share of one side's distinctive
+   code (its tokens, each weighing as its rarest fingerprint: given and common code weigh
+   nothing) that the pair shares (against the reference, the solution or a variant: the
+   student's side). It is flagged when that shared, weighed code is at least MIN_TOKENS
+   tokens and the score at least MIN_SCORE, or at least LONG_TOKENS and LONG_SCORE (half
+   an answer copied).
+
+The report (:mod:`autograder.similarity_report`) says what matched and how many answers to
+the exercise contain it; it judges nothing.
+"""
+from __future__ import annotations
+
+import builtins
+import functools
+import keyword
+import math
+import re
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+K = 9                 # tokens per K-gram (noise threshold)
+W = 5                 # K-grams per winnowing window: shared runs of W + K - 1 = 13 tokens are always found
+MIN_TOKENS = 20       # a flagged pair shares at least this many (rarity-weighed) normalised tokens ...
+MIN_SCORE = 0.7       # ... covering at least this share of one side's distinctive code,
+LONG_TOKENS = 40      # or at least this many rare tokens ...
+LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copied, half written)
+RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
+RARE_MIN = 3          # ... (but up to this many answers are always rare)
+SEED_WEIGHT = 0.75    # only pairs sharing a fingerprint at least this rare are examined
+MAX_SOURCE_CHARS = 20_000   # longer answers are compared on their first MAX_SOURCE_CHARS characters
+KINDS = ("reference", "solution", "variant", "student")
+
+_KEEP = set(dir(builtins)) | {"self"}
+_NUMPY = {"np", "numpy"}
+
+
+# ----------------------------------------------------------------------------------------
+# tokens
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Doc:
+    """One piece of code, normalised: `tokens` (the stream fingerprinted), `spans` (each
+    token's character span in `source`, None for the synthetic ones), its K-gram hashes and
+    winnowed fingerprints {hash: [K-gram start, …]}; `given` marks the tokens inside given
+    code (stub, hints)."""
+    source: str
+    tokens: list
+    spans: list
+    hashes: np.ndarray = field(repr=False)
+    prints: dict = field(repr=False)
+    given: np.ndarray = field(default=None, repr=False)
+    separators: np.ndarray = field(default=None, repr=False)
+    own: int = 0          # how many tokens are the answer's own (not given code, not separators)
+
+    def __post_init__(self):
+        self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
+        self.own = int((~self.separators).sum())
+
+
+_SEPARATORS = frozenset((";", "{", "}"))
+_LEX = re.compile(r"""
+ (?:[ \t\f\r]+|\#[^\n]*|\\\r?\n)*            # layout, comments and line continuations: skipped
+ (?:(?P<str>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))
+ |(?P<nl>\n)
+ |(?P<num>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?[jJ]?)
+ |(?P<name>[^\W\d]\w*)
+ |(?P<op>\*\*=|//=|>>=|<<=|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{}])
+ |(?P<other>.))
+""", re.X)
+_ASSIGN_OPS = frozenset(("=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "**=", "&=", "|=", "^=", ">>=", "<<=",
+                         ":="))
+
+
+def _logical_lines(source: str) -> list:
+    """[(indent, [(kind, text, start, end)])]: the source's logical lines (brackets joined,
+    ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
+    (strings, numbers, names, operators) that never fails: an answer that does not parse
+    is still compared on what it says."""
+    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, 0, False
+    for m in _LEX.finditer(source):
+        kind = m.lastgroup
+        if kind == "nl":
+            if depth == 0 and cur:
+                lines.append((indent, cur))
+                cur = []
+            line_start, same_line = m.end(), False
+            continue
+        if kind == "other":
+            continue
+        a, b = m.span(kind)
+        text = source[a:b]
+        if kind == "op":
+            if text in "([{":
+                depth += 1
+            elif text in ")]}" and depth:
+                depth -= 1
+            elif text == ";" and depth == 0:
+                if cur:
+                    lines.append((indent, cur))
+                cur = []
+                same_line = True          # the next statement has this one's indent
+                continue
+        if not cur and not same_line:
+            indent = a - line_start if a >= line_start else 0
+        same_line = False
+        cur.append((kind, text, a, b))
+    if cur:
+        lines.append((indent, cur))
+    return lines
+
+
+def _normalise_line(toks: list) -> list:
+    """[(normalised token, start, end)] of one logical line: see the module docstring."""
+    out, depth, params = [], 0, None
+    n = len(toks)
+    for i, (kind, s, a, b) in enumerate(toks):
+        if kind == "name":
+            prev = toks[i - 1][1] if i else ""
+            nxt = toks[i + 1][1] if i + 1 < n else ""
+            if keyword.iskeyword(s) or prev == "." or s in _KEEP:
+                out.append((s, a, b))
+            elif s in _NUMPY:
+                out.append(("np", a, b))
+            elif nxt == "=" and depth > 0 and params is None:      # a keyword argument's name
+                out.append((s, a, b))
+            else:
+                out.append(("V", a, b))
+        elif kind == "num":
+            out.append(("N", a, b))
+        elif kind == "str":
+            if out and out[-1][0] == "S":      # implicit concatenation: one literal
+                out[-1] = ("S", out[-1][1], b)
+            else:
+                out.append(("S", a, b))
+        else:
+            if s in "([{":
+                depth += 1
+                if s == "(" and i >= 2 and toks[i - 2][1] == "def" and params is None:
+                    params = depth
+            elif s in ")]}" and depth > 0:
+                if depth == params:
+                    params = None
+                depth -= 1
+            out.append((s, a, b))
+    return out
+
+
+def _reads_writes(toks: list):
+    """(names read, names written) of a simple statement (an assignment or an import), or
+    None when the line is not one (a barrier: it keeps its place)."""
+    first = toks[0][1]
+    if first in ("import", "from"):
+        return set(), {t[1] for t in toks if t[0] == "name" and not keyword.iskeyword(t[1])}
+    if toks[0][0] != "name" or keyword.iskeyword(first) or toks[-1][1] == ":":
+        return None
+    depth, cuts, depths = 0, [], []
+    for i, (kind, s, _, _) in enumerate(toks):
+        depths.append(depth)
+        if s in "([{" and kind == "op":
+            depth += 1
+        elif s in ")]}" and kind == "op":
+            depth -= 1
+        elif depth == 0 and kind == "op" and s in _ASSIGN_OPS:
+            cuts.append(i)
+    if not cuts:
+        return None
+    reads, writes = set(), set()
+    last, plain = cuts[-1], toks[cuts[0]][1] == "="
+    for i, (kind, s, _, _) in enumerate(toks):
+        if kind != "name" or keyword.iskeyword(s) or (i and toks[i - 1][1] == "."):
+            continue
+        prev = toks[i - 1][1] if i else ","
+        if i < last and depths[i] == 0 and (prev in (",", "(", "[", "*") or prev in _ASSIGN_OPS):
+            writes.add(s)
+            if not plain or (i + 1 < len(toks) and toks[i + 1][1] in ("[", ".")):
+                reads.add(s)      # x += …, x[i] = …, x.a = … also read x
+        else:
+            reads.add(s)
+    return reads, writes
+
+
+def _canonical(lines: list) -> list:
+    """The normalised token stream: blocks marked ``{`` ``}``, statements ended by ``;``,
+    bare strings (docstrings) dropped, and each run of consecutive simple statements of a
+    block in one canonical order: a topological order of their data dependencies, the
+    smallest statement first."""
+    out, stack, run = [], [], []
+
+    def flush():
+        deps = [rw for _, rw in run]
+        before = [{i for i in range(j) if deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0]}
+                  for j in range(len(run))]
+        keys = [tuple(t[0] for t in norm) for norm, _ in run]
+        left = set(range(len(run)))
+        while left:
+            j = min((j for j in left if not (before[j] & left)), key=lambda j: (keys[j], j))
+            left.discard(j)
+            out.extend(run[j][0])
+            out.append((";", None, None))
+        run.clear()
+
+    for indent, toks in lines:
+        if len(toks) == 1 and toks[0][0] == "str":
+            continue                                   # a docstring (or a bare string): not code
+        if not stack or indent > stack[-1]:
+            if stack:
+                flush()
+                out.append(("{", None, None))
+            stack.append(indent)
+        while len(stack) > 1 and indent < stack[-1]:
+            flush()
+            stack.pop()
+            out.append(("}", None, None))
+        rw = _reads_writes(toks)
+        if rw is None:
+            flush()
+            out.extend(_normalise_line(toks))
+            out.append((";", None, None))
+            continue
+        run.append((_normalise_line(toks), rw))
+        if len(run) == MAX_RUN:
+            flush()
+    flush()
+    out += [("}", None, None)] * (len(stack) - 1)
+    return out
+
+
+MAX_RUN = 16          # independent statements are put in order within runs of at most this many
+
+_TOKEN_IDS: dict = {}
+_MULT = np.uint64(1_000_003)
+
+
+def _token_id(tok: str) -> int:
+    tid = _TOKEN_IDS.get(tok)
+    if tid is None:
+        tid = _TOKEN_IDS[tok] = zlib.crc32(tok.encode("utf-8")) + 1
+    return tid
+
+
+def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
+    """The (stable, 64-bit) hash of every K-gram of `tokens`."""
+    n = len(tokens) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.array([_token_id(t) for t in tokens], dtype=np.uint64)
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            h = h * _MULT + ids[j:j + n]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return h
+
+
+def winnow(hashes: np.ndarray, w: int = W) -> dict:
+    """{hash: [positions]} of the winnowed K-grams: the rightmost minimum of every window
+    of `w` consecutive hashes (Schleimer, Wilkerson and Aiken 2003)."""
+    n = len(hashes)
+    if n == 0:
+        return {}
+    if n <= w:
+        pos = [n - 1 - int(np.argmin(hashes[::-1]))]
+    else:
+        win = np.lib.stride_tricks.sliding_window_view(hashes, w)
+        pos = np.unique(np.arange(n - w + 1) + (w - 1 - np.argmin(win[:, ::-1], axis=1))).tolist()
+    out: dict = {}
+    for p, h in zip(pos, hashes[pos].tolist()):
+        out.setdefault(h, []).append(p)
+    return out
+
+
+def fingerprint(source: str) -> Doc:
+    """A piece of code, normalised and fingerprinted (read, never run)."""
+    return fingerprint_many([source])[0]
+
+
+def fingerprint_many(sources) -> list:
+    """:func:`fingerprint` of each of `sources`, the hashing and winnowing done for all of
+    them at once (one pass of numpy over the concatenated streams)."""
+    streams, cache = [], {}
+    for src in sources:
+        src = str(src)[:MAX_SOURCE_CHARS]
+        if src not in cache:
+            cache[src] = _canonical(_logical_lines(src))
+        streams.append((src, cache[src]))
+    lengths = np.array([len(st) for _, st in streams], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    total = int(starts[-1])
+    ids = np.array([_token_id(t[0]) for _, st in streams for t in st], dtype=np.uint64)
+    n = total - K + 1
+    hashes = np.zeros(max(n, 0), dtype=np.uint64)
+    if n > 0:
+        with np.errstate(over="ignore"):
+            for j in range(K):
+                hashes = hashes * _MULT + ids[j:j + n]
+            hashes ^= hashes >> np.uint64(29)
+            hashes *= np.uint64(0xBF58476D1CE4E5B9)
+            hashes ^= hashes >> np.uint64(32)
+    # K-gram q belongs to document d when starts[d] <= q <= starts[d + 1] - K
+    doc_of = np.repeat(np.arange(len(streams)), lengths)[:max(n, 0)]
+    picked = np.zeros(0, dtype=np.int64)
+    if n >= W:
+        first = np.arange(n - W + 1)
+        inside = first + W - 1 + K - 1 < starts[doc_of[first] + 1]      # the window's last K-gram fits
+        win = np.lib.stride_tricks.sliding_window_view(hashes, W)
+        pos = first + (W - 1 - np.argmin(win[:, ::-1], axis=1))
+        picked = np.unique(pos[inside])
+    out = []
+    for d, (src, stream) in enumerate(streams):
+        a, m = int(starts[d]), int(lengths[d]) - K + 1
+        doc_hashes = hashes[a:a + m] if m > 0 else np.zeros(0, dtype=np.uint64)
+        if 0 < m < W:           # too short for a window: its smallest K-gram
+            sel = [a + m - 1 - int(np.argmin(doc_hashes[::-1]))]
+        else:
+            lo, hi = np.searchsorted(picked, [a, a + max(m, 0)])
+            sel = picked[lo:hi].tolist()
+        prints: dict = {}
+        for q, h in zip(sel, hashes[sel].tolist() if len(sel) else []):
+            prints.setdefault(h, []).append(q - a)
+        tokens = [t[0] for t in stream]
+        spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
+        out.append(Doc(src, tokens, spans, doc_hashes, prints))
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# given code: the stub, the notebook's hints
+# ----------------------------------------------------------------------------------------
+_BACKTICKS = re.compile(r"`+([^`]+)`+")
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][-+]?\d+)?|\*\*|//|==|!=|<=|>=|->|[^\sA-Za-z_0-9]")
+
+
+_MATHS = str.maketrans({"·": "*", "×": "*", "−": "-", "←": "=", "²": "**2", "√": "sqrt", "Σ": "sum"})
+
+
+def _hint_tokens(text: str) -> list:
+    """A line of prose or maths read as code as far as it goes: names (a bare numpy
+    function name is read as ``np.<name>``, as an answer would write it), numbers,
+    operators; the notes' maths signs as Python's (``·`` is ``*``, ``←`` is ``=``, …)."""
+    out = []
+    words = _WORDS.findall(text.translate(_MATHS))
+    for i, w in enumerate(words):
+        if w[0].isalpha() or w[0] == "_":
+            prev = words[i - 1] if i else ""
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if keyword.iskeyword(w) or prev == "." or w in _KEEP:
+                out.append(w)
+            elif w in _NUMPY:
+                out.append("np")
+            elif nxt == "(" and prev != "." and hasattr(np, w) and callable(getattr(np, w)):
+                out += ["np", ".", w]
+            else:
+                out.append("V")
+        elif w[0].isdigit():
+            out.append("N")
+        else:
+            out.append(w)
+    return out
+
+
+def given_hashes(texts) -> set:
+    """Every K-gram hash of the given code and text (the released answer cell, the
+    notebook's markdown, docstrings and code cells), read both as code and as hint lines."""
+    out = set()
+    for text in texts:
+        out |= _text_hashes(str(text))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_hashes(text: str) -> frozenset:
+    out = {int(h) for h in fingerprint(text).hashes}
+    fragments = []
+    for line in text.splitlines():
+        fragments.append(line)
+        fragments += _BACKTICKS.findall(line)
+        fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
+    for frag in fragments:
+        toks = _hint_tokens(frag)
+        if len(toks) >= K:
+            for extra in ([], [";"]):
+                out.update(int(h) for h in kgram_hashes(toks + extra))
+    return frozenset(out)
+
+
+def _mark_given(docs: list, given: set) -> None:
+    """Mark each document's tokens inside K-grams of given code; drop those fingerprints."""
+    if not docs:
+        return
+    given_array = np.fromiter(given, dtype=np.uint64, count=len(given))
+    hits = np.isin(np.concatenate([d.hashes for d in docs]), given_array)     # one pass for all
+    at = 0
+    for doc in docs:
+        _mark_one(doc, given, hits[at:at + len(doc.hashes)])
+        at += len(doc.hashes)
+
+
+def _mark_one(doc: Doc, given: set, hit: np.ndarray) -> None:
+    mask = np.zeros(len(doc.tokens), dtype=bool)
+    for p in np.flatnonzero(hit).tolist():
+        mask[p:p + K] = True
+    doc.given = mask
+    doc.own = int((~(mask | doc.separators)).sum())
+    doc.prints = {h: p for h, p in doc.prints.items() if h not in given}
+
+
+# ----------------------------------------------------------------------------------------
+# comparing one exercise
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Match:
+    assignment: str
+    exercise: str
+    student: str
+    kind: str            # reference, solution, variant or student
+    other: str           # the source's name, or the other student
+    score: float         # the share of one side's distinctive code that the pair shares (see the module)
+    shared_tokens: int
+    student_share: float
+    other_share: float
+    fewest: int          # the fewest answers to the exercise that contain one of the matched fingerprints
+    answers: int         # answers to the exercise
+    student_marks: list = field(default_factory=list, repr=False)   # character spans in the student's answer
+    other_marks: list = field(default_factory=list, repr=False)
+    student_source: str = field(default="", repr=False)
+    other_source: str = field(default="", repr=False)
+
+
+def _covered(doc: Doc, weights: dict) -> np.ndarray:
+    """Each token's weight: the largest rarity weight of the shared fingerprints covering
+    it (0 for given code, separators and code not shared)."""
+    out = np.zeros(len(doc.tokens))
+    for h, wt in weights.items():
+        for p in doc.prints.get(h, ()):
+            np.maximum(out[p:p + K], wt, out=out[p:p + K])
+    if doc.given is not None:
+        out[doc.given] = 0.0
+    out[doc.separators] = 0.0
+    return out
+
+
+def rarity(holders: int, rare_max: int, pair: bool) -> float:
+    """How much a shared fingerprint counts, from how many answers have it: 1 when only
+    the pair (or, against a source, only the student) has it, falling linearly to 0 past
+    `rare_max` answers (the exercise's baseline)."""
+    base = 2 if pair else 1
+    if holders > rare_max:
+        return 0.0
+    return 1.0 - (holders - base) / (rare_max - base + 1)
+
+
+def _marks(doc: Doc, mask: np.ndarray) -> list:
+    """Merged character spans of the tokens in `mask`."""
+    spans = sorted(doc.spans[i] for i in np.flatnonzero(mask) if doc.spans[i] is not None)
+    out = []
+    for a, b in spans:
+        if out and a <= out[-1][1] + 3 and not doc.source[out[-1][1]:a].count("\n") > 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [tuple(s) for s in out]
+
+
+def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None) -> list[Match]:
+    """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
+    source}. See the module docstring. `stats`, a dict, gets the counts of fingerprints
+    indexed and of the pairs of students examined."""
+    t0 = time.perf_counter()
+    given = given_hashes(given_texts)
+    names = list(answers) + list(sources)
+    all_docs = fingerprint_many([answers[k] for k in answers] + [sources[k] for k in sources])
+    _mark_given(all_docs, given)
+    docs = dict(zip(names[:len(answers)], all_docs[:len(answers)]))
+    refs = dict(zip(names[len(answers):], all_docs[len(answers):]))
+    t_prints = time.perf_counter() - t0
+    n = len(docs)
+    rare_max = max(RARE_MIN, math.ceil(RARE_SHARE * n))
+    holders = defaultdict(list)
+    for st, d in docs.items():
+        for h in d.prints:
+            holders[h].append(st)
+    # candidates: the pairs sharing a fingerprint that weighs at least SEED_WEIGHT. A pair
+    # whose shared fingerprints all weigh less could only be flagged if all its distinctive
+    # code were shared by a quarter of rare_max answers or more (a ring of identical
+    # answers): such pairs are not examined, which keeps the work near-linear in the class
+    least = min(MIN_SCORE, LONG_SCORE)
+    candidates = set()
+    for h, sts in holders.items():
+        if len(sts) >= 2 and rarity(len(sts), rare_max, True) >= SEED_WEIGHT:
+            for i, a in enumerate(sts):
+                for b in sts[i + 1:]:
+                    candidates.add((a, b))
+    for key, d in refs.items():
+        for h in d.prints:
+            sts = holders.get(h, ())
+            if sts and rarity(len(sts), rare_max, False) >= SEED_WEIGHT:
+                candidates.update((st, key) for st in sts)
+    pairs = {}
+    for a, b in candidates:
+        other = refs[b] if isinstance(b, tuple) else docs[b]
+        pairs[(a, b)] = {h for h in docs[a].prints.keys() & other.prints.keys() if len(holders[h]) <= rare_max}
+    if stats is not None:
+        stats["fingerprints"] = stats.get("fingerprints", 0) + len(holders)
+        stats["pairs"] = stats.get("pairs", 0) + sum(not isinstance(b, tuple) for _, b in pairs)
+        stats["seconds_fingerprinting"] = stats.get("seconds_fingerprinting", 0.0) + t_prints
+    masses: dict = {}
+
+    def mass(key, doc, pair: bool) -> float:
+        """The weight of a document's distinctive code: its tokens, each weighing as its
+        rarest fingerprint does (given code and code common in the class weigh nothing)."""
+        if (key, pair) not in masses:
+            masses[(key, pair)] = float(_covered(doc, {h: min(1.0, rarity(len(holders.get(h, ())) or 1, rare_max,
+                                                                             pair)) for h in doc.prints}).sum())
+        return masses[(key, pair)]
+
+    found = []
+    for (a, b), shared in sorted(pairs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        da = docs[a]
+        db = refs[b] if isinstance(b, tuple) else docs[b]
+        if len(shared) < 2:
+            continue
+        is_pair = not isinstance(b, tuple)
+        weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
+        # upper bounds first (each fingerprint covers at most K tokens): cheap, exact
+        reach = K * sum(weights.values())
+        if reach < MIN_TOKENS or reach < least * min(mass(a, da, is_pair), mass(b, db, is_pair)
+                                                     if is_pair else mass(a, da, is_pair)):
+            continue
+        ma, mb = _covered(da, weights), _covered(db, weights)
+        weighed = float(ma.sum())
+        if weighed < MIN_TOKENS:
+            continue
+        sa = weighed / max(1.0, mass(a, da, is_pair))
+        sb = float(mb.sum()) / max(1.0, mass(b, db, is_pair))
+        score = max(sa, sb) if is_pair else sa
+        if not ((weighed >= MIN_TOKENS and score >= MIN_SCORE) or (weighed >= LONG_TOKENS and score >= LONG_SCORE)):
+            continue
+        tokens = int((ma > 0).sum())
+        ma, mb = ma > 0, mb > 0
+        kind, other = b if isinstance(b, tuple) else ("student", b)
+        fewest = min(len(holders[h]) for h in shared)
+        found.append(Match(aid, exercise, a, kind, other, round(min(1.0, score), 3), tokens, round(min(1.0, sa), 3),
+                           round(min(1.0, sb), 3), fewest, n, _marks(da, ma), _marks(db, mb), da.source, db.source))
+    found.sort(key=lambda m: (-m.score, KINDS.index(m.kind), m.student, m.other))
+    return found

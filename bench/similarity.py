@@ -1,0 +1,161 @@
+"""Similarity report speed: a synthetic class of STUDENTS × every exercise of the course.
+
+    .venv/bin/python bench/similarity.py [--students 500] [--seed 0] [--repeat 3] [--workers 1]
+
+Each exercise of the topic registry (40 today) gets STUDENTS answers: the stub's header,
+then 6 to 12 lines drawn from templates (assignments, numpy reductions, loops, branches,
+returns) with random names and operators, so that most answers are distinct but share many
+short, common passages, as a class does. One student in a hundred copies the reference
+(renamed), one in a hundred a classmate (renamed). The whole report is then computed as
+``tnn-course grade`` does (``autograder.similarity_report.compare_class``: the course's sources,
+fingerprints, the per-exercise index, the flagged pairs) and timed; nothing is run.
+
+Prints the seconds (median of --repeat runs, wall and CPU time), the pairs examined against
+all pairs, and how many planted copies were flagged and how many other answers were.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NAMES = ["a", "b", "c", "tmp", "acc", "total", "out", "res", "m", "s", "v", "w", "y", "k", "u", "t", "p", "q",
+         "val", "cur", "nxt", "prev", "lo", "hi", "mid", "num", "den", "ratio", "scale", "shift"]
+FUNCS = ["sum", "mean", "max", "min", "exp", "log", "sqrt", "abs", "square", "tanh", "cumsum", "argmax"]
+OPS = ["+", "-", "*", "/", "@", "**"]
+CMPS = ["<", ">", "<=", ">=", "==", "!="]
+
+
+def _line(rng: random.Random, args: list) -> list:
+    v = lambda: rng.choice(NAMES + args)  # noqa: E731
+    n = lambda: str(rng.choice([0, 1, 2, -1, 0.5, 1e-8, 10]))  # noqa: E731
+    kind = rng.randrange(9)
+    if kind == 0:
+        return [f"{v()} = {v()} {rng.choice(OPS)} {v()}"]
+    if kind == 1:
+        return [f"{v()} = np.{rng.choice(FUNCS)}({v()}, axis={rng.choice([0, 1, -1])})"]
+    if kind == 2:
+        return [f"{v()} = {v()}[{v()}] {rng.choice(OPS)} {n()}"]
+    if kind == 3:
+        return [f"for {rng.choice('ijkn')} in range({v()}.shape[{rng.choice([0, 1])}]):",
+                f"    {v()} {rng.choice(['+=', '-=', '*='])} {v()} {rng.choice(OPS)} {n()}"]
+    if kind == 4:
+        return [f"if {v()} {rng.choice(CMPS)} {n()}:", f"    {v()} = np.{rng.choice(FUNCS)}({v()})"]
+    if kind == 5:
+        return [f"{v()} = ({v()} {rng.choice(OPS)} {v()}) {rng.choice(OPS)} ({v()} {rng.choice(OPS)} {n()})"]
+    if kind == 6:
+        return [f"{v()} = {v()}.{rng.choice(FUNCS[:4])}(axis={rng.choice([0, 1])}, keepdims=True)"]
+    if kind == 7:
+        return [f"{v()} = np.where({v()} {rng.choice(CMPS)} {n()}, {v()}, {n()})"]
+    return [f"{v()} {rng.choice(['+=', '-=', '*='])} {n()} * {v()}"]
+
+
+def _answer(rng: random.Random, header: str, args: list) -> str:
+    body = []
+    for _ in range(rng.randint(6, 12)):
+        body += _line(rng, args)
+    body.append(f"return {rng.choice(NAMES)}")
+    return header + "\n" + "\n".join("    " + ln for ln in body) + "\n"
+
+
+def _rename(source: str, rng: random.Random) -> str:
+    from tests.similarity_corpus import rename
+    try:
+        return rename(source, prefix=rng.choice("xyz"))
+    except (SyntaxError, StopIteration, ValueError):
+        return source
+
+
+def synthetic_class(students: int, seed: int):
+    """(results in the grader's format, {(student, exercise): planted source kind})."""
+    from autograder.similarity_report import course_sources, reference_source
+    from tests.similarity_corpus import first_function
+    from tnn_lib.topics import TOPICS
+    rng = random.Random(seed)
+    ids = [f"s{i:04d}" for i in range(students)]
+    answers = {(st, t.id): {} for st in ids for t in TOPICS}
+    planted = {}
+    for t in TOPICS:
+        course = course_sources(ROOT, t.id)
+        for ex in t.exercises:
+            stub = course.given.get(ex, [f"def {ex}(x):\n"])[0]
+            try:
+                fn = next(n for n in ast.parse(stub).body if isinstance(n, ast.FunctionDef))
+                header, args = stub.splitlines()[fn.lineno - 1], [a.arg for a in fn.args.args]
+            except (StopIteration, SyntaxError):
+                header, args = f"def {ex}(x):", ["x"]
+            ref = reference_source(ex)
+            ref = ref or None
+            for i, st in enumerate(ids):
+                answers[(st, t.id)][ex] = _answer(rng, header, args)
+            for st in rng.sample(ids, max(1, students // 100)):
+                if ref:
+                    answers[(st, t.id)][ex] = _rename(ref, rng)
+                    planted[(st, ex)] = "reference"
+            used = set()         # a classmate copied from keeps its own answer
+            for st in rng.sample(ids, max(1, students // 100)):
+                if (st, ex) in planted or st in used:
+                    continue
+                source = rng.choice([s for s in ids if s != st and (s, ex) not in planted])
+                used.add(source)
+                answers[(st, t.id)][ex] = _rename(answers[(source, t.id)][ex], rng)
+                planted[(st, ex)] = f"student {source}"
+    results = [{"student": st, "assignment": aid, "notebooks": {aid: {"state": "graded", "answers": ans, "cells": []}}}
+               for (st, aid), ans in sorted(answers.items())]
+    return results, planted
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--students", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--workers", type=int, default=1, help="processes comparing the exercises (default 1)")
+    args = p.parse_args(argv)
+    from autograder import similarity, similarity_report
+    results, planted = synthetic_class(args.students, args.seed)
+    n_ex = sum(len(nb["answers"]) for r in results[:len({r["assignment"] for r in results})]
+               for nb in r["notebooks"].values())
+    times, cpu, found, stats = [], [], [], {}
+    for _ in range(args.repeat):
+        similarity._text_hashes.cache_clear()
+        stats = {}
+        t0, c0 = time.perf_counter(), time.process_time()
+        found = similarity_report.compare_class(results, ROOT, stats=stats, workers=args.workers)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    flagged = {(m.student, m.exercise) for m in found} | {(m.other, m.exercise) for m in found if m.kind == "student"}
+    caught = sum(1 for (st, ex), kind in planted.items()
+                 if any(m.exercise == ex and st in (m.student, m.other)
+                        and (m.kind == kind or (m.kind == "student" and kind.startswith("student"))) for m in found))
+    sources = {st for (st, ex), kind in planted.items() if kind.startswith("student")}
+    others = {(st, ex) for st, ex in flagged if (st, ex) not in planted
+              and not any(k == f"student {st}" and e == ex for (_, e), k in planted.items())}
+    all_pairs = n_ex * args.students * (args.students - 1) // 2
+    print(f"similarity: {args.students} students × {n_ex} exercises = {args.students * n_ex} answers, "
+          f"{args.workers} process(es)")
+    print(f"  time: {statistics.median(times):.2f} s (median of {args.repeat}: "
+          + ", ".join(f"{t:.2f}" for t in times) + ")"
+          + (f"; CPU time: {statistics.median(cpu):.2f} s (on a shared machine the wall time is the larger)"
+             if args.workers == 1 else ""))
+    print(f"  pairs examined: {stats.get('pairs', 0)} of {all_pairs} student pairs "
+          f"({100.0 * stats.get('pairs', 0) / max(1, all_pairs):.3f} %); fingerprints indexed: "
+          f"{stats.get('fingerprints', 0)}; of the time, reading and fingerprinting the answers: "
+          f"{stats.get('seconds_fingerprinting', 0.0):.2f} s")
+    print(f"  planted copies flagged: {caught} / {len(planted)}; other answers flagged: {len(others)} "
+          f"(classmates copied from: {len(sources)})")
+    for m in [m for m in found if (m.student, m.exercise) in others or (m.other, m.exercise) in others][:5]:
+        print(f"    e.g. {m.exercise}: {m.student} ~ {m.kind} {m.other}: score {m.score:.2f}, {m.shared_tokens} tokens, "
+              f"rarest passage in {m.fewest} answers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Similar answers (autograder.similarity): a corpus of honest answers is never flagged, planted
+copies of the reference, the solution and classmates are, and named for their source."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder.similarity import compare_exercise, fingerprint
+from autograder.similarity_report import course_sources, reference_source, write_similarity
+from similarity_corpus import HONEST, first_function, half, rename, reorder
+
+ROOT = Path(__file__).resolve().parent.parent
+BN = ("02_batchnorm", "batchnorm_forward")
+SM = ("01_divergences", "softmax")
+CG = ("06_regularization", "clip_grad_norm")
+NG = ("00_backprop", "numerical_gradient")
+SK = ("01_divergences", "softmax_kl")
+
+
+def _solution(aid, ex):
+    return course_sources(ROOT, aid).sources[ex][("solution", f"solutions/{aid}/{aid}.ipynb")]
+
+
+def _stub(aid, ex):
+    return course_sources(ROOT, aid).given[ex][0]
+
+
+def planted():
+    """{(assignment, exercise): {student: (answer, kind of source, source)}}."""
+    ref = {key: first_function(reference_source(key[1])) for key in (BN, CG, NG)}
+    return {
+        BN: {"cp_ref_renamed": (rename(ref[BN]), "reference", f"tnn_lib.batchnorm.{BN[1]}"),
+             "cp_ref_reordered": (reorder(rename(ref[BN], "w")), "reference", f"tnn_lib.batchnorm.{BN[1]}"),
+             "cp_mate_loops": (rename(HONEST[BN]["bn_loops"]), "student", "bn_loops")},
+        SM: {"cp_mate_sm_loops": (rename(HONEST[SM]["sm_loops"]), "student", "sm_loops")},
+        SK: {"cp_solution_reordered": (reorder(rename(_solution(*SK))), "solution", f"solutions/{SK[0]}/{SK[0]}.ipynb")},
+        CG: {"cp_ref_clip_reordered": (reorder(rename(ref[CG])), "reference", f"tnn_lib.optim.{CG[1]}")},
+        NG: {"cp_half_ref": (half(rename(ref[NG]), "    x = np.asarray(x)\n    grad = np.zeros(x.shape)"),
+                             "reference", f"tnn_lib.gradcheck.{NG[1]}"),
+             "cp_mate_unravel": (rename(HONEST[NG]["ng_unravel"]), "student", "ng_unravel")},
+    }
+
+
+HINTS = {
+    CG: {"cg_hints": '''def clip_grad_norm(grads, max_norm):
+    total = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
+    for g in grads.values():
+        g *= min(1, max_norm / (total + 1e-6))
+    return float(total)
+'''},
+}
+
+
+@pytest.fixture(scope="module")
+def run():
+    """Each exercise of the corpus compared as a class (the honest answers, a stub left as
+    released and the hint-only answers), then that class again with each planted copy added
+    on its own (a class has a copy or two, not a third of it)."""
+    plants = planted()
+    found, classes = [], {}
+    for key in HONEST:
+        aid, ex = key
+        answers = dict(HONEST[key])
+        answers.update(HINTS.get(key, {}))
+        answers[f"stub_{ex}"] = _stub(aid, ex)
+        course = course_sources(ROOT, aid)
+        classes[key] = answers
+        found += compare_exercise(aid, ex, answers, course.sources[ex], course.given[ex])
+        for st, (src, _, _) in plants.get(key, {}).items():
+            found += [m for m in compare_exercise(aid, ex, dict(answers, **{st: src}), course.sources[ex],
+                                                  course.given[ex]) if st in (m.student, m.other)]
+    return {"found": found, "plants": plants, "classes": classes}
+
+
+def _is_planted(plants, key, student):
+    return student in plants.get(key, {})
+
+
+def test_normalising_forgets_names_layout_comments_and_order_of_independent_steps():
+    ref = first_function(reference_source("batchnorm_forward"))
+    assert fingerprint(rename(ref)).tokens == fingerprint(ref).tokens
+    assert fingerprint(reorder(rename(ref))).tokens == fingerprint(ref).tokens
+    # ... but not the order of steps that depend on each other, nor the operations
+    a = "def f(x):\n    y = x * 2\n    z = y + 1\n    return z\n"
+    b = "def f(x):\n    z = x + 1\n    y = z * 2\n    return y\n"
+    assert fingerprint(a).tokens != fingerprint(b).tokens
+    assert fingerprint("y = np.sum(x, axis=0)").tokens != fingerprint("y = np.mean(x, axis=0)").tokens
+
+
+def test_winnowing_finds_every_shared_run_of_the_guarantee_length_and_batches_like_one_by_one():
+    import numpy as np
+    from autograder.similarity import K, W, fingerprint_many, kgram_hashes, winnow
+    rng = np.random.default_rng(5)
+    vocab = ["V", "=", "+", "(", ")", "N", ";", "np", ".", "sum", "*", ","]
+    docs = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 60)))) for _ in range(60)]
+    many = fingerprint_many(docs)
+    for d in many:        # batched hashing and winnowing = the textbook per-document version
+        assert d.prints == winnow(kgram_hashes(d.tokens)), d.source
+    # any run of W + K - 1 tokens shared by two documents shares a winnowed fingerprint
+    for _ in range(50):
+        run = list(rng.choice(vocab, size=W + K - 1))
+        a = list(rng.choice(vocab, size=int(rng.integers(0, 20)))) + run + list(rng.choice(vocab, size=5))
+        b = list(rng.choice(vocab, size=int(rng.integers(0, 20)))) + run
+        pa, pb = winnow(kgram_hashes(a)), winnow(kgram_hashes(b))
+        assert set(pa) & set(pb)
+
+
+def test_planted_copies_are_flagged_and_named_for_their_source(run):
+    missed = []
+    for key, plants in run["plants"].items():
+        for student, (_, kind, source) in plants.items():
+            mine = [m for m in run["found"] if (m.assignment, m.exercise) == key and student in (m.student, m.other)]
+            if not any(m.kind == kind and source in (m.other, m.student) for m in mine):
+                missed.append((student, kind, source, [(m.kind, m.other, m.score) for m in mine]))
+            if kind in ("reference", "solution"):
+                best = max((m for m in mine if m.kind != "student"), key=lambda m: (m.score, m.other_share))
+                assert best.kind == kind, (student, best)
+    assert not missed, missed
+
+
+def test_honest_answers_are_never_flagged_against_each_other(run):
+    false = [m for m in run["found"] if m.kind == "student"
+             and not _is_planted(run["plants"], (m.assignment, m.exercise), m.student)
+             and not _is_planted(run["plants"], (m.assignment, m.exercise), m.other)]
+    assert not false, [(m.exercise, m.student, m.other, m.score) for m in false]
+
+
+def test_stubs_and_hint_only_answers_are_never_flagged(run):
+    quiet = {"bn_hints"} | {s for h in HINTS.values() for s in h} | {f"stub_{ex}" for _, ex in HONEST}
+    loud = [m for m in run["found"] if m.student in quiet or m.other in quiet]
+    assert not loud, [(m.exercise, m.student, m.kind, m.other, m.score) for m in loud]
+
+
+def test_detection_figures(run, capsys):
+    plants = run["plants"]
+    n_planted = sum(len(p) for p in plants.values())
+    caught = sum(any(m.kind == kind and source in (m.other, m.student) and student in (m.student, m.other)
+                     for m in run["found"] if (m.assignment, m.exercise) == key)
+                 for key, p in plants.items() for student, (_, kind, source) in p.items())
+    honest_pairs = sum(len([s for s in c if not _is_planted(plants, key, s)]) * (len([s for s in c if not
+                       _is_planted(plants, key, s)]) - 1) // 2 for key, c in run["classes"].items())
+    false = [m for m in run["found"] if not _is_planted(plants, (m.assignment, m.exercise), m.student)
+             and (m.kind != "student" or not _is_planted(plants, (m.assignment, m.exercise), m.other))]
+    with capsys.disabled():
+        print(f"\nsimilarity corpus: flagged {caught} / {n_planted} planted copies; {len(false)} false flags "
+              f"among {honest_pairs} honest pairs (and honest answers vs reference/solution/variants)")
+    assert caught == n_planted and not false
+
+
+def test_the_baseline_discounts_code_many_students_share():
+    aid, ex = BN
+    course = course_sources(ROOT, aid)
+    copy = HONEST[BN]["bn_loops"]
+    small = {"a": copy, "b": rename(copy), **{k: v for k, v in HONEST[BN].items() if k != "bn_loops"}}
+    assert any(m.kind == "student" for m in compare_exercise(aid, ex, small, course.sources[ex], course.given[ex]))
+    # the same two answers, in a class where that code is what a third of the class wrote
+    crowd = dict(small, **{f"c{i}": rename(copy, f"c{i}x") for i in range(6)})
+    assert not [m for m in compare_exercise(aid, ex, crowd, course.sources[ex], course.given[ex])
+                if m.kind == "student"]
+
+
+def test_hostile_answers_are_read_never_run_and_escaped(tmp_path):
+    evil = ("def batchnorm_forward(z, gamma, beta, eps=1e-5):\n    import os; os.system('touch PWNED')\n"
+            "    '''</pre><script>alert(1)</script>'''\n    return z  # </pre><script>x</script>\n")
+    odd = {"deep": "x = " + "(" * 5000 + "1" + ")" * 5000, "unclosed": "def f(:\n  '''", "nul": "a\0b = 1",
+           "bytes": "\udcff = 1", "huge": "x = 1\n" * 200_000, "evil": evil}
+    loops = HONEST[BN]["bn_loops"]
+    copy = evil.replace("return z", "pass") + rename(loops) + "# </pre><script>y</script>\n"
+    results = [{"student": st, "assignment": BN[0], "notebooks": {BN[0]: {"answers": {BN[1]: src}, "cells": []}}}
+               for st, src in {**odd, "mate": loops, "<b>x</b>": copy}.items()]
+    page, found = write_similarity(tmp_path, results, ROOT)
+    text = page.read_text()
+    assert "<script>" not in text and "&lt;script&gt;" in text and "<b>x</b>" not in text
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+    assert any({m.student, m.other} == {"<b>x</b>", "mate"} for m in found)
+
+
+def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_path, monkeypatch):
+    from autograder.cli import main
+    from autograder.report import write_report
+    out = tmp_path / "grading"
+    plants = planted()
+    results = []
+    for key in (BN, SK, NG):
+        one = dict(list(plants[key].items())[:1])      # one copy of each source per class
+        for st, src in {**HONEST[key], **{s: p[0] for s, p in one.items()}}.items():
+            r = {"student": st, "assignment": key[0], "notebooks": {key[0]: {
+                "state": "graded", "answers": {key[1]: src, "poll_x": "poll_x = 'a'"},
+                "cells": [{"grade_id": f"test_{key[1]}", "exercise": key[1], "points": 1.0, "max_points": 1.0,
+                           "status": "passed", "misconception": "", "message": ""}]}}}
+            path = out / "results" / st / f"{key[0]}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(r))
+            results.append(r)
+    write_report(out, sorted(results, key=lambda r: (r["student"], r["assignment"])))
+    assert "similarity.html" not in (out / "report.html").read_text()
+    assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "1"]) == 0
+    assert "similarity.html" in (out / "report.html").read_text()
+    with open(out / "similarity.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    got = {(r["student"], r["source_kind"], r["source"]) for r in rows}
+    assert ("cp_solution_reordered", "solution", f"solutions/{SK[0]}/{SK[0]}.ipynb") in got
+    assert ("cp_ref_renamed", "reference", f"tnn_lib.batchnorm.{BN[1]}") in got
+    assert ("cp_half_ref", "reference", f"tnn_lib.gradcheck.{NG[1]}") in got
+    page = (out / "similarity.html").read_text()
+    assert "Similar to the tnn_lib reference" in page and "Similar to the instructor&#x27;s solution" in page
+    assert "<mark>" in page
+    first, first_csv = page, (out / "similarity.csv").read_text()
+    # rebuilt, in two processes: the same page and table
+    import autograder.similarity_report
+    monkeypatch.setattr(autograder.similarity_report, "PARALLEL_MIN_ANSWERS", 0)
+    assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "2"]) == 0
+    assert (out / "similarity.html").read_text() == first
+    assert (out / "similarity.csv").read_text() == first_csv
+    assert main(["similarity", str(tmp_path / "nothing")]) == 2
