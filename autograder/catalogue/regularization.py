@@ -316,8 +316,8 @@ EXERCISES = [
              output_name="(x_std, mean, std)"),
 ]
 
-_L2_HINT = "value ½λ Σ‖W‖², gradient λW: the ½ cancels the 2 of d(w²)/dw — see 'L2 = weight decay'"
-_L1_HINT = "value λ Σ|W|, gradient λ·sign(W) with sign(0) = 0 — see 'L1 and sparsity'"
+_L2_HINT = "value ½λ Σ‖W‖², gradient λW: the ½ cancels the 2 of d(w²)/dw — see 'The L2 penalty is weight decay'"
+_L1_HINT = "value λ Σ|W|, gradient λ·sign(W) with sign(0) = 0 — see 'The L1 penalty and sparsity'"
 
 MISCONCEPTIONS = [
     # l2_penalty
@@ -381,7 +381,7 @@ MISCONCEPTIONS = [
     # standardize
     Misconception("standardize", "standardize-wrong-axis", "you took mean and std over each row (axis=1), not "
                   "over each feature (axis=0)", "x has one example per row: the statistics of a feature are over "
-                  "the N rows, mean(axis=0) — see 'Input normalization'", impl=_std_wrong_axis),
+                  "the N rows, mean(axis=0) — see 'Input normalization, PCA and whitening'", impl=_std_wrong_axis),
     Misconception("standardize", "standardize-unbiased-std", "you used the unbiased std (ddof=1)",
                   "the course uses the population std, x.std(axis=0) (ddof=0)", impl=_std_unbiased),
     Misconception("standardize", "standardize-test-statistics", "you recomputed mean and std from the data given "
