@@ -60,7 +60,9 @@ def early_stopping_epoch(val_losses, patience):
     improvement, and the weights of the best epoch so far are restored. The result is
     therefore the index (0-based) of the first minimum of ``val_losses[:stop + 1]``, where
     ``stop`` is the epoch at which patience ran out (or the last epoch if it never did).
-    A NaN loss (a diverged run) never improves.
+    A NaN loss (a diverged run) never improves: it counts as an epoch without improvement,
+    like any worse loss (so ``patience`` NaN epochs stop the run); when no loss is finite
+    the result is 0.
 
     Parameters
     ----------
