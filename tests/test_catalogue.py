@@ -69,3 +69,23 @@ def test_each_misconception_is_named_by_the_checks_of_its_notebook(aid, fn):
                     others.append((kw, first))
         assert named, f"{m.id}: no check of {aid} names this misconception"
         assert not others, f"{m.id} is reported as another misconception: {others[:2]}"
+
+
+@pytest.mark.parametrize("fn", [fn for aid, fn in PRESENT if aid == "05_optimizers"])
+def test_optimizer_variants_differ_from_the_reference_and_each_other_on_every_case(fn):
+    """05's checks run whole trajectories, so each catalogued mistake can show on every case the
+    notebook checks (the catalogue module says how the inputs are chosen for that): no variant
+    agrees with the reference, or with another variant, on any of them."""
+    import numpy as np
+    from autograder.checks import compare, run_exercise
+    ex = REGISTERED[fn]
+    for case in _cases("05_optimizers", fn):
+        kw = dict(case)
+        inputs = ex.make_inputs(np.random.default_rng(kw.pop("seed", 0)), case=kw.pop("case", None), **kw)
+        outs = {"the reference": run_exercise(ex, ex.reference, inputs)}
+        for m in misconceptions_for(fn):
+            with np.errstate(all="ignore"):
+                out = run_exercise(ex, m.impl, inputs)
+            same = [name for name, other in outs.items() if compare(out, other, ex.tol).ok]
+            assert not same, f"{m.id} agrees with {same[0]} on the check {case} of 05"
+            outs[m.id] = out

@@ -362,3 +362,60 @@ def test_public_names():
                  "clip_grad_value", "clip_grad_norm", "step_decay", "exponential_decay",
                  "inverse_time_decay"]:
         assert name in optim.__all__ and callable(getattr(optim, name))
+
+
+# --------------------------------------------------------------------------- in-place contracts
+def _grads_dict(seed=0, scale=10.0):
+    rng = np.random.default_rng(seed)
+    return {"W": scale * rng.standard_normal((3, 4)), "b": scale * rng.standard_normal(4)}
+
+
+@pytest.mark.parametrize("clip, arg", [(clip_grad_value, 2.0), (clip_grad_norm, 3.0)])
+def test_clipping_changes_the_dicts_arrays_in_place_and_nothing_else(clip, arg):
+    """As torch.nn.utils.clip_grad_*_: the arrays the caller holds are clipped; the dict keeps
+    its keys and its array objects, and other references to other arrays are untouched."""
+    grads = _grads_dict()
+    held = dict(grads)                       # the caller's own references to the arrays
+    before = {k: v.copy() for k, v in grads.items()}
+    bystander = before["W"].copy()           # an array not in the dict
+    keys = list(grads)
+    clip(grads, arg)
+    assert list(grads) == keys and all(grads[k] is held[k] for k in keys)
+    np.testing.assert_array_equal(bystander, before["W"])
+    if clip is clip_grad_value:
+        for k in keys:
+            np.testing.assert_array_equal(held[k], np.clip(before[k], -arg, arg))
+    else:
+        total = np.sqrt(sum(np.sum(v * v) for v in before.values()))
+        for k in keys:
+            np.testing.assert_allclose(held[k], before[k] * arg / (total + 1e-6), rtol=1e-14)
+        assert abs(np.sqrt(sum(np.sum(v * v) for v in held.values())) - arg) < 1e-5
+
+
+def test_clip_grad_norm_below_max_norm_leaves_the_arrays_bit_for_bit():
+    grads = _grads_dict(scale=0.01)
+    before = {k: v.copy() for k, v in grads.items()}
+    total = clip_grad_norm(grads, 100.0)
+    assert total == pytest.approx(np.sqrt(sum(np.sum(v * v) for v in before.values())), rel=1e-14)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], before[k])
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(lr=0.1, momentum=0.9, weight_decay=0.1), lambda: Adagrad(lr=0.1),
+                                  lambda: RMSprop(lr=0.01), lambda: Adam(lr=0.01, weight_decay=0.1),
+                                  lambda: AdamW(lr=0.01)])
+def test_optimizer_classes_update_params_in_place_and_never_touch_grads(make):
+    """step(params, grads): every parameter array is updated in place (the same objects, as a
+    model that holds them needs), the dict keeps its keys, and the gradients are read only."""
+    opt = make()
+    params, grads = _grads_dict(1, 1.0), _grads_dict(2, 1.0)
+    held = dict(params)
+    p_before, g_before = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in grads.items()}
+    g_held = dict(grads)
+    for _ in range(3):
+        opt.step(params, grads)
+    assert list(params) == list(held) and all(params[k] is held[k] for k in held)
+    assert all(grads[k] is g_held[k] for k in g_held)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], g_before[k])
+        assert not np.array_equal(params[k], p_before[k]), f"{k} was not updated"

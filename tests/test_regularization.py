@@ -142,3 +142,37 @@ def test_standardize_does_not_modify_input():
 def test_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- docstring promises
+@pytest.mark.parametrize("losses, patience, expected", [
+    ([np.nan, np.nan, np.nan], 1, 0),          # no epoch is finite: nothing improves, epoch 0
+    ([np.nan, 2.0, 1.0], 1, 2),                # a NaN first epoch is beaten by any finite loss
+    ([1.0, np.nan, 0.5], 2, 2),                # one NaN epoch is one epoch without improvement
+    ([1.0, np.nan, 0.5], 1, 0),                # ... and with patience 1 it stops the run
+    ([3.0, 2.0, np.nan, np.nan, 1.0], 2, 1),   # a diverged run stops after `patience` NaN epochs
+    ([3.0, 2.0, np.inf, 1.0], 2, 3),           # inf is a loss like any other: it does not improve
+])
+def test_early_stopping_a_nan_never_improves_and_counts_towards_patience(losses, patience, expected):
+    """The docstring: "A NaN loss (a diverged run) never improves" — it is an epoch without
+    improvement like any worse loss, so it counts towards patience."""
+    assert early_stopping_epoch(losses, patience) == expected
+    assert early_stopping_epoch(np.array(losses), patience) == expected
+
+
+@pytest.mark.parametrize("penalty", [l2_penalty, l1_penalty])
+def test_penalties_leave_params_alone_and_return_new_arrays(penalty):
+    rng = np.random.default_rng(4)
+    params = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4), "W2": np.zeros((4, 2))}
+    params["W1"][0, 0] = 0.0
+    before = {k: v.copy() for k, v in params.items()}
+    arrays = dict(params)
+    _, grads = penalty(params, 0.3)
+    assert list(params) == list(before) and all(params[k] is arrays[k] for k in params)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+        assert not np.shares_memory(grads[k], params[k]), f"{k}: the gradient aliases the parameter"
+    for g in grads.values():   # writing into the returned gradients never reaches the parameters
+        g += 1.0
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])

@@ -45,7 +45,9 @@ def l1_penalty(params, lam):
     """L1 penalty ``λ Σ_k Σ |W_k|`` and its (sub)gradients ``λ sign(W_k)`` (0 at W = 0).
 
     Same arguments and returns as :func:`l2_penalty`. The constant-size pull towards 0
-    drives small weights exactly to zero: sparsity.
+    makes weights the data do not need small: sparsity. (Gradient steps with this
+    subgradient leave them jittering within about lr·λ of 0; exact zeros need the
+    proximal step, soft-thresholding.)
     """
     params, lam = _params(params), check_nonneg("lam", lam)
     value = lam * sum(float(np.sum(np.abs(w))) for w in params.values())
@@ -60,7 +62,9 @@ def early_stopping_epoch(val_losses, patience):
     improvement, and the weights of the best epoch so far are restored. The result is
     therefore the index (0-based) of the first minimum of ``val_losses[:stop + 1]``, where
     ``stop`` is the epoch at which patience ran out (or the last epoch if it never did).
-    A NaN loss (a diverged run) never improves.
+    A NaN loss (a diverged run) never improves: it counts as an epoch without improvement,
+    like any worse loss (so ``patience`` NaN epochs stop the run); when no loss is finite
+    the result is 0.
 
     Parameters
     ----------

@@ -226,12 +226,12 @@ MISCONCEPTIONS = [
     Misconception("init_weights", "init-fan-out",
                   "you scaled Xavier/He by fan_out instead of fan_in",
                   "each output unit sums fan_in terms w·x, so Var(out) = fan_in·Var(w)·Var(x); "
-                  "Var(w) = 1/fan_in keeps it at 1 — see 'Xavier initialization'",
+                  "Var(w) = 1/fan_in keeps it at 1 — see 'How the scale of the weights travels through the layers'",
                   impl=_init_fan_out),
     Misconception("init_weights", "init-he-without-2",
                   "your He initialization has variance 1/fan_in (Xavier's); the factor 2 is missing",
                   "ReLU zeroes half of its inputs, halving the second moment; He et al. 2015 use "
-                  "Var(w) = 2/fan_in (`randn / sqrt(fan_in/2)` in the notes) — see 'ReLU breaks Xavier'",
+                  "Var(w) = 2/fan_in (`randn / sqrt(fan_in/2)` in the notes) — see 'How the scale of the weights travels through the layers'",
                   impl=_init_he_without_2),
     Misconception("init_weights", "init-variance-as-std",
                   "you used the variance as the standard deviation (e.g. N(0, 2/fan_in) drawn with scale 2/fan_in)",
@@ -241,7 +241,7 @@ MISCONCEPTIONS = [
     Misconception("init_weights", "glorot-uniform-bound",
                   "your glorot_uniform bound is sqrt(2/(fan_in+fan_out)), the *std* of Glorot's normal form",
                   "U(-a, a) has variance a²/3; for variance 2/(fan_in+fan_out) the bound is "
-                  "a = sqrt(6/(fan_in+fan_out)) — see 'Glorot uniform'",
+                  "a = sqrt(6/(fan_in+fan_out)) — see 'How the scale of the weights travels through the layers'",
                   impl=_init_glorot_bound),
     Misconception("init_weights", "init-draw-order",
                   "right distribution, but the numbers are drawn in a different order (shape (fan_out, fan_in), transposed)",

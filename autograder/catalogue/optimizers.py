@@ -9,6 +9,19 @@ see gradients of very different sizes), so that where ε
 sits (inside or outside the square root) shows. The schedule makes the lecture notes'
 momentum (ΔW = βΔW − η∇, lr kept inside the velocity) differ from PyTorch's, which it
 only does when lr changes.
+
+Every wrong variant differs from the reference and from the other variants of its exercise
+on every case the notebook checks (``tests/test_catalogue.py``). For that:
+
+* the adaptive steps are checked with an ε that is not their default (1e-7 for RMSprop and
+  Adam, whose default is 1e-8), so that an ε hard-coded to the default shows;
+* one coordinate of the adaptive steps starts at w = 0 with gradients of size 1e-13, far
+  below ε: ε then sets the whole step, so ε ignored (0/0 where a gradient is 0, a sign
+  step elsewhere), hard-coded to 1e-8 or to machine epsilon all differ (with w = 0 Adam's
+  L2 term λw cannot hide the tiny gradient);
+* the short case is two steps, not one: after one step RMSprop with an (invented) bias
+  correction and RMSprop without the (1 − α) factor coincide (both use v = g²), as do an
+  Adam whose t is never incremented and the reference.
 """
 from __future__ import annotations
 
@@ -22,17 +35,19 @@ _HYPER = {  # the hyper-parameters each step is called with in the checks (lr is
     "momentum_step": {"lr": 0.1, "momentum": 0.9},
     "nesterov_step": {"lr": 0.1, "momentum": 0.9},
     "adagrad_step": {"lr": 0.1, "eps": 1e-10},
-    "rmsprop_step": {"lr": 0.01, "alpha": 0.9, "eps": 1e-8},
-    "adam_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1},
-    "adamw_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.5},
+    "rmsprop_step": {"lr": 0.01, "alpha": 0.9, "eps": 1e-7},
+    "adam_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0.1},
+    "adamw_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0.5},
 }
 _COMMON = ("zero_grad", "matrix", "long", "big_lr")
-CASES = {  # named edge cases per step; tiny gradients only move the adaptive methods, one step
-    # only tells the methods with bias correction apart
+CASES = {  # named edge cases per step; tiny gradients only move the adaptive methods; two steps
+    # show the first steps of the methods with bias correction (one step cannot tell an Adam
+    # whose t never grows from the reference)
     "sgd_step": _COMMON + ("one_step",), "momentum_step": _COMMON, "nesterov_step": _COMMON,
-    "adagrad_step": _COMMON + ("tiny_grads",), "rmsprop_step": _COMMON + ("tiny_grads", "one_step"),
-    "adam_step": _COMMON + ("tiny_grads", "one_step"), "adamw_step": _COMMON + ("tiny_grads", "one_step"),
+    "adagrad_step": _COMMON + ("tiny_grads",), "rmsprop_step": _COMMON + ("tiny_grads", "two_steps"),
+    "adam_step": _COMMON + ("tiny_grads", "two_steps"), "adamw_step": _COMMON + ("tiny_grads", "two_steps"),
 }
+_NEGLIGIBLE = 1e-13  # the gradient scale of the coordinate where ε sets the step
 
 
 def _make_inputs_for(name):
@@ -50,6 +65,8 @@ def _make_inputs_for(name):
             shape = (3, 4)
         elif case == "one_step":
             steps = 1
+        elif case == "two_steps":
+            steps = 2
         elif case == "long":
             steps = 30
         w = rng.standard_normal(shape)
@@ -60,6 +77,9 @@ def _make_inputs_for(name):
             scales.flat[0], scales.flat[1] = 1e-6, 1.0
         if case == "tiny_grads":
             scales = 10.0 ** rng.uniform(-9, -6, size=shape)
+        if name not in ("sgd_step", "momentum_step", "nesterov_step"):
+            scales.flat[2] = _NEGLIGIBLE  # far below ε: ε decides this coordinate's steps
+            w.flat[2] = 0.0              # so that Adam's L2 term λw does not swamp its gradient
         grads = rng.standard_normal((steps,) + shape) * scales
         if case == "zero_grad":
             grads[:, ..., -1] = 0.0  # one coordinate never receives a gradient
@@ -176,8 +196,19 @@ def _adagrad_not_accumulated(w, dw, state, lr=0.01, eps=1e-10):
     return w
 
 
-def _rmsprop(eps_inside=False, swapped=False, no_one_minus=False):
+def _adagrad_fixed_eps(fixed_eps):
+    def adagrad_step(w, dw, state, lr=0.01, eps=1e-10):
+        G = state.setdefault("G", np.zeros_like(w))
+        G += dw * dw
+        w -= lr * dw / (np.sqrt(G) + fixed_eps)  # the eps argument is not used
+        return w
+    return adagrad_step
+
+
+def _rmsprop(eps_inside=False, swapped=False, no_one_minus=False, bias_correction=False,
+             use_eps=True, fixed_eps=0.0):
     def rmsprop_step(w, dw, state, lr=0.01, alpha=0.99, eps=1e-8):
+        e = eps if use_eps else fixed_eps
         v = state.setdefault("v", np.zeros_like(w))
         if swapped:
             v[...] = (1 - alpha) * v + alpha * dw * dw
@@ -185,20 +216,30 @@ def _rmsprop(eps_inside=False, swapped=False, no_one_minus=False):
             v[...] = alpha * v + dw * dw
         else:
             v[...] = alpha * v + (1 - alpha) * dw * dw
-        w -= lr * dw / (np.sqrt(v + eps) if eps_inside else np.sqrt(v) + eps)
+        if bias_correction:  # Adam's correction, which RMSprop does not have
+            t = state["t"] = state.get("t", 0) + 1
+            v_used = v / (1 - alpha ** t)
+        else:
+            v_used = v
+        w -= lr * dw / (np.sqrt(v_used + e) if eps_inside else np.sqrt(v_used) + e)
         return w
     return rmsprop_step
 
 
 def _adam(bias_correction=True, t_offset=0, eps_inside=False, decoupled=False, l2=True,
-          decay_times_lr=True, decay_after=False):
+          decay_times_lr=True, decay_after=False, t_frozen=False, no_sqrt=False, use_eps=True,
+          fixed_eps=0.0):
     def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        e = eps if use_eps else fixed_eps
         g = dw
         if decoupled and not decay_after:
             w -= (lr if decay_times_lr else 1.0) * weight_decay * w
         elif not decoupled and l2:
             g = dw + weight_decay * w
-        t = state["t"] = state.get("t", 0) + 1
+        if t_frozen:
+            t = state.setdefault("t", 1)  # stored once, never incremented
+        else:
+            t = state["t"] = state.get("t", 0) + 1
         m = state.setdefault("m", np.zeros_like(w))
         v = state.setdefault("v", np.zeros_like(w))
         m[...] = beta1 * m + (1 - beta1) * g
@@ -207,7 +248,10 @@ def _adam(bias_correction=True, t_offset=0, eps_inside=False, decoupled=False, l
             mh, vh = m / (1 - beta1 ** (t + t_offset)), v / (1 - beta2 ** (t + t_offset))
         else:
             mh, vh = m, v
-        w -= lr * mh / (np.sqrt(vh + eps) if eps_inside else np.sqrt(vh) + eps)
+        if no_sqrt:
+            w -= lr * mh / (vh + e)
+        else:
+            w -= lr * mh / (np.sqrt(vh + e) if eps_inside else np.sqrt(vh) + e)
         if decoupled and decay_after:
             w -= lr * weight_decay * w
         return w
@@ -250,7 +294,7 @@ MISCONCEPTIONS = [
     _M("momentum_step", "momentum-lr-in-velocity",
        "you used the lecture notes' form ΔW = βΔW − η∇, W += ΔW: lr sits inside the velocity",
        "it equals PyTorch's v = μv + g, w −= lr·v only while lr is constant; under a schedule PyTorch "
-       "rescales the whole velocity by the current lr — keep v free of lr (see 'Where the notes differ')",
+       "rescales the whole velocity by the current lr — keep v free of lr (see 'Where the lecture notes differ from PyTorch')",
        impl=_momentum_lecture),
     _M("momentum_step", "momentum-ema", "you averaged the gradient, v = μv + (1 − μ)g (Adam's first moment)",
        "PyTorch's momentum sums: v = μv + g, then w −= lr·v", impl=_momentum_ema),
@@ -276,6 +320,15 @@ MISCONCEPTIONS = [
     _M("adagrad_step", "adagrad-no-sqrt", "you divided by the sum of squares G, not by its square root",
        "w ← w − lr·g/(√G + ε): dividing by √G makes the step independent of the gradient's scale",
        impl=_adagrad_no_sqrt),
+    _M("adagrad_step", "adagrad-eps-ignored", "you left ε out (or never used the eps argument): g/√G",
+       "w ← w − lr·g/(√G + ε) with the eps you are given: without it a weight whose gradients are "
+       "0 gets 0/0 = NaN, and a negligible gradient a full ±lr step", impl=_adagrad_fixed_eps(0.0)),
+    _M("adagrad_step", "adagrad-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
+       "use the eps you are given (PyTorch's Adagrad default is 1e-10, Adam's 1e-8)",
+       impl=_adagrad_fixed_eps(1e-8)),
+    _M("adagrad_step", "adagrad-eps-machine", "you used machine epsilon (np.finfo(float).eps) instead of the "
+       "eps argument", "ε is a hyper-parameter, not a guard against rounding: use the eps you are given",
+       impl=_adagrad_fixed_eps(float(np.finfo(float).eps))),
     _M("adagrad_step", "adagrad-not-accumulated", "you used only this step's g², not the running sum G += g²",
        "Adagrad accumulates every past squared gradient (so its steps shrink); with g² alone each step "
        "is ±lr, the sign of the gradient (the Rprop idea)", impl=_adagrad_not_accumulated),
@@ -289,15 +342,45 @@ MISCONCEPTIONS = [
     _M("rmsprop_step", "rmsprop-no-one-minus-alpha", "you added g² without the (1 − α) factor",
        "v ← αv + (1 − α)g² is a weighted average; without (1 − α) v grows towards g²/(1 − α)",
        impl=_rmsprop(no_one_minus=True)),
+    _M("rmsprop_step", "rmsprop-bias-corrected",
+       "you divided v by (1 − αᵗ), Adam's bias correction, which RMSprop does not have",
+       "torch.optim.RMSprop uses v itself: w ← w − lr·g/(√v + ε). Without the correction the first "
+       "step is lr/√(1 − α), not lr — see 'RMSprop: a leaky average of squared gradients'",
+       impl=_rmsprop(bias_correction=True)),
+    _M("rmsprop_step", "rmsprop-eps-ignored", "you left ε out (or never used the eps argument): g/√v",
+       "w ← w − lr·g/(√v + ε) with the eps you are given: without it a weight whose gradients are 0 "
+       "gets 0/0 = NaN", impl=_rmsprop(use_eps=False, fixed_eps=0.0)),
+    _M("rmsprop_step", "rmsprop-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
+       "use the eps you are given; the checks pass one that is not the default",
+       impl=_rmsprop(use_eps=False, fixed_eps=1e-8)),
+    _M("rmsprop_step", "rmsprop-eps-machine", "you used machine epsilon (np.finfo(float).eps) instead of the "
+       "eps argument", "ε is a hyper-parameter, not a guard against rounding: use the eps you are given",
+       impl=_rmsprop(use_eps=False, fixed_eps=float(np.finfo(float).eps))),
 
     _M("adam_step", "adam-no-bias-correction", "you left out the bias correction m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)",
        "m and v start at zero, so early on they underestimate the moments; divide by (1 − βᵗ) "
-       "(see 'Why bias correction matters')", impl=_adam(bias_correction=False)),
+       "(see 'Adam: RMSprop with momentum, and bias correction')", impl=_adam(bias_correction=False)),
     _M("adam_step", "adam-t-off-by-one", "your step counter is one ahead: the first step must use t = 1",
        "increment t before using it and start from 0 in the state: t = state.get('t', 0) + 1 "
        "(with t = 0 the correction divides by zero)", impl=_adam(t_offset=1)),
     _M("adam_step", "adam-eps-inside-root", "you put ε inside the square root, √(v̂ + ε) (the lecture notes' form)",
        "PyTorch divides by √v̂ + ε", impl=_adam(eps_inside=True)),
+    _M("adam_step", "adam-t-not-incremented", "your step counter t never grows: every step is corrected as if "
+       "it were the first", "keep t in the state and increment it at every step: "
+       "t = state['t'] = state.get('t', 0) + 1, then divide by 1 − β₁ᵗ and 1 − β₂ᵗ",
+       impl=_adam(t_frozen=True)),
+    _M("adam_step", "adam-no-sqrt", "you divided by v̂ instead of by its square root √v̂",
+       "w ← w − lr·m̂/(√v̂ + ε): v̂ estimates g², so √v̂ has the size of g and the step the size of lr",
+       impl=_adam(no_sqrt=True)),
+    _M("adam_step", "adam-eps-ignored", "you left ε out (or never used the eps argument): m̂/√v̂",
+       "w ← w − lr·m̂/(√v̂ + ε) with the eps you are given: without it a weight whose gradients are 0 "
+       "gets 0/0 = NaN", impl=_adam(use_eps=False, fixed_eps=0.0)),
+    _M("adam_step", "adam-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
+       "use the eps you are given; the checks pass one that is not the default",
+       impl=_adam(use_eps=False, fixed_eps=1e-8)),
+    _M("adam_step", "adam-eps-machine", "you used machine epsilon (np.finfo(float).eps) instead of the eps "
+       "argument", "ε is a hyper-parameter, not a guard against rounding: use the eps you are given",
+       impl=_adam(use_eps=False, fixed_eps=float(np.finfo(float).eps))),
     _M("adam_step", "adam-weight-decay-decoupled",
        "you decayed the weights directly (AdamW) instead of adding weight_decay·w to the gradient",
        "adam_step's weight_decay is L2, as torch.optim.Adam: g ← g + λw before the moments",
@@ -307,14 +390,22 @@ MISCONCEPTIONS = [
 
     _M("adamw_step", "adamw-as-l2", "you added λw to the gradient (Adam + L2) instead of decaying the weights",
        "AdamW decouples the decay: w ← w − lr·λ·w, then the Adam update with the raw gradient; "
-       "through the gradient the decay is divided by √v̂ (see 'Adam + L2 vs AdamW')",
+       "through the gradient the decay is divided by √v̂ (see 'L2 regularization vs weight decay: Adam + L2 vs AdamW')",
        impl=_adamw_as_l2),
     _M("adamw_step", "adamw-decay-not-times-lr", "your decay is w ← w − λw, not multiplied by lr",
        "PyTorch decays by lr·λ·w; the paper's λθ is multiplied by the schedule multiplier η_t instead "
-       "(see 'Where the notes differ')", impl=_adamw(decay_times_lr=False)),
+       "(see 'Where the lecture notes differ from PyTorch')", impl=_adamw(decay_times_lr=False)),
     _M("adamw_step", "adamw-decay-after-update", "you applied the decay after the Adam update, to the updated w",
        "decay the weights first, w ← w − lr·λ·w with the w the gradient was computed at, then the Adam step",
        impl=_adamw(decay_after=True)),
     _M("adamw_step", "adamw-no-bias-correction", "you left out the bias correction m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)",
        "m and v start at zero; divide by (1 − βᵗ)", impl=_adamw(bias_correction=False)),
+    _M("adamw_step", "adamw-eps-inside-root", "you put ε inside the square root, √(v̂ + ε) (the lecture notes' form)",
+       "torch.optim.AdamW divides by √v̂ + ε, as Adam", impl=_adamw(eps_inside=True)),
+    _M("adamw_step", "adamw-eps-ignored", "you left ε out (or never used the eps argument): m̂/√v̂",
+       "w ← w − lr·m̂/(√v̂ + ε) with the eps you are given: without it a weight whose gradients are 0 "
+       "gets 0/0 = NaN", impl=_adamw(use_eps=False, fixed_eps=0.0)),
+    _M("adamw_step", "adamw-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
+       "use the eps you are given; the checks pass one that is not the default",
+       impl=_adamw(use_eps=False, fixed_eps=1e-8)),
 ]

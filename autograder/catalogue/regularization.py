@@ -10,7 +10,8 @@ Named cases (``case=…``) exist where a misconception shows only on particular 
 gradient already below ``max_norm`` (always rescaling), exact zeros in ``W`` (the sign at 0),
 training statistics passed in (recomputing them on the data at hand), a training std of 0
 (the guard), a later and lower minimum after patience ran out (ignoring patience), a tie
-(strict improvement) and an improvement one epoch after patience ran out.
+(strict improvement), an improvement one epoch after patience ran out and a NaN loss (a
+diverged epoch, which never improves).
 """
 from __future__ import annotations
 
@@ -175,7 +176,8 @@ def _clip_norm_no_sqrt(grads, max_norm):
 
 
 # --------------------------------------------------------------------------- early stopping
-_ES_CASES = ("later_minimum", "tie", "improves_after_patience", "never_improves", "keeps_improving")
+_ES_CASES = ("later_minimum", "tie", "improves_after_patience", "never_improves", "keeps_improving",
+             "diverged_epoch")
 
 
 def _early_inputs(rng, case=None, epochs=30, patience=3):
@@ -195,6 +197,8 @@ def _early_inputs(rng, case=None, epochs=30, patience=3):
         v[best + 2 * patience + 3] = v[best] - 0.1
     elif case == "never_improves":  # the first epoch is the best
         v = 1.0 + 0.01 * t + 0.001 * rng.random(epochs)
+    elif case == "diverged_epoch":  # a NaN right after the best epoch (a step that diverged): never an improvement
+        v[best + 1] = np.nan
     elif case == "keeps_improving":  # no overfitting within the run: the last epoch
         v = 1.0 / (1.0 + t) + 0.001 * rng.random(epochs) / (1.0 + t) ** 2
         v = np.minimum.accumulate(v) - 1e-6 * t
@@ -211,12 +215,23 @@ def _es_no_restore(val_losses, patience):
     return len(val_losses) - 1
 
 
+def _es_nan_argmin(val_losses, patience):
+    best_val, best, stop = np.inf, 0, len(val_losses) - 1
+    for epoch, loss in enumerate(val_losses):
+        if loss < best_val:
+            best_val, best = loss, epoch
+        elif epoch - best >= patience:
+            stop = epoch
+            break
+    return int(np.argmin(val_losses[:stop + 1]))  # np.argmin returns the index of a NaN
+
+
 def _es_last(val_losses, patience):
     return len(val_losses) - 1
 
 
 def _es_global_argmin(val_losses, patience):
-    return int(np.argmin(val_losses))
+    return int(np.nanargmin(val_losses))  # the minimum over all epochs (NaN aside)
 
 
 def _es_off_by_one(val_losses, patience):
@@ -316,8 +331,8 @@ EXERCISES = [
              output_name="(x_std, mean, std)"),
 ]
 
-_L2_HINT = "value ½λ Σ‖W‖², gradient λW: the ½ cancels the 2 of d(w²)/dw — see 'L2 = weight decay'"
-_L1_HINT = "value λ Σ|W|, gradient λ·sign(W) with sign(0) = 0 — see 'L1 and sparsity'"
+_L2_HINT = "value ½λ Σ‖W‖², gradient λW: the ½ cancels the 2 of d(w²)/dw — see 'The L2 penalty is weight decay'"
+_L1_HINT = "value λ Σ|W|, gradient λ·sign(W) with sign(0) = 0 — see 'The L1 penalty and sparsity'"
 
 MISCONCEPTIONS = [
     # l2_penalty
@@ -370,6 +385,9 @@ MISCONCEPTIONS = [
                   "epoch: return its index — see 'Early stopping'", impl=_es_no_restore),
     Misconception("early_stopping_epoch", "early-stop-last-epoch", "you returned the last epoch",
                   "return the epoch of minimum validation loss seen before patience ran out", impl=_es_last),
+    Misconception("early_stopping_epoch", "early-stop-nan-argmin", "you took np.argmin of the losses up to the stop, "
+                  "which returns the epoch of a NaN loss", "a NaN (a diverged epoch) never improves: compare with "
+                  "loss < best as you scan, or use np.nanargmin — see 'Early stopping'", impl=_es_nan_argmin),
     Misconception("early_stopping_epoch", "early-stop-ignores-patience", "you returned the minimum over all "
                   "epochs: training would have stopped before the later minimum", "scan the epochs in order and "
                   "stop after `patience` epochs without improvement", impl=_es_global_argmin),
@@ -381,7 +399,7 @@ MISCONCEPTIONS = [
     # standardize
     Misconception("standardize", "standardize-wrong-axis", "you took mean and std over each row (axis=1), not "
                   "over each feature (axis=0)", "x has one example per row: the statistics of a feature are over "
-                  "the N rows, mean(axis=0) — see 'Input normalization'", impl=_std_wrong_axis),
+                  "the N rows, mean(axis=0) — see 'Input normalization, PCA and whitening'", impl=_std_wrong_axis),
     Misconception("standardize", "standardize-unbiased-std", "you used the unbiased std (ddof=1)",
                   "the course uses the population std, x.std(axis=0) (ddof=0)", impl=_std_unbiased),
     Misconception("standardize", "standardize-test-statistics", "you recomputed mean and std from the data given "
