@@ -101,7 +101,12 @@ def lab(args) -> int:
     cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks"]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         cmd.append("--allow-root")
-    return run_forwarding(cmd + list(args), cwd=ROOT)
+    # nbgrader's lab extensions load nbgrader_config.py from the Jupyter config path (and from
+    # the folder they chdir to, notebooks/): put the course's autograder/ on that path
+    env = dict(os.environ)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(ROOT / "autograder")] + [
+        p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])
+    return run_forwarding(cmd + list(args), cwd=ROOT, env=env)
 
 
 def test(args) -> int:

@@ -65,9 +65,15 @@ def make_student(base: Path, student: str, exchange: Path) -> Path:
     return home
 
 
+TIMES: list = []   # (command, seconds) of every command run, for the tests' printed figures
+
+
 def nbgrader(*args, cwd: Path, home: Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    import time
+    t0 = time.monotonic()
     proc = subprocess.run([str(BIN / "nbgrader"), *map(str, args)], cwd=cwd, env=env_for(home), capture_output=True,
                           text=True, timeout=timeout)
+    TIMES.append((f"nbgrader {args[0]}", time.monotonic() - t0))
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -87,5 +93,18 @@ def answer(path: Path, gid: str, source: str) -> None:
 
 
 def tnn_course(*args, cwd: Path, home: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "tnn-course"), *map(str, args)], cwd=cwd, env=env_for(home),
+    import time
+    t0 = time.monotonic()
+    proc = subprocess.run([str(BIN / "tnn-course"), *map(str, args)], cwd=cwd, env=env_for(home),
                           capture_output=True, text=True, timeout=timeout)
+    TIMES.append((f"tnn-course {args[0]}", time.monotonic() - t0))
+    return proc
+
+
+def times_table() -> str:
+    """Median seconds per command over the commands run so far."""
+    import statistics
+    by = {}
+    for name, sec in TIMES:
+        by.setdefault(name, []).append(sec)
+    return ", ".join(f"{k} {statistics.median(v):.1f} s (x{len(v)})" for k, v in by.items())

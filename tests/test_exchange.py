@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from exchange_tools import (BN_CORRECT, BN_UNBIASED, answer, make_course, make_student, nbgrader,
-                            tnn_course)
+                            times_table, tnn_course)
 from test_student_edition import secret_lines
 
 AID = "02_batchnorm"
@@ -59,7 +59,8 @@ def test_release_fetch_submit_collect_grade_release_and_fetch_feedback(tmp_path)
         assert len(found) == 1, found
         pages[s] = found[0].read_text(encoding="utf-8")
     cycle = time.monotonic() - t0
-    print(f"\nfetch -> submit -> collect -> grade -> release_feedback -> fetch_feedback, 3 students: {cycle:.1f} s")
+    print(f"\nfetch -> submit -> collect -> grade -> release_feedback -> fetch_feedback, 3 students: {cycle:.1f} s\n"
+          f"  per command (median): {times_table()}")
 
     # the students hold the pages grading wrote: misconception named, no hidden test anywhere
     for s, page in pages.items():
