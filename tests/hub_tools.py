@@ -18,7 +18,16 @@ from browser_tools import free_port
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "autograder" / "jupyterhub" / "jupyterhub_config.py"
 CHP_PREFIX = Path(os.environ.get("TNN_CHP_PREFIX") or ROOT / ".venv" / "chp")   # .venv is not committed
-CHP_VERSION = "5"
+
+
+def _chp_version() -> str:
+    """configurable-http-proxy 5 needs Node.js 20 or later; Debian 12's Node.js 18 runs 4.x."""
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=60).stdout
+        major = int(out.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        major = 0
+    return "5" if major >= 20 else "4"
 
 
 def ensure_proxy() -> Path:
@@ -32,7 +41,7 @@ def ensure_proxy() -> Path:
                            "test` install when root) to get configurable-http-proxy from the npm registry")
     CHP_PREFIX.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([npm, "install", "--prefix", str(CHP_PREFIX), "--no-audit", "--no-fund", "--loglevel=error",
-                           f"configurable-http-proxy@{CHP_VERSION}"], capture_output=True, text=True, timeout=600)
+                           f"configurable-http-proxy@{_chp_version()}"], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not exe.exists():
         raise RuntimeError(f"npm install configurable-http-proxy failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return exe
