@@ -242,10 +242,11 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
     sys.path.insert(0, str(ROOT / "tests"))
     from browser_tools import free_port
     port = free_port()
-    lab = subprocess.Popen([bindir / "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                            "--IdentityProvider.token=edition", "--notebook-dir", str(folder / "notebooks")]
-                           + (["--allow-root"] if os.geteuid() == 0 else []),
-                           cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the README's one command (set up already: it goes straight to JupyterLab)
+    lab = subprocess.Popen([sys.executable, "workbook.py", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                            "--ServerApp.port_retries=0", "--IdentityProvider.token=edition"],
+                           cwd=folder, env=env, stdout=open(tmp_path / "lab.log", "wb"), stderr=subprocess.STDOUT)
+    lab.log = tmp_path / "lab.log"
     try:
         page = _get(f"http://127.0.0.1:{port}/lab?token=edition", lab)
         config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
@@ -258,12 +259,18 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
         contents = json.loads(_get(f"http://127.0.0.1:{port}/api/contents/{aid}?token=edition", lab))
         assert {c["name"] for c in contents["content"]} >= {f"{aid}.ipynb"}
     finally:
-        lab.terminate()
+        import psutil
+        children = psutil.Process(lab.pid).children(recursive=True) if lab.poll() is None else []
+        lab.terminate()   # workbook.py passes it on to JupyterLab
         try:
             lab.wait(timeout=30)
         except subprocess.TimeoutExpired:
             lab.kill()
             lab.wait()
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        for p in alive:
+            p.kill()
+        assert not alive, "JupyterLab outlived workbook.py"
 
 
 def _get(url: str, proc, timeout: float = 120) -> str:
@@ -271,7 +278,7 @@ def _get(url: str, proc, timeout: float = 120) -> str:
     err = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"JupyterLab exited with {proc.returncode}: {proc.stdout.read()[-3000:]}")
+            raise AssertionError(f"JupyterLab exited with {proc.returncode}: {proc.log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=10) as r:
                 return r.read().decode("utf-8")

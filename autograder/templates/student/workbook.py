@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,10 +51,13 @@ def main(argv) -> int:
         cmd.append("--allow-root")
     print("+", " ".join(cmd + list(argv)), flush=True)
     proc = subprocess.Popen(cmd + list(argv), cwd=ROOT)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        return proc.wait()
+    # stopping this script stops JupyterLab; Ctrl-C reaches JupyterLab from the terminal itself
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda signum, _frame: proc.poll() is None and proc.send_signal(signum))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    rc = proc.wait()
+    return 128 - rc if rc < 0 else rc
 
 
 if __name__ == "__main__":
