@@ -5,8 +5,8 @@
     python3 workbook.py test    # create .venv, install with test extras, run all tests
 
 Only a Python >= 3.10 with venv and pip is needed; everything else is installed here
-(the browser tests' Chromium and grading's sandbox, bubblewrap, from Debian's packages when
-run as root or with sudo).
+(the browser tests' Chromium, grading's sandbox bubblewrap, and npm for the JupyterHub test's
+configurable-http-proxy, from Debian's packages when run as root or with sudo).
 Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
 """
 from __future__ import annotations
@@ -73,19 +73,21 @@ def setup(extras: str) -> None:
 
 
 def ensure_system_packages() -> None:
-    """The browser tests drive Debian's chromium, and grading runs students' code under
-    Debian's bubblewrap; install what is missing when we may (root, or sudo without a
-    password)."""
+    """The browser tests drive Debian's chromium, grading runs students' code under Debian's
+    bubblewrap, and the JupyterHub test installs configurable-http-proxy with Debian's npm;
+    install what is missing when we may (root, or sudo without a password)."""
     missing = []
     if not (Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM")):
         missing += ["chromium", "fonts-dejavu-core"]
     if not shutil.which("bwrap"):
         missing.append("bubblewrap")
+    if not shutil.which("npm"):   # the JupyterHub test gets configurable-http-proxy from the npm registry
+        missing.append("npm")
     if not missing:
         return
     if not shutil.which("apt-get"):
         sys.exit("workbook.py: the tests need " + " and ".join(missing) + " (Chromium at /usr/bin/chromium, or "
-                 "TNN_CHROMIUM set to a Chromium binary; bubblewrap's bwrap on PATH); apt-get is not available "
+                 "TNN_CHROMIUM set to a Chromium binary; bubblewrap's bwrap and npm on PATH); apt-get is not available "
                  "to install them")
     sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
     if sudo is None:
@@ -101,7 +103,12 @@ def lab(args) -> int:
     cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks"]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         cmd.append("--allow-root")
-    return run_forwarding(cmd + list(args), cwd=ROOT)
+    # nbgrader's lab extensions load nbgrader_config.py from the Jupyter config path (and from
+    # the folder they chdir to, notebooks/): put the course's autograder/ on that path
+    env = dict(os.environ)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(ROOT / "autograder")] + [
+        p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])
+    return run_forwarding(cmd + list(args), cwd=ROOT, env=env)
 
 
 def test(args) -> int:

@@ -12,6 +12,11 @@ def _release(args) -> int:
     from autograder.release import release
     for path in release(args.assignments or None, root=args.course_dir, db_url=args.db, quiet=not args.verbose):
         print(f"released {path}")
+    if args.student_edition:
+        from autograder.edition import write_student_edition
+        folder, archive = write_student_edition(args.student_edition, args.assignments or None, root=args.course_dir)
+        n = sum(1 for p in folder.rglob("*") if p.is_file())
+        print(f"student edition: {folder} ({n} files), {archive} ({archive.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 
@@ -23,6 +28,9 @@ def _grade(args) -> int:
     n = len(summary.results)
     print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
           f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
+    if summary.feedback_for_release:
+        print(f"feedback for `nbgrader release_feedback`: {len(summary.feedback_for_release)} pages in "
+              f"{summary.feedback_for_release[0].parent.parent.parent}/")
     for student, aid, why in summary.not_graded:
         print(f"  not graded: {student}/{aid}: {why}", file=sys.stderr)
     return summary.exit_status
@@ -72,6 +80,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_check_parser(sub) -> None:
+    """``check``: the one command the student edition's ``tnn-course`` also has."""
+    c = sub.add_parser("check", help="run the visible tests of your notebook, with grading's messages",
+                       description="Run NOTEBOOK as it is and report each graded test cell: passed, or what "
+                       "differed and which misconception it looks like. Exit status 0 when all pass.")
+    c.add_argument("notebook", metavar="NOTEBOOK")
+    c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
+    c.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB", help=argparse.SUPPRESS)
+    c.set_defaults(func=_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tnn-course", description="Release, grade, self-check and lecture the "
                                 "tnn-workbook course.")
@@ -80,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignment ids (default: all)")
     r.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
     r.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    r.add_argument("--student-edition", default=None, metavar="DIR", help="also write what students receive "
+                   "(the released notebooks, the student package, a student README) to the new folder DIR, and "
+                   "DIR.zip")
     r.add_argument("-v", "--verbose", action="store_true")
     r.set_defaults(func=_release)
 
@@ -108,13 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_grade)
 
-    c = sub.add_parser("check", help="run the visible tests of your notebook, with grading's messages",
-                       description="Run NOTEBOOK as it is and report each graded test cell: passed, or what "
-                       "differed and which misconception it looks like. Exit status 0 when all pass.")
-    c.add_argument("notebook", metavar="NOTEBOOK")
-    c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
-    c.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB", help=argparse.SUPPRESS)
-    c.set_defaults(func=_check)
+    add_check_parser(sub)
 
     s = sub.add_parser("similarity", help="(re)build similarity.html and similarity.csv of graded results",
                        description="Compare, per exercise, every student's answer with the classmates' answers, "

@@ -34,7 +34,8 @@ from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test
 from autograder.report import write_report
 
 GRADER_VERSION = "2"
-CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception"]
+CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
+               "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 MAX_ATTEMPTS = 2
 
@@ -271,7 +272,8 @@ def rows_of(result: dict) -> list[dict]:
         for c in result["notebooks"][name]["cells"]:
             rows.append({"student": result["student"], "assignment": result["assignment"], "grade_id": c["grade_id"],
                          "points": f"{c['points']:g}", "max_points": f"{c['max_points']:g}", "status": c["status"],
-                         "misconception": c["misconception"]})
+                         "misconception": c["misconception"],
+                         "seconds_late": f"{result.get('seconds_late') or 0:g}"})
     return rows
 
 
@@ -284,6 +286,7 @@ class Summary:
     results: list
     not_graded: list
     output: Path
+    feedback_for_release: tuple = ()   # our pages where `nbgrader release_feedback` finds them
 
     @property
     def exit_status(self) -> int:
@@ -423,6 +426,11 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         if not graded_ok(r):
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
+    from autograder import exchange
+    try:
+        exchange.mark_late(ordered, db_url)
+    except Exception as err:  # the grades stand; lateness is then unknown
+        log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity): never a reason to lose the grades
         from autograder.similarity_report import write_similarity
@@ -430,7 +438,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
     write_report(out, ordered)
-    return Summary(ordered, not_graded, out)
+    placed = exchange.place_feedback(out, ordered, Path(submissions), config)
+    return Summary(ordered, not_graded, out, tuple(placed))
 
 
 def write_csv(path: Path, results: list) -> None:

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from autograder.checks import PARTIAL_ID
+from autograder.exchange import late_text
 from autograder.files import atomic_write, esc
 
 
@@ -29,6 +30,7 @@ def summarise(results: list) -> dict:
         s = by_aid[r["assignment"]]
         cells = [c for nb in r["notebooks"].values() for c in nb["cells"]]
         s["scores"][r["student"]] = sum(c["points"] for c in cells)
+        s.setdefault("late", {})[r["student"]] = r.get("seconds_late") or 0.0
         s["max"] = max(s["max"], sum(c["max_points"] for c in cells))
         for c in cells:
             s["cells"][c["grade_id"]][0] += c["status"] == "passed"
@@ -66,7 +68,9 @@ def render(results: list) -> str:
         n = len(scores)
         mean = sum(scores) / n if n else 0.0
         parts.append(f"<h2>{esc(aid)}</h2><p>{n} submissions, mean score {mean:.2f} / {s['max']:g}, "
-                     f"{len(s['not_graded'])} could not be graded.</p>")
+                     f"{len(s['not_graded'])} could not be graded"
+                     f"{', ' + str(sum(1 for v in s['late'].values() if v)) + ' late' if any(s['late'].values()) else ''}"
+                     ".</p>")
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
         axes[0].hist(scores, bins=min(20, max(5, n)), range=(0, max(s["max"], 1e-9)), color="#4c72b0")
         axes[0].set(title="score histogram", xlabel="points", ylabel="students")
@@ -103,8 +107,10 @@ def render(results: list) -> str:
         if s["not_graded"]:
             parts.append("<p>Not graded:</p><ul>" + "".join(f"<li>{esc(st)}: {esc(why)}</li>"
                                                             for st, why in s["not_graded"]) + "</ul>")
-        parts.append("<table><tr><th>student</th><th>score</th></tr>" + "".join(
-            f"<tr><td><a href='feedback/{esc(st)}/{esc(aid)}.html'>{esc(st)}</a></td><td>{s['scores'][st]:g}</td></tr>"
+        late = s.get("late", {})
+        parts.append("<table><tr><th>student</th><th>score</th><th>submitted</th></tr>" + "".join(
+            f"<tr><td><a href='feedback/{esc(st)}/{esc(aid)}.html'>{esc(st)}</a></td><td>{s['scores'][st]:g}</td>"
+            f"<td>{esc(late_text(late[st])) if late.get(st) else 'on time'}</td></tr>"
             for st in sorted(s["scores"])) + "</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)

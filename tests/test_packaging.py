@@ -114,3 +114,24 @@ def test_stopping_workbook_py_stops_what_it_started(root):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_building_the_package_prints_no_setuptools_deprecation(root, tmp_path):
+    """`project.license` is an SPDX string with `license-files` (the TOML-table form stops
+    building in February 2027); the build, with pip's isolated latest setuptools, says nothing
+    deprecated."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)
+    assert all((root / f).is_file() for f in project["project"]["license-files"])
+    import shutil
+    src = tmp_path / "src"   # a copy: the build writes build/ and *.egg-info next to the sources
+    src.mkdir()
+    for name in ["pyproject.toml", "README.md", *project["project"]["license-files"]]:
+        shutil.copy2(root / name, src / name)
+    for pkg in ("tnn_lib", "autograder"):
+        shutil.copytree(root / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "examples"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
+                           "-w", str(tmp_path / "wheel"), str(src)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "deprecat" not in (proc.stdout + proc.stderr).lower(), proc.stderr[-3000:]
+    assert list((tmp_path / "wheel").glob("tnn_workbook-*.whl"))

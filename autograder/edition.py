@@ -1,0 +1,112 @@
+"""``tnn-course release --student-edition DIR``: what students receive, and nothing else.
+
+The edition is a folder (and a zip of the same folder) holding
+
+* ``notebooks/<id>/<id>.ipynb`` — the released notebooks (nbgrader's release: no solution,
+  no hidden test);
+* the student package: ``tnn_lib`` (the public reference library the widgets, the lesson
+  cells and the visible checks are built on) and the few ``autograder`` modules the
+  released notebooks import and ``tnn-course check`` runs (:data:`STUDENT_MODULES`), with
+  its own ``pyproject.toml`` whose ``tnn-course`` command offers ``check`` only;
+* ``README.md`` for students and ``workbook.py``, the one command that sets up a venv and
+  opens JupyterLab.
+
+Not in it: ``solutions/``, the grader (grading, workers, sandbox launcher, gradebook,
+release, report, feedback), the gradebook, the example class, its expected results.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from autograder.course import course_root
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
+
+# What the released notebooks import (``autograder.checks``) and what ``tnn-course check``
+# runs: the visible checks, the misconception catalogue, the evaluation grading shares with
+# the self-check, and the proxy protocol that evaluation module names. Nothing that grades.
+STUDENT_MODULES = (
+    "autograder/__init__.py", "autograder/defaults.py", "autograder/checks.py", "autograder/diagnose.py",
+    "autograder/outcomes.py", "autograder/evaluate.py", "autograder/submission.py", "autograder/selfcheck.py",
+    "autograder/cli.py", "autograder/student_cli.py", "autograder/catalogue/*.py",
+    "autograder/sandbox/__init__.py", "autograder/sandbox/peer.py", "autograder/sandbox/wire.py",
+)
+# never part of an edition, whatever the patterns above match
+FORBIDDEN = ("solutions", "autograder/examples", "gradebook.db", "expected.json", "autograder/grading.py",
+             "autograder/worker.py", "autograder/gradebook.py", "autograder/release.py",
+             "autograder/sandbox/launch.py", "autograder/sandbox/student.py")
+
+
+def student_files(root: Path) -> list[Path]:
+    """The package files of the edition, relative to the course directory `root`."""
+    files = sorted(p for p in (root / "tnn_lib").rglob("*.py") if "__pycache__" not in p.parts)
+    for pattern in STUDENT_MODULES:
+        found = sorted(root.glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"the student package needs {pattern}, which is not in {root}")
+        files += found
+    rel = [p.relative_to(root) for p in files]
+    bad = [str(r) for r in rel if any(str(r) == f or str(r).startswith(f + "/") for f in FORBIDDEN)]
+    if bad:
+        raise ValueError(f"the student package would include grader files: {bad}")
+    return rel
+
+
+def _released(root: Path, assignments) -> list[Path]:
+    names = list(assignments) if assignments else sorted(
+        p.name for p in (root / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    out = []
+    for a in names:
+        nbs = sorted((root / "notebooks" / a).glob("*.ipynb"))
+        if not nbs:
+            raise FileNotFoundError(f"{a} has no released notebook under {root / 'notebooks' / a}: run "
+                                    "`tnn-course release` first")
+        out += [p.relative_to(root) for p in nbs]
+    return out
+
+
+def write_student_edition(dest, assignments=None, root=None) -> tuple[Path, Path]:
+    """Write the student edition of the course to folder `dest` (which must be empty or
+    absent, and outside the course's own folders) and ``<dest>.zip``; return both paths."""
+    root = course_root(root)
+    dest = Path(dest).resolve()
+    if dest == root or root in dest.parents and dest.relative_to(root).parts[0] in (
+            "solutions", "notebooks", "tnn_lib", "autograder", "tests"):
+        raise ValueError(f"--student-edition {dest}: choose a folder outside the course's own folders")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ValueError(f"--student-edition {dest}: expected a new or empty folder")
+    files = _released(root, assignments) + student_files(root) + [Path("LICENSE")]
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel in files:
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, tmp / rel)
+    titles = _titles(root, assignments)
+    for name in ("pyproject.toml", "workbook.py", "README.md"):
+        text = (TEMPLATES / name).read_text(encoding="utf-8").replace("{{TOPICS}}", titles)
+        (tmp / name).write_text(text, encoding="utf-8")
+    (tmp / "workbook.py").chmod(0o755)
+    if dest.exists():
+        dest.rmdir()
+    os.replace(tmp, dest)
+    zpath = dest.with_suffix(".zip") if dest.suffix == "" else dest.with_name(dest.name + ".zip")
+    ztmp = zpath.with_name(f".{zpath.name}.{os.getpid()}.tmp")
+    with zipfile.ZipFile(ztmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(dest.rglob("*")):
+            if p.is_file():
+                info = zipfile.ZipInfo(f"{dest.name}/{p.relative_to(dest).as_posix()}", date_time=(2026, 1, 1, 0, 0, 0))
+                info.external_attr = (0o755 if os.access(p, os.X_OK) else 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, p.read_bytes())
+    os.replace(ztmp, zpath)
+    return dest, zpath
+
+
+def _titles(root: Path, assignments) -> str:
+    from tnn_lib.topics import TOPICS
+    wanted = set(assignments) if assignments else None
+    return "\n".join(f"| `{t.id}` | {t.title} |" for t in TOPICS
+                     if (wanted is None or t.id in wanted) and (root / "notebooks" / t.id).is_dir())

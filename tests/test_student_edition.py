@@ -1,0 +1,288 @@
+"""The student edition (`tnn-course release --student-edition DIR`): what it holds, that no
+solution or hidden test leaks into it (folder and zip), and that it works installed in a
+fresh venv away from the repository: JupyterLab with the widget extension, `tnn-course
+check` with the repository's messages, and a notebook completed there grading like one
+from `notebooks/`.
+
+What the leak scan ignores, and why:
+* lines shorter than 8 characters (``break``, ``pass``, ``else:``, ``)``): no answer is in them;
+* lines that the source notebooks also show outside their solution and hidden-test regions
+  (lesson cells, the exercise's signature and docstring, other notebooks): the author
+  published them;
+* in the shipped Python package only (``tnn_lib/`` and the misconception catalogue
+  ``autograder/catalogue/``, byte-identical to the repository's): lines of a code exercise's
+  solution region. The code exercises ARE the public reference library — the widgets, the
+  lesson cells and the visible checks run it, and grading removes it from the student's
+  process and gives no points to an answer that calls it — so its source is there by design.
+  Poll answers (solution regions that are not code of a reference function) and every
+  hidden-test line are exempt nowhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.edition import FORBIDDEN, write_student_edition
+
+ROOT = Path(__file__).resolve().parent.parent
+MIN_LINE = 8
+PACKAGE_CODE = ("tnn_lib/", "autograder/catalogue/")
+REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+
+def _cells(nb_text: str):
+    return ["".join(c.get("source", "")) for c in json.loads(nb_text).get("cells", [])]
+
+
+def secret_lines(root: Path = ROOT) -> dict:
+    """line -> 'solution' | 'poll' | 'hidden' for every line that the source notebooks show
+    only inside solution or hidden-test regions."""
+    inside, outside = {}, set()
+    for path in sorted((root / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            mode = None
+            for line in "".join(cell.get("source", "")).splitlines():
+                m = REGION.match(line)
+                if m:
+                    mode = None if m.group(1) == "END" else m.group(2)
+                    continue
+                s = line.strip()
+                if mode == "SOLUTION":
+                    inside[s] = "poll" if gid.startswith("poll_") else inside.get(s, "solution")
+                elif mode == "HIDDEN TESTS":
+                    inside[s] = "hidden"
+                else:
+                    outside.add(s)
+    return {s: kind for s, kind in inside.items() if len(s) >= MIN_LINE and s not in outside}
+
+
+def scan(files: dict, secrets: dict) -> list[str]:
+    """`files`: relative path -> text. Returns what leaked: 'path: kind: line'."""
+    leaks = []
+    for rel, text in sorted(files.items()):
+        if rel.endswith(".ipynb"):
+            lines = {ln.strip() for src in _cells(text) for ln in src.splitlines()}
+        else:
+            lines = {ln.strip() for ln in text.splitlines()}
+        for s in sorted(lines & set(secrets)):
+            if secrets[s] == "solution" and rel.endswith(".py") and rel.startswith(PACKAGE_CODE):
+                continue
+            leaks.append(f"{rel}: {secrets[s]}: {s}")
+    return leaks
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    folder, archive = write_student_edition(tmp_path_factory.mktemp("edition") / "tnn-workbook", root=ROOT)
+    return folder, archive
+
+
+def _files(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _zip_files(archive: Path, top: str) -> dict:
+    with zipfile.ZipFile(archive) as z:
+        return {n[len(top) + 1:]: z.read(n) for n in z.namelist() if not n.endswith("/")}
+
+
+def test_edition_holds_what_students_receive_and_nothing_else(edition):
+    folder, archive = edition
+    files = _files(folder)
+    assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    assert {r.split("/")[0] for r in files} == {"README.md", "workbook.py", "pyproject.toml", "LICENSE", "notebooks",
+                                               "tnn_lib", "autograder"}
+    assert sorted(r for r in files if r.startswith("notebooks/")) == [f"notebooks/{a}/{a}.ipynb" for a in assignments]
+    for rel, data in files.items():
+        if rel.startswith(("notebooks/", "tnn_lib/", "autograder/")):   # copies, byte for byte
+            assert data == (ROOT / rel).read_bytes(), rel
+    forbidden = [r for r in files if any(r == f or r.startswith(f + "/") for f in FORBIDDEN)
+                 or r.endswith((".db", ".json", ".pyc")) or "examples" in r.split("/")]
+    assert not forbidden
+    assert not [r for r, d in files.items() if d.startswith(b"SQLite format 3")]
+    example_class = {p.read_bytes() for p in (ROOT / "autograder" / "examples").rglob("*") if p.is_file()}
+    assert not [r for r, d in files.items() if d in example_class], "a file of the example class is in the edition"
+    assert _zip_files(archive, folder.name) == files, "the zip must hold exactly the folder"
+    grader = {"grading.py", "worker.py", "gradebook.py", "release.py", "report.py", "feedback.py", "launch.py"}
+    assert not [r for r in files if r.startswith("autograder/") and r.split("/")[-1] in grader]
+
+
+def test_no_solution_or_hidden_test_line_in_the_edition_or_its_zip(edition):
+    folder, archive = edition
+    secrets = secret_lines()
+    kinds = {k: sum(v == k for v in secrets.values()) for k in ("solution", "poll", "hidden")}
+    assert kinds["solution"] > 50 and kinds["poll"] > 10 and kinds["hidden"] > 150, kinds  # the scan has teeth
+    texts = {r: d.decode("utf-8") for r, d in _files(folder).items()}
+    assert scan(texts, secrets) == []
+    ztexts = {r: d.decode("utf-8") for r, d in _zip_files(archive, folder.name).items()}
+    assert scan(ztexts, secrets) == []
+    # and the scan finds a leak: a source notebook, or one hidden line pasted into the README
+    src = (ROOT / "solutions" / "02_batchnorm" / "02_batchnorm.ipynb").read_text(encoding="utf-8")
+    assert {k for k in ("solution", "poll", "hidden") if any(f": {k}: " in x for x in scan({"x.ipynb": src}, secrets))} \
+        == {"solution", "poll", "hidden"}
+    hidden = next(s for s, k in secrets.items() if k == "hidden")
+    assert scan({"README.md": texts["README.md"] + "\n" + hidden + "\n"}, secrets) == [f"README.md: hidden: {hidden}"]
+
+
+# ------------------------------------------------------------------------------------------
+# installed in a fresh venv, away from the repository
+# ------------------------------------------------------------------------------------------
+def _env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "JUPYTER", "VIRTUAL_ENV", "TNN_"))}
+    env.update(HOME=str(home), PATH="/usr/bin:/bin", PYTHONNOUSERSITE="1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed(edition, tmp_path_factory):
+    """The edition unpacked from its zip into a new folder and installed into its own venv
+    (from PyPI, a warm cache) with the edition's own `workbook.py` setup."""
+    _, archive = edition
+    base = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(base)
+    folder = base / "tnn-workbook"
+    home = base / "home"
+    home.mkdir()
+    env = _env(home)
+    env["PIP_CACHE_DIR"] = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    code = "import sys; sys.argv=['workbook.py']; import workbook; workbook.setup()"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "deprecated" not in proc.stderr.lower(), proc.stderr[-3000:]
+    return folder, env
+
+
+def _answer(nb: dict, gid: str, source: str) -> dict:
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid:
+            cell["source"] = source
+            return nb
+    raise AssertionError(f"no cell {gid}")
+
+
+BN_UNBIASED = '''def batchnorm_forward(z, gamma, beta, eps=1e-5):
+    mu = z.mean(axis=0)
+    var = z.var(axis=0, ddof=1)
+    z_hat = (z - mu) / np.sqrt(var + eps)
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
+'''
+POPSTATS = '''def population_statistics(batch_means, batch_vars, batch_size):
+    B = batch_size
+    mean = np.mean(batch_means, axis=0)
+    var = B / (B - 1) * np.mean(batch_vars, axis=0)
+    return (float(mean), float(var)) if np.ndim(batch_means) == 1 else (mean, var)
+'''
+
+
+@pytest.mark.slow
+def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(installed, tmp_path):
+    folder, env = installed
+    aid = "02_batchnorm"
+    bindir = folder / ".venv" / "bin"
+    # the package comes from the edition, not from this checkout
+    where = subprocess.run([bindir / "python", "-c", "import tnn_lib, autograder; print(tnn_lib.__file__, "
+                            "autograder.__file__)"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert str(ROOT) not in where.stdout and str(folder) in where.stdout
+    gone = subprocess.run([bindir / "python", "-c", "import autograder.grading"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert gone.returncode != 0 and "No module named 'autograder.grading'" in gone.stderr
+
+    # a student completes two exercises, one with a known misconception, and saves after Run All
+    nb = json.loads((folder / "notebooks" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    nb = _answer(_answer(nb, "batchnorm_forward", BN_UNBIASED), "population_statistics", POPSTATS)
+    work = folder / "notebooks" / aid / "mine.ipynb"
+    work.write_text(json.dumps(nb), encoding="utf-8")
+    run = subprocess.run([bindir / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                          "--ExecutePreprocessor.timeout=300", "--allow-errors", str(work)], cwd=work.parent, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    # tnn-course check: the same messages in the edition as in the repository
+    mine = subprocess.run([bindir / "tnn-course", "check", str(work)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    ours = subprocess.run([sys.executable, "-m", "autograder.cli", "check", str(work)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert mine.stdout == ours.stdout and mine.returncode == ours.returncode == 1, (mine.stdout, mine.stderr)
+    assert "PASS  test_population_statistics" in mine.stdout
+    assert "misconception:" in mine.stdout and "unbiased" in mine.stdout.lower()
+    usage = subprocess.run([bindir / "tnn-course", "--help"], env=env, capture_output=True, text=True).stdout
+    commands = [ln.split()[0] for ln in usage.split("COMMAND\n", 1)[-1].split("\noptions")[0].splitlines() if ln.strip()]
+    assert commands == ["check"], usage   # the student's tnn-course has the self-check only
+
+    # grading: the notebook run in the edition grades like the same answers in notebooks/
+    repo_nb = _answer(_answer(json.loads((ROOT / "notebooks" / aid / f"{aid}.ipynb").read_text(encoding="utf-8")),
+                              "batchnorm_forward", BN_UNBIASED), "population_statistics", POPSTATS)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "edition.ipynb").write_bytes(work.read_bytes())
+    (inbox / "repo.ipynb").write_text(json.dumps(repo_nb), encoding="utf-8")
+    from autograder.grading import grade
+    summary = grade(inbox, assignment=aid, workers=1, output=tmp_path / "grading", root=ROOT,
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", progress=False)
+    assert summary.exit_status == 0
+    rows = {r["student"]: {(c["grade_id"], c["points"], c["status"], c["misconception"])
+                           for nb_ in r["notebooks"].values() for c in nb_["cells"]} for r in summary.results}
+    assert rows["edition"] == rows["repo"]
+    assert any(g == "test_population_statistics" and s == "passed" for g, _, s, _ in rows["edition"])
+    assert any(g == "test_batchnorm_forward" and m for g, _, _, m in rows["edition"])
+
+    # JupyterLab opens, with the widget manager extension loaded into the page
+    sys.path.insert(0, str(ROOT / "tests"))
+    from browser_tools import free_port
+    port = free_port()
+    # the README's one command (set up already: it goes straight to JupyterLab)
+    lab = subprocess.Popen([sys.executable, "workbook.py", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                            "--ServerApp.port_retries=0", "--IdentityProvider.token=edition"],
+                           cwd=folder, env=env, stdout=open(tmp_path / "lab.log", "wb"), stderr=subprocess.STDOUT)
+    lab.log = tmp_path / "lab.log"
+    try:
+        page = _get(f"http://127.0.0.1:{port}/lab?token=edition", lab)
+        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                      page, re.S).group(1))
+        fed = {e["name"]: e for e in config.get("federated_extensions", [])}
+        assert "@jupyter-widgets/jupyterlab-manager" in fed, sorted(fed)
+        entry = fed["@jupyter-widgets/jupyterlab-manager"]
+        js = _get(f"http://127.0.0.1:{port}/lab/extensions/{entry['name']}/{entry['load']}?token=edition", lab)
+        assert "jupyter-widgets" in js
+        contents = json.loads(_get(f"http://127.0.0.1:{port}/api/contents/{aid}?token=edition", lab))
+        assert {c["name"] for c in contents["content"]} >= {f"{aid}.ipynb"}
+    finally:
+        import psutil
+        children = psutil.Process(lab.pid).children(recursive=True) if lab.poll() is None else []
+        lab.terminate()   # workbook.py passes it on to JupyterLab
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            lab.wait()
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        for p in alive:
+            p.kill()
+        assert not alive, "JupyterLab outlived workbook.py"
+
+
+def _get(url: str, proc, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    err = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"JupyterLab exited with {proc.returncode}: {proc.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.read().decode("utf-8")
+        except OSError as e:  # not listening yet
+            err = e
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {timeout} s: {err}")
