@@ -7,7 +7,10 @@ Backward exercises get the cache of the *reference* forward, in the fixed layout
 
 Inputs are drawn so that every catalogued wrong variant shows: ``gamma`` away from 1
 (forgetting γ), feature means away from 0, N ≠ D (normalising over the wrong axis), a random
-upstream gradient (never all ones, which would make dz exactly 0). The Jacobian of batch
+upstream gradient (never all ones, which would make dz exactly 0), and one nearly constant
+neuron (the last column of batch-norm inputs, the last row of layer-norm inputs, variance
+exactly ``TINY_VAR`` = 1e-10), where an ε that is ignored, 1e-8 or machine epsilon instead
+of the given 1e-5 shows. The Jacobian of batch
 norm is symmetric, so a *transposed* Jacobian is not a misconception here (the notebook
 says so); the Jacobian's catalogue holds the dropped paths instead.
 

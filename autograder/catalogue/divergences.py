@@ -6,7 +6,9 @@ checks: batches have at least two rows and two columns (a sum and a mean over ro
 over rows and columns, always differ); KL targets always contain a zero entry (0·log 0
 must be 0); and every case built from logits has a "confidently wrong" row whose logits
 are about ±1000 apart (softmax(z + c) = softmax(z), so a stable implementation does not
-care, a naive ``exp`` overflows).
+care, a naive ``exp`` overflows). Targets are soft except in case "one_hot" (and row 0 of
+"binary"), so that cross-entropy and KL differ; the notebook checks L2 on no two-column
+case, where the MSE np.mean((y − d)²) equals the reference exactly.
 """
 from __future__ import annotations
 
