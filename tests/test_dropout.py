@@ -138,6 +138,25 @@ def test_mc_dropout_average_converges_to_one_deterministic_pass():
     np.testing.assert_allclose(two, (forward(x, r) + forward(x, r)) / 2, rtol=1e-15)
 
 
+def test_a_given_mask_takes_precedence_over_rng_and_leaves_it_untouched():
+    x, mask = np.arange(1.0, 7.0).reshape(2, 3), np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    rng = np.random.default_rng(4)
+    before = rng.bit_generator.state
+    out, (m, _, _, _) = do.dropout_forward(x, 0.5, rng=rng, mask=mask)
+    np.testing.assert_array_equal(out, x * mask * 2.0)
+    np.testing.assert_array_equal(m, mask)
+    assert rng.bit_generator.state == before          # no number drawn
+    # a boolean mask is accepted and cached as float 0/1
+    _, (m, _, _, _) = do.dropout_forward(x, 0.5, mask=mask.astype(bool))
+    assert m.dtype == np.float64 and np.array_equal(m, mask)
+
+
+def test_scale_weights_for_test_returns_a_new_array():
+    W = np.ones((2, 2))
+    W_test = do.scale_weights_for_test(W, 1.0)
+    assert W_test is not W and not np.shares_memory(W_test, W)
+
+
 def test_mc_dropout_hands_keep_prob_to_a_forward_that_takes_it():
     """One network function for every keep probability: keep_prob reaches forward when its
     signature has a keep_prob keyword (or **kwargs); a two-argument forward gets two."""
