@@ -306,7 +306,7 @@ MISCONCEPTIONS = [
        "the target d weighs the log ratio: Σ_i d_i log(d_i / y_i); KL is not symmetric", _kl_swapped),
     _M("kl_divergence", "kl-cross-entropy", "you computed the cross-entropy −Σ d log y, not KL: the Σ d log d term is missing",
        "KL = Σ_i d_i log d_i − Σ_i d_i log y_i: the first term (minus the entropy of d) is 0 only for one-hot "
-       "targets; for soft targets it is not — see '2. L2 and KL'", _kl_cross_entropy),
+       "targets; for soft targets it is not — see 'L2 and KL'", _kl_cross_entropy),
 
     _M("kl_divergence_grad", "kl-grad-not-divided-by-N", "the gradient is −d/y, without the 1/N of the batch mean",
        "the loss is a mean over N rows: dy = −d / (N·y)", _klg_not_divided),
