@@ -83,16 +83,33 @@ def _bn_inputs(rng, case=None, N=6, D=3):
     return {"z": z, "gamma": gamma, "beta": beta, "eps": 1e-5}
 
 
-def _bn_forward_variant(ddof=0, axis=0, eps_inside=True, eps_used=None):
+def _bn_forward_variant(ddof=0, axis=0, eps_inside=True):
     def batchnorm_forward(z, gamma, beta, eps=1e-5):
-        if eps_used is not None:
-            eps = eps_used
         mu = z.mean(axis=axis, keepdims=True)
         var = z.var(axis=axis, ddof=ddof, keepdims=True)
         s = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
         z_hat = (z - mu) / s
         return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
     return batchnorm_forward
+
+
+# ε mistakes, written out as a student would write them
+def _bn_eps_ignored(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var)                              # no ε at all
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
+
+
+def _bn_eps_1e8(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var + 1e-8)                       # the eps argument ignored
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
+
+
+def _bn_eps_machine(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var + np.finfo(float).eps)        # machine epsilon, 2.2e-16
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
 
 
 def _bn_backward_inputs(rng, case=None, N=6, D=3):
@@ -213,10 +230,8 @@ def _ln_inputs(rng, case=None, N=4, D=6):
     return {"x": x, "gamma": gamma, "beta": beta, "eps": 1e-5}
 
 
-def _ln_forward_variant(axis=1, ddof=0, eps_inside=True, eps_used=None):
+def _ln_forward_variant(axis=1, ddof=0, eps_inside=True):
     def layernorm_forward(x, gamma, beta, eps=1e-5):
-        if eps_used is not None:
-            eps = eps_used
         mu = x.mean(axis=axis, keepdims=True)
         var = x.var(axis=axis, ddof=ddof, keepdims=True)
         s = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
@@ -224,6 +239,24 @@ def _ln_forward_variant(axis=1, ddof=0, eps_inside=True, eps_used=None):
             x_hat = (x - mu) / s
         return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
     return layernorm_forward
+
+
+def _ln_eps_ignored(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+def _ln_eps_1e8(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var + 1e-8)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+def _ln_eps_machine(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var + np.finfo(float).eps)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
 
 
 def _ln_backward_inputs(rng, case=None, N=4, D=6):
@@ -294,15 +327,15 @@ MISCONCEPTIONS = [
                   "you left ε out: (z − μ)/√σ², which blows up for a neuron whose minibatch is nearly constant",
                   "u = (z − μ_B)/√(σ²_B + ε) with the ε argument (1e-5 here); it keeps the division finite when "
                   "σ²_B ≈ 0 — " + _FWD,
-                  impl=_bn_forward_variant(eps_used=0.0)),
+                  impl=_bn_eps_ignored),
     Misconception("batchnorm_forward", "bn-eps-hard-coded-1e-8",
                   "you used ε = 1e-8 instead of the eps argument",
                   "use the eps you are given (1e-5 by default, as PyTorch): u = (z − μ_B)/√(σ²_B + eps) — " + _FWD,
-                  impl=_bn_forward_variant(eps_used=1e-8)),
+                  impl=_bn_eps_1e8),
     Misconception("batchnorm_forward", "bn-eps-machine-epsilon",
                   "you used machine epsilon (np.finfo(float).eps ≈ 2.2e-16) as ε instead of the eps argument",
                   "ε is a hyper-parameter, not a rounding guard: u = (z − μ_B)/√(σ²_B + eps) with the given eps — " + _FWD,
-                  impl=_bn_forward_variant(eps_used=float(np.finfo(float).eps))),
+                  impl=_bn_eps_machine),
     # batchnorm_jacobian
     Misconception("batchnorm_jacobian", "bnjac-no-cross-lines",
                   "your Jacobian has only the through lines (the diagonal i = j); the cross lines i ≠ j are missing",
@@ -391,15 +424,15 @@ MISCONCEPTIONS = [
     Misconception("layernorm_forward", "ln-eps-ignored",
                   "you left ε out: (x − μ)/√σ², which blows up for an instance whose features are nearly equal",
                   "x̂ = (x − μ_n)/√(σ²_n + eps) with the eps argument (1e-5 here) — see 'Layer norm'",
-                  impl=_ln_forward_variant(eps_used=0.0)),
+                  impl=_ln_eps_ignored),
     Misconception("layernorm_forward", "ln-eps-hard-coded-1e-8",
                   "you used ε = 1e-8 instead of the eps argument",
                   "use the eps you are given: x̂ = (x − μ_n)/√(σ²_n + eps) — see 'Layer norm'",
-                  impl=_ln_forward_variant(eps_used=1e-8)),
+                  impl=_ln_eps_1e8),
     Misconception("layernorm_forward", "ln-eps-machine-epsilon",
                   "you used machine epsilon (≈ 2.2e-16) as ε instead of the eps argument",
                   "ε is a hyper-parameter (1e-5 here), not a rounding guard: x̂ = (x − μ_n)/√(σ²_n + eps) — see 'Layer norm'",
-                  impl=_ln_forward_variant(eps_used=float(np.finfo(float).eps))),
+                  impl=_ln_eps_machine),
     # layernorm_backward
     Misconception("layernorm_backward", "ln-backward-over-batch-axis",
                   "you took the means of the backward formula over the batch axis (axis 0)",
