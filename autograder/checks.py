@@ -265,7 +265,7 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                            f"(first difference: {out.detail}; inputs: {shown}){said}")
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
-                       f"{_partial_note(got, expected, alts, tol, ex.output_name)}")
+                       f"{_partial_note(got, expected, _partial_confirmed(ex, student_fn, got, expected, alts, others, tol), tol, ex.output_name)}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -356,6 +356,47 @@ def _established(ex, student_fn, candidates, cases) -> list:
         inputs, tol = made
         theirs = _quiet_run(ex, student_fn, inputs)
         left = [m for m in left if _agree(theirs, _quiet_run(ex, m.impl, inputs), tol)]
+    return left
+
+
+def _wrong_parts_reproduced(got, expected, alt, tol):
+    """The parts (keys) in which variant `alt` differs from `expected`, if `got` reproduces
+    every one of them exactly; else None."""
+    exp, mine, theirs = _parts(expected), _parts(got), _parts(alt)
+    if exp is None or mine is None or theirs is None or not (set(exp) == set(mine) == set(theirs)):
+        return None
+    wrong = [k for k in exp if not compare(theirs[k], exp[k], tol).ok]
+    return wrong if wrong and all(compare(mine[k], theirs[k], tol).ok for k in wrong) else None
+
+
+def _partial_confirmed(ex, student_fn, got, expected, alts, cases, tol) -> list:
+    """The (misconception, output) pairs of `alts` whose wrong parts the answer reproduces on
+    this case and on every case of `cases`: a part of an answer is said to show a known
+    mistake only when it does so everywhere it is checked."""
+    left = [(m, alt) for m, alt in alts if _wrong_parts_reproduced(got, expected, alt, tol)]
+    for kw in cases:
+        if not left:
+            break
+        made = _case_inputs(ex, kw)
+        if made is None:
+            continue
+        inputs, case_tol = made
+        ok, theirs = _quiet_run(ex, student_fn, inputs)
+        ref_ok, ref = _quiet_run(ex, ex.reference, inputs)
+        if not ok or not ref_ok:
+            return []
+        kept = []
+        for m, alt in left:
+            v_ok, v = _quiet_run(ex, m.impl, inputs)
+            if not v_ok:
+                continue
+            exp_parts, v_parts, mine = _parts(ref), _parts(v), _parts(theirs)
+            if exp_parts is None or v_parts is None or mine is None or not (set(exp_parts) == set(v_parts) == set(mine)):
+                continue
+            wrong = [k for k in exp_parts if not compare(v_parts[k], exp_parts[k], case_tol).ok]
+            if all(compare(mine[k], v_parts[k], case_tol).ok for k in wrong):
+                kept.append((m, alt))
+        left = kept
     return left
 
 

@@ -228,3 +228,18 @@ def test_grading_names_nothing_when_the_cases_of_a_cell_disagree(monkeypatch):
                            [], 10)
     # one case, and the diagnostic case N = 7, C = 5 where the answer is right: still nothing
     assert row["status"] == "failed" and row["misconception"] == "", row
+
+
+def test_a_part_is_said_to_show_a_known_mistake_only_if_it_does_on_every_case():
+    """dW transposed on every case, db left unsummed only when N = 4: on the N = 4 case both
+    parts look like catalogued mistakes, but db is right on the diagnostic case (N = 7), so
+    only dW is named."""
+    def transposed_and_sometimes_unsummed(dout, cache):
+        x, W, _ = cache
+        db = dout.copy() if x.shape[0] == 4 else dout.sum(axis=0)
+        return dout @ W.T, dout.T @ x, db
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", transposed_and_sometimes_unsummed, seed=2, N=4, D=3, M=5)
+    msg = str(info.value)
+    assert "[linear-dW-transposed]" in msg and "[linear-db-not-summed]" not in msg, msg
+    assert "db differs for another reason as well" in msg, msg
