@@ -13,8 +13,9 @@ When they differ it runs the catalogued wrong variants of the exercise on the
 same inputs; if one of them reproduces the student's output — on this case, on every
 other case of the same exercise in the test cell (see :func:`cell_source`) and on the
 exercise's ``diagnostic_cases`` — the failure names that misconception and gives a hint.
-Otherwise it reports the first differing values. The messages are identical in a student's own run (``tnn-course check``)
-and in grading, which reads the machine-readable first line of the message:
+Otherwise it reports the first differing values. The messages are identical in a student's
+own run (``tnn-course check``) and in grading, which reads the machine-readable first line of
+the message:
 
     ``TNN-MISCONCEPTION <id>``  a catalogued misconception matched
     ``TNN-REFERENCE-USED``      the answer called the reference for its own exercise
@@ -264,8 +265,9 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         m = named[0]
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                            f"(first difference: {out.detail}; inputs: {shown}){said}")
+    confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
-                       f"{_partial_note(got, expected, _partial_confirmed(ex, student_fn, got, expected, alts, others, tol), tol, ex.output_name)}")
+                       f"{_partial_note(got, expected, confirmed, tol, ex.output_name)}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -391,7 +393,7 @@ def _partial_confirmed(ex, student_fn, got, expected, alts, cases, tol) -> list:
             if not v_ok:
                 continue
             exp_parts, v_parts, mine = _parts(ref), _parts(v), _parts(theirs)
-            if exp_parts is None or v_parts is None or mine is None or not (set(exp_parts) == set(v_parts) == set(mine)):
+            if None in (exp_parts, v_parts, mine) or not set(exp_parts) == set(v_parts) == set(mine):
                 continue
             wrong = [k for k in exp_parts if not compare(v_parts[k], exp_parts[k], case_tol).ok]
             if all(compare(mine[k], v_parts[k], case_tol).ok for k in wrong):
