@@ -10,10 +10,12 @@ A graded test cell of a workbook notebook is a few lines such as::
 :mod:`autograder.catalogue`), runs the student's function and the `tnn_lib`
 reference on copies of them, and compares the results with ``rel_error < tol``.
 When they differ it runs the catalogued wrong variants of the exercise on the
-same inputs; if one of them reproduces the student's output, the failure names
-that misconception and gives a hint. Otherwise it reports the first differing
-values. The messages are identical in a student's own run (``tnn-course check``)
-and in grading, which reads the machine-readable first line of the message:
+same inputs; if one of them reproduces the student's output — on this case, on every
+other case of the same exercise in the test cell (see :func:`cell_source`) and on the
+exercise's ``diagnostic_cases`` — the failure names that misconception and gives a hint.
+Otherwise it reports the first differing values. The messages are identical in a student's
+own run (``tnn-course check``) and in grading, which reads the machine-readable first line of
+the message:
 
     ``TNN-MISCONCEPTION <id>``  a catalogued misconception matched
     ``TNN-REFERENCE-USED``      the answer called the reference for its own exercise
@@ -21,6 +23,7 @@ and in grading, which reads the machine-readable first line of the message:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import io
 import re
@@ -259,7 +262,7 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     out = compare(got, expected, tol, where=ex.output_name)
     if out.ok:
         return True
-    alts = []
+    alts, matched = [], []
     for m in misconceptions_for(name):
         try:
             with np.errstate(all="ignore"):
@@ -267,11 +270,178 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         except Exception:
             continue
         if compare(got, alt, tol).ok:
-            raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                               f"(first difference: {out.detail}; inputs: {shown}){said}")
+            matched.append(m)
         alts.append((m, alt))
+    here = _case_kwargs(seed, case, sizes)
+    others = [kw for kw in _cell_cases_of(name) + list(ex.diagnostic_cases) if _case_key(kw) != _case_key(here)]
+    named = _established(ex, student_fn, matched, others)
+    if len(named) == 1:
+        m = named[0]
+        raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
+                           f"(first difference: {out.detail}; inputs: {shown}){said}")
+    confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
-                       f"{_partial_note(got, expected, alts, tol, ex.output_name)}")
+                       f"{_partial_note(got, expected, confirmed, tol, ex.output_name)}")
+
+
+# ----------------------------------------------------------------------------------------
+# naming a misconception: only when its variant matches on every case
+# ----------------------------------------------------------------------------------------
+# A wrong variant can coincide with another mistake on one case (L2 divided by the C columns
+# equals L2 without the ½ when N = 2C), so a misconception is named only when the answer
+# matches its variant on every case the test cell checks (known while `cell_source` is in
+# force: grading and `tnn-course check` run every graded cell inside it) and on the
+# exercise's own `diagnostic_cases`, shapes chosen so that different mistakes cannot agree.
+_CELL_SOURCE: contextvars.ContextVar = contextvars.ContextVar("tnn_cell_source", default=None)
+
+
+@contextlib.contextmanager
+def cell_source(source: str | None):
+    """While a graded test cell runs: its source, so that a failing `check` can confirm a
+    misconception on the cell's other `check` cases of the same exercise."""
+    token = _CELL_SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _CELL_SOURCE.reset(token)
+
+
+def _cell_cases_of(name: str) -> list[dict]:
+    source = _CELL_SOURCE.get()
+    if not source:
+        return []
+    from autograder.outcomes import check_cases
+    return check_cases(source, name)
+
+
+def _case_kwargs(seed, case, sizes) -> dict:
+    kw = {"seed": seed, **sizes}
+    if case is not None:
+        kw["case"] = case
+    return kw
+
+
+def _case_key(kw: dict):
+    kw = {k: v for k, v in kw.items() if k != "tol"}
+    kw.setdefault("seed", 0)
+    if kw.get("case") is None:
+        kw.pop("case", None)
+    return tuple(sorted((k, repr(v)) for k, v in kw.items()))
+
+
+def _case_inputs(ex, kw: dict):
+    """(inputs, tol) of the case `kw` (check's keyword arguments), or None if it is not one."""
+    kw = dict(kw)
+    seed, case, tol = kw.pop("seed", 0), kw.pop("case", None), kw.pop("tol", None)
+    try:
+        return ex.make_inputs(np.random.default_rng(seed), case=case, **kw), (ex.tol if tol is None else tol)
+    except Exception:  # noqa: BLE001 - not a case of this exercise: it confirms nothing
+        return None
+
+
+def _quiet_run(ex, impl, inputs):
+    """(True, output) or (False, the error's type name): `impl` on a copy of `inputs`,
+    its warnings and stderr swallowed."""
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return True, run_exercise(ex, impl, inputs)
+    except NotImplementedError:
+        return False, "NotImplementedError"
+    except Exception as err:  # noqa: BLE001 - an error is an outcome to compare
+        return False, getattr(err, "ename", type(err).__name__)
+
+
+def _agree(a, b, tol) -> bool:
+    (ok_a, va), (ok_b, vb) = a, b
+    if ok_a and ok_b:
+        return compare(va, vb, tol).ok
+    return not ok_a and not ok_b and va == vb
+
+
+def _established(ex, student_fn, candidates, cases) -> list:
+    """The `candidates` (misconceptions the answer already matched on one failing case) whose
+    variants the answer also matches on every case of `cases`."""
+    left = list(candidates)
+    for kw in cases:
+        if not left:
+            break
+        made = _case_inputs(ex, kw)
+        if made is None:
+            continue
+        inputs, tol = made
+        theirs = _quiet_run(ex, student_fn, inputs)
+        left = [m for m in left if _agree(theirs, _quiet_run(ex, m.impl, inputs), tol)]
+    return left
+
+
+def _wrong_parts_reproduced(got, expected, alt, tol):
+    """The parts (keys) in which variant `alt` differs from `expected`, if `got` reproduces
+    every one of them exactly; else None."""
+    exp, mine, theirs = _parts(expected), _parts(got), _parts(alt)
+    if exp is None or mine is None or theirs is None or not (set(exp) == set(mine) == set(theirs)):
+        return None
+    wrong = [k for k in exp if not compare(theirs[k], exp[k], tol).ok]
+    return wrong if wrong and all(compare(mine[k], theirs[k], tol).ok for k in wrong) else None
+
+
+def _partial_confirmed(ex, student_fn, got, expected, alts, cases, tol) -> list:
+    """The (misconception, output) pairs of `alts` whose wrong parts the answer reproduces on
+    this case and on every case of `cases`: a part of an answer is said to show a known
+    mistake only when it does so everywhere it is checked."""
+    left = [(m, alt) for m, alt in alts if _wrong_parts_reproduced(got, expected, alt, tol)]
+    for kw in cases:
+        if not left:
+            break
+        made = _case_inputs(ex, kw)
+        if made is None:
+            continue
+        inputs, case_tol = made
+        ok, theirs = _quiet_run(ex, student_fn, inputs)
+        ref_ok, ref = _quiet_run(ex, ex.reference, inputs)
+        if not ok or not ref_ok:
+            return []
+        kept = []
+        for m, alt in left:
+            v_ok, v = _quiet_run(ex, m.impl, inputs)
+            if not v_ok:
+                continue
+            exp_parts, v_parts, mine = _parts(ref), _parts(v), _parts(theirs)
+            if None in (exp_parts, v_parts, mine) or not set(exp_parts) == set(v_parts) == set(mine):
+                continue
+            wrong = [k for k in exp_parts if not compare(v_parts[k], exp_parts[k], case_tol).ok]
+            if all(compare(mine[k], v_parts[k], case_tol).ok for k in wrong):
+                kept.append((m, alt))
+        left = kept
+    return left
+
+
+def established_misconception(name: str, student_fn, cases) -> str | None:
+    """The id of the one catalogued misconception of exercise `name` whose variant the answer
+    matches on every case of `cases` (check's keyword arguments) and on the exercise's
+    diagnostic cases, while differing from the reference on at least one; else None."""
+    from autograder.catalogue import get_exercise, misconceptions_for
+    ex = get_exercise(name)
+    if not callable(student_fn):
+        return None
+    every = []
+    for kw in list(cases) + list(ex.diagnostic_cases):
+        if _case_key(kw) not in {_case_key(k) for k in every}:
+            every.append(kw)
+    left, wrong = misconceptions_for(name), False
+    for kw in every:
+        made = _case_inputs(ex, kw)
+        if made is None:
+            continue
+        inputs, tol = made
+        theirs = _quiet_run(ex, student_fn, inputs)
+        if not theirs[0] and theirs[1] == "NotImplementedError":
+            return None
+        wrong = wrong or not _agree(theirs, _quiet_run(ex, ex.reference, inputs), tol)
+        left = [m for m in left if _agree(theirs, _quiet_run(ex, m.impl, inputs), tol)]
+        if not left:
+            return None
+    return left[0].id if wrong and len(left) == 1 else None
 
 
 def _parts(value):

@@ -1,31 +1,28 @@
 """Name the misconception behind a failed test cell whose first failing line was not a
 ``check`` (e.g. a plain ``assert`` on a small fixed case).
 
-Grading runs :func:`diagnose` in the student's kernel right after such a cell: it runs the
-cell's own ``check`` cases (or ``seed=0``) through :func:`autograder.checks.check`, which
-compares the answer with the catalogued wrong variants, and prints the first line of the
-first tagged failure. The result depends only on the answer and the seeded cases, so it is
-the same in ``tnn-course check`` and in grading, with any number of workers.
+Grading runs :func:`diagnose` in the grader right after such a cell: it runs the answer on
+every ``check`` case of the cell (or ``seed=0``) and on the exercise's diagnostic cases, and
+names a misconception only when the answer matches that one catalogued variant on **all** of
+them (and differs from the reference on at least one): a mistake that coincides with another
+on one shape (L2 divided by the C columns is L2 without the ½ when N = 2C) is not misnamed.
+The result depends only on the answer and the seeded cases, so it is the same in
+``tnn-course check`` and in grading, with any number of workers.
 """
 from __future__ import annotations
 
-from autograder.checks import MISCONCEPTION_TAG, CheckFailure, check
+from autograder.checks import MISCONCEPTION_TAG, established_misconception
 
 
 def diagnose(name: str, student_fn, cases=({"seed": 0},)) -> str | None:
-    """The id of the misconception `student_fn` matches on the first case that names one."""
+    """The id of the misconception `student_fn` matches on every case of `cases` (and on
+    the exercise's diagnostic cases), or None."""
     if not callable(student_fn):
         return None
-    for kwargs in cases:
-        try:
-            check(name, student_fn, **kwargs)
-        except CheckFailure as err:
-            first = (str(err).splitlines() or [""])[0]
-            if first.startswith(MISCONCEPTION_TAG):
-                return first[len(MISCONCEPTION_TAG):].strip()
-        except BaseException:  # noqa: BLE001 - the answer raised: nothing to name
-            return None
-    return None
+    try:
+        return established_misconception(name, student_fn, list(cases) or [{"seed": 0}])
+    except Exception:  # noqa: BLE001 - nothing can be named
+        return None
 
 
 def report(name: str, student_fn, cases=({"seed": 0},)) -> None:

@@ -23,7 +23,7 @@ import sys
 import time
 import warnings
 
-from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure
+from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source
 from autograder.outcomes import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 
@@ -439,7 +439,8 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
                         raise CheckFailure(f"{ex}: {value.why}")
                     if value is not MISSING:
                         ns[ex] = value
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings():
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings(), \
+                        cell_source(source):  # a check names a misconception only if every case of the cell agrees
                     warnings.simplefilter("ignore")
                     exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
         except CellTimeout:

@@ -89,3 +89,63 @@ def test_optimizer_variants_differ_from_the_reference_and_each_other_on_every_ca
             same = [name for name, other in outs.items() if compare(out, other, ex.tol).ok]
             assert not same, f"{m.id} agrees with {same[0]} on the check {case} of 05"
             outs[m.id] = out
+
+
+def _cells(aid, fn):
+    """(grade_id, source, cases) of every graded test cell of `aid` that checks `fn`."""
+    from autograder.outcomes import check_cases
+    from notebook_tools import nbgrader_meta
+    path = source_notebook(aid)
+    if not path.exists():
+        return []
+    return [(nbgrader_meta(c)["grade_id"], c.source, check_cases(c.source, fn)) for c in read(path).cells
+            if nbgrader_meta(c).get("grade") and check_cases(c.source, fn)]
+
+
+@pytest.mark.parametrize("aid,fn", PRESENT)
+def test_in_every_cell_the_first_failing_check_names_the_misconception(aid, fn):
+    """Run as grading runs a cell (its source known to the checks): a catalogued variant is
+    named by the first of the cell's checks that it fails, with every case of the cell agreeing
+    (a variant that raises on a case ends the cell there, as any error does)."""
+    from autograder.checks import cell_source
+    for m in misconceptions_for(fn):
+        for gid, source, cases in _cells(aid, fn):
+            with cell_source(source):
+                for kw in cases:
+                    try:
+                        check(fn, m.impl, **kw)
+                    except CheckFailure as err:
+                        if not str(err).startswith(f"{fn} raised"):  # a variant that raises ends the cell
+                            assert str(err).splitlines()[0] == f"{MISCONCEPTION_TAG} {m.id}", (m.id, gid, kw, str(err))
+                        break
+
+
+MINE = ("00_backprop", "01_divergences", "02_batchnorm", "03_dropout")
+# Dropout's wrong variants each break one mode (training or test, inverted or the notes' form)
+# and equal the reference in the others; for these the rule is "different where it is wrong".
+BY_MODE = {"dropout_forward", "dropout_backward"}
+
+
+@pytest.mark.parametrize("aid,fn", [(a, f) for a, f in PRESENT if a in MINE])
+def test_each_variant_differs_from_the_reference_and_the_others_on_every_case(aid, fn):
+    """On every case the notebook checks (and the diagnostic cases), each wrong variant of
+    `fn` differs from the reference and from every other variant, so no two mistakes can be
+    confused on any of them."""
+    import numpy as np
+    from autograder.checks import compare, run_exercise
+    ex = REGISTERED[fn]
+    cases = [kw for _, _, cs in _cells(aid, fn) for kw in cs] + list(ex.diagnostic_cases)
+    variants = misconceptions_for(fn)
+    for kw in cases:
+        args = dict(kw)
+        seed, case, tol = args.pop("seed", 0), args.pop("case", None), args.pop("tol", ex.tol)
+        inputs = ex.make_inputs(np.random.default_rng(seed), case=case, **args)
+        with np.errstate(all="ignore"):
+            ref = run_exercise(ex, ex.reference, inputs)
+            outs = {m.id: run_exercise(ex, m.impl, inputs) for m in variants}
+        wrong = {mid for mid, out in outs.items() if not compare(out, ref, tol).ok}
+        if fn not in BY_MODE:
+            assert wrong == set(outs), f"{sorted(set(outs) - wrong)} equal the reference on {kw}"
+        for a in sorted(wrong):
+            for b in sorted(set(outs) - {a}):
+                assert not compare(outs[a], outs[b], tol).ok, f"{a} and {b} agree on {kw}"

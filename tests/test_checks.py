@@ -140,3 +140,106 @@ def test_the_class_report_counts_mistakes_found_among_others():
     html = render(results)
     assert "<code>linear-db-not-summed</code></td><td>0</td><td>1</td>" in html, html[-2000:]
     assert "<code>linear-dW-transposed</code></td><td>1</td><td>1</td>" in html
+
+
+# ----------------------------------------------------------------------------------------
+# a misconception is named only when the answer matches its variant on every case
+# ----------------------------------------------------------------------------------------
+def l2_over_columns(y, d):
+    return float(0.5 * np.sum((y - d) ** 2) / y.shape[1])   # divided by C instead of N
+
+
+def _without(monkeypatch, mid):
+    """The catalogue without misconception `mid`, as check and diagnose read it."""
+    import autograder.catalogue as cat
+    real = cat.misconceptions_for
+    monkeypatch.setattr(cat, "misconceptions_for", lambda name: [m for m in real(name) if m.id != mid])
+
+
+def _first_line(fn, *args, **kwargs):
+    with pytest.raises(CheckFailure) as info:
+        fn(*args, **kwargs)
+    return str(info.value).splitlines()[0]
+
+
+def test_l2_over_columns_is_not_named_missing_half_where_N_is_2C(monkeypatch):
+    """With N = 4 rows and C = 2 columns, ½Σ(y − d)²/C equals Σ(y − d)²/N, the catalogue's
+    "missing ½", on that case: naming it from that case alone would be wrong. Without a
+    variant of its own, the answer is named nothing, whether the check runs alone (its
+    diagnostic case disagrees), inside a cell with other cases, or through diagnose."""
+    from autograder.catalogue import find_misconception, get_exercise
+    from autograder.checks import cell_source, compare, run_exercise
+    from autograder.diagnose import diagnose
+    _without(monkeypatch, "l2-averaged-over-columns")
+    ex, half = get_exercise("l2_divergence"), find_misconception("l2-missing-half")
+    coincide = dict(seed=5, case="binary")          # N = 4, C = 2
+    inputs = ex.make_inputs(np.random.default_rng(5), case="binary")
+    assert inputs["y"].shape == (4, 2)
+    assert compare(run_exercise(ex, l2_over_columns, inputs), run_exercise(ex, half.impl, inputs)).ok
+
+    # the mechanism is what keeps the name away: on this case alone the variant matches
+    monkeypatch.setattr(ex, "diagnostic_cases", ())
+    assert _first_line(check, "l2_divergence", l2_over_columns, **coincide) == "TNN-MISCONCEPTION l2-missing-half"
+    cell = ('check("l2_divergence", l2_divergence, seed=5, case="binary")\n'
+            'check("l2_divergence", l2_divergence, seed=1, N=5, C=4)\n')
+    with cell_source(cell):
+        assert not _first_line(check, "l2_divergence", l2_over_columns, **coincide).startswith("TNN-MISCONCEPTION")
+    monkeypatch.undo()
+    _without(monkeypatch, "l2-averaged-over-columns")
+    assert not _first_line(check, "l2_divergence", l2_over_columns, **coincide).startswith("TNN-MISCONCEPTION")
+    assert diagnose("l2_divergence", l2_over_columns, [coincide]) is None
+    assert diagnose("l2_divergence", l2_over_columns, [{"seed": 0}, coincide]) is None
+    # a real "missing ½" is still named, on the same cases
+    assert diagnose("l2_divergence", half.impl, [{"seed": 0}, coincide]) == "l2-missing-half"
+
+
+def test_l2_over_columns_has_its_own_name_in_every_cell_of_its_notebook():
+    from autograder.checks import cell_source
+    from autograder.outcomes import check_cases
+    from notebook_tools import nbgrader_meta, read, source_notebook
+    cells = [c.source for c in read(source_notebook("01_divergences")).cells
+             if nbgrader_meta(c).get("grade") and check_cases(c.source, "l2_divergence")]
+    assert cells
+    for source in cells:
+        with cell_source(source):
+            kw = check_cases(source, "l2_divergence")[0]
+            assert _first_line(check, "l2_divergence", l2_over_columns, **kw) == \
+                "TNN-MISCONCEPTION l2-averaged-over-columns"
+
+
+def test_grading_names_nothing_when_the_cases_of_a_cell_disagree(monkeypatch):
+    """Through grading's own evaluation: an answer equal to a variant on the cell's first
+    case only (and right elsewhere) fails without a misconception."""
+    from autograder.evaluate import LocalStudent, evaluate_tests
+    answer = ("import numpy as np\n\ndef l2_divergence(y, d):\n"
+              "    n, c = y.shape\n"
+              "    return float(np.sum((y - d) ** 2) / n) if (n, c) == (4, 2) else float(0.5 * np.sum((y - d) ** 2) / n)\n")
+    cell = ('from autograder.checks import check\n'
+            'check("l2_divergence", l2_divergence, seed=5, case="binary")\n'
+            'check("l2_divergence", l2_divergence, seed=1, N=5, C=4)\n')
+    student = LocalStudent([(0, answer)], timeout=10)
+    student.run_all()
+    [row] = evaluate_tests([("test_l2_divergence", cell, 1)], ["l2_divergence"], student, [], 10)
+    assert row["status"] == "failed" and row["misconception"] == "", row
+    only_first = cell.splitlines()[:2]
+    student = LocalStudent([(0, answer)], timeout=10)
+    student.run_all()
+    [row] = evaluate_tests([("test_l2_divergence", "\n".join(only_first) + "\n", 1)], ["l2_divergence"], student,
+                           [], 10)
+    # one case, and the diagnostic case N = 7, C = 5 where the answer is right: still nothing
+    assert row["status"] == "failed" and row["misconception"] == "", row
+
+
+def test_a_part_is_said_to_show_a_known_mistake_only_if_it_does_on_every_case():
+    """dW transposed on every case, db left unsummed only when N = 4: on the N = 4 case both
+    parts look like catalogued mistakes, but db is right on the diagnostic case (N = 7), so
+    only dW is named."""
+    def transposed_and_sometimes_unsummed(dout, cache):
+        x, W, _ = cache
+        db = dout.copy() if x.shape[0] == 4 else dout.sum(axis=0)
+        return dout @ W.T, dout.T @ x, db
+    with pytest.raises(CheckFailure) as info:
+        check("linear_backward", transposed_and_sometimes_unsummed, seed=2, N=4, D=3, M=5)
+    msg = str(info.value)
+    assert "[linear-dW-transposed]" in msg and "[linear-db-not-summed]" not in msg, msg
+    assert "db differs for another reason as well" in msg, msg

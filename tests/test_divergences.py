@@ -123,6 +123,23 @@ def test_sigmoid_bce_gradient_matches_numerical_gradient():
     np.testing.assert_allclose(dz, (sig - d) / z.size, rtol=1e-13, atol=1e-13 / z.size)
 
 
+def test_matched_pair_has_no_phi_prime_and_l2_through_a_sigmoid_has_it():
+    """00 §1: for sigmoid + cross-entropy, dL/dw = −(y* − σ(z)) x / N with no σ'(z) factor;
+    for L2 through a sigmoid the factor is there. Checked by central differences, with
+    soft targets and weights large enough that σ' is far from constant."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((50, 4)), rng.standard_normal((4, 1)) * 2.0
+    t = rng.uniform(0.0, 1.0, (50, 1))
+    s = 1.0 / (1.0 + np.exp(-(x @ w)))
+    bce_num = numerical_gradient(lambda v: dv.sigmoid_bce(x @ v, t)[0], w.copy())
+    l2_num = numerical_gradient(lambda v: dv.l2_divergence(1.0 / (1.0 + np.exp(-(x @ v))), t), w.copy())
+    no_phi = x.T @ (s - t) / len(x)
+    with_phi = x.T @ ((s - t) * s * (1.0 - s)) / len(x)
+    assert rel_error(no_phi, bce_num) < 1e-8
+    assert rel_error(with_phi, l2_num) < 1e-8
+    assert rel_error(with_phi, bce_num) > 0.1 and rel_error(no_phi, l2_num) > 0.1   # the two differ
+
+
 def test_sigmoid_bce_finite_and_correct_at_1000():
     z = np.array([[1000.0, -1000.0, 1000.0, -1000.0]])
     d = np.array([[0.0, 0.0, 1.0, 1.0]])

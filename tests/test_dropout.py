@@ -138,6 +138,59 @@ def test_mc_dropout_average_converges_to_one_deterministic_pass():
     np.testing.assert_allclose(two, (forward(x, r) + forward(x, r)) / 2, rtol=1e-15)
 
 
+def test_a_given_mask_takes_precedence_over_rng_and_leaves_it_untouched():
+    x, mask = np.arange(1.0, 7.0).reshape(2, 3), np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    rng = np.random.default_rng(4)
+    before = rng.bit_generator.state
+    out, (m, _, _, _) = do.dropout_forward(x, 0.5, rng=rng, mask=mask)
+    np.testing.assert_array_equal(out, x * mask * 2.0)
+    np.testing.assert_array_equal(m, mask)
+    assert rng.bit_generator.state == before          # no number drawn
+    # a boolean mask is accepted and cached as float 0/1
+    _, (m, _, _, _) = do.dropout_forward(x, 0.5, mask=mask.astype(bool))
+    assert m.dtype == np.float64 and np.array_equal(m, mask)
+
+
+def test_scale_weights_for_test_returns_a_new_array():
+    W = np.ones((2, 2))
+    W_test = do.scale_weights_for_test(W, 1.0)
+    assert W_test is not W and not np.shares_memory(W_test, W)
+
+
+def test_mc_dropout_hands_keep_prob_to_a_forward_that_takes_it():
+    """One network function for every keep probability: keep_prob reaches forward when its
+    signature has a keep_prob keyword (or **kwargs); a two-argument forward gets two."""
+    x, W = np.arange(6.0).reshape(2, 3), np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    seen = []
+
+    def forward(inp, mask_rng, keep_prob=1.0):
+        seen.append(keep_prob)
+        return do.dropout_forward(inp, keep_prob, rng=mask_rng)[0] @ W
+
+    got = do.mc_dropout_predict(forward, x, 0.3, 5, np.random.default_rng(11))
+    assert seen == [0.3] * 5
+    r = np.random.default_rng(11)
+    expected = sum(do.dropout_forward(x, 0.3, rng=r)[0] @ W for _ in range(5)) / 5
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+    # the same network at another keep probability gives another average
+    other = do.mc_dropout_predict(forward, x, 0.9, 5, np.random.default_rng(11))
+    assert not np.allclose(other, got)
+
+    calls = []
+    do.mc_dropout_predict(lambda inp, mask_rng, **kw: calls.append(kw) or inp, x, 0.6, 2, np.random.default_rng(0))
+    assert calls == [{"keep_prob": 0.6}] * 2
+    two_args = []
+    do.mc_dropout_predict(lambda inp, mask_rng: two_args.append(1) or inp, x, 0.6, 3, np.random.default_rng(0))
+    assert two_args == [1, 1, 1]
+
+
+def test_mc_dropout_samples_of_different_shapes_raise():
+    shapes = iter([(2, 3), (3, 2)])
+    with pytest.raises(ValueError, match=r"forward: expected every sample to have shape \(2, 3\), sample 1 has shape"):
+        do.mc_dropout_predict(lambda inp, r: np.zeros(next(shapes)), np.ones((2, 3)), 0.5, 2,
+                              np.random.default_rng(0))
+
+
 @pytest.mark.parametrize("keep_prob", [0.0, 1.5, -0.1])
 def test_keep_prob_outside_unit_interval_raises(keep_prob):
     with pytest.raises(ValueError, match=r"keep_prob: expected a probability in \(0, 1\]"):

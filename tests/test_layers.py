@@ -82,6 +82,29 @@ def test_activation_exact_values():
     np.testing.assert_allclose(L.elu_backward(ones, L.elu_forward(z, alpha=2.0)[1])[0], 2 * np.exp(-2))
 
 
+@pytest.mark.parametrize("zero", [0.0, -0.0])
+def test_kinks_at_zero_as_the_docstrings_and_pytorch_say(zero):
+    """At z = 0 (either sign of zero): relu, leaky ReLU and ELU output exactly 0; the
+    backward takes the left branch, as PyTorch's autograd does: relu'(0) = 0 (an exact zero
+    even for a huge upstream gradient), leaky'(0) = slope, elu'(0) = alpha·e⁰ = alpha."""
+    z = np.array([[zero, 1.5, -1.5], [zero, zero, 2.0]])
+    dout = np.array([[1e300, -3.0, 2.0], [-7.0, 0.25, 5.0]])
+    at = z == 0
+    for fwd, kw in ((L.relu_forward, {}), (L.leaky_relu_forward, {"slope": 0.2}), (L.elu_forward, {"alpha": 0.7})):
+        out, _ = fwd(z, **kw)
+        assert np.all(out[at] == 0.0), (fwd.__name__, out)
+    dz = L.relu_backward(dout, L.relu_forward(z)[1])
+    assert np.all(dz[at] == 0.0)
+    np.testing.assert_array_equal(dz[~at], [-3.0, 0.0, 5.0])
+    dz = L.leaky_relu_backward(dout, L.leaky_relu_forward(z, slope=0.2)[1])
+    np.testing.assert_array_equal(dz[at], 0.2 * dout[at])
+    dz = L.elu_backward(dout, L.elu_forward(z, alpha=0.7)[1])
+    np.testing.assert_array_equal(dz[at], 0.7 * dout[at])
+    # a dead ReLU (z < 0 everywhere) passes exactly zero gradient, whatever dout is
+    dead = L.relu_backward(np.full((2, 3), 1e308), L.relu_forward(-np.abs(z) - 1.0)[1])
+    np.testing.assert_array_equal(dead, np.zeros((2, 3)))
+
+
 def test_activations_saturate_without_overflow_at_1000():
     z = np.array([-1000.0, 1000.0])
     with np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -102,23 +102,40 @@ def scale_weights_for_test(W, keep_prob):
     return check_prob("keep_prob", keep_prob) * W
 
 
+def _takes_keep_prob(forward) -> bool:
+    """Whether ``forward`` accepts a ``keep_prob`` keyword (named, or through ``**kwargs``)."""
+    import inspect
+    try:
+        params = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):  # a builtin or a C callable: call it as the SPEC says
+        return False
+    return any(p.kind is p.VAR_KEYWORD or (p.name == "keep_prob" and p.kind is not p.POSITIONAL_ONLY)
+               for p in params)
+
+
 def mc_dropout_predict(forward, x, keep_prob, n_samples, rng):
     """Monte-Carlo dropout: average ``n_samples`` stochastic forward passes.
 
     .. math:: \\hat y = \\frac{1}{S} \\sum_{s=1}^{S} \\mathrm{forward}(x, rng)
 
-    approximates the ensemble ("bagged") average over all masked networks, which the
-    lecture notes approximate instead by one deterministic pass with scaled weights.
+    estimates the ensemble ("bagged") average over all masked networks, which the lecture
+    notes approximate instead by one deterministic pass with scaled weights. The two agree
+    when everything after the dropout is linear; after a nonlinearity they differ (E[σ(a)]
+    is not σ(E[a])).
 
     Parameters
     ----------
     forward : callable
         ``forward(x, mask_rng) -> ndarray``: one training-mode pass of a network with
         dropout at keep probability ``keep_prob``, drawing its masks from ``mask_rng``.
+        A ``forward`` that accepts a ``keep_prob`` keyword (or ``**kwargs``) is called as
+        ``forward(x, mask_rng, keep_prob=keep_prob)``, so one network function serves any
+        keep probability; any other is called with the two arguments alone.
     x : ndarray, e.g. (N, D)
     keep_prob : float in (0, 1]
-        The keep probability ``forward`` uses; validated here (the masks are drawn by
-        ``forward``).
+        The keep probability of the masks; validated here, and handed to ``forward`` when
+        it takes it (otherwise ``forward`` draws its masks with its own, and ``keep_prob``
+        only documents and checks the call).
     n_samples : int, >= 1
     rng : numpy.random.Generator
         Passed as ``mask_rng`` to every call, so successive samples get fresh masks and the
@@ -126,15 +143,19 @@ def mc_dropout_predict(forward, x, keep_prob, n_samples, rng):
 
     Returns
     -------
-    mean : ndarray, the mean of the ``n_samples`` outputs.
+    mean : ndarray, the mean of the ``n_samples`` outputs (all of one shape).
     """
     if not callable(forward):
         raise ValueError(f"forward: expected a callable forward(x, mask_rng), got {type(forward).__name__}")
-    check_prob("keep_prob", keep_prob)
+    keep_prob = check_prob("keep_prob", keep_prob)
     n_samples = check_int("n_samples", n_samples, minimum=1)
     rng = _check_rng(rng)
+    extra = {"keep_prob": keep_prob} if _takes_keep_prob(forward) else {}
     total = None
-    for _ in range(n_samples):
-        out = np.asarray(forward(x, rng), dtype=np.float64)
+    for s in range(n_samples):
+        out = np.asarray(forward(x, rng, **extra), dtype=np.float64)
+        if total is not None and out.shape != total.shape:
+            raise ValueError(f"forward: expected every sample to have shape {total.shape}, "
+                             f"sample {s} has shape {out.shape}")
         total = out.copy() if total is None else total + out
     return total / n_samples

@@ -32,6 +32,8 @@ class Exercise:
 
     make_inputs(rng, case=None, **sizes) -> dict of the arguments, in call order.
     call(impl, inputs) -> what is compared (default: ``impl(*inputs.values())``).
+    diagnostic_cases: keyword arguments of extra cases on which a wrong answer must match a
+    misconception's variant, as well as on the cases its test cell checks, to be named.
     For forward functions `call` keeps only ``out``; for backward functions it builds
     the cache with the *reference* forward and passes it to ``impl``.
     """
@@ -44,6 +46,9 @@ class Exercise:
     mutates: bool = False          # optimizer steps and clipping update arguments in place
     output_name: str = "output"
     topic: str = ""
+    # Extra cases (check's keyword arguments) a misconception must also match on before it
+    # is named: shapes and values where the catalogued mistakes cannot coincide.
+    diagnostic_cases: tuple = ({"seed": 104729},)
 
 
 @dataclass

@@ -76,6 +76,17 @@ def _lb_divided_by_N(dout, cache):
     return dout @ W.T / n, x.T @ dout / n, dout.sum(axis=0) / n
 
 
+def _lb_params_divided_by_N(dout, cache):
+    x, W, _ = cache
+    n = x.shape[0]
+    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n      # dx left as it is
+
+
+def _lb_db_kept_2d(dout, cache):
+    x, W, _ = cache
+    return dout @ W.T, x.T @ dout, dout.sum(axis=0, keepdims=True)   # shape (1, M), not (M,)
+
+
 # ------------------------------------------------------------------------------- activations
 ACT_CASES = ("batch_of_two", "saturated", "mostly_negative", "three_d")
 
@@ -221,16 +232,21 @@ def _ng_not_halved(f, x, h=1e-5):
 
 
 # ------------------------------------------------------------------------------- registry
+# Diagnostic shapes: N, D, M pairwise different and none 1, so a transposed product, a sum
+# left out or a division by the batch size shows in the shapes or the numbers.
+_LIN_DIAG = ({"seed": 104729, "N": 7, "D": 3, "M": 5},)
+_ACT_DIAG = ({"seed": 104729, "N": 7, "D": 5},)
 EXERCISES = [
-    Exercise("linear_forward", layers.linear_forward, _linear_inputs, _linear_forward_call, output_name="out"),
+    Exercise("linear_forward", layers.linear_forward, _linear_inputs, _linear_forward_call, output_name="out",
+             diagnostic_cases=_LIN_DIAG),
     Exercise("linear_backward", layers.linear_backward, _linear_inputs, _linear_backward_call,
-             output_name="(dx, dW, db)"),
+             output_name="(dx, dW, db)", diagnostic_cases=_LIN_DIAG),
     Exercise("relu_backward", layers.relu_backward, _act_inputs, _backward_call(layers.relu_forward),
-             output_name="dz"),
+             output_name="dz", diagnostic_cases=_ACT_DIAG),
     Exercise("sigmoid_backward", layers.sigmoid_backward, _act_inputs, _backward_call(layers.sigmoid_forward),
-             output_name="dz"),
+             output_name="dz", diagnostic_cases=_ACT_DIAG),
     Exercise("tanh_backward", layers.tanh_backward, _act_inputs, _backward_call(layers.tanh_forward),
-             output_name="dz"),
+             output_name="dz", diagnostic_cases=_ACT_DIAG),
     Exercise("numerical_gradient", _ref_numerical_gradient, _numgrad_inputs, _numgrad_call,
              mutates=True, output_name="(gradient, x after the call)"),
 ]
@@ -250,6 +266,12 @@ MISCONCEPTIONS = [
     _M("linear_backward", "linear-grads-divided-by-N", "you divided dx, dW and db by the batch size N",
        "the 1/N of the minibatch mean already sits in dout (the loss gradient); the layer only applies the chain rule",
        _lb_divided_by_N),
+    _M("linear_backward", "linear-param-grads-divided-by-N", "you divided dW and db by the batch size N (dx is right)",
+       "dout = dL/dout already carries the 1/N of the minibatch mean: dW = xᵀ @ dout and db = dout.sum(axis=0) "
+       "sum over the batch without another 1/N", _lb_params_divided_by_N),
+    _M("linear_backward", "linear-db-kept-2d", "db has shape (1, M): the sum over the batch kept its axis",
+       "a gradient has the shape of its parameter: b is (M,), so db = dout.sum(axis=0) without keepdims=True",
+       _lb_db_kept_2d),
 
     _M("relu_backward", "relu-passes-negative-gradient", "the gradient also flows where z < 0",
        "ReLU's derivative is 0 for z < 0: dz = dout * (z > 0) — a unit that is off passes no gradient",

@@ -7,7 +7,10 @@ Backward exercises get the cache of the *reference* forward, in the fixed layout
 
 Inputs are drawn so that every catalogued wrong variant shows: ``gamma`` away from 1
 (forgetting γ), feature means away from 0, N ≠ D (normalising over the wrong axis), a random
-upstream gradient (never all ones, which would make dz exactly 0). The Jacobian of batch
+upstream gradient (never all ones, which would make dz exactly 0), and one nearly constant
+neuron (the last column of batch-norm inputs, the last row of layer-norm inputs, variance
+exactly ``TINY_VAR`` = 1e-10), where an ε that is ignored, 1e-8 or machine epsilon instead
+of the given 1e-5 shows. The Jacobian of batch
 norm is symmetric, so a *transposed* Jacobian is not a misconception here (the notebook
 says so); the Jacobian's catalogue holds the dropped paths instead.
 
@@ -40,6 +43,19 @@ def _z(rng, N, D, case):
     return loc + scale * rng.standard_normal((N, D))
 
 
+TINY_VAR = 1e-10   # far below eps = 1e-5, far above machine epsilon (2.2e-16)
+
+
+def _tiny(rng, n):
+    """n values around a moderate offset with a (biased) variance of exactly TINY_VAR: where
+    it matters what ε is — ignored, 1e-8 or machine epsilon instead of the given 1e-5 — and
+    still large enough that the B/(B−1) or D/(D−1) of an unbiased variance shows."""
+    if n < 2:
+        return rng.uniform(-1.0, 1.0, n)
+    u = rng.standard_normal(n)
+    return rng.uniform(-1.0, 1.0) + (u - u.mean()) / u.std() * np.sqrt(TINY_VAR)
+
+
 def _gamma_beta(rng, D):
     gamma = rng.uniform(0.5, 2.0, D)
     gamma[np.abs(gamma - 1.0) < 0.1] += 0.3  # away from 1: forgetting γ must show
@@ -61,6 +77,8 @@ def _bn_inputs(rng, case=None, N=6, D=3):
     if case == "batch_of_two":
         N = 2
     z = _z(rng, N, D, case)
+    if D >= 2:
+        z[:, -1] = _tiny(rng, N)          # one neuron whose minibatch is nearly constant
     gamma, beta = _gamma_beta(rng, D)
     return {"z": z, "gamma": gamma, "beta": beta, "eps": 1e-5}
 
@@ -73,6 +91,25 @@ def _bn_forward_variant(ddof=0, axis=0, eps_inside=True):
         z_hat = (z - mu) / s
         return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
     return batchnorm_forward
+
+
+# ε mistakes, written out as a student would write them
+def _bn_eps_ignored(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var)                              # no ε at all
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
+
+
+def _bn_eps_1e8(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var + 1e-8)                       # the eps argument ignored
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
+
+
+def _bn_eps_machine(z, gamma, beta, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var + np.finfo(float).eps)        # machine epsilon, 2.2e-16
+    return gamma * z_hat + beta, (z, z_hat, mu, var, gamma, eps)
 
 
 def _bn_backward_inputs(rng, case=None, N=6, D=3):
@@ -88,7 +125,7 @@ def _bn_backward_call(impl, inputs):
     return impl(inputs["dout"], cache)
 
 
-def _bn_backward_variant(mean_path=True, var_path=True, use_gamma=True, dgamma="z_hat"):
+def _bn_backward_variant(mean_path=True, var_path=True, use_gamma=True, dgamma="z_hat", keepdims=False):
     def batchnorm_backward(dout, cache):
         z, z_hat, mu, var, gamma, eps = cache
         du = dout * gamma if use_gamma else dout
@@ -99,7 +136,9 @@ def _bn_backward_variant(mean_path=True, var_path=True, use_gamma=True, dgamma="
         if var_path:
             dz = dz - z_hat * (du * z_hat).mean(axis=0)
         dg = {"z_hat": (dout * z_hat).sum(axis=0), "none": dout.sum(axis=0),
-              "z": (dout * z).sum(axis=0)}[dgamma]
+              "z": (dout * z).sum(axis=0), "out": (dout * gamma * z_hat).sum(axis=0)}[dgamma]   # "out" = γ·ẑ: the cache has no β
+        if keepdims:
+            return dz / s, dg[None, :], dout.sum(axis=0, keepdims=True)
         return dz / s, dg, dout.sum(axis=0)
     return batchnorm_backward
 
@@ -184,7 +223,10 @@ def _ln_inputs(rng, case=None, N=4, D=6):
     loc = rng.uniform(-2.0, 2.0, (N, 1)) + (30.0 if case == "shifted" else 0.0)
     scale = rng.uniform(0.5, 2.0, (N, 1))
     x = loc + scale * rng.standard_normal((N, D))
+    x[-1] = _tiny(rng, D)                 # one instance whose features are nearly equal
     gamma, beta = _gamma_beta(rng, D)
+    if case == "one_row":
+        beta = np.zeros(D)                # the lone tiny row's γ·x̂ (~3e-3) must not drown in β
     return {"x": x, "gamma": gamma, "beta": beta, "eps": 1e-5}
 
 
@@ -197,6 +239,24 @@ def _ln_forward_variant(axis=1, ddof=0, eps_inside=True):
             x_hat = (x - mu) / s
         return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
     return layernorm_forward
+
+
+def _ln_eps_ignored(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+def _ln_eps_1e8(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var + 1e-8)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+def _ln_eps_machine(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var + np.finfo(float).eps)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
 
 
 def _ln_backward_inputs(rng, case=None, N=4, D=6):
@@ -212,7 +272,7 @@ def _ln_backward_call(impl, inputs):
     return impl(inputs["dout"], cache)
 
 
-def _ln_backward_variant(axis=1, mean_path=True, var_path=True, dgamma="x_hat"):
+def _ln_backward_variant(axis=1, mean_path=True, var_path=True, dgamma="x_hat", keepdims=False):
     def layernorm_backward(dout, cache):
         x, x_hat, mu, var, gamma, eps = cache
         du = dout * gamma
@@ -221,20 +281,28 @@ def _ln_backward_variant(axis=1, mean_path=True, var_path=True, dgamma="x_hat"):
             dx = dx - du.mean(axis=axis, keepdims=True)
         if var_path:
             dx = dx - x_hat * (du * x_hat).mean(axis=axis, keepdims=True)
-        dg = (dout * x_hat).sum(axis=0) if dgamma == "x_hat" else dout.sum(axis=0)
+        dg = {"x_hat": (dout * x_hat).sum(axis=0), "none": dout.sum(axis=0),
+              "out": (dout * gamma * x_hat).sum(axis=0)}[dgamma]   # "out" = γ·x̂: the cache has no β
+        if keepdims:
+            return dx / np.sqrt(var + eps), dg[None, :], dout.sum(axis=0, keepdims=True)
         return dx / np.sqrt(var + eps), dg, dout.sum(axis=0)
     return layernorm_backward
 
 
+# Diagnostic shapes: N ≠ D, neither 1 or 2, so the batch and the feature axis cannot be confused.
+_BN_DIAG = ({"seed": 104729, "N": 7, "D": 4},)
+_LN_DIAG = ({"seed": 104729, "N": 5, "D": 7},)
 EXERCISES = [
-    Exercise("batchnorm_forward", bn.batchnorm_forward, _bn_inputs, call=_forward_out),
-    Exercise("batchnorm_jacobian", bn.batchnorm_jacobian, _jac_inputs, tol=1e-7),
+    Exercise("batchnorm_forward", bn.batchnorm_forward, _bn_inputs, call=_forward_out, diagnostic_cases=_BN_DIAG),
+    Exercise("batchnorm_jacobian", bn.batchnorm_jacobian, _jac_inputs, tol=1e-7,
+             diagnostic_cases=({"seed": 104729, "B": 7},)),
     Exercise("batchnorm_backward", bn.batchnorm_backward, _bn_backward_inputs, call=_bn_backward_call,
-             output_name="(dz, dgamma, dbeta)"),
-    Exercise("population_statistics", bn.population_statistics, _pop_inputs, output_name="(mean, var)"),
-    Exercise("layernorm_forward", bn.layernorm_forward, _ln_inputs, call=_forward_out),
+             output_name="(dz, dgamma, dbeta)", diagnostic_cases=_BN_DIAG),
+    Exercise("population_statistics", bn.population_statistics, _pop_inputs, output_name="(mean, var)",
+             diagnostic_cases=({"seed": 104729, "K": 7, "D": 3, "B": 5},)),
+    Exercise("layernorm_forward", bn.layernorm_forward, _ln_inputs, call=_forward_out, diagnostic_cases=_LN_DIAG),
     Exercise("layernorm_backward", bn.layernorm_backward, _ln_backward_inputs, call=_ln_backward_call,
-             output_name="(dx, dgamma, dbeta)"),
+             output_name="(dx, dgamma, dbeta)", diagnostic_cases=_LN_DIAG),
 ]
 
 _FWD = "see 'Batch norm: the forward pass'"
@@ -255,6 +323,19 @@ MISCONCEPTIONS = [
                   "you added ε outside the square root, (z − μ)/(√σ² + ε)",
                   "ε goes inside: u = (z − μ_B)/√(σ²_B + ε) — " + _FWD,
                   impl=_bn_forward_variant(eps_inside=False)),
+    Misconception("batchnorm_forward", "bn-eps-ignored",
+                  "you left ε out: (z − μ)/√σ², which blows up for a neuron whose minibatch is nearly constant",
+                  "u = (z − μ_B)/√(σ²_B + ε) with the ε argument (1e-5 here); it keeps the division finite when "
+                  "σ²_B ≈ 0 — " + _FWD,
+                  impl=_bn_eps_ignored),
+    Misconception("batchnorm_forward", "bn-eps-hard-coded-1e-8",
+                  "you used ε = 1e-8 instead of the eps argument",
+                  "use the eps you are given (1e-5 by default, as PyTorch): u = (z − μ_B)/√(σ²_B + eps) — " + _FWD,
+                  impl=_bn_eps_1e8),
+    Misconception("batchnorm_forward", "bn-eps-machine-epsilon",
+                  "you used machine epsilon (np.finfo(float).eps ≈ 2.2e-16) as ε instead of the eps argument",
+                  "ε is a hyper-parameter, not a rounding guard: u = (z − μ_B)/√(σ²_B + eps) with the given eps — " + _FWD,
+                  impl=_bn_eps_machine),
     # batchnorm_jacobian
     Misconception("batchnorm_jacobian", "bnjac-no-cross-lines",
                   "your Jacobian has only the through lines (the diagonal i = j); the cross lines i ≠ j are missing",
@@ -302,6 +383,14 @@ MISCONCEPTIONS = [
                   "your dgamma multiplies dout by the raw input z instead of the normalised ẑ",
                   "γ scales ẑ, so dLoss/dγ = Σ_i dout_i · ẑ_i with ẑ = z_hat from the cache — see 'Scale and shift'",
                   impl=_bn_backward_variant(dgamma="z")),
+    Misconception("batchnorm_backward", "bn-dgamma-times-output",
+                  "your dgamma multiplies dout by the layer's output γ·ẑ instead of ẑ",
+                  "out = γ·ẑ + β, so ∂out/∂γ = ẑ: dLoss/dγ = Σ_i dout_i · ẑ_i, without another γ — see 'Scale and shift'",
+                  impl=_bn_backward_variant(dgamma="out")),
+    Misconception("batchnorm_backward", "bn-param-grads-kept-2d",
+                  "dgamma and dbeta have shape (1, D): the sums over the batch kept their axis",
+                  "a gradient has the shape of its parameter: γ and β are (D,), so sum over axis 0 without keepdims=True",
+                  impl=_bn_backward_variant(keepdims=True)),
     # population_statistics
     Misconception("population_statistics", "popstats-no-bessel",
                   "you averaged the batch variances without the factor B/(B−1)",
@@ -332,6 +421,18 @@ MISCONCEPTIONS = [
                   "you added ε outside the square root",
                   "x̂ = (x − μ_n)/√(σ²_n + ε) — see 'Layer norm'",
                   impl=_ln_forward_variant(eps_inside=False)),
+    Misconception("layernorm_forward", "ln-eps-ignored",
+                  "you left ε out: (x − μ)/√σ², which blows up for an instance whose features are nearly equal",
+                  "x̂ = (x − μ_n)/√(σ²_n + eps) with the eps argument (1e-5 here) — see 'Layer norm'",
+                  impl=_ln_eps_ignored),
+    Misconception("layernorm_forward", "ln-eps-hard-coded-1e-8",
+                  "you used ε = 1e-8 instead of the eps argument",
+                  "use the eps you are given: x̂ = (x − μ_n)/√(σ²_n + eps) — see 'Layer norm'",
+                  impl=_ln_eps_1e8),
+    Misconception("layernorm_forward", "ln-eps-machine-epsilon",
+                  "you used machine epsilon (≈ 2.2e-16) as ε instead of the eps argument",
+                  "ε is a hyper-parameter (1e-5 here), not a rounding guard: x̂ = (x − μ_n)/√(σ²_n + eps) — see 'Layer norm'",
+                  impl=_ln_eps_machine),
     # layernorm_backward
     Misconception("layernorm_backward", "ln-backward-over-batch-axis",
                   "you took the means of the backward formula over the batch axis (axis 0)",
@@ -350,4 +451,12 @@ MISCONCEPTIONS = [
                   "your dgamma is Σ dout, not multiplied by x̂",
                   "dgamma = Σ_n dout_n · x̂_n (x_hat in the cache) — see 'Layer norm'",
                   impl=_ln_backward_variant(dgamma="none")),
+    Misconception("layernorm_backward", "ln-dgamma-times-output",
+                  "your dgamma multiplies dout by the layer's output γ·x̂ instead of x̂",
+                  "out = γ·x̂ + β, so dgamma = Σ_n dout_n · x̂_n, without another γ — see 'Layer norm'",
+                  impl=_ln_backward_variant(dgamma="out")),
+    Misconception("layernorm_backward", "ln-param-grads-kept-2d",
+                  "dgamma and dbeta have shape (1, D): the sums over the batch kept their axis",
+                  "γ and β are (D,): dgamma = (dout * x_hat).sum(axis=0), dbeta = dout.sum(axis=0), without keepdims",
+                  impl=_ln_backward_variant(keepdims=True)),
 ]

@@ -6,7 +6,9 @@ checks: batches have at least two rows and two columns (a sum and a mean over ro
 over rows and columns, always differ); KL targets always contain a zero entry (0·log 0
 must be 0); and every case built from logits has a "confidently wrong" row whose logits
 are about ±1000 apart (softmax(z + c) = softmax(z), so a stable implementation does not
-care, a naive ``exp`` overflows).
+care, a naive ``exp`` overflows). Targets are soft except in case "one_hot" (and row 0 of
+"binary"), so that cross-entropy and KL differ; the notebook checks L2 on no two-column
+case, where the MSE np.mean((y − d)²) equals the reference exactly.
 """
 from __future__ import annotations
 
@@ -32,9 +34,16 @@ def _check(name, case, N, C, allowed=CASES):
 
 
 def _targets(rng, N, C, case):
-    """Target distributions (N, C): rows sum to 1, and some entries are exactly 0."""
-    if case in ("one_hot", "binary"):
+    """Target distributions (N, C): rows sum to 1, and some entries are exactly 0.
+
+    "one_hot": one-hot rows. "binary" (C = 2): row 0 one-hot (a zero entry), the other rows
+    soft, so that cross-entropy and KL differ (they agree on one-hot targets only)."""
+    if case == "one_hot":
         return np.eye(C)[rng.integers(0, C, size=N)]
+    if case == "binary":
+        d = rng.uniform(0.1, 1.0, size=(N, C))
+        d[0] = np.eye(C)[rng.integers(0, C)]
+        return d / d.sum(axis=1, keepdims=True)
     d = rng.uniform(0.1, 1.0, size=(N, C))
     d[np.arange(N), rng.integers(0, C, size=N)] = 0.0       # one impossible class per row
     return d / d.sum(axis=1, keepdims=True)
@@ -85,6 +94,14 @@ def _l2_mean_all(y, d):
     return float(0.5 * np.mean((y - d) ** 2))
 
 
+def _l2_mse(y, d):
+    return float(np.mean((y - d) ** 2))                       # the "MSE" of most libraries
+
+
+def _l2_over_columns(y, d):
+    return float(0.5 * np.sum((y - d) ** 2) / y.shape[1])     # divided by C, not N
+
+
 def _l2g_not_divided(y, d):
     return y - d
 
@@ -95,6 +112,10 @@ def _l2g_sign(y, d):
 
 def _l2g_mean_all(y, d):
     return (y - d) / y.size
+
+
+def _l2g_mse(y, d):
+    return 2.0 * (y - d) / y.size
 
 
 def _kl_naive(y, d):
@@ -108,6 +129,11 @@ def _kl_terms(y, d):
 
 def _kl_summed(y, d):
     return float(np.sum(_kl_terms(y, d)))
+
+
+def _kl_cross_entropy(y, d):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(np.where(d > 0, -d * np.log(y), 0.0)) / y.shape[0])   # without Σ d log d
 
 
 def _kl_swapped(y, d):
@@ -175,6 +201,25 @@ def _skl_log_of_softmax(z, d):
     return float(terms.sum() / z.shape[0]), (y - d) / z.shape[0]
 
 
+def _skl_cross_entropy(z, d):
+    logy = dv.log_softmax(z)
+    return float(np.sum(np.where(d > 0, -d * logy, 0.0)) / z.shape[0]), (np.exp(logy) - d) / z.shape[0]
+
+
+def _skl_clamped_log(z, d):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    y = e / e.sum(axis=1, keepdims=True)
+    terms = np.where(d > 0, d * (np.log(np.where(d > 0, d, 1.0)) - np.log(y + 1e-15)), 0.0)
+    return float(terms.sum() / z.shape[0]), (y - d) / z.shape[0]
+
+
+def _skl_unstable(z, d):
+    e = np.exp(z)                                              # overflows for z ~ 1000: inf / inf = NaN
+    y = e / e.sum(axis=1, keepdims=True)
+    terms = np.where(d > 0, d * (np.log(np.where(d > 0, d, 1.0)) - np.log(y)), 0.0)
+    return float(terms.sum() / z.shape[0]), (y - d) / z.shape[0]
+
+
 def _skl_sign(z, d):
     loss, dz = _skl_parts(z, d)
     return loss, -dz
@@ -216,14 +261,17 @@ def _bce_rows_only(z, d):
 
 
 # ------------------------------------------------------------------------------- registry
+# N = 7 rows and C = 5 columns: no two of 1/N, 1/C, 1/(2N), 1/(NC), 2/(NC), ½ and 1 coincide,
+# so no two ways of averaging the batch can agree here.
+_ODD = ({"seed": 104729, "N": 7, "C": 5},)
 EXERCISES = [
-    Exercise("l2_divergence", dv.l2_divergence, _l2_inputs, output_name="loss"),
-    Exercise("l2_divergence_grad", dv.l2_divergence_grad, _l2_inputs, output_name="dy"),
-    Exercise("kl_divergence", dv.kl_divergence, _kl_inputs, output_name="loss"),
-    Exercise("kl_divergence_grad", dv.kl_divergence_grad, _kl_inputs, output_name="dy"),
-    Exercise("softmax", dv.softmax, _softmax_inputs, output_name="softmax(z)"),
-    Exercise("softmax_kl", dv.softmax_kl, _softmax_kl_inputs, output_name="(loss, dz)"),
-    Exercise("sigmoid_bce", dv.sigmoid_bce, _bce_inputs, output_name="(loss, dz)"),
+    Exercise("l2_divergence", dv.l2_divergence, _l2_inputs, output_name="loss", diagnostic_cases=_ODD),
+    Exercise("l2_divergence_grad", dv.l2_divergence_grad, _l2_inputs, output_name="dy", diagnostic_cases=_ODD),
+    Exercise("kl_divergence", dv.kl_divergence, _kl_inputs, output_name="loss", diagnostic_cases=_ODD),
+    Exercise("kl_divergence_grad", dv.kl_divergence_grad, _kl_inputs, output_name="dy", diagnostic_cases=_ODD),
+    Exercise("softmax", dv.softmax, _softmax_inputs, output_name="softmax(z)", diagnostic_cases=_ODD),
+    Exercise("softmax_kl", dv.softmax_kl, _softmax_kl_inputs, output_name="(loss, dz)", diagnostic_cases=_ODD),
+    Exercise("sigmoid_bce", dv.sigmoid_bce, _bce_inputs, output_name="(loss, dz)", diagnostic_cases=_ODD),
 ]
 
 _M = Misconception
@@ -234,6 +282,11 @@ MISCONCEPTIONS = [
        "Div = ½‖y − d‖² — the ½ makes the gradient exactly y − d", _l2_no_half),
     _M("l2_divergence", "l2-mean-over-all-elements", "you averaged over all N·C entries (np.mean) instead of over the N rows",
        "average over instances only: the divergence of one instance sums over its C outputs", _l2_mean_all),
+    _M("l2_divergence", "l2-mse", "you computed the mean squared error np.mean((y − d)²): over all N·C entries and without the ½",
+       "this course's L2 is (1/N) Σ_n ½‖y_n − d_n‖²: a sum over the C outputs of an instance, the ½, and a mean "
+       "over the N rows only (PyTorch's MSELoss is a different normalisation)", _l2_mse),
+    _M("l2_divergence", "l2-averaged-over-columns", "you divided by the number of columns C instead of the number of rows N",
+       "rows are instances: the minibatch loss is the mean over the N rows (y.shape[0]) of ½‖y_n − d_n‖²", _l2_over_columns),
 
     _M("l2_divergence_grad", "l2-grad-not-divided-by-N", "the gradient is y − d, without the 1/N of the batch mean",
        "the loss is a mean over N rows, so every row's gradient carries 1/N: (y − d)/N", _l2g_not_divided),
@@ -242,6 +295,8 @@ MISCONCEPTIONS = [
        _l2g_sign),
     _M("l2_divergence_grad", "l2-grad-mean-over-all-elements", "you divided by N·C (y.size) instead of N",
        "the loss averages over the N rows only, so dy = (y − d)/N", _l2g_mean_all),
+    _M("l2_divergence_grad", "l2-grad-mse", "you returned the MSE gradient 2(y − d)/(N·C)",
+       "the loss is (1/N) Σ_n ½‖y_n − d_n‖²: the ½ cancels the 2 and only N divides, dy = (y − d)/N", _l2g_mse),
 
     _M("kl_divergence", "kl-no-zero-log-zero", "0·log 0 gave NaN: the terms where d = 0 were not set to 0",
        "the convention is 0·log 0 = 0: compute d·log(d/y) only where d > 0 (np.where, or a mask)", _kl_naive),
@@ -249,6 +304,9 @@ MISCONCEPTIONS = [
        "the minibatch loss is the mean over the N rows of Σ_i d_i log(d_i / y_i)", _kl_summed),
     _M("kl_divergence", "kl-arguments-swapped", "you computed KL(y ‖ d) instead of KL(d ‖ y)",
        "the target d weighs the log ratio: Σ_i d_i log(d_i / y_i); KL is not symmetric", _kl_swapped),
+    _M("kl_divergence", "kl-cross-entropy", "you computed the cross-entropy −Σ d log y, not KL: the Σ d log d term is missing",
+       "KL = Σ_i d_i log d_i − Σ_i d_i log y_i: the first term (minus the entropy of d) is 0 only for one-hot "
+       "targets; for soft targets it is not — see 'L2 and KL'", _kl_cross_entropy),
 
     _M("kl_divergence_grad", "kl-grad-not-divided-by-N", "the gradient is −d/y, without the 1/N of the batch mean",
        "the loss is a mean over N rows: dy = −d / (N·y)", _klg_not_divided),
@@ -274,6 +332,15 @@ MISCONCEPTIONS = [
     _M("softmax_kl", "softmax-kl-grad-sign", "dz has the wrong sign: (d − softmax(z))/N",
        "the gradient with respect to z is the error y − d (divided by N), not the target minus the output",
        _skl_sign),
+    _M("softmax_kl", "softmax-kl-cross-entropy", "the loss is the cross-entropy −Σ d log softmax(z), not KL",
+       "KL(d ‖ y) = Σ_i d_i (log d_i − log y_i): the Σ d log d term vanishes for one-hot targets only; "
+       "with soft targets keep it (the gradient is the same)", _skl_cross_entropy),
+    _M("softmax_kl", "softmax-kl-clamped-log", "you clamped the log, log(softmax(z) + 1e-15): the loss is finite but wrong",
+       "a confidently wrong row has log y ≈ −1000, not log 1e-15 ≈ −34.5: compute log softmax(z) = z − max z − "
+       "log Σ_j exp(z_j − max z) instead of clamping", _skl_clamped_log),
+    _M("softmax_kl", "softmax-kl-unstable", "the loss and dz are NaN: exp(z) overflowed for logits around 1000",
+       "subtract each row's max before exp (softmax(z) = softmax(z − max z)) and use the log-softmax for the loss",
+       _skl_unstable),
 
     _M("sigmoid_bce", "bce-unstable", "the loss is not finite: log σ(z) or log(1 − σ(z)) hit log 0",
        "from logits: −d log σ(z) − (1−d) log(1−σ(z)) = softplus(z) − d·z, with softplus(z) = max(z,0) + log1p(exp(−|z|))",

@@ -116,6 +116,23 @@ def _fwd_lecture_not_scaled_at_test(x, keep_prob, rng=None, mask=None, train=Tru
     return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
+def _fwd_one_mask_for_batch(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * (1.0 if inverted else keep_prob), (None, keep_prob, False, inverted)
+    if mask is None:
+        mask = (rng.random(x.shape[1:]) < keep_prob).astype(np.float64)   # one row of masks ...
+        mask = np.broadcast_to(mask, x.shape).copy()                       # ... shared by every instance
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
+
+
+def _fwd_binomial_counts(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+    if not train:
+        return x * (1.0 if inverted else keep_prob), (None, keep_prob, False, inverted)
+    if mask is None:
+        mask = rng.binomial(x.shape[-1], keep_prob, size=x.shape).astype(np.float64)  # counts 0..D, not 0/1
+    return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
+
+
 # --------------------------------------------------------------------------- backward
 _BWD_CASES = ("lecture_form", "test_inverted", "test_lecture_form")
 
@@ -226,11 +243,20 @@ def _mc_last(forward, x, keep_prob, n_samples, rng):
     return out
 
 
+# Diagnostic cases: one per mode, so a mistake of one mode is confirmed in that mode (and
+# seen to leave the others alone); N ≠ D everywhere.
+_FWD_DIAG = ({"seed": 104729, "N": 7, "D": 4, "case": "rng"}, {"seed": 104729, "N": 7, "D": 4},
+             {"seed": 104729, "N": 7, "D": 4, "case": "lecture_form"},
+             {"seed": 104729, "N": 7, "D": 4, "case": "test_inverted"},
+             {"seed": 104729, "N": 7, "D": 4, "case": "test_lecture_form"})
 EXERCISES = [
-    Exercise("dropout_forward", dp.dropout_forward, _fwd_inputs, call=_fwd_call),
-    Exercise("dropout_backward", dp.dropout_backward, _bwd_inputs, call=_bwd_call, output_name="dx"),
-    Exercise("scale_weights_for_test", dp.scale_weights_for_test, _w_inputs, output_name="W_test"),
-    Exercise("mc_dropout_predict", dp.mc_dropout_predict, _mc_inputs, call=_mc_call, output_name="mean output"),
+    Exercise("dropout_forward", dp.dropout_forward, _fwd_inputs, call=_fwd_call, diagnostic_cases=_FWD_DIAG),
+    Exercise("dropout_backward", dp.dropout_backward, _bwd_inputs, call=_bwd_call, output_name="dx",
+             diagnostic_cases=tuple(kw for kw in _FWD_DIAG if kw.get("case") != "rng")),
+    Exercise("scale_weights_for_test", dp.scale_weights_for_test, _w_inputs, output_name="W_test",
+             diagnostic_cases=({"seed": 104729, "D_in": 7, "D_out": 3},)),
+    Exercise("mc_dropout_predict", dp.mc_dropout_predict, _mc_inputs, call=_mc_call, output_name="mean output",
+             diagnostic_cases=({"seed": 104729, "N": 4, "n_samples": 7},)),
 ]
 
 _CONV = "see 'Two conventions: scale at test, or scale in training'"
@@ -260,6 +286,16 @@ MISCONCEPTIONS = [
                   "trained with out = x·mask, a unit's expected output is α·x, so test time uses α·x "
                   "(equivalently W_test = αW) — " + _CONV,
                   impl=_fwd_lecture_not_scaled_at_test),
+    Misconception("dropout_forward", "dropout-one-mask-for-the-batch",
+                  "you drew one mask row and shared it across the batch: every instance drops the same units",
+                  "the pattern of dropped units changes for every input: draw a mask of x's full shape, "
+                  "rng.random(x.shape) < keep_prob — see 'Bernoulli masks'",
+                  impl=_fwd_one_mask_for_batch),
+    Misconception("dropout_forward", "dropout-binomial-count-mask",
+                  "your mask holds Binomial counts (rng.binomial(n, keep_prob) with n > 1), not 0/1 draws",
+                  "each unit is kept or dropped once: mask ~ Bernoulli(α) = Binomial(1, α), drawn here as "
+                  "rng.random(x.shape) < keep_prob — see 'Bernoulli masks'",
+                  impl=_fwd_binomial_counts),
     # dropout_backward
     Misconception("dropout_backward", "dropout-backward-no-mask",
                   "your backward does not apply the mask: dropped units pass gradient",

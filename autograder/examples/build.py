@@ -331,7 +331,9 @@ def evaluate(aid: str, answers: dict[str, str], reference_users=()) -> dict:
                 continue
             ex, points = tests[gid]
             try:
-                exec(compile(_runnable(cell.source), f"<{gid}>", "exec"), ns)
+                from autograder.checks import cell_source
+                with cell_source(cell.source):  # as grading runs a test cell
+                    exec(compile(_runnable(cell.source), f"<{gid}>", "exec"), ns)
                 status, mid = "passed", ""
             except (Exception, _Hang) as err:
                 status, mid = _status(err)
