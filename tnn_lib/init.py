@@ -162,15 +162,18 @@ def lsuv_init(widths, x, nonlinearity, rng, tol=0.1, max_iter=10):
     Ws = [_orthogonal((fan_in, width), rng) for fan_in, width in zip(fans, widths)]  # step 1
     h = x
     for l, W in enumerate(Ws):  # step 2, layer after layer
+        z = h @ W  # the layer's pre-activation on the batch
         for _ in range(max_iter):
-            v = float(np.var(h @ W))
+            v = float(np.var(z))
             if not v > 0 or not np.isfinite(v):
                 raise ValueError(f"x: the pre-activation of layer {l} has variance {v} on this batch; "
                                  "LSUV needs a batch on which every layer's input varies")
             if abs(v - 1.0) < tol:
                 break
-            W /= np.sqrt(v)  # rescale to unit variance
-        h, _ = f(h @ W)
+            s = np.sqrt(v)
+            W /= s  # rescale to unit variance ...
+            z /= s  # ... and z = h @ W with it (z is linear in W)
+        h, _ = f(z)
     return Ws
 
 

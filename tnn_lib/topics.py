@@ -42,6 +42,7 @@ TOPICS = (
           ("l2_penalty", "l1_penalty", "clip_grad_value", "clip_grad_norm", "early_stopping_epoch", "standardize"),
           ("overfitting_explorer",)),
     Topic("07_training", "training", "Training a network end to end",
-          ("train_epoch", "evaluate"), ("training_dashboard",)),
+          ("train_epoch", "evaluate", "gradient_norms", "dead_relu_fraction", "ema_update", "ensemble_predict"),
+          ("training_dashboard",)),
 )
 BY_ID = {t.id: t for t in TOPICS}
