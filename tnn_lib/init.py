@@ -80,26 +80,18 @@ def init_weights(fan_in, fan_out, scheme, rng):
     shape = (fan_in, fan_out)
     if scheme == "zeros":
         return np.zeros(shape)
-    if scheme == "orthogonal":
-        return _orthogonal(shape, rng)
+    if scheme == "orthogonal":  # torch.nn.init.orthogonal_ (gain 1)
+        a = rng.standard_normal(shape)  # one Gaussian draw of the final shape
+        wide = fan_in < fan_out
+        q, r = np.linalg.qr(a.T if wide else a)  # reduced QR of the tall orientation
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # the unique Q whose R has a positive diagonal
+        return q.T.copy() if wide else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=shape)
     std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in),
            "he": np.sqrt(2.0 / fan_in)}[scheme]
     return std * rng.standard_normal(shape)
-
-
-def _orthogonal(shape, rng):
-    """``torch.nn.init.orthogonal_`` (gain 1) of a ``shape = (rows, cols)`` matrix."""
-    a = rng.standard_normal(shape)  # one Gaussian draw of the final shape
-    wide = shape[0] < shape[1]
-    if wide:
-        a = a.T  # QR of the tall orientation
-    q, r = np.linalg.qr(a)  # reduced: q (m, n) with orthonormal columns, r (n, n)
-    d = np.diag(r)
-    q = q * np.where(d < 0, -1.0, 1.0)  # the unique Q whose R has a positive diagonal
-    return q.T.copy() if wide else q
 
 
 def _check_widths(widths):
@@ -159,7 +151,7 @@ def lsuv_init(widths, x, nonlinearity, rng, tol=0.1, max_iter=10):
     max_iter = check_int("max_iter", max_iter, minimum=1)
     f, _ = _ACTIVATIONS[nonlinearity]
     fans = [x.shape[1]] + widths[:-1]
-    Ws = [_orthogonal((fan_in, width), rng) for fan_in, width in zip(fans, widths)]  # step 1
+    Ws = [init_weights(fan_in, width, "orthogonal", rng) for fan_in, width in zip(fans, widths)]  # step 1
     h = x
     for l, W in enumerate(Ws):  # step 2, layer after layer
         z = h @ W  # the layer's pre-activation on the batch
