@@ -5,8 +5,8 @@ import functools
 import numpy as np
 import pytest
 
-from tnn_lib.init import (SCHEMES, activation_statistics, forward_activations,
-                          gradient_statistics, init_weights)
+from tnn_lib.init import (NONLINEARITIES, SCHEMES, activation_statistics, forward_activations,
+                          gradient_statistics, init_weights, lsuv_init)
 
 # The lecture notes' tables (lecture #04, "Training Deep Neural Networks", after CS231n):
 # 10 bias-free layers of 500 units, 1000 × 500 unit-Gaussian inputs, one run each.
@@ -81,7 +81,8 @@ def test_lecture_table_shapes():
 
 @pytest.mark.parametrize("scheme, std", [("small", 0.01), ("unit", 1.0), ("xavier", np.sqrt(1 / 400)),
                                          ("he", np.sqrt(2 / 400)),
-                                         ("glorot_uniform", np.sqrt(6 / 700) / np.sqrt(3))])
+                                         ("glorot_uniform", np.sqrt(6 / 700) / np.sqrt(3)),
+                                         ("orthogonal", np.sqrt(1 / 400))])  # 300 unit columns in 400 rows
 def test_init_weights_scale(scheme, std):
     W = init_weights(400, 300, scheme, np.random.default_rng(0))
     assert W.shape == (400, 300) and W.dtype == np.float64
@@ -169,4 +170,98 @@ def test_bad_arguments_raise(call, match):
 
 
 def test_schemes_listed():
-    assert SCHEMES == ("zeros", "small", "unit", "xavier", "glorot_uniform", "he")
+    assert SCHEMES == ("zeros", "small", "unit", "xavier", "glorot_uniform", "he", "orthogonal")
+
+
+# --------------------------------------------------------------------------- orthogonal
+def _gram_schmidt(a):
+    """Modified Gram-Schmidt on the columns of a tall matrix: the Q of the QR whose R has a
+    positive diagonal (unique for a full-rank a), computed without LAPACK."""
+    q = np.array(a, dtype=float)
+    for j in range(q.shape[1]):
+        for i in range(j):
+            q[:, j] -= (q[:, i] @ q[:, j]) * q[:, i]
+        q[:, j] /= np.linalg.norm(q[:, j])
+    return q
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (6, 6), (1, 5), (5, 1), (400, 300), (300, 400)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape):
+    W = init_weights(*shape, "orthogonal", np.random.default_rng(sum(shape)))
+    assert W.shape == shape and W.dtype == np.float64
+    gram = W.T @ W if shape[0] >= shape[1] else W @ W.T  # columns of a tall W, rows of a wide one
+    np.testing.assert_allclose(gram, np.eye(min(shape)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (3, 8), (5, 5)])
+def test_orthogonal_is_the_q_of_the_draw_with_positive_r_diagonal(shape):
+    # As torch.nn.init.orthogonal_: one standard_normal draw of the final shape, the tall
+    # orientation decomposed, the signs fixed by R's diagonal. Q is then unique, so Gram-Schmidt
+    # of the same draw must give it.
+    W = init_weights(*shape, "orthogonal", np.random.default_rng(11))
+    a = np.random.default_rng(11).standard_normal(shape)
+    tall_a, tall_w = (a, W) if shape[0] >= shape[1] else (a.T, W.T)
+    np.testing.assert_allclose(tall_w, _gram_schmidt(tall_a), rtol=0, atol=1e-10)
+    r = tall_w.T @ tall_a  # R = QᵀA: upper triangular with a positive diagonal
+    assert np.all(np.diag(r) > 0)
+    np.testing.assert_allclose(np.tril(r, -1), 0.0, rtol=0, atol=1e-10)
+
+
+def test_orthogonal_preserves_the_norm_of_every_row_through_a_linear_layer():
+    x = np.random.default_rng(0).standard_normal((20, 30))
+    W = init_weights(30, 30, "orthogonal", np.random.default_rng(1))
+    np.testing.assert_allclose(np.linalg.norm(x @ W, axis=1), np.linalg.norm(x, axis=1), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- LSUV
+@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
+def test_lsuv_gives_every_layer_unit_pre_activation_variance(nonlinearity):
+    x = 3.0 * np.random.default_rng(0).standard_normal((200, 40))  # input variance 9
+    widths = [50, 30, 30, 10]
+    Ws = lsuv_init(widths, x, nonlinearity, np.random.default_rng(1), tol=0.05)
+    assert [W.shape for W in Ws] == [(40, 50), (50, 30), (30, 30), (30, 10)]
+    f = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z,
+         "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[nonlinearity]
+    q = np.random.default_rng(1)
+    h = x
+    for fan_in, W in zip([40] + widths[:-1], Ws):
+        z = h @ W
+        assert abs(z.var() - 1) < 0.05
+        # each W is a positive multiple of the orthogonal draw (the same draws, in layer order)
+        Q = init_weights(fan_in, W.shape[1], "orthogonal", q)
+        scale = np.linalg.norm(W) / np.linalg.norm(Q)
+        np.testing.assert_allclose(W, scale * Q, rtol=1e-12, atol=1e-14)
+        h = f(z)
+
+
+def test_lsuv_leaves_a_layer_already_within_tol_alone():
+    # Orthogonal weights on unit-Gaussian inputs keep the first layer's variance near 1:
+    # with a loose tol no layer is rescaled, so the weights are the plain orthogonal draws.
+    x = np.random.default_rng(0).standard_normal((500, 50))
+    Ws = lsuv_init([50, 50], x, "linear", np.random.default_rng(3), tol=0.5)
+    q = np.random.default_rng(3)
+    for W in Ws:
+        np.testing.assert_array_equal(W, init_weights(50, 50, "orthogonal", q))
+
+
+def test_lsuv_rescales_to_variance_one_exactly_up_to_round_off():
+    # z is linear in W, so one rescaling W / sqrt(v) makes the variance 1 whatever the tol
+    x = 10.0 * np.random.default_rng(0).standard_normal((64, 8))
+    (W,) = lsuv_init([5], x, "relu", np.random.default_rng(0), tol=1e-9, max_iter=1)
+    assert abs((x @ W).var() - 1) < 1e-12
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x, r: lsuv_init([4], x, "softplus", r), "nonlinearity: expected one of"),
+    (lambda x, r: lsuv_init([4], x, "relu", r, tol=0), "tol: expected a positive number"),
+    (lambda x, r: lsuv_init([4], x, "relu", r, max_iter=0), "max_iter: expected an integer >= 1"),
+    (lambda x, r: lsuv_init([4], x, "relu", 1), "rng: expected a numpy.random.Generator"),
+    (lambda x, r: lsuv_init([], x, "relu", r), "widths: expected at least one"),
+    (lambda x, r: lsuv_init([4], x[0], "relu", r), "x: expected a 2-D array"),
+    (lambda x, r: lsuv_init([4], np.zeros((5, 3)), "relu", r), "layer 0 has variance 0.0"),
+    (lambda x, r: lsuv_init([4], np.zeros((0, 3)), "relu", r), "x: expected a batch of at least one row"),
+])
+def test_lsuv_bad_arguments_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(np.random.default_rng(0).standard_normal((6, 3)), np.random.default_rng(1))
+

@@ -7,12 +7,13 @@ Modules (one per topic, mirroring the notebooks):
     divergences     softmax, L2, KL, softmax-KL and sigmoid-BCE from logits
     batchnorm       batch norm (forward, backward, Jacobian, inference statistics), layer norm
     dropout         dropout in both scaling conventions, Monte-Carlo prediction
-    init            weight initialisation schemes and per-layer activation statistics
+    init            weight initialisation schemes (orthogonal included), LSUV, per-layer activation statistics
     optim           SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW; clipping; schedules
     schedules       cosine annealing, linear warm-up, ReduceLROnPlateau, Rprop, QuickProp,
                     max_stable_lr (2/λ_max); re-exported by optim (notebook 08)
     regularization  L2/L1 penalties, early stopping, standardisation
-    nn, train       a small Sequential MLP, train_epoch and evaluate
+    nn, train       a small Sequential MLP; train_epoch, evaluate, and the tools of 07 for diagnosing
+                    and averaging runs: gradient_norms, dead_relu_fraction, ema_update, ensemble_predict
     data            scikit-learn's bundled digits and small synthetic data sets
     widgets         one live widget per topic (imports ipywidgets and matplotlib)
 

@@ -4,6 +4,9 @@ The lecture notes forward 1000 unit-Gaussian inputs through a bias-free net of 1
 of 500 units and print the mean and standard deviation of every layer's activations for
 N(0, 0.01²), N(0, 1), Xavier (Glorot and Bengio, 2010) and He (He et al., 2015)
 initialization. :func:`activation_statistics` reproduces those tables;
+the scheme ``"orthogonal"`` (Saxe et al., 2014; drawn as ``torch.nn.init.orthogonal_``) and
+:func:`lsuv_init` (Mishkin and Matas, 2016: orthogonal weights rescaled on a data batch)
+complete the set;
 :func:`forward_activations` returns the activations themselves (for histograms) and
 :func:`gradient_statistics` shows the same vanishing/exploding picture in the backward pass.
 
@@ -12,14 +15,14 @@ Weights ``W`` have shape ``(fan_in, fan_out)`` and a layer computes ``h = f(x @ 
 
 import numpy as np
 
-from tnn_lib._validate import check_array, check_choice, check_int
+from tnn_lib._validate import check_array, check_choice, check_int, check_positive
 from tnn_lib.layers import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
                             tanh_backward, tanh_forward)
 
-__all__ = ["SCHEMES", "NONLINEARITIES", "init_weights", "activation_statistics",
+__all__ = ["SCHEMES", "NONLINEARITIES", "init_weights", "lsuv_init", "activation_statistics",
            "forward_activations", "gradient_statistics"]
 
-SCHEMES = ("zeros", "small", "unit", "xavier", "glorot_uniform", "he")
+SCHEMES = ("zeros", "small", "unit", "xavier", "glorot_uniform", "he", "orthogonal")
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
 
 _ACTIVATIONS = {  # name -> (forward, backward); cache layouts as in tnn_lib.layers
@@ -49,7 +52,16 @@ def init_weights(fan_in, fan_out, scheme, rng):
     xavier         N(0, 1/fan_in)                               ``randn / sqrt(fan_in)``
     glorot_uniform U(-a, a), a = √(6 / (fan_in + fan_out))      (Glorot and Bengio, 2010)
     he             N(0, 2/fan_in)                               ``randn / sqrt(fan_in/2)``
+    orthogonal     Q of the QR of a Gaussian matrix (gain 1)    (Saxe et al., 2014)
     ============== ============================================ ==========================
+
+    ``"orthogonal"`` follows ``torch.nn.init.orthogonal_`` with gain 1 applied to a tensor of
+    shape ``(fan_in, fan_out)`` (a ``torch.nn.Linear`` stores the transpose): draw
+    ``A = rng.standard_normal((fan_in, fan_out))``; if ``fan_in < fan_out`` work on ``A.T``;
+    take the reduced QR decomposition ``A = QR`` and multiply each column of ``Q`` by the sign
+    of ``R``'s diagonal entry (which makes the decomposition unique: the ``Q`` whose ``R`` has a
+    positive diagonal); transpose back. ``W`` has orthonormal columns (``WᵀW = I``) when
+    ``fan_in >= fan_out``, else orthonormal rows (``WWᵀ = I``).
 
     Parameters
     ----------
@@ -68,6 +80,12 @@ def init_weights(fan_in, fan_out, scheme, rng):
     shape = (fan_in, fan_out)
     if scheme == "zeros":
         return np.zeros(shape)
+    if scheme == "orthogonal":  # torch.nn.init.orthogonal_ (gain 1)
+        a = rng.standard_normal(shape)  # one Gaussian draw of the final shape
+        wide = fan_in < fan_out
+        q, r = np.linalg.qr(a.T if wide else a)  # reduced QR of the tall orientation
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # the unique Q whose R has a positive diagonal
+        return q.T.copy() if wide else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=shape)
@@ -76,14 +94,84 @@ def init_weights(fan_in, fan_out, scheme, rng):
     return std * rng.standard_normal(shape)
 
 
-def _check_net(x, widths, scheme, nonlinearity, rng):
-    x = check_array("x", x, ndim=2).astype(np.float64, copy=False)
+def _check_widths(widths):
     try:
         widths = [check_int("widths[%d]" % i, w, minimum=1) for i, w in enumerate(widths)]
     except TypeError:
         raise ValueError(f"widths: expected a sequence of layer widths, got {widths!r}") from None
     if not widths:
         raise ValueError("widths: expected at least one layer width, got an empty sequence")
+    return widths
+
+
+def lsuv_init(widths, x, nonlinearity, rng, tol=0.1, max_iter=10):
+    """Layer-sequential unit-variance initialization (Mishkin and Matas, 2016).
+
+    1. Draw every layer's weights orthogonal (``init_weights(fan_in, width, "orthogonal", rng)``,
+       layer by layer from ``rng``; ``fan_in`` is ``x.shape[1]`` for the first layer).
+    2. For each layer in turn, from the first: forward the batch ``x`` through the layers below
+       (already rescaled), compute the variance ``v`` of the layer's pre-activation
+       ``z = h_prev @ W`` over all its entries, and while ``|v − 1| >= tol`` (at most
+       ``max_iter`` times) rescale ``W ← W / √v`` and recompute ``v``.
+
+    The layers are the bias-free ``h = f(h_prev @ W)`` of :func:`forward_activations`. For such
+    a layer one rescaling already gives ``v = 1`` up to round-off (``z`` scales with ``W``);
+    the loop is the paper's, for layers whose output is not linear in their weights.
+
+    Parameters
+    ----------
+    widths : sequence of int >= 1
+        Layer widths, e.g. ``[500] * 10``.
+    x : ndarray, shape (N, D)
+        The data batch (the paper uses one minibatch).
+    nonlinearity : str, one of :data:`NONLINEARITIES`
+    rng : numpy.random.Generator
+    tol : float > 0
+        Tolerance on the variance.
+    max_iter : int >= 1
+        Most rescalings per layer.
+
+    Returns
+    -------
+    Ws : list of ndarray, ``Ws[l]`` of shape (fan_in_l, widths[l])
+
+    Raises
+    ------
+    ValueError
+        On bad arguments, or when a layer's pre-activation has variance 0 on ``x`` (nothing
+        to rescale).
+    """
+    x = check_array("x", x, ndim=2).astype(np.float64, copy=False)
+    if x.shape[0] < 1:
+        raise ValueError(f"x: expected a batch of at least one row, got shape {x.shape}")
+    widths = _check_widths(widths)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_rng(rng)
+    tol = check_positive("tol", tol)
+    max_iter = check_int("max_iter", max_iter, minimum=1)
+    f, _ = _ACTIVATIONS[nonlinearity]
+    fans = [x.shape[1]] + widths[:-1]
+    Ws = [init_weights(fan_in, width, "orthogonal", rng) for fan_in, width in zip(fans, widths)]  # step 1
+    h = x
+    for l, W in enumerate(Ws):  # step 2, layer after layer
+        z = h @ W  # the layer's pre-activation on the batch
+        for _ in range(max_iter):
+            v = float(np.var(z))
+            if not v > 0 or not np.isfinite(v):
+                raise ValueError(f"x: the pre-activation of layer {l} has variance {v} on this batch; "
+                                 "LSUV needs a batch on which every layer's input varies")
+            if abs(v - 1.0) < tol:
+                break
+            s = np.sqrt(v)
+            W /= s  # rescale to unit variance ...
+            z /= s  # ... and z = h @ W with it (z is linear in W)
+        h, _ = f(z)
+    return Ws
+
+
+def _check_net(x, widths, scheme, nonlinearity, rng):
+    x = check_array("x", x, ndim=2).astype(np.float64, copy=False)
+    widths = _check_widths(widths)
     check_choice("scheme", scheme, SCHEMES)
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_rng(rng)

@@ -5,8 +5,10 @@ same generator state*: every scheme is drawn from its own ``default_rng(rng_seed
 and the answer must draw in the reference's order (one ``rng.standard_normal`` /
 ``rng.normal`` or ``rng.uniform`` call of shape ``(fan_in, fan_out)``). The notebook adds a
 statistical check (sample std against the scheme's std) for answers that draw otherwise.
-One call checks all six schemes, so each misconception below differs from the reference on
-every case.
+One call checks all seven schemes, so each misconception below differs from the reference on
+every case. ``"orthogonal"`` is the Q of ``np.linalg.qr`` of one ``standard_normal((fan_in, fan_out))``
+draw (transposed when ``fan_in < fan_out``) with its columns' signs fixed by R's diagonal, which makes
+it unique.
 """
 from __future__ import annotations
 
@@ -50,6 +52,13 @@ def _init_call(impl, inputs):
 def _init_fan_out(fan_in, fan_out, scheme, rng):
     if scheme == "zeros":
         return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return q.T if fan_in < fan_out else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_in, fan_out))
@@ -60,6 +69,13 @@ def _init_fan_out(fan_in, fan_out, scheme, rng):
 def _init_he_without_2(fan_in, fan_out, scheme, rng):
     if scheme == "zeros":
         return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return q.T if fan_in < fan_out else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_in, fan_out))
@@ -70,6 +86,13 @@ def _init_he_without_2(fan_in, fan_out, scheme, rng):
 def _init_variance_as_std(fan_in, fan_out, scheme, rng):
     if scheme == "zeros":
         return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return q.T if fan_in < fan_out else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_in, fan_out))
@@ -80,6 +103,13 @@ def _init_variance_as_std(fan_in, fan_out, scheme, rng):
 def _init_glorot_bound(fan_in, fan_out, scheme, rng):
     if scheme == "zeros":
         return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return q.T if fan_in < fan_out else q
     if scheme == "glorot_uniform":
         a = np.sqrt(2.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_in, fan_out))
@@ -90,11 +120,48 @@ def _init_glorot_bound(fan_in, fan_out, scheme, rng):
 def _init_draw_order(fan_in, fan_out, scheme, rng):
     if scheme == "zeros":
         return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return q.T if fan_in < fan_out else q
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=(fan_out, fan_in)).T
     std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
     return (std * rng.standard_normal((fan_out, fan_in))).T
+
+
+def _init_orthogonal_no_sign_fix(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        if fan_in < fan_out:
+            a = a.T
+        q, r = np.linalg.qr(a)
+        return q.T if fan_in < fan_out else q
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+    return std * rng.standard_normal((fan_in, fan_out))
+
+
+def _init_orthogonal_svd(fan_in, fan_out, scheme, rng):
+    if scheme == "zeros":
+        return np.zeros((fan_in, fan_out))
+    if scheme == "orthogonal":
+        a = rng.standard_normal((fan_in, fan_out))
+        u, _, vt = np.linalg.svd(a, full_matrices=False)
+        return u if u.shape == (fan_in, fan_out) else vt
+    if scheme == "glorot_uniform":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=(fan_in, fan_out))
+    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1 / fan_in), "he": np.sqrt(2 / fan_in)}[scheme]
+    return std * rng.standard_normal((fan_in, fan_out))
 
 
 # --------------------------------------------------------------------------- activation_statistics
@@ -106,6 +173,7 @@ _NETS = {  # named cases: (N, D, widths, scheme, nonlinearity)
     "sigmoid": (64, 20, [30, 20, 10], "glorot_uniform", "sigmoid"),
     "one_layer": (50, 8, [5], "xavier", "tanh"),
     "varying_widths": (40, 12, [30, 7, 19, 3], "he", "relu"),
+    "orthogonal_tanh": (100, 30, [40, 40, 20], "orthogonal", "tanh"),  # wide, square and tall layers
 }
 
 
@@ -139,6 +207,11 @@ def _stats_pre_activation(x, widths, scheme, nonlinearity, rng):
         fan_in = h.shape[1]
         if scheme == "zeros":
             W = np.zeros((fan_in, width))
+        elif scheme == "orthogonal":
+            a = rng.standard_normal((fan_in, width))
+            q, r = np.linalg.qr(a.T if fan_in < width else a)
+            q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+            W = q.T if fan_in < width else q
         elif scheme == "glorot_uniform":
             a = np.sqrt(6.0 / (fan_in + width))
             W = rng.uniform(-a, a, size=(fan_in, width))
@@ -160,6 +233,11 @@ def _stats_nonlinearity_first(x, widths, scheme, nonlinearity, rng):
         fan_in = h.shape[1]
         if scheme == "zeros":
             W = np.zeros((fan_in, width))
+        elif scheme == "orthogonal":
+            a = rng.standard_normal((fan_in, width))
+            q, r = np.linalg.qr(a.T if fan_in < width else a)
+            q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+            W = q.T if fan_in < width else q
         elif scheme == "glorot_uniform":
             a = np.sqrt(6.0 / (fan_in + width))
             W = rng.uniform(-a, a, size=(fan_in, width))
@@ -182,6 +260,11 @@ def _stats_include_input(x, widths, scheme, nonlinearity, rng):
         fan_in = h.shape[1]
         if scheme == "zeros":
             W = np.zeros((fan_in, width))
+        elif scheme == "orthogonal":
+            a = rng.standard_normal((fan_in, width))
+            q, r = np.linalg.qr(a.T if fan_in < width else a)
+            q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+            W = q.T if fan_in < width else q
         elif scheme == "glorot_uniform":
             a = np.sqrt(6.0 / (fan_in + width))
             W = rng.uniform(-a, a, size=(fan_in, width))
@@ -203,6 +286,11 @@ def _stats_per_unit_std(x, widths, scheme, nonlinearity, rng):
         fan_in = h.shape[1]
         if scheme == "zeros":
             W = np.zeros((fan_in, width))
+        elif scheme == "orthogonal":
+            a = rng.standard_normal((fan_in, width))
+            q, r = np.linalg.qr(a.T if fan_in < width else a)
+            q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+            W = q.T if fan_in < width else q
         elif scheme == "glorot_uniform":
             a = np.sqrt(6.0 / (fan_in + width))
             W = rng.uniform(-a, a, size=(fan_in, width))
@@ -248,6 +336,18 @@ MISCONCEPTIONS = [
                   "the checks compare with the reference on the same generator: draw one array of shape "
                   "(fan_in, fan_out), e.g. std * rng.standard_normal((fan_in, fan_out)) or rng.uniform(-a, a, size=(fan_in, fan_out))",
                   impl=_init_draw_order),
+    Misconception("init_weights", "orthogonal-no-sign-fix",
+                  "your orthogonal W is the Q of np.linalg.qr as it comes, without fixing the signs",
+                  "QR is unique only up to the sign of each column of Q; torch.nn.init.orthogonal_ multiplies "
+                  "column j by the sign of R[j, j] (q * np.sign(np.diag(r))), which makes Q the unique factor "
+                  "with a positive diagonal in R — see 'Orthogonal initialization'",
+                  impl=_init_orthogonal_no_sign_fix),
+    Misconception("init_weights", "orthogonal-svd",
+                  "your orthogonal W comes from the SVD (U or Vᵀ of the Gaussian draw), not from its QR",
+                  "it is orthogonal too (Saxe et al. 2014 describe it so), but another matrix: the checks follow "
+                  "torch.nn.init.orthogonal_, the Q of the QR of the draw (of its transpose when fan_in < "
+                  "fan_out) with the signs of R's diagonal — see 'Orthogonal initialization'",
+                  impl=_init_orthogonal_svd),
     Misconception("activation_statistics", "stats-pre-activation",
                   "you stored the statistics of z = h @ W, before the nonlinearity",
                   "the lecture's table is of H = f(X @ W), the layer's output after tanh/ReLU "
