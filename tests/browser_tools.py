@@ -444,8 +444,21 @@ class JupyterLab:
                     raise RuntimeError("jupyter lab did not start:\n" + self.log_path.read_text()[-3000:])
                 time.sleep(0.3)
 
-    def url(self, rel: str) -> str:
-        return f"{self.base}/lab/tree/{rel}?token={self.token}"
+    def url(self, rel: str, workspace: str | None = None) -> str:
+        """The address opening notebook `rel`; in a fresh `workspace` (nothing else open) if given."""
+        ws = f"workspaces/{workspace}/" if workspace else ""
+        return f"{self.base}/lab/{ws}tree/{rel}?token={self.token}" + ("&reset" if workspace else "")
+
+    def shut_down_kernels(self) -> None:
+        """Shut down every kernel of this server (its REST API), e.g. between two notebooks."""
+        import json
+        import urllib.request
+        auth = {"Authorization": f"token {self.token}"}
+        with urllib.request.urlopen(urllib.request.Request(f"{self.base}/api/kernels", headers=auth), timeout=10) as r:
+            kernels = json.load(r)
+        for k in kernels:
+            req = urllib.request.Request(f"{self.base}/api/kernels/{k['id']}", headers=auth, method="DELETE")
+            urllib.request.urlopen(req, timeout=30).close()
 
     def stop(self) -> None:
         import psutil
@@ -485,7 +498,8 @@ def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout
     wait until the kernel is idle with no cell pending; the state of the code cells
     (how many, how many ran, how many show an error, whether a news prompt is shown) and
     the seconds Run All took."""
-    page.goto(lab.url(rel), timeout=120_000)
+    lab.shut_down_kernels()
+    page.goto(lab.url(rel, workspace=re.sub(r"\W", "-", rel)), timeout=120_000)
     page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
                            arg=n_cells, timeout=120_000)
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
@@ -503,14 +517,3 @@ def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout
     state = page.evaluate(RUN_STATE)
     state["seconds"] = time.perf_counter() - t0
     return state
-
-
-def close_all_tabs(page) -> None:
-    """Shut the notebook's kernel and close it (File menu), so the next notebook starts clean."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Shut Down All Kernels").first.click()
-    btn = page.locator(".jp-Dialog .jp-mod-accept, .jp-Dialog-button.jp-mod-warn")
-    try:
-        btn.first.click(timeout=5_000)
-    except Exception:
-        pass
