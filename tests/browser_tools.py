@@ -493,7 +493,11 @@ RUN_STATE = """() => {
 }"""
 
 
-def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout_ms: float = 240_000) -> dict:
+IDLE = """() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem')).some(e => /\\| Idle$/.test(e.textContent.trim()))"""
+
+
+def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout_ms: float = 300_000,
+                          quiet: float = 8.0) -> dict:
     """Open notebook `rel` of `lab`, wait for its kernel, Run All Cells from the Run menu and
     wait until the kernel is idle with no cell pending; the state of the code cells
     (how many, how many ran, how many show an error, whether a news prompt is shown) and
@@ -509,11 +513,21 @@ def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
                                    .some(e => /\\[[0-9*]+\\]/.test(e.textContent))""", timeout=60_000)
-    page.wait_for_function("""() => !Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
-                                   .some(e => /\\[\\*\\]/.test(e.textContent))
-                               && Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
-                                   .some(e => /\\| Idle$/.test(e.textContent.trim()))""",
-                           timeout=timeout_ms, polling=250)
+    # After the first failing cell JupyterLab shows the cells still queued as not run ("[ ]")
+    # although the kernel runs them (stop_on_error: false): wait until every code cell ran,
+    # or nothing changed for `quiet` s with the kernel idle.
+    deadline, last, since = time.monotonic() + timeout_ms / 1000, None, time.monotonic()
+    while time.monotonic() < deadline:
+        state = page.evaluate(RUN_STATE)
+        idle = page.evaluate(IDLE)
+        if state["ran"] == state["code"] and idle:
+            break
+        key = (state["ran"], state["errors"], idle)
+        if key != last:
+            last, since = key, time.monotonic()
+        elif idle and time.monotonic() - since > quiet:
+            break
+        time.sleep(0.5)
     state = page.evaluate(RUN_STATE)
     state["seconds"] = time.perf_counter() - t0
     return state
