@@ -32,10 +32,9 @@ HOST = "127.0.0.1"
 
 TEMPLATE = "tnn-lecture"
 # Figures are drawn at LECTURE_DPI by default: at 1920×1080 the figure spans about 1400 CSS
-# px, so 11 inches at 240 dpi give about one image pixel per device pixel at a device pixel
-# ratio of 2 (sharp when enlarged). `--dpi` sets another resolution (drawing time grows
-# with its square).
-LECTURE_DPI = 240
+# px, so 11 inches at 200 dpi give 1.6 image pixels per CSS pixel (0.8 per device pixel at a
+# device pixel ratio of 2); `--dpi` sets another resolution (drawing time grows with its square).
+LECTURE_DPI = 200
 
 UNUSED_LAB_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension",
                          "@voila-dashboards/jupyterlab-preview"]

@@ -16,8 +16,8 @@ from tnn_lib.widgets.state import WidgetState, widget_state  # noqa: F401 - re-e
 # figure 11 to 12 inches wide spans about 1400 CSS px (12 pt → 19 px), and in JupyterLab.
 MIN_FONT_PT = 12.0
 # Figures are drawn at this resolution: in JupyterLab an 11-inch figure spans about 1100 CSS px,
-# so 160 dpi gives about 0.8 image pixels per device pixel at a device pixel ratio of 2.
-DPI = 160
+# so 144 dpi gives 1.4 image pixels per CSS pixel (0.7 per device pixel at a device pixel ratio of 2).
+DPI = 144
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
