@@ -1,5 +1,7 @@
 """End to end in real headless Chromium: every topic's lecture page (``tnn-course lecture``)
-and one released notebook in JupyterLab.
+and every topic's released notebook in JupyterLab after Run All (one server for all of them),
+with the layout measures of tests/browser_tools.py (labels not cut off, sliders ≥ 150 px, the
+main figure inside the window, text size, no widget error).
 
 For each topic: start the real command on a free port, open the page, wait for every
 widget's figure, change every control as a user would (slider by keyboard, dropdown,
