@@ -134,6 +134,11 @@ body { margin: 0; }
 .tnn-control .widget-label, .tnn-control label, .tnn-control .widget-readout,
 .tnn-control select, .tnn-control button, .tnn-control input { font-size: 22px; }
 .tnn-control .widget-toggle-buttons { flex-wrap: wrap; }
+/* a label longer than the column wraps instead of being cut */
+.tnn-control label, .tnn-control .widget-label, .tnn-control .widget-toggle-button {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  height: auto !important; min-height: var(--jp-widgets-inline-height); line-height: 1.25; }
+.tnn-control.widget-checkbox { height: auto !important; align-items: center; }
 .tnn-control.widget-checkbox input { width: 26px; height: 26px; }
 .tnn-figure { width: 100% !important; max-width: none !important; height: auto;
               max-height: calc(100vh - 290px); object-fit: contain; object-position: left top; }
