@@ -18,6 +18,13 @@ class WidgetState:
         self.artists = None
         self.data = dict(data)
 
+    def __getattr__(self, name):
+        # a draw function written for a bare figure, ``draw(fig, **values)``, still works when
+        # given the state: what is not the state's own is the figure's
+        if name.startswith("__") or name in ("fig", "artists", "data"):
+            raise AttributeError(name)
+        return getattr(self.fig, name)
+
     def ensure(self, build: Callable) -> dict:
         """The artists, made by ``build(fig)`` on the first draw."""
         if self.artists is None:
