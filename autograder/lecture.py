@@ -129,7 +129,7 @@ body { margin: 0; }
 .tnn-widget p { font-size: 20px; margin: 0 0 0.4em; line-height: 1.3; }
 /* each control: its label on a line of its own, the control across the column */
 .tnn-control.widget-inline-hbox, .tnn-control.widget-inline-vbox { flex-wrap: wrap; width: 100% !important; height: auto !important; }
-.tnn-control > .widget-label { width: 100% !important; white-space: normal; }
+.tnn-control > .widget-label { width: 100% !important; white-space: normal; text-align: left !important; }
 .tnn-control.widget-hslider .slider-container { flex: 1 1 200px !important; width: auto !important; }
 .tnn-control .widget-label, .tnn-control label, .tnn-control .widget-readout,
 .tnn-control select, .tnn-control button, .tnn-control input { font-size: 22px; }
