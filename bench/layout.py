@@ -96,7 +96,6 @@ def main(argv=None) -> int:
                              f"  ran {state['ran']}/{state['code']} code cells, {state['errors']} with an error, "
                              f"{len(m['widgets'])}/{len(topic.widgets)} widgets, news prompt {state['news']}, "
                              f"{state['seconds']:.0f} s" + (f", fig text {min(fig_px):.1f} px" if fig_px else ""))
-                        page.evaluate("() => window.jupyterapp && 0")
                         page.goto("about:blank")
                     page.close()
         finally:
