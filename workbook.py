@@ -98,9 +98,14 @@ def ensure_system_packages() -> None:
     must(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing, env=env)
 
 
+# the workbook's JupyterLab settings, jupyterlab/overrides.json: no "get notified about
+# Jupyter news?" prompt over the widgets, no update check
+LAB_SETTINGS = [f"--LabApp.app_settings_dir={ROOT / 'jupyterlab'}"]
+
+
 def lab(args) -> int:
     setup("")
-    cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks"]
+    cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *LAB_SETTINGS]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         cmd.append("--allow-root")
     # nbgrader's lab extensions load nbgrader_config.py from the Jupyter config path (and from

@@ -41,7 +41,103 @@ PARTIAL_ID = re.compile(re.escape(PARTIAL_PHRASE) + r".*? \[([A-Za-z0-9_.-]+)\]\
 
 
 class CheckFailure(AssertionError):
-    """A graded check failed; the message is written for the student."""
+    """A graded check failed; the message is written for the student.
+
+    In a notebook it shows as that message alone (IPython's ``_render_traceback_``): no
+    machine-readable tag line, no frame of the grader's code. ``str()`` of it, which grading
+    reads, keeps the tag line.
+    """
+
+    def _render_traceback_(self):
+        return readable(str(self), "✗ check failed")
+
+
+def readable(message: str, head: str) -> list:
+    """The lines a notebook shows for a failed check: `head` in bold red, then the message
+    without its machine-readable tag lines."""
+    lines = [ln for ln in message.splitlines()
+             if not (ln.startswith(MISCONCEPTION_TAG) or ln.startswith(REFERENCE_TAG))]
+    return [f"\x1b[1;31m{head}\x1b[0m"] + lines
+
+
+def _unanswered(err: NotImplementedError, name: str, what: str) -> NotImplementedError:
+    """`err` (kept a NotImplementedError: grading reads that as unanswered), shown in a
+    notebook as one line instead of a traceback through the stub and this module."""
+    text = str(err) or what
+    err._render_traceback_ = lambda: readable(text if text.startswith(name) else f"{name}: {text}", "… not answered yet")
+    return err
+
+
+class Passed(int):
+    """What a passing check returns: true (``== True``), and shown as nothing in a notebook;
+    the cell's one line ``✓ …`` comes from :func:`_after_cell` instead."""
+
+    def __new__(cls):
+        return super().__new__(cls, 1)
+
+    def __repr__(self):
+        return "True"
+
+    def _ipython_display_(self):
+        pass
+
+
+# A notebook cell that ran a check, or that JupyterLab says is a graded test cell, and raised
+# nothing ends with one short line, the same in every notebook.
+PASSED_LINE = "✓ passed: the visible checks of this cell (hidden tests run after submission)"
+POLL_LINE = "✓ answered; graded after submission"
+_ran = {"check": 0, "poll": 0}
+
+
+def _count(kind: str) -> None:
+    _ran[kind] += 1
+    _watch_cells()
+
+
+def _is_test_cell_in_frontend(shell) -> bool:
+    """Whether the request being executed carries a graded test cell's nbgrader metadata
+    (JupyterLab sends the cell's metadata with it; other clients do not)."""
+    try:
+        meta = shell.kernel.get_parent().get("metadata", {}) or {}
+    except Exception:
+        return False
+    nb = meta.get("nbgrader") or {}
+    return bool(nb.get("grade")) and not nb.get("solution")
+
+
+def _after_cell(result) -> None:
+    ran, _ran["check"], _ran["poll"] = dict(_ran), 0, 0
+    if not getattr(result, "success", False):
+        return
+    if ran["check"] or (not ran["poll"] and _is_test_cell_in_frontend(_shell())):
+        print(PASSED_LINE)
+    elif ran["poll"]:
+        print(POLL_LINE)
+
+
+def _shell():
+    try:
+        from IPython import get_ipython
+        return get_ipython()
+    except Exception:
+        return None
+
+
+def _watch_cells() -> None:
+    """Register :func:`_after_cell` once with the running IPython kernel, if any."""
+    shell = _shell()
+    if shell is None or getattr(shell, "_tnn_checks_watch", False) or not hasattr(shell, "events"):
+        return
+    shell.events.register("post_run_cell", _after_cell)
+    shell._tnn_checks_watch = True
+
+
+def _watch_test_cells() -> None:
+    """At import: in JupyterLab, a test cell that calls no check (plain asserts) gets the line too."""
+    try:
+        _watch_cells()
+    except Exception:
+        pass
 
 
 @dataclass
@@ -236,8 +332,8 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         with watch, warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(noise):
             warnings.simplefilter("always")
             got = ex.call(student_fn, work)
-    except NotImplementedError:
-        raise
+    except NotImplementedError as err:
+        raise _unanswered(err, name, "the function still raises NotImplementedError")
     except CheckFailure:
         raise
     except Exception as err:  # the student's code raised: say what and where, briefly
@@ -261,7 +357,8 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     expected = run_exercise(ex, ex.reference, inputs)
     out = compare(got, expected, tol, where=ex.output_name)
     if out.ok:
-        return True
+        _count("check")
+        return Passed()
     alts, matched = [], []
     for m in misconceptions_for(name):
         try:
@@ -523,15 +620,20 @@ def _warnings_note(caught, stderr_text: str, limit: int = 3) -> str:
 def check_choice(name: str, answer, options) -> bool:
     """Visible part of a poll: the answer is one of the allowed options."""
     if answer is ...:
-        raise NotImplementedError(f"{name}: replace ... with your answer")
+        raise _unanswered(NotImplementedError(f"{name}: replace ... with your answer"), name, "")
     if answer not in options:
         raise CheckFailure(f"{name}: expected one of {list(options)!r}, got {short(answer)}")
-    return True
+    _count("poll")
+    return Passed()
 
 
 def check_poll(name: str, answer, correct, why: str) -> bool:
     """Hidden part of a poll: the answer is the correct option; `why` explains it."""
     if answer != correct:
         raise CheckFailure(f"{name}: {short(answer)} is not right. {why}")
-    return True
+    _count("poll")
+    return Passed()
+
+
+_watch_test_cells()
 

@@ -31,9 +31,10 @@ DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
 
 TEMPLATE = "tnn-lecture"
-# Figures keep the widget's own resolution by default (80 dpi: the redraw budget of a
-# control change is met there, and the page scales the PNG to the full width). `--dpi 120`
-# gives sharper text on a fast machine, at about (120/80)² = 2.3× the drawing time.
+# Figures are drawn at LECTURE_DPI by default: at 1920×1080 the figure spans about 1400 CSS
+# px, so 11 inches at 200 dpi give 1.6 image pixels per CSS pixel (0.8 per device pixel at a
+# device pixel ratio of 2); `--dpi` sets another resolution (drawing time grows with its square).
+LECTURE_DPI = 200
 
 UNUSED_LAB_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension",
                          "@voila-dashboards/jupyterlab-preview"]
@@ -111,19 +112,37 @@ body {
   --jp-widgets-input-padding: 6px;
 }
 body { margin: 0; }
-#rendered_cells { padding: 8px 28px; }
+#rendered_cells { padding: 4px 24px; }
 .jp-Cell { padding: 0; }
-.jp-RenderedHTMLCommon h1 { font-size: 2.2em; margin: 0.2em 0 0.3em; }
-.tnn-widget { width: 100%; margin: 0 0 2.5em 0; }
-.tnn-title { font-size: 1.7em; margin: 0.4em 0; }
-.tnn-widget p { font-size: 22px; }
-.tnn-controls { gap: 10px 36px !important; margin: 0.3em 0 0.6em; }
+.jp-RenderedHTMLCommon h1 { font-size: 1.6em; margin: 0.1em 0 0.1em; }
+/* one widget per screen: title and description across, the controls in a column on the
+   left, the figure on the right, as high as the screen leaves it */
+.tnn-widget { width: 100%; margin: 0 0 2em 0; display: grid !important;
+  grid-template-columns: minmax(300px, 26%) minmax(0, 1fr); column-gap: 28px; align-items: start; }
+.tnn-widget > .tnn-header { grid-column: 1 / 3; }
+.tnn-widget > .tnn-controls { grid-column: 1; grid-row: 2 / 5; flex-flow: column nowrap !important;
+  gap: 10px !important; margin: 0; }
+.tnn-widget > .tnn-figure { grid-column: 2; grid-row: 2; }
+.tnn-widget > .tnn-status { grid-column: 2; grid-row: 3; }
+.tnn-widget > :not(.tnn-header):not(.tnn-controls):not(.tnn-figure):not(.tnn-status) { grid-column: 1; }
+.tnn-title { font-size: 1.5em; margin: 0.2em 0 0.1em; }
+.tnn-widget p { font-size: 20px; margin: 0 0 0.4em; line-height: 1.3; }
+/* each control: its label on a line of its own, the control across the column */
+.tnn-control.widget-inline-hbox, .tnn-control.widget-inline-vbox { flex-wrap: wrap; width: 100% !important; height: auto !important; }
+.tnn-control > .widget-label { width: 100% !important; white-space: normal; text-align: left !important; }
+.tnn-control.widget-hslider .slider-container { flex: 1 1 200px !important; width: auto !important; }
 .tnn-control .widget-label, .tnn-control label, .tnn-control .widget-readout,
 .tnn-control select, .tnn-control button, .tnn-control input { font-size: 22px; }
+.tnn-control .widget-toggle-buttons { flex-wrap: wrap; }
+/* a label longer than the column wraps instead of being cut */
+.tnn-control label, .tnn-control .widget-label, .tnn-control .widget-toggle-button {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  height: auto !important; min-height: var(--jp-widgets-inline-height); line-height: 1.25; }
+.tnn-control.widget-checkbox { height: auto !important; align-items: center; }
 .tnn-control.widget-checkbox input { width: 26px; height: 26px; }
 .tnn-figure { width: 100% !important; max-width: none !important; height: auto;
-              max-height: 80vh; object-fit: contain; }
-.tnn-status { font-size: 22px; }
+              max-height: calc(100vh - 290px); object-fit: contain; object-position: left top; }
+.tnn-status { font-size: 20px; }
 """
 
 
@@ -291,7 +310,8 @@ def stop_process_tree(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 def serve(topic: str, port: int = DEFAULT_PORT, dpi: int | None = None, out=sys.stdout) -> int:
     """Serve the lecture page of `topic` until Ctrl-C / SIGTERM; the exit status."""
     check_topic(topic)
-    if dpi is not None and not 20 <= dpi <= 400:
+    dpi = LECTURE_DPI if dpi is None else dpi
+    if not 20 <= dpi <= 400:
         raise ValueError(f"--dpi must be between 20 and 400, got {dpi}")
     port = check_port(port)
     import nbformat
@@ -368,7 +388,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--list", action="store_true", help="list the topics and their titles, then exit")
     p.add_argument("--dpi", type=int, default=None,
-                   help="redraw the figures at this resolution (default: the widgets' own, 80; "
-                        "120 is sharper on a projector and slower to redraw)")
+                   help=f"draw the figures at this resolution (default {LECTURE_DPI}: sharp on a 1080p "
+                        "projector and on a high-density screen; lower redraws faster)")
     p.set_defaults(func=_lecture)
     return p

@@ -36,9 +36,59 @@ def poll_stub(cell: dict) -> None:
     cell["source"] = cell["source"].splitlines(keepends=True)  # as Jupyter writes sources
 
 
+RUN_ALL_TAG = "raises-exception"
+
+
+def _names(source: str) -> tuple[set, set]:
+    """(names a cell binds, names it reads) — empty if it does not parse (magics, etc.)."""
+    import ast
+
+    from autograder.evaluate import strip_magics
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, read
+
+
+def keep_running(cells: list) -> None:
+    """Tag ``raises-exception`` every code cell that fails while the student has not
+    answered yet, so that Run All goes on past it: a graded test cell; a lesson cell that
+    calls a function of an answer cell (its grade id, the name the student defines), or
+    reads a name that such a cell binds (and so on down the notebook). JupyterLab sends a
+    tagged cell with ``stop_on_error: false`` (the kernel does not drop the cells queued
+    after it) and nbclient does not stop there. A failure still shows in its cell as an
+    error, which nbgrader's Validate counts as failed for a test cell; grading and
+    ``tnn-course check`` run the test cells themselves and never read the tag."""
+    tainted = {c["metadata"]["nbgrader"].get("grade_id") for c in cells
+               if c.get("cell_type") == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    tainted.discard(None)
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or meta.get("solution"):
+            continue
+        bound, read = _names("".join(cell.get("source", "")))
+        if not (meta.get("grade") or read & tainted):
+            continue
+        if not meta.get("grade"):
+            tainted |= bound
+        tags = cell["metadata"].setdefault("tags", [])
+        if RUN_ALL_TAG not in tags:
+            tags.append(RUN_ALL_TAG)
+
+
 def normalise_release(path: Path) -> None:
     """Write a released notebook in a stable form (sorted keys, one-space indent) so that
-    releasing again reproduces the committed file byte for byte; give polls their stub."""
+    releasing again reproduces the committed file byte for byte; give polls their stub and
+    graded test cells the tag that lets Run All go past a failing check."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     nb.get("metadata", {}).pop("widgets", None)
     for cell in nb.get("cells", []):
@@ -47,6 +97,7 @@ def normalise_release(path: Path) -> None:
             cell["outputs"] = []
             cell["execution_count"] = None
             poll_stub(cell)
+    keep_running(nb.get("cells", []))
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

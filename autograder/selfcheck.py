@@ -53,18 +53,36 @@ def _limit_memory(memory_mb: int) -> None:
         pass
 
 
+def is_poll(o: dict) -> bool:
+    """A poll's test cell (``test_poll_…``): its visible check only sees that an allowed
+    answer was chosen; whether it is the right one is graded after submission."""
+    return o["grade_id"].startswith("test_poll_")
+
+
 def format_outcome(o: dict) -> str:
+    """The lines `tnn-course check` prints for one test cell: PASS, ANSWERED (a poll), or
+    FAIL with the misconception and its hint once, then the rest of the message."""
     from autograder.catalogue import find_misconception
+    from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG
+    if o["status"] == "passed" and is_poll(o):
+        return f"ANSWERED  {o['grade_id']}: answered; graded after submission"
     head = f"{'PASS' if o['status'] == 'passed' else 'FAIL'}  {o['grade_id']} ({o['points']:g}/{o['max_points']:g})"
     if o["status"] == "passed":
         return head
     lines = [head + f"  [{o['status']}]"]
-    if o["misconception"]:
-        m = find_misconception(o["misconception"])
-        if m is not None:
-            lines.append(f"      misconception: {m.title} ({m.id})")
-            lines.append(f"      hint: {m.hint}")
-    lines += ["      " + ln for ln in o["message"].splitlines()]
+    said = set()
+    m = find_misconception(o["misconception"]) if o["misconception"] else None
+    if m is not None:
+        lines.append(f"      misconception: {m.title} ({m.id})")
+        lines.append(f"      hint: {m.hint}")
+        said = {f"Hint: {m.hint}".strip()}
+    for ln in o["message"].splitlines():
+        text = ln.strip()
+        if text.startswith((MISCONCEPTION_TAG, REFERENCE_TAG)) or text in said:
+            continue
+        if m is not None and text.endswith(f": {m.title}."):   # "<exercise>: <title>." — said above
+            continue
+        lines.append("      " + ln)
     return "\n".join(lines)
 
 
@@ -76,6 +94,8 @@ def main_check(path, timeout=defaults.TIMEOUT_SECONDS, memory_mb=defaults.MEMORY
     for o in outcomes:
         print(format_outcome(o), file=stream)
     passed = sum(o["status"] == "passed" for o in outcomes)
+    polls = sum(o["status"] == "passed" and is_poll(o) for o in outcomes)
     print(f"{passed} of {len(outcomes)} visible test cells pass"
+          + (f" ({polls} of them polls: answered, graded after submission)" if polls else "")
           + ("" if outcomes else " (this notebook has no graded test cells)"), file=stream)
     return 0 if outcomes and passed == len(outcomes) else 1

@@ -57,11 +57,11 @@ def free_port() -> int:
     raise RuntimeError("no free port found in 20000-32000")
 
 
-def launch(playwright, user_data_dir: Path):
+def launch(playwright, user_data_dir: Path, viewport: dict | None = None, device_scale_factor: float = 1):
     """A fresh persistent Chromium context; ``ctx.external`` lists the aborted web requests."""
     ctx = playwright.chromium.launch_persistent_context(
         str(user_data_dir), executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
-        viewport=VIEWPORT, service_workers="block")
+        viewport=viewport or VIEWPORT, device_scale_factor=device_scale_factor, service_workers="block")
     ctx.external = []
 
     def route(r):
@@ -294,3 +294,240 @@ def code_visible(page) -> list[str]:
         '.jp-CodeCell .jp-InputArea, .jp-CodeMirrorEditor, .cm-editor, .jp-InputArea-editor'))
         .filter(e => e.offsetParent !== null).map(e => e.outerHTML.slice(0, 200))""")
     return shown + (["the source `widgets_for_topic(` in the page"] if "widgets_for_topic(" in page.content() else [])
+
+
+# --- layout: what a student or a lecturer sees ----------------------------------------------
+
+MIN_SLIDER_PX = 150
+MIN_LECTURE_TEXT_PX = 18
+
+LAYOUT = """() => {
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const out = {viewport: [vw, vh], dpr: window.devicePixelRatio, widgets: []};
+  document.querySelectorAll('.tnn-widget').forEach((w, wi) => {
+    const r = {truncated: [], sliders: [], fonts: [], labels: []};
+    w.querySelectorAll('.tnn-control').forEach(c => {
+      const name = Array.from(c.classList).find(k => k.startsWith('tnn-control-')).slice(12);
+      // every text-bearing element of the control: its description and the buttons' captions
+      c.querySelectorAll('.widget-label, label, button, .widget-readout, select, option').forEach(e => {
+        const text = (e.innerText || e.textContent || '').trim();
+        if (!text || e.offsetParent === null) return;
+        if (e.scrollWidth > e.clientWidth + 1) r.truncated.push(name + ': ' + text.slice(0, 60));
+        r.fonts.push(parseFloat(getComputedStyle(e).fontSize));
+        if (e.classList.contains('widget-label')) r.labels.push(name + ': ' + text);
+      });
+      c.querySelectorAll('.noUi-target, .slider-container').forEach(s => {
+        if (s.classList.contains('slider-container') && s.querySelector('.noUi-target')) return;
+        r.sliders.push([name, Math.round(s.getBoundingClientRect().width)]);
+      });
+    });
+    w.querySelectorAll('.tnn-title, p, .tnn-status').forEach(e => {
+      if ((e.innerText || '').trim() && e.offsetParent !== null) r.fonts.push(parseFloat(getComputedStyle(e).fontSize));
+    });
+    const img = w.querySelector('img.tnn-figure');
+    if (img) {
+      const b = img.getBoundingClientRect();
+      r.figure = {top: b.top, bottom: b.bottom, left: b.left, right: b.right, width: b.width, height: b.height,
+                  natural: [img.naturalWidth, img.naturalHeight]};
+    }
+    r.errors = Array.from(w.querySelectorAll('.jupyter-widgets.widget-error, .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]'))
+                    .map(e => e.innerText.slice(0, 300));
+    out.widgets.push(r);
+  });
+  return out;
+}"""
+
+
+def scroll_to_widget(page, widget: int) -> None:
+    """Scroll the page (Voilà scrolls inside an element) so that widget `widget` starts at the top."""
+    page.evaluate("w => document.querySelectorAll('.tnn-widget')[w].scrollIntoView({block: 'start'})", widget)
+    page.wait_for_timeout(100)
+
+
+def measure_layout(page, scroll: bool = True) -> dict:
+    """The layout measures of every widget on the page (see LAYOUT); with `scroll`, each
+    widget's figure is measured after scrolling that widget to the top, as a lecturer would."""
+    out = page.evaluate(LAYOUT)
+    if scroll:
+        for i in range(len(out["widgets"])):
+            scroll_to_widget(page, i)
+            out["widgets"][i]["figure"] = page.evaluate(LAYOUT)["widgets"][i].get("figure")
+        page.evaluate("() => document.querySelectorAll('body, body *').forEach(e => { e.scrollTop = 0; })")
+    return out
+
+
+def layout_problems(m: dict, min_text_px: float | None = None, main_only: bool = True) -> list[str]:
+    """What is wrong with a layout measure: truncated labels, short sliders, a main figure
+    not inside the viewport (the first widget's; every widget's if not `main_only`), text
+    smaller than `min_text_px`, widget errors."""
+    vw, vh = m["viewport"]
+    found = []
+    for i, w in enumerate(m["widgets"]):
+        found += [f"widget {i}: label cut off: {t!r}" for t in w["truncated"]]
+        found += [f"widget {i}: slider {n} only {px} px long (at least {MIN_SLIDER_PX})"
+                  for n, px in w["sliders"] if px < MIN_SLIDER_PX]
+        found += [f"widget {i}: error shown: {e}" for e in w["errors"]]
+        if min_text_px and w["fonts"] and min(w["fonts"]) < min_text_px:
+            found.append(f"widget {i}: text of {min(w['fonts']):g} px (at least {min_text_px})")
+        f = w.get("figure")
+        if f is None:
+            found.append(f"widget {i}: no figure")
+        elif (i == 0 or not main_only) and (f["top"] < -1 or f["bottom"] > vh + 1 or f["left"] < -1 or f["right"] > vw + 1):
+            found.append(f"widget {i}: figure at {f['left']:.0f},{f['top']:.0f}–{f['right']:.0f},{f['bottom']:.0f} "
+                         f"outside the {vw}×{vh} viewport")
+    return found
+
+
+def layout_row(m: dict) -> dict:
+    """A summary of a layout measure for a table: worst values over the page's widgets."""
+    ws = m["widgets"]
+    figs = [w["figure"] for w in ws if w.get("figure")]
+    return dict(
+        truncated=sum(len(w["truncated"]) for w in ws),
+        min_slider=min([px for w in ws for _, px in w["sliders"]], default=None),
+        min_font=min([f for w in ws for f in w["fonts"]], default=None),
+        main_bottom=round(figs[0]["bottom"]) if figs else None,
+        fits=all(f["bottom"] <= m["viewport"][1] + 1 and f["top"] >= -1 for f in figs[:1]),
+        sharpness=min((f["natural"][0] / (f["width"] * m["dpr"]) for f in figs if f["width"]), default=None),
+        errors=sum(len(w["errors"]) for w in ws),
+    )
+
+
+# --- JupyterLab -----------------------------------------------------------------------------
+
+def lab_settings() -> list:
+    """The settings options `workbook.py lab` gives JupyterLab (read from workbook.py itself)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_workbook", ROOT / "workbook.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return list(mod.LAB_SETTINGS)
+
+
+class JupyterLab:
+    """``jupyter lab`` headless on a free port with a token, serving `root` (a copy of
+    notebooks/), as a fresh user with the workbook's settings (`workbook.py lab`'s
+    jupyterlab/overrides.json, no news prompt), except that
+    every cell is kept in the page (JupyterLab 4 otherwise renders only the cells in view)."""
+
+    def __init__(self, root: Path, home: Path, timeout: float = 90):
+        import secrets
+        import urllib.request
+
+        self.port, self.token, self.root = free_port(), secrets.token_hex(16), Path(root)
+        settings = Path(home) / "settings"   # a fresh user: the workbook's overrides.json applies
+        tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+        tracker.parent.mkdir(parents=True, exist_ok=True)
+        tracker.write_text('{"windowingMode": "none"}')
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(Path(home) / "config"),
+                   JUPYTER_RUNTIME_DIR=str(Path(home) / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
+                   JUPYTERLAB_WORKSPACES_DIR=str(Path(home) / "workspaces"),
+                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
+               "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+               f"--ServerApp.root_dir={self.root}", *lab_settings()]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self.log_path = Path(home) / "jupyterlab.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("jupyter lab did not start:\n" + self.log_path.read_text()[-3000:])
+                time.sleep(0.3)
+
+    def url(self, rel: str, workspace: str | None = None) -> str:
+        """The address opening notebook `rel`; in a fresh `workspace` (nothing else open) if given."""
+        ws = f"workspaces/{workspace}/" if workspace else ""
+        return f"{self.base}/lab/{ws}tree/{rel}?token={self.token}" + ("&reset" if workspace else "")
+
+    def shut_down_kernels(self) -> None:
+        """Shut down every kernel of this server (its REST API), e.g. between two notebooks."""
+        import json
+        import urllib.request
+        auth = {"Authorization": f"token {self.token}"}
+        with urllib.request.urlopen(urllib.request.Request(f"{self.base}/api/kernels", headers=auth), timeout=10) as r:
+            kernels = json.load(r)
+        for k in kernels:
+            req = urllib.request.Request(f"{self.base}/api/kernels/{k['id']}", headers=auth, method="DELETE")
+            urllib.request.urlopen(req, timeout=30).close()
+
+    def stop(self) -> None:
+        import psutil
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True) if self.proc.poll() is None else []
+        except psutil.NoSuchProcess:
+            children = []
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for p in psutil.wait_procs(children, timeout=10)[1]:
+            p.kill()
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+RUN_STATE = """() => {
+  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'));
+  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  return {code: cells.length, ran: prompts.filter(p => /\\[[0-9]+\\]/.test(p)).length,
+          pending: prompts.filter(p => /\\[\\*\\]/.test(p)).length,
+          errors: cells.filter(c => c.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).length,
+          news: !!Array.from(document.querySelectorAll('.jp-Notification-Toast, .Toastify__toast')).find(t => /news/i.test(t.textContent))};
+}"""
+
+
+IDLE = """() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem')).some(e => /\\| Idle$/.test(e.textContent.trim()))"""
+
+
+def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout_ms: float = 300_000,
+                          quiet: float = 8.0) -> dict:
+    """Open notebook `rel` of `lab`, wait for its kernel, Run All Cells from the Run menu and
+    wait until the kernel is idle with no cell pending; the state of the code cells
+    (how many, how many ran, how many show an error, whether a news prompt is shown) and
+    the seconds Run All took."""
+    lab.shut_down_kernels()
+    page.goto(lab.url(rel, workspace=re.sub(r"\W", "-", rel)), timeout=120_000)
+    page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
+                           arg=n_cells, timeout=120_000)
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
+                                   .some(e => /\\| Idle$/.test(e.textContent.trim()))""", timeout=120_000)
+    t0 = time.perf_counter()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
+                                   .some(e => /\\[[0-9*]+\\]/.test(e.textContent))""", timeout=60_000)
+    # After the first failing cell JupyterLab shows the cells still queued as not run ("[ ]")
+    # although the kernel runs them (stop_on_error: false): wait until every code cell ran,
+    # or nothing changed for `quiet` s with the kernel idle.
+    deadline, last, since = time.monotonic() + timeout_ms / 1000, None, time.monotonic()
+    while time.monotonic() < deadline:
+        state = page.evaluate(RUN_STATE)
+        idle = page.evaluate(IDLE)
+        if state["ran"] == state["code"] and idle:
+            break
+        key = (state["ran"], state["errors"], idle)
+        if key != last:
+            last, since = key, time.monotonic()
+        elif idle and time.monotonic() - since > quiet:
+            break
+        time.sleep(0.5)
+    state = page.evaluate(RUN_STATE)
+    state["seconds"] = time.perf_counter() - t0
+    return state

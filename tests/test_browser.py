@@ -1,5 +1,7 @@
 """End to end in real headless Chromium: every topic's lecture page (``tnn-course lecture``)
-and one released notebook in JupyterLab.
+and every topic's released notebook in JupyterLab after Run All (one server for all of them),
+with the layout measures of tests/browser_tools.py (labels not cut off, sliders ≥ 150 px, the
+main figure inside the window, text size, no widget error).
 
 For each topic: start the real command on a free port, open the page, wait for every
 widget's figure, change every control as a user would (slider by keyboard, dropdown,
@@ -11,18 +13,16 @@ kernel gone. Chromium missing is a failure with a message, not a skip.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import subprocess
-import sys
-import time
 
 import psutil
 import pytest
 
 from autograder.lecture import TOPIC_TITLES
-from browser_tools import (ROOT, Lecture, artifacts_dir, change_and_time, chromium_path, code_visible, controls,
-                           screenshot, free_port, launch, open_lecture)
+from browser_tools import (MIN_LECTURE_TEXT_PX, ROOT, JupyterLab, Lecture, artifacts_dir, change_and_time,
+                           chromium_path, code_visible, controls, layout_problems, layout_row, launch, measure_layout,
+                           open_lecture, run_all_in_jupyterlab, screenshot)
+from tnn_lib.topics import TOPICS
 from tnn_lib.widgets import TOPIC_WIDGETS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -95,6 +95,7 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
         assert not code, f"{topic}: code on the lecture page: {code}"
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"{topic}: error output on the page:\n{errors.first.text_content()[:2000]}"
+        layout = _lecture_layout(page, topic)
         cs = controls(page)
         for w in range(n_widgets):
             assert any(c["widget"] == w for c in cs), f"{topic}: widget {w} has no tnn-control"
@@ -111,9 +112,32 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
         assert not failures, f"{topic}:\n" + "\n".join(failures)
         assert not page.errors, f"{topic}: JavaScript errors on the page: {page.errors}"
         assert not browser.external, f"{topic}: the page tried to reach the web: {browser.external}"
-        print(f"{topic}: rendered in {seconds:.1f} s; " + "; ".join(done))
+        print(f"{topic}: rendered in {seconds:.1f} s; {layout}; " + "; ".join(done))
         _stop_and_check_cleanup(lecture)
     return done
+
+
+LECTURE_SIZES = ((1280, 720), (1920, 1080))
+
+
+def _lecture_layout(page, topic: str) -> str:
+    """The lecture page at a projector's 1280×720 and 1920×1080: no control label cut off,
+    sliders long enough, the main figure inside the screen without scrolling, no widget
+    error; at 1080p no text under 18 px. The viewport is restored afterwards."""
+    size, found, rows = page.viewport_size, [], []
+    try:
+        for w, h in LECTURE_SIZES:
+            page.set_viewport_size({"width": w, "height": h})
+            page.wait_for_timeout(300)
+            m = measure_layout(page)
+            found += [f"{w}×{h}: {p}" for p in layout_problems(m, MIN_LECTURE_TEXT_PX if h >= 1080 else None)]
+            rows.append(f"{w}×{h} {layout_row(m)}")
+            if found:
+                page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}-{w}x{h}-FAILED.png"))
+    finally:
+        page.set_viewport_size(size)
+    assert not found, f"{topic}: the lecture page does not fit:\n" + "\n".join(found)
+    return "; ".join(rows)
 
 
 def test_chromium_is_there():
@@ -137,126 +161,64 @@ def test_lecture_page_of_topic(topic, page, browser):
     assert page.locator("h1").first.text_content().strip().startswith(TOPIC_TITLES[topic])
 
 
-# --- one released notebook in JupyterLab ----------------------------------------------------
+# --- every released notebook in JupyterLab, one server ---------------------------------------
 
-def _widget_notebook():
-    """(notebook, index of its first widget cell, whether that cell precedes the first graded
-    test): the first released notebook that shows a widget, preferring one whose widget comes
-    before any graded test (Run All stops at the first failing exercise test)."""
+READABLE_FAILURES = """() => Array.from(document.querySelectorAll(".jp-Notebook .jp-CodeCell"))
+  .map(c => c.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"))
+  .filter(e => e).map(e => e.innerText)"""
+
+
+def test_released_notebooks_in_jupyterlab(page, browser, tmp_path):
+    """Each topic's released notebook, in one JupyterLab as a new user starts it: Run All
+    Cells from the Run menu runs every code cell although nothing is answered, every widget
+    of the topic shows, failing checks show their readable message (no grader frame, no
+    machine-readable tag), no news prompt; each widget's controls are not cut off, its
+    sliders long enough and its figure fits the window when scrolled to; a slider of the
+    topic's main widget redraws its figure."""
     import nbformat
-    factories = [f for _, fns in TOPIC_WIDGETS.values() for f in fns]
-    found = []
-    for aid in TOPIC_WIDGETS:
-        path = ROOT / "notebooks" / aid / f"{aid}.ipynb"
-        if not path.exists():
-            continue
-        nb = nbformat.read(path, as_version=4)
-        code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        widget = next((i for i, c in code if any(f"{f}(" in c.source for f in factories)), None)
-        test = next((i for i, c in code if c.metadata.get("nbgrader", {}).get("grade")), len(nb.cells))
-        if widget is not None:
-            found.append((path, widget, widget < test))
-    found.sort(key=lambda f: not f[2])
-    return found[0] if found else None
-
-
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """`jupyter lab` headless on a free port with a token, serving a temp copy of notebooks/."""
     work = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", work)
-    port, token = free_port(), secrets.token_hex(16)
-    home = tmp_path / "jupyter"
-    # JupyterLab 4 renders only the cells in view by default; the test needs them all in the DOM
-    tracker = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-    tracker.parent.mkdir(parents=True)
-    tracker.write_text('{"windowingMode": "none"}')
-    news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text('{"fetchNews": "false"}')  # no "official Jupyter news?" prompt
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-           "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(tmp_path / "jupyterlab.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        import urllib.request
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("jupyter lab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}", token, work
-    finally:
-        children = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for p in psutil.wait_procs(children, timeout=10)[1]:
-            p.kill()
-        log.close()
-
-
-def test_released_notebook_in_jupyterlab(page, browser, jupyterlab):
-    """Open a released notebook, Run All Cells from the Run menu, move a slider of its widget."""
-    found = _widget_notebook()
-    if found is None:
-        pytest.fail("no released notebook under notebooks/ shows a topic widget", pytrace=False)
-    path, widget_cell, before_tests = found
-    base, token, work = jupyterlab
-    rel = path.relative_to(ROOT / "notebooks").as_posix()
-    page.goto(f"{base}/lab/tree/{rel}?token={token}", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    n_cells = len(__import__("nbformat").read(path, as_version=4).cells)
-    # JupyterLab adds the cells to the page progressively: wait for all of them
-    try:
-        page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
-                               arg=n_cells, timeout=60_000)
-    except Exception:
-        pass
-    count = page.locator(".jp-Notebook .jp-Cell").count()
-    assert count == n_cells, f"JupyterLab rendered {count} of the notebook's {n_cells} cells"
-    # the kernel is connected when the status bar says "Python 3 (ipykernel) | Idle" (the
-    # toolbar's indicator says idle earlier, while there is no kernel yet)
-    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
-                                   .some(e => /\\| Idle$/.test(e.textContent.trim()))""", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
-                                   .some(e => /\\[[0-9*]+\\]/.test(e.textContent))""", timeout=60_000)
-    fig = page.locator(".jp-Notebook .jp-OutputArea img.tnn-figure").first
-    if not before_tests:
-        # Run All stops at the first failing exercise test, before the widget: wait for that
-        # error, then run the widget cell itself (the setup cells above it have run)
-        page.wait_for_selector(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                               timeout=120_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(widget_cell)
-        cell.locator(".jp-InputArea").click()
-        page.keyboard.press("Shift+Enter")
-    fig.wait_for(timeout=120_000)
-    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=fig.element_handle(), timeout=60_000)
-    widget = page.locator(".jp-Notebook .jp-OutputArea .tnn-widget").first
-    slider = widget.locator(".tnn-control.widget-slider .noUi-handle").first
-    old = fig.get_attribute("src")
-    now, hi = (float(slider.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemax"))
-    slider.focus()
-    slider.press("PageUp" if now < hi else "PageDown")
-    page.wait_for_function("([i, old]) => i.src !== old && i.complete && i.naturalWidth > 0",
-                           arg=[fig.element_handle(), old], timeout=60_000)
-    page.screenshot(path=str(artifacts_dir() / f"jupyterlab-{path.stem}.png"))
-    print(f"JupyterLab: {rel}, widget cell {widget_cell} "
-          f"({'ran by Run All' if before_tests else 'run after Run All stopped at a failing test'})")
+    found, done = [], []
+    with JupyterLab(work, tmp_path / "jupyter") as lab:
+        for topic in TOPICS:
+            rel = f"{topic.id}/{topic.id}.ipynb"
+            if not (work / rel).exists():
+                found.append(f"{topic.id}: no released notebook {rel}")
+                continue
+            n = len(nbformat.read(work / rel, as_version=4).cells)
+            state = run_all_in_jupyterlab(page, lab, rel, n)
+            problems = []
+            if state["ran"] != state["code"]:
+                problems.append(f"Run All ran {state['ran']} of {state['code']} code cells")
+            if state["news"]:
+                problems.append("the 'Jupyter news' prompt is shown")
+            for text in page.evaluate(READABLE_FAILURES):
+                if "checks.py" in text or "TNN-" in text:
+                    problems.append(f"a failing check shows more than its message: {text[:300]!r}")
+            m = measure_layout(page)
+            if len(m["widgets"]) < len(topic.widgets):
+                problems.append(f"{len(m['widgets'])} of its {len(topic.widgets)} widgets shown")
+            problems += layout_problems(m, main_only=False)
+            if m["widgets"]:
+                widget = page.locator(".jp-Notebook .jp-OutputArea .tnn-widget").first
+                fig = widget.locator("img.tnn-figure").first
+                slider = widget.locator(".tnn-control.widget-slider .noUi-handle").first
+                if slider.count():
+                    widget.scroll_into_view_if_needed()
+                    old = fig.get_attribute("src")
+                    now, hi = (float(slider.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemax"))
+                    slider.focus()
+                    slider.press("PageUp" if now < hi else "PageDown")
+                    try:
+                        page.wait_for_function("([i, old]) => i.src !== old && i.complete && i.naturalWidth > 0",
+                                               arg=[fig.element_handle(), old], timeout=60_000)
+                    except Exception as err:
+                        problems.append(f"moving a slider did not redraw the figure ({type(err).__name__})")
+            if problems:
+                page.screenshot(path=str(artifacts_dir() / f"jupyterlab-{topic.id}-FAILED.png"), full_page=True)
+            found += [f"{topic.id}: {p}" for p in problems]
+            done.append(f"{topic.id}: {state['ran']}/{state['code']} cells in {state['seconds']:.0f} s, "
+                        f"{state['errors']} failing, {layout_row(m) if m['widgets'] else '-'}")
+    print("\n".join(done))
+    assert not found, "\n".join(found)
     assert not browser.external, f"JupyterLab tried to reach the web: {browser.external}"

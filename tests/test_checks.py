@@ -243,3 +243,64 @@ def test_a_part_is_said_to_show_a_known_mistake_only_if_it_does_on_every_case():
     msg = str(info.value)
     assert "[linear-dW-transposed]" in msg and "[linear-db-not-summed]" not in msg, msg
     assert "db differs for another reason as well" in msg, msg
+
+
+# --- what a notebook shows ------------------------------------------------------------------
+
+def no_bias_linear_forward(x, W, b):
+    return x @ W, (x, W, b)
+
+
+def stub_linear_forward(x, W, b):
+    raise NotImplementedError()
+
+
+def _shown(source: str, ns: dict) -> str:
+    """What IPython prints for a cell (its error rendering included), ANSI colours removed."""
+    import re
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(ns)
+    with capture_output() as out:
+        shell.run_cell(source, store_history=False)
+    # (a terminal shell writes its "Out[n]:" prompt even for a value that displays as nothing;
+    # a Jupyter kernel sends nothing for it)
+    return re.sub(r"\x1b\[[0-9;]*m|Out\[\d+\]: ?", "", out.stdout + out.stderr)
+
+
+def test_a_failing_check_shows_its_message_alone():
+    from autograder.catalogue import find_misconception
+    m = find_misconception("linear-missing-bias")
+    with pytest.raises(CheckFailure) as err:
+        check("linear_forward", no_bias_linear_forward, seed=0)
+    assert str(err.value).splitlines()[0] == f"TNN-MISCONCEPTION {m.id}"  # grading's tag stays in the text
+    shown = _shown('check("linear_forward", f, seed=0)', {"check": check, "f": no_bias_linear_forward})
+    assert m.title in shown and m.hint in shown and "check failed" in shown, shown
+    assert "TNN-" not in shown and "checks.py" not in shown and "Traceback" not in shown, shown
+
+
+def test_an_unanswered_exercise_and_poll_show_one_line_and_stay_not_implemented():
+    from autograder.checks import check_choice
+    with pytest.raises(NotImplementedError):
+        check("linear_forward", stub_linear_forward, seed=0)
+    shown = _shown('check("linear_forward", f, seed=0)', {"check": check, "f": stub_linear_forward})
+    assert "not answered yet" in shown and "linear_forward" in shown and "Traceback" not in shown, shown
+    shown = _shown('check_choice("poll_x", ..., ["a", "b"])', {"check_choice": check_choice})
+    assert "not answered yet" in shown and "replace ... with your answer" in shown and "checks.py" not in shown, shown
+
+
+def test_a_passing_check_cell_shows_one_short_line():
+    from autograder.checks import PASSED_LINE, POLL_LINE, check_choice
+    from tnn_lib.layers import linear_forward as reference
+
+    def mine(x, W, b):
+        return x @ W + b, (x, W, b)
+
+    assert check("linear_forward", mine, seed=0) == True  # noqa: E712 - a true value, as before
+    assert reference is not mine
+    ns = {"check": check, "check_choice": check_choice, "f": mine}
+    assert _shown('check("linear_forward", f, seed=0)\ncheck("linear_forward", f, seed=1)', ns).strip() == PASSED_LINE
+    assert _shown('check_choice("poll_x", "a", ["a", "b"])', ns).strip() == POLL_LINE
+    assert _shown('x = 1 + 1', ns).strip() == ""                 # a cell that checks nothing says nothing

@@ -318,9 +318,13 @@ def test_check_names_the_misconception_like_grading(tiny):
     m = find_misconception("linear-missing-bias")
     assert "FAIL  test_linear_forward (0/1)  [misconception]" in r.stdout
     assert m.title in r.stdout and m.hint in r.stdout
+    block = r.stdout.split("FAIL  test_linear_forward (0/1)")[1].split("\nFAIL")[0].split("\nPASS")[0]
+    assert block.count(m.hint) == 1 and block.count(m.title) == 1, r.stdout  # said once per test cell
+    assert "TNN-MISCONCEPTION" not in r.stdout, r.stdout  # the machine-readable tag is grading's
     result = json.loads((tiny["out"] / "results" / "nobias" / f"{TINY}.json").read_text())
-    first = result["notebooks"][TINY]["cells"][0]["message"]
-    assert first.splitlines()[0] in r.stdout
+    message = result["notebooks"][TINY]["cells"][0]["message"]
+    rest = [ln for ln in message.splitlines() if m.title not in ln and m.hint not in ln]
+    assert rest and all(ln in r.stdout for ln in rest), (rest, r.stdout)   # the rest as grading says it
 
 
 def _leftovers() -> set:

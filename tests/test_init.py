@@ -265,3 +265,21 @@ def test_lsuv_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call(np.random.default_rng(0).standard_normal((6, 3)), np.random.default_rng(1))
 
+
+
+    assert SCHEMES == ("zeros", "small", "unit", "xavier", "glorot_uniform", "he")
+
+
+def test_public_std_and_activation_are_what_init_weights_uses():
+    from tnn_lib import layers
+    from tnn_lib.init import NORMAL_SCHEMES, activation, init_weights, normal_std
+    for scheme in NORMAL_SCHEMES:
+        w = init_weights(400, 300, scheme, np.random.default_rng(3))
+        z = np.random.default_rng(3).standard_normal((400, 300))
+        np.testing.assert_array_equal(w, normal_std(scheme, 400) * z)   # the same draw, scaled by the std
+    assert normal_std("he", 50) == np.sqrt(2.0 / 50) and normal_std("small", 7) == 0.01
+    assert activation("relu") == (layers.relu_forward, layers.relu_backward)
+    with pytest.raises(ValueError, match="scheme"):
+        normal_std("zeros", 10)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        activation("softplus")

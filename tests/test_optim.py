@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tnn_lib import optim
 from tnn_lib.optim import (SGD, Adagrad, Adam, AdamW, RMSprop, adagrad_step, adam_lecture_step,
-                           adam_step, adamw_paper_step, adamw_step, clip_grad_norm, clip_grad_value,
+                           adam_step, adamw_convention_step, adamw_paper_step, adamw_step, clip_grad_norm, clip_grad_value,
                            exponential_decay, inverse_time_decay, momentum_lecture_step,
                            momentum_step, nesterov_lookahead_step, nesterov_step,
                            rmsprop_lecture_step, rmsprop_step, sgd_step, step_decay)
@@ -155,6 +155,44 @@ def test_adamw_paper_form_relates_to_torch_form():
     # a schedule multiplier η_t scales both parts of the paper's step
     c = _run(adamw_paper_step, w0, grads, lr=0.02, weight_decay=0.004, multiplier=0.5)
     np.testing.assert_allclose(c, b, rtol=1e-12)
+
+
+def _convention_by_hand(w0, grads, lr, eps, wd, etas, eps_inside, bias_correction, decay, b1=0.9, b2=0.999):
+    """AdamW written out step by step from the formulas, each convention a plain branch."""
+    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t, (g, eta) in enumerate(zip(grads, etas), start=1):
+        w = w - (lr * eta * wd if decay == "lr" else eta * wd) * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        mh, vh = (m / (1 - b1**t), v / (1 - b2**t)) if bias_correction else (m, v)
+        w = w - lr * eta * mh / (np.sqrt(vh + eps) if eps_inside else np.sqrt(vh) + eps)
+    return w
+
+
+@pytest.mark.parametrize("eps_inside", [False, True])
+@pytest.mark.parametrize("bias_correction", [True, False])
+@pytest.mark.parametrize("decay", ["lr", "schedule"])
+def test_adamw_convention_step_against_the_formulas(eps_inside, bias_correction, decay):
+    w0, grads = _problem(4)
+    etas = [1.0 / (1.0 + 0.1 * t) for t in range(len(grads))]
+    w, state = w0.copy(), {}
+    for g, eta in zip(grads, etas):
+        adamw_convention_step(w, g, state, lr=0.05, eps=1e-3, weight_decay=0.3, multiplier=eta,
+                              eps_inside=eps_inside, bias_correction=bias_correction, decay=decay)
+    want = _convention_by_hand(w0, grads, 0.05, 1e-3, 0.3, etas, eps_inside, bias_correction, decay)
+    np.testing.assert_allclose(w, want, rtol=1e-11, atol=1e-13)
+    assert not np.allclose(want, w0)
+
+
+def test_adamw_convention_step_defaults_are_pytorch_and_paper():
+    w0, grads = _problem(5)
+    a = _run(adamw_step, w0, grads, lr=0.02, weight_decay=0.1)
+    np.testing.assert_array_equal(_run(adamw_convention_step, w0, grads, lr=0.04, weight_decay=0.1, multiplier=0.5), a)
+    b = _run(adamw_paper_step, w0, grads, lr=0.02, weight_decay=0.1, multiplier=0.5)
+    np.testing.assert_array_equal(
+        _run(adamw_convention_step, w0, grads, lr=0.02, weight_decay=0.1, multiplier=0.5, decay="schedule"), b)
+    with pytest.raises(ValueError, match="decay"):
+        adamw_convention_step(w0.copy(), grads[0], {}, decay="alpha")
 
 
 # --------------------------------------------------------------------------- convergence

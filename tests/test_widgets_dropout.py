@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from tnn_lib.widgets.app import figure_png, new_figure
-from tnn_lib.widgets.dropout import (CONVENTIONS, DEFAULTS, DRAWS, MAX_SAMPLES, _H, _W, draw_dropout_scaling,
+from tnn_lib.widgets.dropout import (CONVENTIONS, DEFAULTS, DRAWS, MAX_SAMPLES, _fixed, draw_dropout_scaling,
                                      dropout_scaling)
 
+_H, _W, _ = _fixed()
 FULL = float(_H @ _W)        # the network without dropout
 
 

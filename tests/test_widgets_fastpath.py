@@ -38,3 +38,20 @@ def test_blitted_widgets_match_a_full_render(topic):
         assert differing < 0.005, (app.title, differing)      # drawing order of a few overlapping pixels
         app.refresh()                                            # after a full render, the cache still holds
         assert app.image.value == figure_png(app.fig)
+
+
+def test_widget_state_is_explicit():
+    """A widget's artists and data live in its WidgetState, none on the figure or in its module."""
+    import importlib
+
+    from tnn_lib.topics import TOPICS
+    from tnn_lib.widgets import widgets_for_topic
+    from tnn_lib.widgets.app import WidgetApp
+
+    assert not hasattr(WidgetApp, "_on_change")
+    for topic in TOPICS:
+        module = importlib.import_module(f"tnn_lib.widgets.{topic.name}")
+        assert not hasattr(module, "HISTORIES") and not hasattr(module, "_CONTROLLER"), topic.name
+        for app in widgets_for_topic(topic.id):
+            assert app.state.fig is app.fig and app.state.artists is not None, app.title
+            assert not [k for k in vars(app.fig) if k.startswith("_tnn")], app.title

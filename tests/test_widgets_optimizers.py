@@ -7,7 +7,7 @@ import pytest
 from tnn_lib import optim
 from tnn_lib.widgets.app import new_figure
 from tnn_lib.widgets.optimizers import (BASE_LR, ESCAPE, OPTIMIZERS, SURFACES, SWITCH_LR, SCHEDULE_K,
-                                        adamw_variant_step, convention_switchboard, draw_race,
+                                        convention_switchboard, draw_race,
                                         draw_switchboard, gradient, optimizer_race)
 
 STEPS = {"SGD": lambda w, g, s, lr, mu: optim.sgd_step(w, g, s, lr),
@@ -75,7 +75,8 @@ def _variant_run(surface, steps=40, **switches):
     w, state, path = np.array(SURFACES[surface][2], dtype=float), {}, []
     for t in range(steps):
         eta = 1.0 / (1.0 + SCHEDULE_K * t)
-        adamw_variant_step(w, gradient(surface, w), state, SWITCH_LR * eta, eta, eps=1e-3, weight_decay=0.1, **switches)
+        optim.adamw_convention_step(w, gradient(surface, w), state, lr=SWITCH_LR, multiplier=eta, eps=1e-3,
+                                    weight_decay=0.1, **switches)
         path.append(w.copy())
     return np.array(path)
 
@@ -96,7 +97,8 @@ def test_variant_switches_match_the_notes_and_paper_forms():
     w2, state2, alt = w.copy(), {}, []
     for t in range(30):
         optim.adam_lecture_step(w, gradient("valley", w), state, lr=0.1, eps=1e-3)
-        adamw_variant_step(w2, gradient("valley", w2), state2, 0.1, 1.0, eps=1e-3, weight_decay=0.0, eps_inside=True)
+        optim.adamw_convention_step(w2, gradient("valley", w2), state2, lr=0.1, eps=1e-3, weight_decay=0.0,
+                                    eps_inside=True)
         ref.append(w.copy()), alt.append(w2.copy())
     np.testing.assert_allclose(alt, ref, rtol=1e-12, atol=1e-12)
     # decay × schedule multiplier: the paper's AdamW
@@ -105,7 +107,8 @@ def test_variant_switches_match_the_notes_and_paper_forms():
     for t in range(30):
         eta = 1.0 / (1.0 + SCHEDULE_K * t)
         optim.adamw_paper_step(w, gradient("beale", w), state, lr=0.1, weight_decay=0.2, multiplier=eta)
-        adamw_variant_step(w2, gradient("beale", w2), state2, 0.1 * eta, eta, weight_decay=0.2, decay="schedule")
+        optim.adamw_convention_step(w2, gradient("beale", w2), state2, lr=0.1, multiplier=eta, weight_decay=0.2,
+                                    decay="schedule")
         ref.append(w.copy()), alt.append(w2.copy())
     np.testing.assert_allclose(alt, ref, rtol=1e-12, atol=1e-12)
 

@@ -9,19 +9,16 @@ from tnn_lib import nn, optim
 from tnn_lib.data import load_digits_split
 from tnn_lib.train import evaluate, train_epoch
 from tnn_lib.widgets import training as dash
-from tnn_lib.widgets.app import figure_png, new_figure
+from tnn_lib.widgets.app import WidgetState, figure_png, new_figure
 
 
-@pytest.fixture(autouse=True)
-def _fresh_histories():
-    dash.HISTORIES.clear()
-    yield
-    dash.HISTORIES.clear()
+def _state():
+    return WidgetState(new_figure(), histories={})
 
 
 def test_display_does_not_train():
     app = dash.training_dashboard()
-    assert dash.HISTORIES == {}
+    assert app.state.data.get("histories", {}) == {}
     assert app.last["trained"] == 0 and app.last["train_loss"].size == 0
     assert "Train" in app.last["summary"]
 
@@ -29,8 +26,10 @@ def test_display_does_not_train():
 @pytest.mark.parametrize("batchnorm,dropout,optimizer", [(True, True, "adamw"), (False, False, "sgd_momentum"),
                                                          (True, False, "adam"), (False, True, "sgd")])
 def test_curves_equal_a_direct_run_with_the_same_seed(batchnorm, dropout, optimizer):
-    hist = dash.train_run(batchnorm, dropout, optimizer, epochs=3, seed=5)
-    out = dash.draw_training_dashboard(new_figure(), batchnorm, dropout, optimizer, epochs=3, seed=5)
+    state = _state()
+    hist = dash.train_run(batchnorm, dropout, optimizer, epochs=3, seed=5, histories=state.data["histories"])
+    out = dash.draw_training_dashboard(state, batchnorm, dropout, optimizer, epochs=3, seed=5)
+    assert dash.draw_training_dashboard(new_figure(), batchnorm, dropout, optimizer, epochs=3, seed=5)["trained"] == 0
     # the same run written out with tnn_lib directly
     (x, y), (xv, yv), _ = load_digits_split(0)
     rng = np.random.default_rng(5)
@@ -50,14 +49,14 @@ def test_curves_equal_a_direct_run_with_the_same_seed(batchnorm, dropout, optimi
 
 
 def test_epochs_slider_shows_a_prefix_of_the_run():
-    dash.train_run(epochs=4)
-    fig = new_figure()
+    fig = _state()
+    dash.train_run(epochs=4, histories=fig.data["histories"])
     full = dash.draw_training_dashboard(fig, epochs=4)
     part = dash.draw_training_dashboard(fig, epochs=2)
     more = dash.draw_training_dashboard(fig, epochs=60)   # beyond what was trained
     np.testing.assert_array_equal(part["val_loss"], full["val_loss"][:2])
     assert more["train_loss"].size == 4 and more["trained"] == 4
-    figure_png(fig)
+    figure_png(fig.fig)
 
 
 def test_button_trains_epoch_by_epoch_refreshing_the_figure():
@@ -72,11 +71,10 @@ def test_button_trains_epoch_by_epoch_refreshing_the_figure():
 
 
 def test_each_control_changes_the_image():
-    dash.train_run(True, True, "adamw", epochs=3)
-    dash.train_run(False, True, "adamw", epochs=3)
-    dash.train_run(True, False, "adamw", epochs=3)
-    dash.train_run(True, True, "sgd", epochs=3)
     app = dash.training_dashboard(epochs=3)
+    for setting in [(True, True, "adamw"), (False, True, "adamw"), (True, False, "adamw"), (True, True, "sgd")]:
+        dash.train_run(*setting, epochs=3, histories=app.state.data["histories"])
+    app.refresh()
     base = app.image.value
     assert app.last["trained"] == 3
     for name, value in [("batchnorm", False), ("dropout", False), ("optimizer", "sgd"), ("epochs", 2)]:
@@ -88,15 +86,15 @@ def test_each_control_changes_the_image():
 
 
 def test_untrained_setting_and_extremes_draw():
-    fig = new_figure()
+    fig = _state()
     for epochs in (1, 60):
         for opt in dash.OPTIMIZERS:
             out = dash.draw_training_dashboard(fig, batchnorm=False, dropout=False, optimizer=opt, epochs=epochs)
             assert out["trained"] == 0
-    dash.train_run(False, False, "sgd", epochs=1)
+    dash.train_run(False, False, "sgd", epochs=1, histories=fig.data["histories"])
     out = dash.draw_training_dashboard(fig, batchnorm=False, dropout=False, optimizer="sgd", epochs=60)
     assert out["trained"] == 1 and out["best_epoch"] == 1
-    figure_png(fig)
+    figure_png(fig.fig)
 
 
 def test_unknown_optimizer_is_refused():
@@ -116,8 +114,8 @@ def test_fast_image_matches_a_full_render():
     composited) nearly equals matplotlib's own savefig, untrained, trained and switched."""
     from tnn_lib.widgets.app import reference_png
 
-    dash.train_run(True, True, "adamw", epochs=3)
     app = dash.training_dashboard(batchnorm=False, epochs=3)     # untrained setting: the message
+    dash.train_run(True, True, "adamw", epochs=3, histories=app.state.data["histories"])
     for name, value in [(None, None), ("batchnorm", True), ("epochs", 2), ("optimizer", "sgd")]:
         if name is not None:
             app.controls[name].value = value

@@ -19,8 +19,8 @@ from tnn_lib._validate import check_array, check_choice, check_int, check_positi
 from tnn_lib.layers import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
                             tanh_backward, tanh_forward)
 
-__all__ = ["SCHEMES", "NONLINEARITIES", "init_weights", "lsuv_init", "activation_statistics",
-           "forward_activations", "gradient_statistics"]
+__all__ = ["SCHEMES", "NONLINEARITIES", "NORMAL_SCHEMES", "init_weights", "normal_std", "activation",
+           "lsuv_init", "activation_statistics", "forward_activations", "gradient_statistics"]
 
 SCHEMES = ("zeros", "small", "unit", "xavier", "glorot_uniform", "he", "orthogonal")
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
@@ -31,6 +31,24 @@ _ACTIVATIONS = {  # name -> (forward, backward); cache layouts as in tnn_lib.lay
     "sigmoid": (sigmoid_forward, sigmoid_backward),
     "linear": (lambda z: (z, None), lambda dout, cache: dout),
 }
+
+
+NORMAL_SCHEMES = ("small", "unit", "xavier", "he")  # W = std · N(0, 1)
+
+
+def normal_std(scheme, fan_in):
+    """The standard deviation of a Gaussian scheme (``W = std · N(0, 1)``, :data:`NORMAL_SCHEMES`):
+    0.01 (small), 1 (unit), √(1/fan_in) (Xavier), √(2/fan_in) (He)."""
+    check_choice("scheme", scheme, NORMAL_SCHEMES)
+    fan_in = check_int("fan_in", fan_in, minimum=1)
+    return {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+
+
+def activation(nonlinearity):
+    """``(forward, backward)`` of a nonlinearity of :data:`NONLINEARITIES`: ``h, cache =
+    forward(z)`` and ``dz = backward(dh, cache)``, cache layouts as in :mod:`tnn_lib.layers`."""
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    return _ACTIVATIONS[nonlinearity]
 
 
 def _check_rng(rng):
@@ -89,9 +107,7 @@ def init_weights(fan_in, fan_out, scheme, rng):
     if scheme == "glorot_uniform":
         a = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, size=shape)
-    std = {"small": 0.01, "unit": 1.0, "xavier": np.sqrt(1.0 / fan_in),
-           "he": np.sqrt(2.0 / fan_in)}[scheme]
-    return std * rng.standard_normal(shape)
+    return normal_std(scheme, fan_in) * rng.standard_normal(shape)
 
 
 def _check_widths(widths):

@@ -19,7 +19,7 @@ from tnn_lib._validate import check_int, check_nonneg, check_same_keys, check_sa
 
 __all__ = ["sgd_step", "momentum_step", "nesterov_step", "adagrad_step", "rmsprop_step",
            "adam_step", "adamw_step", "momentum_lecture_step", "nesterov_lookahead_step",
-           "rmsprop_lecture_step", "adam_lecture_step", "adamw_paper_step",
+           "rmsprop_lecture_step", "adam_lecture_step", "adamw_paper_step", "adamw_convention_step",
            "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "clip_grad_value", "clip_grad_norm",
            "step_decay", "exponential_decay", "inverse_time_decay",
            # notebook 08, defined in tnn_lib.schedules
@@ -120,7 +120,8 @@ def rmsprop_lecture_step(w, dw, state, lr=0.01, alpha=0.99, eps=1e-8):
     return _rmsprop(w, dw, state, lr, alpha, eps, eps_inside=True)
 
 
-def _adam(w, dw, state, lr, beta1, beta2, eps, weight_decay, decoupled, eps_inside, multiplier=None):
+def _adam(w, dw, state, lr, beta1, beta2, eps, weight_decay, decoupled, eps_inside, multiplier=None,
+          bias_correction=True):
     g = _check(w, dw, state)
     lr, eps = check_nonneg("lr", lr), check_nonneg("eps", eps)
     beta1, beta2 = _unit("beta1", beta1), _unit("beta2", beta2)
@@ -136,7 +137,7 @@ def _adam(w, dw, state, lr, beta1, beta2, eps, weight_decay, decoupled, eps_insi
     m += (1.0 - beta1) * g  # first moment estimate
     v *= beta2
     v += (1.0 - beta2) * g * g  # second moment estimate
-    bc1, bc2 = 1.0 - beta1**t, 1.0 - beta2**t  # bias corrections
+    bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if bias_correction else (1.0, 1.0)  # bias corrections
     if eps_inside:
         denom = np.sqrt(v / bc2 + eps)
     else:
@@ -179,6 +180,30 @@ def adamw_paper_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
     """
     multiplier = check_nonneg("multiplier", multiplier)
     return _adam(w, dw, state, lr, beta1, beta2, eps, weight_decay, True, False, multiplier)
+
+
+ADAMW_DECAYS = ("lr", "schedule")
+
+
+def adamw_convention_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
+                          multiplier=1.0, eps_inside=False, bias_correction=True, decay="lr"):
+    """AdamW with each convention where PyTorch, the lecture notes and the paper differ switchable.
+
+    The step is ``α·η_t·m̂/(√v̂ + ε)`` with ``lr`` = α and ``multiplier`` = η_t (the schedule).
+    ``eps_inside=True`` is the notes' ``√(v̂ + ε)``; ``bias_correction=False`` uses m and v
+    for m̂ and v̂; ``decay="lr"`` decays ``w ← w − α·η_t·λ·w`` (PyTorch with a scheduled lr),
+    ``decay="schedule"`` ``w ← w − η_t·λ·w`` (Loshchilov and Hutter 2019). With the
+    defaults it is :func:`adamw_step` at ``lr = α·η_t``; with ``decay="schedule"``
+    :func:`adamw_paper_step`.
+    """
+    if decay not in ADAMW_DECAYS:
+        raise ValueError(f"decay: expected one of {ADAMW_DECAYS}, got {decay!r}")
+    multiplier = check_nonneg("multiplier", multiplier)
+    if decay == "lr":
+        return _adam(w, dw, state, check_nonneg("lr", lr) * multiplier, beta1, beta2, eps, weight_decay, True,
+                     bool(eps_inside), None, bool(bias_correction))
+    return _adam(w, dw, state, lr, beta1, beta2, eps, weight_decay, True, bool(eps_inside), multiplier,
+                 bool(bias_correction))
 
 
 def momentum_lecture_step(w, dw, state, lr, momentum=0.9):

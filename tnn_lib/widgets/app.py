@@ -9,8 +9,38 @@ import ipywidgets as widgets
 
 from matplotlib.figure import Figure  # (no pyplot: nothing is shown by side effect)
 
+from tnn_lib.widgets.state import WidgetState, widget_state  # noqa: F401 - re-exported
 
-def new_figure(width: float = 9.0, height: float = 4.0, dpi: int = 80) -> Figure:
+
+# Text in a figure is at least this size (points): legible on a projector at 1080p, where a
+# figure 11 to 12 inches wide spans about 1400 CSS px (12 pt → 19 px), and in JupyterLab.
+MIN_FONT_PT = 12.0
+# Figures are drawn at this resolution: in JupyterLab an 11-inch figure spans about 1100 CSS px,
+# so 144 dpi gives 1.4 image pixels per CSS pixel (0.7 per device pixel at a device pixel ratio of 2).
+DPI = 144
+
+
+def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
+    """Raise every text of `fig` (titles, labels, legends, annotations, tick labels) to at
+    least `min_pt` points. `done` holds the ids of axes whose tick labels were already raised."""
+    from matplotlib.text import Text
+
+    for ax in fig.axes:
+        if done is not None and id(ax) in done:
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = axis.get_ticklabels()
+            size = labels[0].get_fontsize() if labels else min_pt
+            if size < min_pt:
+                axis.set_tick_params(which="both", labelsize=min_pt)
+        if done is not None:
+            done.add(id(ax))
+    for t in fig.findobj(Text):
+        if t.get_fontsize() < min_pt:
+            t.set_fontsize(min_pt)
+
+
+def new_figure(width: float = 9.0, height: float = 4.0, dpi: int = DPI) -> Figure:
     """A figure that belongs to no pyplot state; the update functions draw into it."""
     return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
@@ -46,8 +76,23 @@ def reference_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+# The widgets' own layout, in JupyterLab and in lecture mode alike (the header carries it):
+# controls as wide as their text (no label cut off, ipywidgets otherwise gives every control
+# a fixed width), sliders of a readable length, toggle buttons as wide as their caption.
+STYLE = """<style>
+.tnn-widget .tnn-control.widget-inline-hbox { width: auto; max-width: 100%; }
+.tnn-widget .tnn-control .widget-label { overflow: visible; text-overflow: clip; max-width: none; }
+.tnn-widget .tnn-control.widget-hslider .slider-container { flex: 0 0 auto; width: 220px; }
+.tnn-widget .tnn-control .widget-toggle-button { width: auto !important; min-width: 3em; padding: 0 0.8em;
+  white-space: nowrap; overflow: visible; }
+.tnn-widget .tnn-control.widget-dropdown, .tnn-widget .tnn-control.widget-select-multiple { width: auto; }
+.tnn-widget .tnn-control.widget-dropdown select { width: auto; max-width: 100%; }
+.tnn-widget .tnn-controls { gap: 4px 24px; align-items: flex-start; }
+</style>"""
+
+
 class WidgetApp:
-    """Controls wired to ``draw(fig, **values)``; the figure is shown as a PNG image.
+    """Controls wired to ``draw(state, **values)``; the figure is shown as a PNG image.
 
     Parameters
     ----------
@@ -56,18 +101,24 @@ class WidgetApp:
     controls : dict of name -> ipywidgets control
         Their ``value`` s are passed to `draw` by name.
     draw : callable
-        ``draw(fig, **values) -> dict`` redraws `fig` in place and returns the numbers it
-        plotted (tests and benchmarks call it directly, without a browser).
-    fig : matplotlib Figure
+        ``draw(state, **values) -> dict`` redraws ``state.fig`` in place and returns the
+        numbers it plotted (tests and benchmarks call it directly, without a browser).
+    fig : matplotlib Figure, or a :class:`WidgetState` (its figure)
     extra : list of widgets shown under the figure (e.g. a text summary), optional.
+    adjust : callable, optional
+        ``adjust(app, name, new)`` runs when control `name` changes, before the redraw; the
+        control values it sets cause no redraw of their own (one redraw per change).
     """
 
-    def __init__(self, title: str, controls: dict, draw: Callable, fig: Figure, extra=None,
-                 description: str = ""):
+    def __init__(self, title: str, controls: dict, draw: Callable, fig, extra=None,
+                 description: str = "", adjust: Callable | None = None):
         self.title = title
         self.controls = dict(controls)
         self.draw = draw
-        self.fig = fig
+        self.state = widget_state(fig)
+        self.adjust = adjust
+        self._holding = False
+        self._legible_axes = set()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1400px"))
         self.image.add_class("tnn-figure")
         self.status = widgets.HTML(value="")
@@ -75,12 +126,14 @@ class WidgetApp:
         self.last = {}
         self.last_seconds = 0.0
         self._frozen = None   # (layout engine, axes it laid out): see refresh
-        header = widgets.HTML(f"<h3 class='tnn-title'>{title}</h3>" + (f"<p>{description}</p>" if description else ""))
+        header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
+                              + (f"<p class='tnn-description'>{description}</p>" if description else ""))
+        header.add_class("tnn-header")
         for name, c in self.controls.items():
             c.add_class("tnn-control")
             c.add_class(f"tnn-control-{name}")
             c.style.description_width = "initial"
-            c.observe(self._on_change, names="value")
+            c.observe(lambda change, name=name: self._changed(name, change), names="value")
         box = widgets.Box(list(self.controls.values()),
                           layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         box.add_class("tnn-controls")
@@ -88,13 +141,40 @@ class WidgetApp:
         self.widget.add_class("tnn-widget")
         self.refresh()
 
+    @property
+    def fig(self) -> Figure:
+        return self.state.fig
+
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items()}
+
+    def set_values(self, **values) -> None:
+        """Set controls without a redraw per control; then one redraw (unless inside `adjust`)."""
+        holding, self._holding = self._holding, True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._holding = holding
+        if not holding:
+            self.refresh()
+
+    def _changed(self, name: str, change) -> None:
+        if self._holding:
+            return
+        if self.adjust is not None:
+            self._holding = True
+            try:
+                self.adjust(self, name, change["new"])
+            finally:
+                self._holding = False
+        self.refresh()
 
     def refresh(self):
         """Redraw from the current control values and publish the new image."""
         t0 = time.perf_counter()
-        self.last = self.draw(self.fig, **self.values()) or {}
+        self.last = self.draw(self.state, **self.values()) or {}
+        legible(self.fig, done=self._legible_axes)
         self.image.value = self._png()
         self.last_seconds = time.perf_counter() - t0
         summary = self.last.get("summary") if isinstance(self.last, dict) else None
@@ -118,9 +198,6 @@ class WidgetApp:
             self._frozen = (engine, list(fig.axes))
             fig.set_layout_engine(None)
         return png
-
-    def _on_change(self, change):
-        self.refresh()
 
     def _ipython_display_(self):  # displaying the app shows its widget
         from IPython.display import display

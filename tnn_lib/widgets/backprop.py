@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib.widgets.state import widget_state
+
 from tnn_lib import layers
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh")
@@ -151,11 +153,10 @@ def _build(fig):
     dynamic = ([a["hist"], *a["sat"], *a["axlines"], a["phi"], a["dphi"], *ax_f.spines.values(), ax_f.title]
                + [a["b_line"], a["dead_curve"], a["sat_curve"], a["dead_pt"], a["sat_pt"], ax_d.title])
     use_blitting(fig, dynamic, overlay=[leg_f, leg_d])
-    fig._tnn_activation = a
     return a
 
 
-def draw_activation(fig, activation=DEFAULTS["activation"], bias_init=DEFAULTS["bias_init"],
+def draw_activation(state, activation=DEFAULTS["activation"], bias_init=DEFAULTS["bias_init"],
                     weight_scale=DEFAULTS["weight_scale"], show_derivative=DEFAULTS["show_derivative"]):
     """Redraw `fig` for one activation, bias initialisation and weight scale.
 
@@ -170,7 +171,9 @@ def draw_activation(fig, activation=DEFAULTS["activation"], bias_init=DEFAULTS["
     b, s = float(bias_init), float(weight_scale)
     if s <= 0:
         raise ValueError(f"weight_scale: expected a positive number, got {weight_scale!r}")
-    a = getattr(fig, "_tnn_activation", None) or _build(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build)
     phi, dphi = activation_and_derivative(activation, Z_GRID)
 
     a["phi"].set_ydata(phi)

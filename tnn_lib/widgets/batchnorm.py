@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tnn_lib.widgets.state import widget_state
+
 from tnn_lib.batchnorm import batchnorm_forward, population_statistics
 from tnn_lib.widgets._blit import use_blitting
 
@@ -76,7 +78,6 @@ def _setup(fig):
     legend = ax_raw.legend(fontsize=7, loc="lower left", markerscale=1.5)
     artists["box"] = ax_bn.add_patch(_rect())
     artists["ax_bn"] = ax_bn
-    fig._tnn_bn = artists
     dynamic = [a for key in ("raw", "bn", "raw_mu", "bn_mu") for a in artists[key]]
     use_blitting(fig, dynamic + [artists["box"], ax_bn.title], overlay=[legend])
     return artists
@@ -87,7 +88,7 @@ def _rect():
     return Rectangle((0, 0), 1, 1, fill=False, ls="--", lw=1.2, color="k")
 
 
-def draw_covariate_shift(fig, shift=DEFAULTS["shift"], gamma=DEFAULTS["gamma"], beta=DEFAULTS["beta"],
+def draw_covariate_shift(state, shift=DEFAULTS["shift"], gamma=DEFAULTS["gamma"], beta=DEFAULTS["beta"],
                          mode=DEFAULTS["mode"]):
     """Redraw `fig` for a between-batch ``shift``, BN's ``gamma`` and ``beta``, and ``mode``
     (one of :data:`MODES`).
@@ -96,7 +97,9 @@ def draw_covariate_shift(fig, shift=DEFAULTS["shift"], gamma=DEFAULTS["gamma"], 
     minibatches and of their normalised versions (arrays (K, 2)), and a one-line summary.
     """
     shift, gamma, beta = float(shift), float(gamma), float(beta)
-    art = getattr(fig, "_tnn_bn", None) or _setup(fig)
+    state = widget_state(state)
+    fig = state.fig
+    art = state.ensure(_setup)
     z = minibatches(shift)
     u = normalise(z, gamma, beta, mode)
     for k in range(K):

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib.widgets.state import widget_state
+
 Y_GRID = np.linspace(1e-3, 1 - 1e-3, 999)
 Z_GRID = np.linspace(-10.0, 10.0, 801)
 N_EXAMPLES, W_TRUE, GRID = 100, np.array([2.0, -1.0]), 81
@@ -119,11 +121,10 @@ def _build_explorer(fig):
     # an update redraws the curves, the shading and the titles, legends composited on top
     use_blitting(fig, [a["l2_y"], a["kl_y"], a["p_y"], ax_y.title, *a["spans"], *ax_z.spines.values(), a["l2_z"],
                        a["kl_z"], a["p_z"], ax_z.title], overlay=legends)
-    fig._tnn_divergences = a
     return a
 
 
-def draw_divergences(fig, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex=DEFAULTS["mark_nonconvex"]):
+def draw_divergences(state, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex=DEFAULTS["mark_nonconvex"]):
     """Redraw `fig` for target `p` in [0, 1]; `show` is "both", "L2" or "KL".
 
     Returns the curves and their minimisers on the grids (``y_min_l2``, ``y_min_kl``,
@@ -135,7 +136,9 @@ def draw_divergences(fig, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconvex
         raise ValueError(f"p: expected a target probability in [0, 1], got {p!r}")
     if show not in ("both", "L2", "KL"):
         raise ValueError(f"show: expected 'both', 'L2' or 'KL', got {show!r}")
-    a = getattr(fig, "_tnn_divergences", None) or _build_explorer(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build_explorer)
     l2y, kly = l2_of_y(Y_GRID, p), kl_of_y(Y_GRID, p)
     l2z, klz = l2_of_y(_sigmoid(Z_GRID), p), kl_of_z(Z_GRID, p)
     d2_l2, d2_kl = l2_second_derivative_in_z(Z_GRID, p), kl_second_derivative_in_z(Z_GRID, p)
@@ -272,7 +275,6 @@ def _build_surfaces(fig):
         dynamic += [a[key], *ax.spines.values(), a[key + "_cut"], a[key + "_min"], ax.title]
     dynamic += [a["cut_l2"], a["cut_kl"], ax_cut.title]
     use_blitting(fig, dynamic, overlay=[legend])
-    fig._tnn_surfaces = a
     return a
 
 
@@ -281,7 +283,7 @@ def _is_convex_1d(values, tol=1e-12):
     return bool(np.all(second >= -tol))
 
 
-def draw_loss_surfaces(fig, extent=SURFACE_DEFAULTS["extent"], label_noise=SURFACE_DEFAULTS["label_noise"],
+def draw_loss_surfaces(state, extent=SURFACE_DEFAULTS["extent"], label_noise=SURFACE_DEFAULTS["label_noise"],
                        colour_scale=SURFACE_DEFAULTS["colour_scale"]):
     """Redraw `fig` for the weight range [−extent, extent]², the fraction of flipped labels
     and the colour scale ("linear" or "log").
@@ -298,7 +300,9 @@ def draw_loss_surfaces(fig, extent=SURFACE_DEFAULTS["extent"], label_noise=SURFA
     if colour_scale not in ("linear", "log"):
         raise ValueError(f"colour_scale: expected 'linear' or 'log', got {colour_scale!r}")
     w1, w2, l2, kl = perceptron_surfaces(extent, label_noise)
-    a = getattr(fig, "_tnn_surfaces", None) or _build_surfaces(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build_surfaces)
     box = (-extent, extent, -extent, extent)
     mins = {}
     for key, surf in (("im_l2", l2), ("im_kl", kl)):

@@ -13,7 +13,11 @@ The update path is :func:`draw_dropout_scaling` (a plain function of the control
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+
+from tnn_lib.widgets.state import widget_state
 
 from tnn_lib.dropout import dropout_forward, scale_weights_for_test
 from tnn_lib.widgets._blit import use_blitting
@@ -26,6 +30,7 @@ DEFAULTS = dict(keep_prob=0.5, n_samples=100, convention=CONVENTIONS[0])
 BINS = np.linspace(-6.0, 10.0, 65)
 
 
+@lru_cache(maxsize=1)
 def _fixed(seed: int = 0):
     """The hidden activations h (H,), the next unit's weights w (H,), and uniform draws
     from which every mask is made (mask = U < α, so masks change smoothly with α)."""
@@ -34,10 +39,9 @@ def _fixed(seed: int = 0):
     w = rng.normal(0.0, 1.0, H) / np.sqrt(H) + 0.04
     w *= 2.0 / (h @ w)                     # the full network's output is a = 2
     uniforms = rng.random((DRAWS + MAX_SAMPLES + 1, H))
+    for arr in (h, w, uniforms):
+        arr.setflags(write=False)
     return h, w, uniforms
-
-
-_H, _W, _U = _fixed()
 
 
 def _sigmoid(a):
@@ -50,6 +54,7 @@ def unit_outputs(keep_prob: float, convention: str):
         raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
     # inverted dropout (also when test time was left in training mode by mistake), or x·mask
     inverted = convention in (CONVENTIONS[0], CONVENTIONS[3])
+    _H, _W, _U = _fixed()
     masks = _U < keep_prob
     hidden, _ = dropout_forward(np.broadcast_to(_H, masks.shape), keep_prob, mask=masks, train=True,
                                 inverted=inverted)
@@ -89,13 +94,12 @@ def _setup(fig):
     ax_mc.set_ylim(-0.5, 4.5)
     art["legends"].append(ax_mc.legend(fontsize=7, loc="upper right"))
     art["ax_mc"] = ax_mc
-    fig._tnn_dropout = art
     use_blitting(fig, [art[k] for k in ("hist", "train_mean", "test", "mc_a", "mc_s", "ref_a", "ref_s")]
                  + [ax_hist.title, ax_mc.title], overlay=art["legends"])   # legends above the moving parts
     return art
 
 
-def draw_dropout_scaling(fig, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULTS["n_samples"],
+def draw_dropout_scaling(state, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULTS["n_samples"],
                          convention=DEFAULTS["convention"]):
     """Redraw `fig` for keep probability ``keep_prob`` (α), ``n_samples`` Monte-Carlo samples
     and a scaling ``convention`` (one of :data:`CONVENTIONS`).
@@ -107,8 +111,11 @@ def draw_dropout_scaling(fig, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAULT
     keep_prob, n_samples = float(keep_prob), int(n_samples)
     if not 0.0 < keep_prob <= 1.0:
         raise ValueError(f"keep_prob: expected a number in (0, 1], got {keep_prob!r}")
-    art = getattr(fig, "_tnn_dropout", None) or _setup(fig)
+    state = widget_state(state)
+    fig = state.fig
+    art = state.ensure(_setup)
     a, test = unit_outputs(keep_prob, convention)
+    _H, _W, _ = _fixed()
     full = float(_H @ _W)
     expected = full if convention in (CONVENTIONS[0], CONVENTIONS[3]) else keep_prob * full
     counts, _ = np.histogram(a, BINS)

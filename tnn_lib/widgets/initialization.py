@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib.widgets.state import widget_state
+
 from tnn_lib import init
 
 DEFAULTS = dict(depth=10, width=100, scheme="xavier", nonlinearity="tanh", n_samples=200)
@@ -50,23 +52,22 @@ _RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "relu": (0.0, 3.0), "linea
 # layer from one ``default_rng(1)``, so the first d layers of a deeper net are the d-layer net:
 # the draws are kept per layer and reused across depths. All N(0, σ²) schemes take the same
 # ``σ * rng.standard_normal`` draws (only σ differs), so they share them as well.
-_NORMAL_STD = {"small": lambda fan_in: 0.01, "unit": lambda fan_in: 1.0,           # as tnn_lib.init.init_weights
-               "xavier": lambda fan_in: np.sqrt(1.0 / fan_in), "he": lambda fan_in: np.sqrt(2.0 / fan_in)}
-_CONTROLLER = []
+def blas_controller():
+    """A threadpoolctl controller (or None without threadpoolctl); the widget keeps one in its state."""
+    try:
+        from threadpoolctl import ThreadpoolController
+        return ThreadpoolController()
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
 
 
-def _one_blas_thread():
+def _one_blas_thread(controller=None):
     """BLAS on one thread during the widget's computation: these matrices are small, and on a
-    busy 2-core machine OpenBLAS' second thread costs 10× more in waiting than it saves."""
+    busy 2-core machine OpenBLAS' second thread costs 10× more in waiting than it saves.
+    `controller` from :func:`blas_controller` (a new one if None)."""
     import contextlib
 
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _CONTROLLER.append(ThreadpoolController())
-        except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            _CONTROLLER.append(None)
-    c = _CONTROLLER[0]
+    c = controller if controller is not None else blas_controller()
     return contextlib.nullcontext() if c is None else c.limit(limits=1, user_api="blas")
 
 
@@ -108,7 +109,7 @@ def _weights(scheme, width, l):
         return np.zeros((width, width))
     if scheme == "glorot_uniform":
         return _draws("uniform", width).get(l)
-    return _NORMAL_STD[scheme](width) * _draws("normal", width).get(l)
+    return init.normal_std(scheme, width) * _draws("normal", width).get(l)
 
 
 def _dout(scheme, width, depth, n_samples):
@@ -138,7 +139,7 @@ class _Forward:
     def __init__(self, width, scheme, nonlinearity, n_samples):
         self.width, self.scheme, self.nonlinearity = width, scheme, nonlinearity
         self.x = np.random.default_rng(0).standard_normal((n_samples, width))
-        self.f, self.f_backward = init._ACTIVATIONS[nonlinearity]
+        self.f, self.f_backward = init.activation(nonlinearity)
         self.acts, self.caches, self.grams = [], [], []
         self.means, self.stds, self.hist, self.saturated = [], [], [], []
         lo, hi = _RANGE[nonlinearity]
@@ -271,11 +272,10 @@ def _build(fig):
     ax_s.xaxis.get_major_locator().set_params(integer=True)
     use_blitting(fig, [a["violins"], ax_h.title, a["stds"], a["grads"], a["lecture"]])
     _legend(fig, a, True)
-    fig._tnn_statistics = a
     return a
 
 
-def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["width"], scheme=DEFAULTS["scheme"],
+def draw_activation_statistics(state, depth=DEFAULTS["depth"], width=DEFAULTS["width"], scheme=DEFAULTS["scheme"],
                                nonlinearity=DEFAULTS["nonlinearity"], n_samples=DEFAULTS["n_samples"]):
     """Redraw `fig`: per-layer histograms (left) and per-layer std of activations and of dL/dW (right).
 
@@ -285,7 +285,9 @@ def draw_activation_statistics(fig, depth=DEFAULTS["depth"], width=DEFAULTS["wid
     depth, width, n_samples = int(depth), int(width), int(n_samples)
     d = explorer_data(depth, width, scheme, nonlinearity, n_samples)
     layers = np.arange(1, depth + 1)
-    a = getattr(fig, "_tnn_statistics", None) or _build(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build)
     ax_h, ax_s = a["ax_h"], a["ax_s"]
 
     # histograms side by side, one "violin" of step outlines per layer (as the lecture's row of histograms)

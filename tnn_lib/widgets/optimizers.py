@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib.widgets.state import widget_state
+
 from tnn_lib import optim
 
 BOX = (-4.5, 4.5)  # every surface is drawn on [-4.5, 4.5]², Beale's usual domain
@@ -196,11 +198,10 @@ def _build_race(fig):
     # titles in the overlay: re-rendered only when their text changes
     use_blitting(fig, [*a["paths"].values(), *a["ends"].values(), a["start"], a["minimum"], *a["losses"].values()],
                  overlay=[ax.title, ax_f.title])
-    fig._tnn_race = a
     return a
 
 
-def draw_race(fig, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"], lr_scale=DEFAULTS["lr_scale"],
+def draw_race(state, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"], lr_scale=DEFAULTS["lr_scale"],
               momentum=DEFAULTS["momentum"], x0=DEFAULTS["x0"], y0=DEFAULTS["y0"], steps=DEFAULTS["steps"]):
     """Redraw `fig`: the trajectories of the chosen optimizers on the surface (left) and f over steps (right).
 
@@ -210,7 +211,9 @@ def draw_race(fig, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizers"
     """
     start = _start(surface, x0, y0)
     f = SURFACES[surface][0]
-    a = getattr(fig, "_tnn_race", None) or _build_race(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build_race)
     ax, ax_f = a["ax"], a["ax_f"]
     _set_surface(fig, a, surface)
     a["start"].set_data([start[0]], [start[1]])
@@ -278,25 +281,17 @@ def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["opti
         steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps",
                                 continuous_update=False),
     )
-    app = WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2),
-                    description="The same start, the same number of gradient evaluations. SGD zig-zags across "
-                                "the valley and stalls at the saddle; momentum overshoots; the adaptive methods "
-                                "rescale each coordinate and escape the saddle.")
+    return WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2), adjust=_to_surface_start,
+                     description="The same start, the same number of gradient evaluations. SGD zig-zags across "
+                                 "the valley and stalls at the saddle; momentum overshoots; the adaptive methods "
+                                 "rescale each coordinate and escape the saddle.")
 
-    def to_surface_start(change):  # a new surface moves the start to that surface's own start, one redraw
-        nx, ny = SURFACES[change["new"]][2]
-        for name, value in (("x0", nx), ("y0", ny)):
-            c = app.controls[name]
-            c.unobserve(app._on_change, names="value")
-            c.value = value
-            c.observe(app._on_change, names="value")
 
-    # registered before the app's own observer would not be possible (the app wires its controls
-    # in its constructor), so re-register the app's observer after ours: ours runs first
-    controls["surface"].unobserve(app._on_change, names="value")
-    controls["surface"].observe(to_surface_start, names="value")
-    controls["surface"].observe(app._on_change, names="value")
-    return app
+def _to_surface_start(app, name, new):
+    """A new surface moves the start to that surface's own start (one redraw: see WidgetApp's `adjust`)."""
+    if name == "surface":
+        nx, ny = SURFACES[new][2]
+        app.set_values(x0=nx, y0=ny)
 
 
 # --------------------------------------------------------------------------- convention switchboard
@@ -306,33 +301,11 @@ SWITCH_LR = 0.1
 SCHEDULE_K = 0.01  # the schedule multiplier η_t = 1/(1 + k t), also applied to lr
 
 
-def adamw_variant_step(w, dw, state, lr, eta, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
-                       eps_inside=False, bias_correction=True, decay="lr"):
-    """AdamW with switchable conventions; PyTorch's is ``eps_inside=False, bias_correction=True, decay="lr"``.
-
-    ``lr`` is the scheduled learning rate α·η_t and ``eta`` the schedule multiplier η_t. The
-    decay is ``w ← w − lr·λ·w`` (PyTorch, ``decay="lr"``) or ``w ← w − η_t·λ·w``
-    (Loshchilov and Hutter 2019, ``decay="schedule"``); ε inside the root is the lecture
-    notes' ``√(v̂ + ε)``.
-    """
-    w *= 1.0 - (lr if decay == "lr" else eta) * weight_decay  # decoupled weight decay
-    t = state["step"] = state.get("step", 0) + 1
-    m = state.setdefault("m", np.zeros_like(w))
-    v = state.setdefault("v", np.zeros_like(w))
-    m *= beta1
-    m += (1.0 - beta1) * dw  # first moment estimate
-    v *= beta2
-    v += (1.0 - beta2) * dw * dw  # second moment estimate
-    bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if bias_correction else (1.0, 1.0)
-    denom = np.sqrt(v / bc2 + eps) if eps_inside else np.sqrt(v) / np.sqrt(bc2) + eps
-    w -= (lr / bc1) * m / denom
-    return w
-
-
 @lru_cache(maxsize=256)
 def run_adamw_variant(surface: str, eps_inside: bool, bias_correction: bool, decay: str, eps: float,
                       weight_decay: float, steps: int, pytorch: bool = False):
-    """Trajectory (steps + 1, 2) of AdamW with lr_t = SWITCH_LR·η_t, η_t = 1/(1 + k t).
+    """Trajectory (steps + 1, 2) of AdamW with lr_t = SWITCH_LR·η_t, η_t = 1/(1 + k t), in the
+    conventions switched (``tnn_lib.optim.adamw_convention_step``).
 
     ``pytorch=True`` runs ``tnn_lib.optim.adamw_step`` itself (the reference trajectory).
     """
@@ -345,8 +318,9 @@ def run_adamw_variant(surface: str, eps_inside: bool, bias_correction: bool, dec
             if pytorch:
                 optim.adamw_step(w, g, state, lr=SWITCH_LR * eta, eps=eps, weight_decay=weight_decay)
             else:
-                adamw_variant_step(w, g, state, SWITCH_LR * eta, eta, eps=eps, weight_decay=weight_decay,
-                                   eps_inside=eps_inside, bias_correction=bias_correction, decay=decay)
+                optim.adamw_convention_step(w, g, state, lr=SWITCH_LR, multiplier=eta, eps=eps,
+                                            weight_decay=weight_decay, eps_inside=eps_inside,
+                                            bias_correction=bias_correction, decay=decay)
             if not np.all(np.isfinite(w)) or np.abs(w).max() > ESCAPE:
                 break
             path.append(w.copy())
@@ -370,11 +344,10 @@ def _build_switchboard(fig):
     ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
     ax.set_title(" ")
     use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title])
-    fig._tnn_switchboard = a
     return a
 
 
-def draw_switchboard(fig, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_DEFAULTS["eps_inside"],
+def draw_switchboard(state, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_DEFAULTS["eps_inside"],
                      bias_correction=SWITCH_DEFAULTS["bias_correction"], decay=SWITCH_DEFAULTS["decay"],
                      eps=SWITCH_DEFAULTS["eps"], weight_decay=SWITCH_DEFAULTS["weight_decay"],
                      steps=SWITCH_DEFAULTS["steps"]):
@@ -388,7 +361,9 @@ def draw_switchboard(fig, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITCH_
     alt = run_adamw_variant(surface, bool(eps_inside), bool(bias_correction), str(decay), eps, weight_decay, steps)
     k = min(len(ref), len(alt))
     dist = np.linalg.norm(ref[:k] - alt[:k], axis=1)
-    a = getattr(fig, "_tnn_switchboard", None) or _build_switchboard(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build_switchboard)
     ax, ax_d = a["ax"], a["ax_d"]
     _set_surface(fig, a, surface)
     a["ref"].set_data(ref[:, 0], ref[:, 1])
@@ -420,12 +395,12 @@ def convention_switchboard(surface: str = SWITCH_DEFAULTS["surface"], eps: float
         surface=widgets.Dropdown(options=[(v[3], k) for k, v in SURFACES.items()], value=surface,
                                  description="surface"),
         eps_inside=widgets.ToggleButtons(options=[("ε outside √ (PyTorch)", False), ("ε inside √ (notes)", True)],
-                                         value=False, description="ε"),
+                                         value=False, description="ε placement"),
         bias_correction=widgets.ToggleButtons(options=[("on (PyTorch)", True), ("off", False)], value=True,
                                               description="bias correction"),
         decay=widgets.ToggleButtons(options=[("× lr (PyTorch)", "lr"), ("× η_t (paper)", "schedule")],
                                     value="lr", description="AdamW decay"),
-        eps=widgets.FloatLogSlider(value=eps, base=10, min=-8, max=0, step=0.5, description="ε",
+        eps=widgets.FloatLogSlider(value=eps, base=10, min=-8, max=0, step=0.5, description="ε value",
                                    readout_format=".0e", continuous_update=False),
         weight_decay=widgets.FloatSlider(value=weight_decay, min=0.0, max=0.5, step=0.01, description="λ",
                                          continuous_update=False),

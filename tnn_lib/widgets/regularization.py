@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+
+from tnn_lib.widgets.state import widget_state
 from numpy.polynomial import legendre
 
 from tnn_lib.regularization import early_stopping_epoch, l2_penalty
@@ -182,11 +184,10 @@ def _build(fig):
     # overlay (the legends) is rendered once
     use_blitting(fig, [a["fit"], a["fit_early"], a["points"], a["train"], a["val"], a["stop_line"], a["stop"],
                        ax_fit.title, ax_curve.title], overlay=[legend_fit, legend_curve])
-    fig._tnn_overfitting = a
     return a
 
 
-def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_points=DEFAULTS["n_points"]):
+def draw_overfitting(state, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_points=DEFAULTS["n_points"]):
     """Redraw `fig` for penalty λ = `lam`, polynomial `degree` and `n_points` samples.
 
     Returns the numbers plotted: final and early-stopped weights, their norms, the
@@ -196,7 +197,9 @@ def draw_overfitting(fig, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_poin
     lam, degree, n_points = float(lam), int(degree), int(n_points)
     p = _plot_data(lam, degree, n_points)
     r, best, norm, norm_early = p["r"], p["best"], p["norm"], p["norm_early"]
-    a = getattr(fig, "_tnn_overfitting", None) or _build(fig)
+    state = widget_state(state)
+    fig = state.fig
+    a = state.ensure(_build)
 
     a["fit"].set_ydata(p["fit"])
     a["fit_early"].set_ydata(p["fit_early"])

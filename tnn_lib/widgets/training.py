@@ -10,7 +10,11 @@ plain function too, which the button calls with a per-epoch callback.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+
+from tnn_lib.widgets.state import widget_state
 
 from tnn_lib import nn, optim
 from tnn_lib.train import evaluate, train_epoch
@@ -21,17 +25,13 @@ BATCH_SIZE = 64
 KEEP_PROB = 0.8
 DEFAULTS = dict(batchnorm=True, dropout=True, optimizer="adamw", epochs=20)
 
-# (batchnorm, dropout, optimizer, seed) -> history dict of lists; filled by train_run
-HISTORIES: dict = {}
-_DATA = {}
 
 
+@lru_cache(maxsize=1)
 def digits():
-    """The standardized digits split of :func:`tnn_lib.data.load_digits_split` (cached)."""
-    if "split" not in _DATA:
-        from tnn_lib.data import load_digits_split
-        _DATA["split"] = load_digits_split(0)
-    return _DATA["split"]
+    """The standardized digits split of :func:`tnn_lib.data.load_digits_split` (cached: it never changes)."""
+    from tnn_lib.data import load_digits_split
+    return load_digits_split(0)
 
 
 def make_optimizer(name: str):
@@ -59,23 +59,25 @@ def build_run(batchnorm: bool, dropout: bool, optimizer: str, seed: int = 0):
     return model, make_optimizer(optimizer), rng
 
 
-def _key(batchnorm, dropout, optimizer, seed=0):
+def history_key(batchnorm, dropout, optimizer, seed=0):
     return (bool(batchnorm), bool(dropout), str(optimizer), int(seed))
 
 
 def train_run(batchnorm=DEFAULTS["batchnorm"], dropout=DEFAULTS["dropout"], optimizer=DEFAULTS["optimizer"],
-              epochs=DEFAULTS["epochs"], seed=0, callback=None):
+              epochs=DEFAULTS["epochs"], seed=0, callback=None, histories=None):
     """Train from scratch for `epochs` epochs; record and return the history.
 
     After every epoch: ``train_epoch`` (its mean minibatch loss is ``train_loss``), then
     ``evaluate`` on the training split (``train_acc``) and on the validation split
     (``val_loss``, ``val_acc``). ``callback(history)``, if given, runs after each epoch (the
-    dashboard redraws there). The history is stored in :data:`HISTORIES`.
+    dashboard redraws there). The history is also stored in the dict `histories` if given
+    (the dashboard's state), under ``(batchnorm, dropout, optimizer, seed)``.
     """
     (x_tr, y_tr), (x_val, y_val), _ = digits()
     model, opt, rng = build_run(batchnorm, dropout, optimizer, seed)
     hist = dict(train_loss=[], train_acc=[], val_loss=[], val_acc=[])
-    HISTORIES[_key(batchnorm, dropout, optimizer, seed)] = hist
+    if histories is not None:
+        histories[history_key(batchnorm, dropout, optimizer, seed)] = hist
     for _ in range(int(epochs)):
         with _one_blas_thread():
             hist["train_loss"].append(train_epoch(model, opt, x_tr, y_tr, BATCH_SIZE, rng))
@@ -137,7 +139,6 @@ def _build(fig):
     # titles change with the setting and (accuracy) with every epoch: drawn with the curves
     use_blitting(fig, [a["train_loss"], a["val_loss"], a["train_acc"], a["val_acc"], a["best"], a["message"],
                        ax_loss.title, ax_acc.title], overlay=[legend_loss, legend_acc])
-    fig._tnn_dashboard = a
     return a
 
 
@@ -156,16 +157,19 @@ def _axis_ranges(epochs: int, curves: dict, n: int):
     return (0.5, xmax + 0.5), loss, acc
 
 
-def draw_training_dashboard(fig, batchnorm=DEFAULTS["batchnorm"], dropout=DEFAULTS["dropout"],
+def draw_training_dashboard(state, batchnorm=DEFAULTS["batchnorm"], dropout=DEFAULTS["dropout"],
                             optimizer=DEFAULTS["optimizer"], epochs=DEFAULTS["epochs"], seed=0):
     """Redraw the curves of the run with these settings (first `epochs` epochs), if trained.
 
+    The trained runs are ``state.data["histories"]`` (filled by :func:`train_run`).
     Returns the plotted curves (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``,
     numpy arrays, empty before training), ``trained`` (number of epochs available) and
     ``best_epoch`` (1-based epoch of minimum validation loss, 0 when nothing is trained).
     """
-    hist = HISTORIES.get(_key(batchnorm, dropout, optimizer, seed))
-    a = getattr(fig, "_tnn_dashboard", None) or _build(fig)
+    state = widget_state(state)
+    hist = state.data.setdefault("histories", {}).get(history_key(batchnorm, dropout, optimizer, seed))
+    fig = state.fig
+    a = state.ensure(_build)
     n = min(int(epochs), len(hist["train_loss"])) if hist else 0
     curves = {k: np.asarray((hist or {}).get(k, [])[:n], dtype=float)
               for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
@@ -219,7 +223,7 @@ def training_dashboard(batchnorm: bool = DEFAULTS["batchnorm"], dropout: bool = 
         try:
             v = app.values()
             train_run(v["batchnorm"], v["dropout"], v["optimizer"], v["epochs"],
-                      callback=lambda hist: app.refresh())
+                      callback=lambda hist: app.refresh(), histories=app.state.data.setdefault("histories", {}))
         finally:
             button.disabled = False
 
