@@ -266,10 +266,6 @@ def test_lsuv_bad_arguments_raise(call, match):
         call(np.random.default_rng(0).standard_normal((6, 3)), np.random.default_rng(1))
 
 
-
-    assert SCHEMES == ("zeros", "small", "unit", "xavier", "glorot_uniform", "he")
-
-
 def test_public_std_and_activation_are_what_init_weights_uses():
     from tnn_lib import layers
     from tnn_lib.init import NORMAL_SCHEMES, activation, init_weights, normal_std
