@@ -344,10 +344,11 @@ def test_a_worker_kept_busy_past_its_budget_is_replaced_and_leaves_nothing(tmp_p
     (subs / "correct").mkdir(parents=True)
     os.symlink(tiny["subs"] / "correct" / TINY, subs / "correct" / TINY)
     nb = with_answers(tiny["course"], **CORRECT)
-    nb.cells.insert(1, new_code_cell("import time\ntime.sleep(25)"))
+    nb.cells.insert(1, new_code_cell("import time\ntime.sleep(40)"))
     write_submission(subs, "sleeper", nb)
-    s = grade(subs, workers=1, timeout=30, output=tmp_path / "out", root=tiny["course"], memory_mb=2048,
-              progress=False, worker_budget=6)
+    # the budget leaves a loaded machine room to grade the correct submission within it
+    s = grade(subs, workers=1, timeout=50, output=tmp_path / "out", root=tiny["course"], memory_mb=2048,
+              progress=False, worker_budget=12)
     rows = grades_by_student(tmp_path / "out" / "grades.csv")
     assert {r["status"] for r in rows["sleeper"]} == {"grader-error"}
     assert [(r["points"], r["status"]) for r in rows["correct"]] == \
