@@ -5,8 +5,8 @@
     python3 workbook.py test    # create .venv, install with test extras, run all tests
 
 Only a Python >= 3.10 with venv and pip is needed; everything else is installed here
-(the browser tests' Chromium and grading's sandbox, bubblewrap, from Debian's packages when
-run as root or with sudo).
+(the browser tests' Chromium, grading's sandbox, bubblewrap, and the PostgreSQL server the
+gradebook's tests start, from Debian's packages when run as root or with sudo).
 Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
 """
 from __future__ import annotations
@@ -73,14 +73,17 @@ def setup(extras: str) -> None:
 
 
 def ensure_system_packages() -> None:
-    """The browser tests drive Debian's chromium, and grading runs students' code under
-    Debian's bubblewrap; install what is missing when we may (root, or sudo without a
+    """The browser tests drive Debian's chromium, grading runs students' code under
+    Debian's bubblewrap, and the PostgreSQL gradebook's tests start Debian's postgresql
+    server; install what is missing when we may (root, or sudo without a
     password)."""
     missing = []
     if not (Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM")):
         missing += ["chromium", "fonts-dejavu-core"]
     if not shutil.which("bwrap"):
         missing.append("bubblewrap")
+    if not (list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb")):
+        missing.append("postgresql")       # the PostgreSQL gradebook's tests start a throwaway server
     if not missing:
         return
     if not shutil.which("apt-get"):

@@ -23,6 +23,8 @@ def _grade(args) -> int:
     n = len(summary.results)
     print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
           f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
+    if summary.graded_now < n:
+        print(f"  ({summary.graded_now} graded in this run, {n - summary.graded_now} kept from an earlier one)")
     for student, aid, why in summary.not_graded:
         print(f"  not graded: {student}/{aid}: {why}", file=sys.stderr)
     return summary.exit_status

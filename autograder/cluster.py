@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -104,10 +105,9 @@ class CoursePlugin(_PluginBase):
     """Installed on every worker by the client: checks the worker's course against the
     client's and, when it matches, gives the worker the resource the grading tasks need."""
 
-    name = "tnn-course"
-
     def __init__(self, expected: dict):
         self.expected = expected
+        self.name = resource_name(expected["fingerprint"])   # one plugin per course version
 
     async def setup(self, worker):
         import asyncio
@@ -118,13 +118,16 @@ class CoursePlugin(_PluginBase):
         except Exception as err:  # a worker without the course: say so, grade nothing
             mine, why = {"parts": {}, "fingerprint": ""}, f"{type(err).__name__}: {err}"
         differs = differences(self.expected, mine)
-        worker.tnn_course = {"ok": not differs, "differs": differs, "why": why, "fingerprint": mine["fingerprint"],
+        status = {"ok": not differs, "differs": differs, "why": why, "fingerprint": mine["fingerprint"],
                              "name": str(worker.name), "address": worker.address, "host": socket.gethostname(),
                              "pid": os.getpid()}
+        if not hasattr(worker, "tnn_course"):
+            worker.tnn_course = {}
+        worker.tnn_course[self.expected["fingerprint"]] = status
         if not differs:
-            await worker.set_resources(**{resource_name(self.expected["fingerprint"]): 1})
+            await worker.set_resources(**{self.name: 1})
         else:
-            worker.log_event("tnn-course-refused", worker.tnn_course)
+            worker.log_event("tnn-course-refused", status)
 
     def teardown(self, worker):
         state = _STATE.pop("state", None)
@@ -132,9 +135,9 @@ class CoursePlugin(_PluginBase):
             state.close()
 
 
-def worker_status(dask_worker=None) -> dict | None:
-    """Run on each worker by the client: what the plugin found."""
-    return getattr(dask_worker, "tnn_course", None)
+def worker_status(fingerprint: str, dask_worker=None) -> dict | None:
+    """Run on each worker by the client: what the plugin found for this course."""
+    return getattr(dask_worker, "tnn_course", {}).get(fingerprint)
 
 
 class _WorkerState:
@@ -211,7 +214,7 @@ def grade_remote(task: dict) -> str:
     """The Dask task: grade one submission on this worker; returns a JSON string."""
     from distributed import get_worker
     worker = get_worker()
-    status = getattr(worker, "tnn_course", None) or {}
+    status = getattr(worker, "tnn_course", {}).get(task["course"]) or {}
     if not status.get("ok") or status.get("fingerprint") != task["course"]:
         return json.dumps({"refused": {k: status.get(k) for k in ("name", "address", "host", "differs", "why")}})
     state = _state(task["settings"])
@@ -253,8 +256,9 @@ class DaskRunner:
         # scheduler needs no course installed)
         self.client.run_on_scheduler(lambda dask_scheduler, n=ALLOWED_FAILURES:
                                      setattr(dask_scheduler, "allowed_failures", n))
-        self.client.register_plugin(CoursePlugin(self.identity), name=CoursePlugin.name)
-        statuses = self.client.run(worker_status)
+        plugin = CoursePlugin(self.identity)
+        self.client.register_plugin(plugin, name=plugin.name)
+        statuses = self.client.run(worker_status, self.identity["fingerprint"])
         good = [a for a, s in statuses.items() if s and s.get("ok")]
         for addr, s in sorted(statuses.items()):
             if not (s and s.get("ok")):
@@ -289,6 +293,7 @@ class DaskRunner:
         meta: dict = {}
         refusals: dict = {}
         last_capacity = (0.0, 1)
+        run_id = secrets.token_hex(6)          # a new run never shares a task with a stopped one
 
         def capacity() -> int:
             nonlocal last_capacity
@@ -304,8 +309,7 @@ class DaskRunner:
             body.update(course=self.identity["fingerprint"], settings=self.settings)
             body.pop("db_url", None)
             body.pop("source_dir", None)
-            key = f"tnn-grade-{task.student}-{task.assignment}-{task.fingerprint[:12]}-{task.attempts}-" \
-                  f"{refusals.get(id(task), 0)}"
+            key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{refusals.get(id(task), 0)}"
             fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
                                      resources={self.resource: 1})
             meta[fut.key] = (task, time.perf_counter())
