@@ -249,7 +249,7 @@ class DaskRunner:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError) as err:
             raise ValueError(f"could not reach the Dask scheduler at {address}: {err}") from None
-        self.stats: dict = {"seconds": [], "latency": [], "workers": {}}
+        self.stats: dict = {"seconds": [], "latency": [], "workers": {}, "graded_by": {}}
         self._refused: set = set()
         self.client.subscribe_topic("tnn-course-refused", lambda event: self._refusal(event[1]))
         # one retry on another worker, then KilledWorker (a lambda travels by value: the
@@ -257,8 +257,17 @@ class DaskRunner:
         self.client.run_on_scheduler(lambda dask_scheduler, n=ALLOWED_FAILURES:
                                      setattr(dask_scheduler, "allowed_failures", n))
         plugin = CoursePlugin(self.identity)
-        self.client.register_plugin(plugin, name=plugin.name)
-        statuses = self.client.run(worker_status, self.identity["fingerprint"])
+        try:
+            self.client.register_plugin(plugin, name=plugin.name)
+        except Exception as err:  # a worker that cannot even load the grader
+            self.client.close()
+            raise ValueError(f"the Dask workers at {address} could not load the course's check ({type(err).__name__}: "
+                             f"{err}); is this course installed on every worker?") from None
+        statuses = self.client.run(worker_status, self.identity["fingerprint"], on_error="return")
+        for addr, s in list(statuses.items()):
+            if isinstance(s, BaseException):
+                statuses[addr] = {"address": addr, "differs": ["course (it could not be checked)"],
+                                  "why": f"{type(s).__name__}: {s}"}
         good = [a for a, s in statuses.items() if s and s.get("ok")]
         for addr, s in sorted(statuses.items()):
             if not (s and s.get("ok")):
@@ -334,6 +343,7 @@ class DaskRunner:
                     self.stats["seconds"].append(reply["seconds"])
                     self.stats["latency"].append(time.perf_counter() - submitted)
                     self.stats["workers"][reply["worker"]] = self.stats["workers"].get(reply["worker"], 0) + 1
+                    self.stats["graded_by"][f"{task.student}/{task.assignment}"] = reply["worker"]
                     on_done(task, reply["result"])
             elif fut.status == "cancelled":
                 raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was it "

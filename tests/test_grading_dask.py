@@ -42,11 +42,21 @@ def link_class(dest: Path, pairs) -> Path:
     return dest
 
 
-ALL = sorted((s, a) for s, aids in EXPECTED.items() for a in aids)
 # a few of each kind, the slow one in the middle
 SMALL = [("correct", "00_backprop"), ("partial", "02_batchnorm"), ("blank", "03_dropout"), SLOW,
          ("uses-reference", "05_optimizers"), ("hostile-edited-test", "00_backprop"),
          ("hostile-invalid-json", "00_backprop"), ("correct", "07_training")]
+# compared with local workers: honest ones of every assignment, quick hostile ones
+LOCAL = [("correct", a) for a in sorted(EXPECTED["correct"])] + \
+    [("partial", "01_divergences"), ("adam-no-bias-correction", "05_optimizers")] + \
+    [(s, "00_backprop") for s in ("hostile-deleted-test", "hostile-reordered", "hostile-output", "hostile-widget",
+                                  "hostile-not-a-notebook")] + \
+    [(s, a) for s, aids in sorted(EXPECTED.items()) if s in ("hostile-tamper-channel-fake-reply",
+                                                            "hostile-tamper-ref-importlib") for a in aids]
+ALL = sorted((s, a) for s, aids in EXPECTED.items() for a in aids)
+if os.environ.get("TNN_DASK_CLASS") == "subset":   # for working on these tests: what they compare, only
+    ALL = sorted(set(SMALL) | set(LOCAL) | {("partial", "01_divergences"), ("partial", "06_regularization"),
+                                             ("correct", "01_divergences"), ("blank", "04_initialization")})
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +94,32 @@ def test_the_whole_example_class_grades_on_the_cluster_exactly_as_expected(whole
         if rows != want:
             problems.append(f"{student}/{aid}: {[(g, rows.get(g), want[g]) for g in want if rows.get(g) != want[g]]}")
     assert not problems, "\n".join(problems)
-    assert {s for s, _, _ in summary.not_graded} == BROKEN and summary.exit_status == 1
+    assert {s for s, _, _ in summary.not_graded} == BROKEN & {s for s, _ in ALL} and summary.exit_status == 1
     # both workers graded, one task each at a time
     assert len(summary.stats["workers"]) == 2 and sum(summary.stats["workers"].values()) == len(ALL)
 
 
 def test_the_cluster_and_local_workers_give_identical_results(whole_class, tmp_path):
     _, base = whole_class
-    pairs = [p for p in ALL if p[0].startswith("hostile-") or p[0] in ("correct", "partial")]
+    pairs = LOCAL
     subs = link_class(tmp_path / "submitted", pairs)
     grade(subs, workers=2, timeout=TIMEOUT, output=tmp_path / "out", db_url=f"sqlite:///{tmp_path / 'gb.db'}",
           root=ROOT, progress=False)
     assert results_of(tmp_path / "out", pairs) == results_of(base / "out", pairs)
     for s, a in pairs:
-        for kind in (f"feedback/{s}/{a}.html", f"autograded/{s}/{a}/{a}.ipynb"):
-            local, remote = tmp_path / "out" / kind, base / "out" / kind
-            assert local.is_file() == remote.is_file() and (not local.is_file()
-                                                             or local.read_text() == remote.read_text()), kind
+        local, remote = tmp_path / "out" / "feedback" / s / f"{a}.html", base / "out" / "feedback" / s / f"{a}.html"
+        assert local.read_text() == remote.read_text(), (s, a)
+        local, remote = (p / "autograded" / s / a / f"{a}.ipynb" for p in (tmp_path / "out", base / "out"))
+        assert local.is_file() == remote.is_file()
+        if local.is_file():  # the same notebook, but for the random id nbgrader gives a test cell it puts back
+            assert _without_ids(local) == _without_ids(remote), (s, a)
+
+
+def _without_ids(path: Path) -> dict:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    return nb
 
 
 def _grade_in_thread(cluster, subs, out, db):
@@ -148,7 +167,7 @@ def test_a_worker_killed_part_way_loses_nothing(cluster, whole_class, tmp_path):
     summary = box["summary"]
     assert results_of(tmp_path / "out", SMALL) == results_of(base / "out", SMALL)
     assert {s for s, _, _ in summary.not_graded} == {"hostile-invalid-json"}
-    assert killed not in summary.stats["workers"], "the killed worker cannot have returned a result"
+    assert summary.stats["graded_by"]["/".join(SLOW)] != killed, "graded again on another worker"
     cluster.wait_for(lambda info: len(info) == 2, "the nanny to restart the killed worker")
 
 
@@ -162,6 +181,16 @@ def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(clust
     _kill_the_worker_grading(cluster, SLOW[0], seen)
     _kill_the_worker_grading(cluster, SLOW[0], seen)
     thread.join(600)
+    if thread.is_alive():  # say what the cluster is doing
+        with cluster.client() as c:
+            print("processing", c.processing(), "resources",
+                  {a: (w.get("resources"), w.get("name")) for a, w in c.scheduler_info(n_workers=-1)["workers"].items()},
+                  "used", c.run_on_scheduler(lambda dask_scheduler: {a: dict(ws.used_resources) for a, ws in
+                                                                      dask_scheduler.workers.items()}),
+                  "tasks", c.run_on_scheduler(lambda dask_scheduler: {str(k): (ts.state, ts.suspicious) for k, ts in
+                                                                       dask_scheduler.tasks.items()}))
+        for name in cluster.workers:
+            print(name, cluster.log_text(name)[-1500:])
     assert not thread.is_alive() and "error" not in box, box.get("error")
     rows = grades_by_student(tmp_path / "out" / "grades.csv")
     assert {r["status"] for r in rows[SLOW[0]]} == {"grader-error"}
