@@ -11,10 +11,11 @@ One Dask task per submission. Each task runs the same grade-one path as a local 
 * **The same course everywhere.** The client registers :class:`CoursePlugin`; on every
   worker, and on any worker that joins or restarts later, it compares a fingerprint of the
   worker's source notebooks, ``tnn_lib`` and grader (:func:`course_identity`) with the
-  client's. A worker that matches gets the Dask resource :func:`resource_name` that every
-  grading task asks for; a worker that differs never gets it, so it grades nothing, and the
-  client says which worker it refused and what differs. Each task checks the fingerprint
-  again before grading.
+  client's. A worker that matches gets the Dask resource :func:`resource_name`, and the
+  client sends its tasks to the workers holding it; a worker that differs never gets it,
+  and the client says which worker it refused and what differs. Each task checks the
+  fingerprint again before grading: a task that lands on a refused worker is refused there
+  and sent again, so a refused worker grades nothing.
 * **Only data comes back.** A task returns a JSON string: the result the worker's grader
   produced from its own evaluation (the student's code ran in that worker's sandbox and
   reached the grader as data only, as with local workers). Dask moves that string between
@@ -84,7 +85,7 @@ def course_identity(root: Path | str | None = None) -> dict:
 
 
 def resource_name(fingerprint: str) -> str:
-    """The Dask resource a worker of this course holds (one unit: one submission at a time)."""
+    """The Dask resource that marks a worker checked for this course."""
     return f"tnn-course-{fingerprint[:16]}"
 
 
@@ -103,7 +104,7 @@ except ImportError:  # pragma: no cover - distributed is a dependency
 
 class CoursePlugin(_PluginBase):
     """Installed on every worker by the client: checks the worker's course against the
-    client's and, when it matches, gives the worker the resource the grading tasks need."""
+    client's and, when it matches, gives the worker the resource that marks it checked."""
 
     def __init__(self, expected: dict):
         self.expected = expected
@@ -289,9 +290,10 @@ class DaskRunner:
                  f"{s.get('host')}: its {what} differ(s) from this course's{why}; it grades nothing "
                  "(install the same checkout there)")
 
-    def _capacity(self) -> int:
+    def _good_workers(self) -> list[str]:
+        """The workers the plugin passed (those holding this course's resource)."""
         info = self.client.scheduler_info(n_workers=-1)["workers"]
-        return sum(int(w.get("resources", {}).get(self.resource, 0)) for w in info.values())
+        return sorted(a for a, w in info.items() if w.get("resources", {}).get(self.resource, 0) >= 1)
 
     def run(self, tasks, payload, on_done, on_crash):
         from distributed import as_completed
@@ -301,15 +303,23 @@ class DaskRunner:
         running = as_completed(loop=self.client.loop)
         meta: dict = {}
         refusals: dict = {}
-        last_capacity = (0.0, 1)
+        good: list = [0.0, []]
         run_id = secrets.token_hex(6)          # a new run never shares a task with a stopped one
 
+        def good_workers(fresh: bool = False) -> list:
+            if fresh or time.monotonic() - good[0] > 2.0:
+                good[:] = [time.monotonic(), self._good_workers()]
+            return good[1]
+
         def capacity() -> int:
-            nonlocal last_capacity
-            now = time.monotonic()
-            if now - last_capacity[0] > 2.0:
-                last_capacity = (now, max(1, self._capacity()))
-            return last_capacity[1]
+            """One task in flight per checked worker; with none (all restarting), wait for one."""
+            waited = 0.0
+            while not good_workers(fresh=waited > 0) and not running.count():
+                if waited == 0.0:
+                    self.log("tnn-course grade: waiting for a Dask worker with this course")
+                time.sleep(1.0)
+                waited += 1.0
+            return max(1, len(good_workers()))
 
         def submit(task) -> None:
             body = payload(task)
@@ -319,8 +329,11 @@ class DaskRunner:
             body.pop("db_url", None)
             body.pop("source_dir", None)
             key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{refusals.get(id(task), 0)}"
+            # the checked workers, as a preference: a task must never wait for a worker that
+            # left (a restarted worker has a new address); one that lands elsewhere is refused
+            # there by grade_remote's own check and sent again
             fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
-                                     resources={self.resource: 1})
+                                     workers=good_workers() or None, allow_other_workers=True)
             meta[fut.key] = (task, time.perf_counter())
             running.add(fut)
 
