@@ -202,17 +202,20 @@ def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(clust
     cluster.wait_for(lambda info: len(info) == 2, "the nannies to restart the killed workers")
 
 
-def _other_course(tmp_path: Path, name: str) -> Path:
+def _other_course(tmp_path: Path, name: str, aid: str) -> Path:
     course = tmp_path / name
     shutil.copytree(ROOT / "solutions", course / "solutions")
-    nb = course / "solutions" / "03_dropout" / "03_dropout.ipynb"
-    nb.write_text(nb.read_text().replace("dropout", "Dropout", 1))   # one letter of one source notebook
+    nb = course / "solutions" / aid / f"{aid}.ipynb"
+    data = json.loads(nb.read_text())
+    src = data["cells"][0]["source"]                  # one line more in one cell of one source notebook
+    data["cells"][0]["source"] = src + "\n" if isinstance(src, str) else list(src) + ["\n"]
+    nb.write_text(json.dumps(data, indent=1))
     return course
 
 
 def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(cluster, whole_class, tmp_path):
     _, base = whole_class
-    cluster.start_worker("stranger", env={"TNN_COURSE_DIR": str(_other_course(tmp_path, "their-course"))})
+    cluster.start_worker("stranger", env={"TNN_COURSE_DIR": str(_other_course(tmp_path, "their-course", "03_dropout"))})
     try:
         pairs = [("correct", "00_backprop"), ("partial", "01_divergences"), ("blank", "04_initialization")]
         subs = link_class(tmp_path / "submitted", pairs)
@@ -226,7 +229,7 @@ def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(clus
         assert results_of(tmp_path / "out", pairs) == results_of(base / "out", pairs)
         # a client whose course no worker has: refused, with each worker named
         r = tnn_course("grade", subs, "--scheduler", cluster.address, "--course-dir",
-                       _other_course(tmp_path, "yet-another"), "--output", tmp_path / "o2", "--db",
+                       _other_course(tmp_path, "yet-another", "04_initialization"), "--output", tmp_path / "o2", "--db",
                        f"sqlite:///{tmp_path / 'gb2.db'}", "-q")
         assert r.returncode == 2 and "no worker of the Dask cluster" in r.stderr, r.stderr
         assert all(n in r.stderr for n in ("w1", "w2", "stranger")), r.stderr
