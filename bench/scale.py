@@ -100,7 +100,8 @@ class PeakMemory:
 def local_workers():
     import psutil
     me = psutil.Process()
-    return {f"local pid {c.pid}": c for c in me.children() if "multiprocessing" in " ".join(c.cmdline())}
+    return {f"local pid {c.pid}": c for c in me.children()
+            if "multiprocessing" in " ".join(c.cmdline()) and "resource_tracker" not in " ".join(c.cmdline())}
 
 
 def dask_workers(cluster):
