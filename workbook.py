@@ -5,8 +5,9 @@
     python3 workbook.py test    # create .venv, install with test extras, run all tests
 
 Only a Python >= 3.10 with venv and pip is needed; everything else is installed here
-(the browser tests' Chromium, grading's sandbox bubblewrap, and npm for the JupyterHub test's
-configurable-http-proxy, from Debian's packages when run as root or with sudo).
+(the browser tests' Chromium, grading's sandbox bubblewrap, npm for the JupyterHub test's
+configurable-http-proxy, and the PostgreSQL server the gradebook's tests start, from Debian's
+packages when run as root or with sudo).
 Extra arguments after ``test`` go to pytest, after ``lab`` to JupyterLab.
 """
 from __future__ import annotations
@@ -74,8 +75,9 @@ def setup(extras: str) -> None:
 
 def ensure_system_packages() -> None:
     """The browser tests drive Debian's chromium, grading runs students' code under Debian's
-    bubblewrap, and the JupyterHub test installs configurable-http-proxy with Debian's npm;
-    install what is missing when we may (root, or sudo without a password)."""
+    bubblewrap, the JupyterHub test installs configurable-http-proxy with Debian's npm, and the
+    PostgreSQL gradebook's tests start Debian's postgresql server; install what is missing when
+    we may (root, or sudo without a password)."""
     missing = []
     if not (Path(CHROMIUM).exists() or os.environ.get("TNN_CHROMIUM")):
         missing += ["chromium", "fonts-dejavu-core"]
@@ -83,6 +85,8 @@ def ensure_system_packages() -> None:
         missing.append("bubblewrap")
     if not shutil.which("npm"):   # the JupyterHub test gets configurable-http-proxy from the npm registry
         missing.append("npm")
+    if not (list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb")):
+        missing.append("postgresql")       # the PostgreSQL gradebook's tests start a throwaway server
     if not missing:
         return
     if not shutil.which("apt-get"):

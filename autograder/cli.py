@@ -24,13 +24,15 @@ def _grade(args) -> int:
     from autograder.grading import grade
     summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
                     output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
-                    regrade=args.regrade, progress=not args.quiet)
+                    regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler)
     n = len(summary.results)
     print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
           f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
     if summary.feedback_for_release:
         print(f"feedback for `nbgrader release_feedback`: {len(summary.feedback_for_release)} pages in "
               f"{summary.feedback_for_release[0].parent.parent.parent}/")
+    if summary.graded_now < n:
+        print(f"  ({summary.graded_now} graded in this run, {n - summary.graded_now} kept from an earlier one)")
     for student, aid, why in summary.not_graded:
         print(f"  not graded: {student}/{aid}: {why}", file=sys.stderr)
     return summary.exit_status
@@ -113,9 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
     g.add_argument("--assignment", default=None, metavar="ID", help="grade only this assignment (needed for a "
                    "folder of <student>.ipynb files)")
-    g.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
-                   help=f"grade N submissions at a time; results are identical for any N (default: the "
-                   f"CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; here {default_workers()})")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
+                       help=f"grade N submissions at a time; results are identical for any N (default: the "
+                       f"CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; here {default_workers()})")
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="grade on the workers of this Dask distributed scheduler instead of local "
+                       "processes (each worker needs this course installed; see INSTRUCTORS.md)")
     g.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
                    help="time limit of each cell (default 30)")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "

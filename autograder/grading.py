@@ -227,7 +227,8 @@ class WorkerPool:
                 if task.attempts < MAX_ATTEMPTS:
                     pending.appendleft(task)
                 else:
-                    on_crash(task, w["proc"].exitcode)
+                    on_crash(task, f"the grading worker died {MAX_ATTEMPTS} times on this submission (exit code "
+                             f"{w['proc'].exitcode})")
                 self.workers[i] = self._start()
                 feed(self.workers[i])
 
@@ -287,6 +288,8 @@ class Summary:
     not_graded: list
     output: Path
     feedback_for_release: tuple = ()   # our pages where `nbgrader release_feedback` finds them
+    graded_now: int = 0              # submissions graded in this run (the rest were kept)
+    stats: dict | None = None        # Dask: seconds per task on the workers, client latency
 
     @property
     def exit_status(self) -> int:
@@ -295,10 +298,12 @@ class Summary:
 
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
           root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
-          progress=True, log=None, worker_budget=None) -> Summary:
+          progress=True, log=None, worker_budget=None, scheduler=None) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded.
     `worker_budget`: seconds a worker may spend on one submission before it is killed and
-    replaced (default max(600, 40 × timeout))."""
+    replaced (default max(600, 40 × timeout)). `scheduler`: the address of a Dask scheduler
+    (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
+    (:mod:`autograder.cluster`)."""
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -332,7 +337,13 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
     pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
                      "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes}
-    pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget) if todo else None
+    if not todo:
+        pool = None
+    elif scheduler:
+        from autograder.cluster import DaskRunner
+        pool = DaskRunner(scheduler, pool_settings, log)
+    else:
+        pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget)
     layouts = {}
     try:
         for aid in sorted({t.assignment for t in tasks}):
@@ -390,10 +401,9 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         results[(task.student, task.assignment)] = result
         bar.update(1)
 
-    def crashed(task: Task, exitcode) -> None:
+    def crashed(task: Task, why: str) -> None:
         from autograder.worker import _ungradable
-        msg = (f"the grading worker died {MAX_ATTEMPTS} times on this submission (exit code {exitcode}); "
-               "ask your instructor to look at it")
+        msg = f"{why}; ask your instructor to look at it"
         finish(task, {"student": task.student, "assignment": task.assignment,
                       "notebooks": {name: _ungradable(layouts[task.assignment][name], "grader-error", msg)
                                     for name in task.notebooks}})
@@ -439,7 +449,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
     write_report(out, ordered)
     placed = exchange.place_feedback(out, ordered, Path(submissions), config)
-    return Summary(ordered, not_graded, out, tuple(placed))
+    return Summary(ordered, not_graded, out, tuple(placed), graded_now=len(todo), stats=getattr(pool, "stats", None))
 
 
 def write_csv(path: Path, results: list) -> None:

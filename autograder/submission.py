@@ -27,10 +27,14 @@ MAX_NOTEBOOK_BYTES = 50_000_000
 # ----------------------------------------------------------------------------------------
 def load_notebook(path) -> tuple[NotebookNode | None, str, str]:
     """(notebook, state, message): state is "ok", "missing-notebook", "invalid-notebook" or
-    "not-a-notebook"."""
-    if path is None or not Path(path).is_file():
+    "not-a-notebook". `path` is a file, or the submitted file's bytes (a task that travelled
+    to a Dask worker)."""
+    if isinstance(path, (bytes, bytearray)):
+        raw = bytes(path)
+    elif path is None or not Path(path).is_file():
         return None, "missing-notebook", "no notebook was submitted under this name"
-    raw = Path(path).read_bytes()
+    else:
+        raw = Path(path).read_bytes()
     if len(raw) > MAX_NOTEBOOK_BYTES:
         return None, "not-a-notebook", f"the file is {len(raw) / 1e6:.0f} MB, too large for a notebook"
     try:

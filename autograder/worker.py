@@ -170,7 +170,8 @@ class Grader:
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
             try:
-                res = self.grade_notebook(info["path"], info["layout"], resources, config, task["source_dir"])
+                submitted = info["data"] if info.get("data") is not None else info.get("path")
+                res = self.grade_notebook(submitted, info["layout"], resources, config, task["source_dir"])
             except Exception as err:  # the grader failed on this notebook: report it, go on
                 res = _ungradable(info["layout"], "grader-error",
                                   f"the grader failed on this notebook: {type(err).__name__}: {err}")
@@ -179,12 +180,12 @@ class Grader:
         return out
 
 
-def worker_main(conn, settings: dict) -> None:
-    """Entry point of a worker process: grade the tasks received on `conn` until None."""
+def prepare_process() -> None:
+    """What a grading process sets up once: one BLAS thread, nbgrader imported, quiet
+    traitlets, the gradebook's settings (a local worker and a Dask worker alike)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = "1"
-    from autograder.course import nbgrader_config
     import nbgrader.preprocessors  # noqa: F401  (import once, here)
     import logging
     import warnings
@@ -197,6 +198,12 @@ def worker_main(conn, settings: dict) -> None:
         pass
     from autograder.gradebook import prepare
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
+
+
+def worker_main(conn, settings: dict) -> None:
+    """Entry point of a worker process: grade the tasks received on `conn` until None."""
+    from autograder.course import nbgrader_config
+    prepare_process()
     config = nbgrader_config(settings["course"], settings["db_url"])
     grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
                     max_output_bytes=settings["max_output_bytes"], sandbox=settings.get("sandbox"),

@@ -1,0 +1,378 @@
+"""Grading on a Dask distributed cluster: ``tnn-course grade SUBMISSIONS --scheduler tcp://HOST:PORT``.
+
+One Dask task per submission. Each task runs the same grade-one path as a local worker
+(:meth:`autograder.worker.Grader.grade_task`), in a Dask worker process that keeps one
+:class:`~autograder.worker.Grader` (and so one warm sandbox) for its lifetime.
+
+* **No shared file system.** The submitted files travel inside the task, as bytes. A worker
+  needs the course installed (this checkout, or the same course directory and package):
+  it reads the source notebooks from its own copy and keeps its own small gradebook of the
+  source cells (what nbgrader's ``OverwriteCells`` restores test cells from).
+* **The same course everywhere.** The client registers :class:`CoursePlugin`; on every
+  worker, and on any worker that joins or restarts later, it compares a fingerprint of the
+  worker's source notebooks, ``tnn_lib`` and grader (:func:`course_identity`) with the
+  client's. A worker that matches gets the Dask resource :func:`resource_name`, and the
+  client sends its tasks to the workers holding it; a worker that differs never gets it,
+  and the client says which worker it refused and what differs. Each task checks the
+  fingerprint again before grading: a task that lands on a refused worker is refused there
+  and sent again, so a refused worker grades nothing.
+* **Only data comes back.** A task returns a JSON string: the result the worker's grader
+  produced from its own evaluation (the student's code ran in that worker's sandbox and
+  reached the grader as data only, as with local workers). Dask moves that string between
+  processes it trusts (its own pickling of a ``str``); nothing from a student process is
+  ever pickled or unpickled.
+* **The client alone writes.** Results come back to :func:`autograder.grading.grade`, whose
+  writer thread writes the result files and the gradebook as with local workers.
+* **Workers that die.** When a worker dies with a task, the scheduler runs it again on
+  another worker; the scheduler's ``allowed-failures`` is set to 1 for this, so a
+  submission that costs two workers ends as ``KilledWorker`` and is a ``grader-error`` for
+  that submission alone. The client keeps at most one task per grading worker in flight, so
+  a worker's death only ever counts against the submission it was grading.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", "examples"}
+ALLOWED_FAILURES = 1          # a task may be lost with one worker, not with two
+
+
+# ----------------------------------------------------------------------------------------
+# the course's fingerprint
+# ----------------------------------------------------------------------------------------
+def _tree_hash(folder: Path, suffixes: tuple[str, ...] | None = None) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if not p.is_file() or IGNORED_PARTS & set(rel.parts) or p.suffix in (".pyc", ".db"):
+            continue
+        if suffixes is not None and p.suffix not in suffixes:
+            continue
+        h.update(str(rel.as_posix()).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def course_identity(root: Path | str | None = None) -> dict:
+    """What must be the same on the client and on every worker: a hash of the source
+    notebooks (``solutions/``, with their data files), of ``tnn_lib`` and of the grader
+    (the ``autograder`` package, its grading version, and the versions of Python, numpy
+    and nbgrader it runs with), and one fingerprint of all three."""
+    import nbgrader
+    import numpy
+
+    import autograder
+    import tnn_lib
+    from autograder.course import course_root
+    from autograder.grading import GRADER_VERSION
+    root = course_root(root)
+    parts = {
+        "source notebooks": _tree_hash(root / "solutions"),
+        "tnn_lib": _tree_hash(Path(tnn_lib.__file__).resolve().parent, (".py",)),
+        "grader": hashlib.sha256((_tree_hash(Path(autograder.__file__).resolve().parent, (".py", ".json", ".html"))
+                                  + f"|{GRADER_VERSION}|python {sys.version_info[0]}.{sys.version_info[1]}"
+                                  f"|numpy {numpy.__version__}|nbgrader {nbgrader.__version__}").encode()).hexdigest(),
+    }
+    fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return {"parts": parts, "fingerprint": fingerprint}
+
+
+def resource_name(fingerprint: str) -> str:
+    """The Dask resource that marks a worker checked for this course."""
+    return f"tnn-course-{fingerprint[:16]}"
+
+
+def differences(mine: dict, theirs: dict) -> list[str]:
+    return [k for k in mine["parts"] if mine["parts"][k] != theirs.get("parts", {}).get(k)]
+
+
+# ----------------------------------------------------------------------------------------
+# the worker's side
+# ----------------------------------------------------------------------------------------
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
+except ImportError:  # pragma: no cover - distributed is a dependency
+    _PluginBase = object
+
+
+class CoursePlugin(_PluginBase):
+    """Installed on every worker by the client: checks the worker's course against the
+    client's and, when it matches, gives the worker the resource that marks it checked."""
+
+    def __init__(self, expected: dict):
+        self.expected = expected
+        self.name = resource_name(expected["fingerprint"])   # one plugin per course version
+
+    async def setup(self, worker):
+        import asyncio
+        loop = asyncio.get_running_loop()
+        try:
+            mine = await loop.run_in_executor(None, course_identity)
+            why = ""
+        except Exception as err:  # a worker without the course: say so, grade nothing
+            mine, why = {"parts": {}, "fingerprint": ""}, f"{type(err).__name__}: {err}"
+        differs = differences(self.expected, mine)
+        status = {"ok": not differs, "differs": differs, "why": why, "fingerprint": mine["fingerprint"],
+                             "name": str(worker.name), "address": worker.address, "host": socket.gethostname(),
+                             "pid": os.getpid()}
+        if not hasattr(worker, "tnn_course"):
+            worker.tnn_course = {}
+        worker.tnn_course[self.expected["fingerprint"]] = status
+        if not differs:
+            await worker.set_resources(**{self.name: 1})
+        else:
+            worker.log_event("tnn-course-refused", status)
+
+    def teardown(self, worker):
+        state = _STATE.pop("state", None)
+        if state is not None:
+            state.close()
+
+
+def worker_status(fingerprint: str, dask_worker=None) -> dict | None:
+    """Run on each worker by the client: what the plugin found for this course."""
+    return getattr(dask_worker, "tnn_course", {}).get(fingerprint)
+
+
+class _WorkerState:
+    """One per Dask worker process: the course, a private gradebook of its source cells,
+    and one Grader (one warm sandbox) for the settings of the run."""
+
+    def __init__(self, settings: dict):
+        import tempfile
+
+        from autograder.course import course_root, nbgrader_config
+        from autograder.worker import Grader, prepare_process
+        prepare_process()
+        _clean_stale()
+        self.settings = dict(settings)
+        self.root = course_root()
+        self.base = Path(tempfile.mkdtemp(prefix=f"tnn-dask-worker-{os.getpid()}-"))
+        self.db_url = f"sqlite:///{self.base / 'gradebook.db'}"
+        self.config = nbgrader_config(self.root, self.db_url)
+        self.synced: set[str] = set()
+        self.grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
+                             max_output_bytes=settings["max_output_bytes"], scratch_base=self.base / "scratch")
+        (self.base / "scratch").mkdir()
+        self.lock = threading.Lock()
+
+    def sync(self, aid: str) -> None:
+        if aid not in self.synced:
+            from autograder.grading import source_notebooks, sync_gradebook
+            if not source_notebooks(self.root, aid):
+                raise ValueError(f"this worker's course ({self.root}) has no assignment {aid}")
+            sync_gradebook(self.root, aid, self.db_url, self.config)
+            self.synced.add(aid)
+
+    def close(self):
+        from autograder.sandbox.launch import clean_after
+        self.grader.close()
+        clean_after(self.base / "scratch")
+        import shutil
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+_STATE: dict = {}
+_STATE_LOCK = threading.Lock()
+
+
+def _clean_stale() -> None:
+    """Folders of Dask grading processes of this machine that died (killed workers)."""
+    import glob
+    import tempfile
+
+    from autograder.sandbox.launch import clean_after
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), "tnn-dask-worker-*-*")):
+        try:
+            pid = int(Path(d).name.split("-")[3])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            if Path(d, "scratch").is_dir():
+                clean_after(Path(d, "scratch"))
+            import shutil
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _state(settings: dict) -> _WorkerState:
+    with _STATE_LOCK:
+        state = _STATE.get("state")
+        if state is None or state.settings != settings:
+            if state is not None:
+                state.close()
+            state = _STATE["state"] = _WorkerState(settings)
+        return state
+
+
+def grade_remote(task: dict) -> str:
+    """The Dask task: grade one submission on this worker; returns a JSON string."""
+    from distributed import get_worker
+    worker = get_worker()
+    status = getattr(worker, "tnn_course", {}).get(task["course"]) or {}
+    if not status.get("ok") or status.get("fingerprint") != task["course"]:
+        return json.dumps({"refused": {k: status.get(k) for k in ("name", "address", "host", "differs", "why")}})
+    state = _state(task["settings"])
+    with state.lock:
+        started = time.perf_counter()
+        state.sync(task["assignment"])
+        local = dict(task, db_url=state.db_url, source_dir=str(state.root / "solutions" / task["assignment"]))
+        result = state.grader.grade_task(local, state.config)
+        seconds = time.perf_counter() - started
+    return json.dumps({"result": result, "seconds": seconds, "worker": worker.address, "pid": os.getpid()})
+
+
+# ----------------------------------------------------------------------------------------
+# the client's side
+# ----------------------------------------------------------------------------------------
+class DaskRunner:
+    """Runs grading tasks on a Dask cluster with the interface of
+    :class:`autograder.grading.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
+
+    def __init__(self, address: str, settings: dict, log, connect_timeout: float = 30.0):
+        try:
+            from distributed import Client
+        except ImportError as err:  # pragma: no cover
+            raise ValueError("--scheduler needs Dask distributed (pip install distributed)") from err
+        if not isinstance(address, str) or "://" not in address:
+            raise ValueError(f"--scheduler must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")
+        self.log = log
+        self.settings = {k: settings[k] for k in ("timeout", "memory_mb", "max_output_bytes")}
+        self.identity = course_identity(settings.get("course"))
+        self.resource = resource_name(self.identity["fingerprint"])
+        try:
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as err:
+            raise ValueError(f"could not reach the Dask scheduler at {address}: {err}") from None
+        self.stats: dict = {"seconds": [], "latency": [], "workers": {}, "graded_by": {}}
+        self._refused: set = set()
+        self.client.subscribe_topic("tnn-course-refused", lambda event: self._refusal(event[1]))
+        # one retry on another worker, then KilledWorker (a lambda travels by value: the
+        # scheduler needs no course installed)
+        self.client.run_on_scheduler(lambda dask_scheduler, n=ALLOWED_FAILURES:
+                                     setattr(dask_scheduler, "allowed_failures", n))
+        plugin = CoursePlugin(self.identity)
+        try:
+            self.client.register_plugin(plugin, name=plugin.name)
+        except Exception as err:  # a worker that cannot even load the grader
+            self.client.close()
+            raise ValueError(f"the Dask workers at {address} could not load the course's check ({type(err).__name__}: "
+                             f"{err}); is this course installed on every worker?") from None
+        statuses = self.client.run(worker_status, self.identity["fingerprint"], on_error="return")
+        for addr, s in list(statuses.items()):
+            if isinstance(s, BaseException):
+                statuses[addr] = {"address": addr, "differs": ["course (it could not be checked)"],
+                                  "why": f"{type(s).__name__}: {s}"}
+        good = [a for a, s in statuses.items() if s and s.get("ok")]
+        for addr, s in sorted(statuses.items()):
+            if not (s and s.get("ok")):
+                self._refusal(s or {"address": addr, "differs": ["(the check did not run)"]})
+        if not good:
+            self.client.close()
+            raise ValueError(f"no worker of the Dask cluster at {address} has this course "
+                             f"({len(statuses)} worker(s) refused; see above): install the same checkout on them")
+        self.log(f"tnn-course grade: grading on {len(good)} Dask worker(s) at {address}")
+
+    def _refusal(self, s: dict) -> None:
+        key = s.get("address")
+        if key in self._refused:
+            return
+        self._refused.add(key)
+        what = ", ".join(s.get("differs") or []) or "?"
+        why = f" ({s['why']})" if s.get("why") else ""
+        self.log(f"tnn-course grade: refused Dask worker {s.get('name')} at {s.get('address')} on host "
+                 f"{s.get('host')}: its {what} differ(s) from this course's{why}; it grades nothing "
+                 "(install the same checkout there)")
+
+    def _good_workers(self) -> list[str]:
+        """The workers the plugin passed (those holding this course's resource)."""
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return sorted(a for a, w in info.items() if w.get("resources", {}).get(self.resource, 0) >= 1)
+
+    def run(self, tasks, payload, on_done, on_crash):
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+        pending = list(tasks)
+        pending.reverse()                       # pop() takes them in order
+        running = as_completed(loop=self.client.loop)
+        meta: dict = {}
+        refusals: dict = {}
+        good: list = [0.0, []]
+        run_id = secrets.token_hex(6)          # a new run never shares a task with a stopped one
+
+        def good_workers(fresh: bool = False) -> list:
+            if fresh or time.monotonic() - good[0] > 2.0:
+                good[:] = [time.monotonic(), self._good_workers()]
+            return good[1]
+
+        def capacity() -> int:
+            """One task in flight per checked worker; with none (all restarting), wait for one."""
+            waited = 0.0
+            while not good_workers(fresh=waited > 0) and not running.count():
+                if waited == 0.0:
+                    self.log("tnn-course grade: waiting for a Dask worker with this course")
+                time.sleep(1.0)
+                waited += 1.0
+            return max(1, len(good_workers()))
+
+        def submit(task) -> None:
+            body = payload(task)
+            body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
+                                        "layout": info["layout"]} for name, info in body["notebooks"].items()}
+            body.update(course=self.identity["fingerprint"], settings=self.settings)
+            body.pop("db_url", None)
+            body.pop("source_dir", None)
+            key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{refusals.get(id(task), 0)}"
+            # the checked workers, as a preference: a task must never wait for a worker that
+            # left (a restarted worker has a new address); one that lands elsewhere is refused
+            # there by grade_remote's own check and sent again
+            fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
+                                     workers=good_workers() or None, allow_other_workers=True)
+            meta[fut.key] = (task, time.perf_counter())
+            running.add(fut)
+
+        while pending and running.count() < capacity():
+            submit(pending.pop())
+        while running.count():
+            fut = next(running)
+            task, submitted = meta.pop(fut.key)
+            if fut.status == "finished":
+                reply = json.loads(fut.result())
+                fut.release()
+                if "refused" in reply:
+                    self._refusal(reply["refused"])
+                    refusals[id(task)] = refusals.get(id(task), 0) + 1
+                    if refusals[id(task)] <= 3:
+                        pending.append(task)
+                    else:
+                        on_crash(task, "every worker that took it refused it: its course differs")
+                else:
+                    self.stats["seconds"].append(reply["seconds"])
+                    self.stats["latency"].append(time.perf_counter() - submitted)
+                    self.stats["workers"][reply["worker"]] = self.stats["workers"].get(reply["worker"], 0) + 1
+                    self.stats["graded_by"][f"{task.student}/{task.assignment}"] = reply["worker"]
+                    on_done(task, reply["result"])
+            elif fut.status == "cancelled":
+                raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was it "
+                                   "restarted?); run the same command again to go on where it stopped")
+            else:
+                err = fut.exception()
+                fut.release()
+                if isinstance(err, KilledWorker):
+                    on_crash(task, f"Dask workers died {ALLOWED_FAILURES + 1} times while grading it")
+                else:
+                    on_crash(task, f"{type(err).__name__}: {err}")
+            while pending and running.count() < capacity():
+                submit(pending.pop())
+
+    def close(self):
+        try:
+            self.client.close()
+        except Exception:
+            pass

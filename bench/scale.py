@@ -1,0 +1,264 @@
+"""Grading at class scale: local ``--workers 2`` and a local Dask cluster of 2 worker processes.
+
+    .venv/bin/python bench/scale.py [--submissions 2000] [--timeout 10] [--hostile 0.1]
+
+Builds a synthetic class of SUBMISSIONS submissions — 250 students × 8 assignments at the
+default 2,000, fewer students for fewer — each a copy of a submission of the example class
+(``autograder/examples/submitted``) for that assignment: honest ones (correct, blank,
+partial, a catalogued misconception, using the reference) and, for a fraction HOSTILE of
+them, hostile ones (endless loops, memory bombs, megabytes of output, edited or deleted test
+cells, tampering, invalid files). Then, in one run:
+
+1. grades it with local ``--workers 2`` (SQLite gradebook);
+2. grades it on a local Dask cluster — a ``dask scheduler`` and two ``dask worker``
+   processes of one thread each, on 127.0.0.1 — with ``--scheduler`` (SQLite gradebook);
+3. records every result again, alone, into a fresh SQLite gradebook and a fresh PostgreSQL
+   one (a throwaway server, fsync on), timing the client's gradebook write per submission.
+
+Prints submissions per second for each mode, the scheduler's overhead per task (the
+client's time from submitting a task to holding its result, minus the worker's time
+grading it), the gradebook write time per submission, the peak memory of each worker
+process (alone, and with its sandbox and student processes), whether anything was lost
+and whether both modes gave identical grades; then a table of the machines a course needs
+to grade 2,000 submissions in 10 minutes, worked out on paper from those figures.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+STUDENTS = 250
+
+
+def synthetic_class(n: int, hostile_share: float, dest: Path, seed: int = 0) -> list[tuple[str, str, str]]:
+    """(student, assignment, example it copies), n of them: student i // 8, assignment i % 8."""
+    import numpy as np
+    from autograder.course import ASSIGNMENTS
+    rng = np.random.default_rng(seed)
+    aids = [a for a in ASSIGNMENTS if any(EXAMPLES.glob(f"*/{a}"))]
+    honest = {a: sorted(p.parent.name for p in EXAMPLES.glob(f"*/{a}") if not p.parent.name.startswith("hostile-"))
+              for a in aids}
+    hostile = {a: sorted(p.parent.name for p in EXAMPLES.glob(f"*/{a}") if p.parent.name.startswith("hostile-"))
+               for a in aids}
+    if not any(honest.values()):
+        sys.exit("no example class: run autograder/examples/build.py")
+    chosen = []
+    for i in range(n):
+        aid = aids[i % len(aids)]
+        student = f"s{i // len(aids):04d}"
+        bad = hostile[aid] and rng.random() < hostile_share
+        pool = hostile[aid] if bad else honest[aid]
+        src = pool[int(rng.integers(len(pool)))]
+        shutil.copytree(EXAMPLES / src / aid, dest / student / aid)
+        chosen.append((student, aid, src))
+    return chosen
+
+
+class PeakMemory:
+    """Samples the resident memory of each worker process and of its process tree."""
+
+    def __init__(self, roots):
+        self.roots = roots                    # callable -> {label: psutil.Process}
+        self.peak: dict = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import psutil
+        while not self.stop.is_set():
+            try:
+                for label, proc in self.roots().items():
+                    try:
+                        own = proc.memory_info().rss
+                        tree = own + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                    except psutil.Error:
+                        continue
+                    old = self.peak.get(label, (0, 0))
+                    self.peak[label] = (max(old[0], own), max(old[1], tree))
+            except Exception:
+                pass
+            self.stop.wait(0.25)
+
+    def done(self) -> dict:
+        self.stop.set()
+        self.thread.join()
+        return self.peak
+
+
+def local_workers():
+    import psutil
+    me = psutil.Process()
+    return {f"local pid {c.pid}": c for c in me.children()
+            if "multiprocessing" in " ".join(c.cmdline()) and "resource_tracker" not in " ".join(c.cmdline())}
+
+
+def dask_workers(cluster):
+    import psutil
+
+    def roots():
+        out = {}
+        for name, nanny in cluster.workers.items():
+            try:
+                kids = [c for c in psutil.Process(nanny.pid).children()
+                        if "resource_tracker" not in " ".join(c.cmdline())]
+            except psutil.Error:
+                continue
+            for c in kids:
+                out[f"dask {name} pid {c.pid}"] = c
+        return out
+    return roots
+
+
+def scores(csv_path: Path) -> dict:
+    import csv
+    out: dict = {}
+    with open(csv_path, newline="") as f:
+        for r in csv.DictReader(f):
+            out[(r["student"], r["assignment"])] = out.get((r["student"], r["assignment"]), 0.0) + float(r["points"])
+    return out
+
+
+def gradebook_write_times(out: Path, results, url: str) -> list[float]:
+    """The client's gradebook write (what grade()'s writer thread does per submission)."""
+    from autograder.course import nbgrader_config
+    from autograder.grading import record_in_gradebook, sync_gradebook
+    config = nbgrader_config(ROOT, url)
+    for aid in sorted({r["assignment"] for r in results}):
+        sync_gradebook(ROOT, aid, url, config)
+    times = []
+    for r in results:
+        t0 = time.perf_counter()
+        record_in_gradebook(r, out, url, r.get("timestamp"), config)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def fmt_mb(b: float) -> str:
+    return f"{b / 2**20:.0f} MiB"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--submissions", type=int, default=2000, help="how many (default 2000 = 250 students × 8)")
+    p.add_argument("--timeout", type=float, default=10.0, help="cell time limit (default 10 s)")
+    p.add_argument("--hostile", type=float, default=0.1, help="share of hostile submissions (default 0.1)")
+    p.add_argument("--target-seconds", type=float, default=600.0, help="the deadline of the table (600 s)")
+    args = p.parse_args(argv)
+    if args.submissions < 1:
+        sys.exit("--submissions must be at least 1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from autograder.grading import grade
+    from dask_tools import Cluster
+    from pg_tools import Postgres
+
+    work = Path(tempfile.mkdtemp(prefix="tnn-bench-scale-"))
+    try:
+        subs = work / "submitted"
+        chosen = synthetic_class(args.submissions, args.hostile, subs)
+        n = len(chosen)
+        n_hostile = sum(src.startswith("hostile-") for _, _, src in chosen)
+        print(f"{n} submissions ({n // 8 + (n % 8 > 0)} students × up to 8 assignments; {n_hostile} hostile), "
+              f"cell limit {args.timeout:g} s, machine: {os.cpu_count()} cores")
+
+        # 1. local workers
+        mem = PeakMemory(local_workers)
+        t0 = time.perf_counter()
+        s_local = grade(subs, workers=2, timeout=args.timeout, output=work / "out-local",
+                        db_url=f"sqlite:///{work / 'gb-local.db'}", root=ROOT, progress=False)
+        t_local = time.perf_counter() - t0
+        peak_local = mem.done()
+
+        # 2. a local Dask cluster of two worker processes
+        cluster = Cluster()
+        try:
+            cluster.start_worker("w1")
+            cluster.start_worker("w2")
+            mem = PeakMemory(dask_workers(cluster))
+            t0 = time.perf_counter()
+            s_dask = grade(subs, scheduler=cluster.address, timeout=args.timeout, output=work / "out-dask",
+                           db_url=f"sqlite:///{work / 'gb-dask.db'}", root=ROOT, progress=False,
+                           log=lambda m: None)
+            t_dask = time.perf_counter() - t0
+            peak_dask = mem.done()
+        finally:
+            cluster.close()
+
+        # 3. the gradebook's write time per submission
+        w_sqlite = gradebook_write_times(work / "out-local", s_local.results, f"sqlite:///{work / 'gb-write.db'}")
+        with Postgres(durable=True) as pg:
+            w_pg = gradebook_write_times(work / "out-local", s_local.results, pg.url("gradebook"))
+
+        # what came out
+        want = {(s, a) for s, a, _ in chosen}
+        lost = {m: want - {(r["student"], r["assignment"]) for r in s.results} for m, s in
+                (("local", s_local), ("dask", s_dask))}
+        broken = {(s, a) for s, a, src in chosen if src in ("hostile-invalid-json", "hostile-not-a-notebook",
+                                                             "hostile-missing")}
+        unexpected = {m: {(x[0], x[1]) for x in s.not_graded} ^ broken for m, s in
+                      (("local", s_local), ("dask", s_dask))}
+        same_csv = (work / "out-local" / "grades.csv").read_text() == (work / "out-dask" / "grades.csv").read_text()
+        same_scores = scores(work / "out-local" / "grades.csv") == scores(work / "out-dask" / "grades.csv")
+        stats = s_dask.stats
+        overhead = [lat - sec for lat, sec in zip(stats["latency"], stats["seconds"])]
+        task_s = stats["seconds"]
+
+        print()
+        print(f"{'mode':36s} {'wall s':>8s} {'subs/s':>8s}")
+        print(f"{'local --workers 2':36s} {t_local:8.1f} {n / t_local:8.2f}")
+        print(f"{'Dask, 2 worker processes':36s} {t_dask:8.1f} {n / t_dask:8.2f}")
+        print(f"grading time per submission on a Dask worker: median {statistics.median(task_s):.3f} s, "
+              f"mean {statistics.fmean(task_s):.3f} s, max {max(task_s):.1f} s")
+        print(f"scheduler overhead per task (submit → result at the client, minus grading): median "
+              f"{statistics.median(overhead) * 1000:.1f} ms, mean {statistics.fmean(overhead) * 1000:.1f} ms")
+        print(f"gradebook write per submission: SQLite median {statistics.median(w_sqlite) * 1000:.1f} ms "
+              f"(mean {statistics.fmean(w_sqlite) * 1000:.1f}), PostgreSQL median "
+              f"{statistics.median(w_pg) * 1000:.1f} ms (mean {statistics.fmean(w_pg) * 1000:.1f})")
+        for label, peaks in (("local", peak_local), ("dask", peak_dask)):
+            for who, (own, tree) in sorted(peaks.items()):
+                print(f"peak memory {who}: worker {fmt_mb(own)}, with its sandbox and student processes "
+                      f"{fmt_mb(tree)}")
+        print(f"lost: local {len(lost['local'])}, dask {len(lost['dask'])}; not graded beyond the {len(broken)} "
+              f"broken files: local {len(unexpected['local'])}, dask {len(unexpected['dask'])}")
+        print(f"identical grades.csv: {same_csv}; identical scores: {same_scores}")
+
+        # the table, on paper
+        per_sub = statistics.fmean(task_s)                    # worker-seconds per submission
+        write = max(statistics.fmean(w_sqlite), statistics.fmean(w_pg))
+        tree_peak = max(t for _, t in list(peak_local.values()) + list(peak_dask.values()))
+        total = 2000
+        workers_needed = math.ceil(total * per_sub / args.target_seconds)
+        print()
+        print(f"Machines to grade {total} submissions in {args.target_seconds / 60:g} minutes — worked out on paper "
+              "from the figures above, not measured:")
+        print(f"  work: {total} × {per_sub:.2f} s (mean grading time per submission on one worker process, with "
+              f"this mix of {args.hostile:.0%} hostile) = {total * per_sub:.0f} worker-seconds → "
+              f"{workers_needed} worker processes busy for {args.target_seconds:g} s")
+        print(f"  the client writes the gradebook alone: {total} × {write * 1000:.0f} ms = {total * write:.0f} s "
+              f"({'fits' if total * write < args.target_seconds else 'does NOT fit'} in {args.target_seconds:g} s); "
+              f"the scheduler adds {statistics.fmean(overhead) * 1000:.0f} ms per task, spread over the workers")
+        print(f"  one worker process per core, {fmt_mb(tree_peak)} peak each with its sandbox "
+              "(the --memory-mb limit bounds a student process at 4 GiB)")
+        print(f"  {'cores per machine':>18s} {'machines':>9s} {'worker processes':>17s} {'memory per machine':>19s}")
+        for cores in (2, 4, 8, 16, 32, 64):
+            machines = math.ceil(workers_needed / cores)
+            print(f"  {cores:18d} {machines:9d} {machines * cores:17d} {fmt_mb(cores * tree_peak):>19s}")
+        ok = same_csv and not any(lost.values()) and not any(unexpected.values())
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

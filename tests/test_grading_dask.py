@@ -1,0 +1,267 @@
+"""Grading on a real Dask cluster (`tnn-course grade --scheduler`): a `dask scheduler` and two
+`dask worker` processes on 127.0.0.1, started here.
+
+* the whole example class, graded on the cluster, gets exactly expected.json's grades;
+* the same results, byte for byte, as local `--workers 2` (on a subset);
+* a worker killed (by its PID) while it grades a submission: the submission is graded again
+  on another worker, nothing is lost, the results are the same;
+* a submission during which two workers die is `grader-error`, alone;
+* a worker with a different course is refused, by name, and grades nothing;
+* a client killed half-way resumes: what it had graded is kept, the rest is graded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import grade
+from dask_tools import Cluster
+from grading_tools import PY, ROOT, grades_by_student, tnn_course
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = ROOT / "autograder" / "examples"
+EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"]
+BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing"}
+SLOW = ("hostile-loop", "00_backprop")      # an endless loop: ~20 s of cell time limits
+TIMEOUT = 10
+
+
+def link_class(dest: Path, pairs) -> Path:
+    for student, aid in pairs:
+        (dest / student).mkdir(parents=True, exist_ok=True)
+        os.symlink(EXAMPLES / "submitted" / student / aid, dest / student / aid)
+    return dest
+
+
+# a few of each kind, the slow one in the middle
+SMALL = [("correct", "00_backprop"), ("partial", "02_batchnorm"), ("blank", "03_dropout"), SLOW,
+         ("uses-reference", "05_optimizers"), ("hostile-edited-test", "00_backprop"),
+         ("hostile-invalid-json", "00_backprop"), ("correct", "07_training")]
+# compared with local workers: honest ones of every assignment, quick hostile ones
+LOCAL = [("correct", a) for a in sorted(EXPECTED["correct"])] + \
+    [("partial", "01_divergences"), ("adam-no-bias-correction", "05_optimizers")] + \
+    [(s, "00_backprop") for s in ("hostile-deleted-test", "hostile-reordered", "hostile-output", "hostile-widget",
+                                  "hostile-not-a-notebook")] + \
+    [(s, a) for s, aids in sorted(EXPECTED.items()) if s in ("hostile-tamper-channel-fake-reply",
+                                                            "hostile-tamper-ref-importlib") for a in aids]
+ALL = sorted((s, a) for s, aids in EXPECTED.items() for a in aids)
+if os.environ.get("TNN_DASK_CLASS") == "subset":   # for working on these tests: what they compare, only
+    ALL = sorted(set(SMALL) | set(LOCAL) | {("partial", "01_divergences"), ("partial", "06_regularization"),
+                                             ("correct", "01_divergences"), ("blank", "04_initialization")})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster()
+    try:
+        c.start_worker("w1")
+        c.start_worker("w2")
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def whole_class(cluster, tmp_path_factory):
+    base = tmp_path_factory.mktemp("dask-class")
+    subs = link_class(base / "submitted", ALL)
+    summary = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=base / "out",
+                    db_url=f"sqlite:///{base / 'gradebook.db'}", root=ROOT, progress=False)
+    return summary, base
+
+
+def results_of(out: Path, pairs) -> dict:
+    return {(s, a): (out / "results" / s / f"{a}.json").read_text() for s, a in pairs}
+
+
+def test_the_whole_example_class_grades_on_the_cluster_exactly_as_expected(whole_class):
+    summary, base = whole_class
+    got = grades_by_student(base / "out" / "grades.csv")
+    problems = []
+    for student, aid in ALL:
+        rows = {r["grade_id"]: (float(r["points"]), r["status"], r["misconception"])
+                for r in got.get(student, []) if r["assignment"] == aid}
+        want = {g: (e["points"], e["status"], e["misconception"]) for g, e in EXPECTED[student][aid].items()}
+        if rows != want:
+            problems.append(f"{student}/{aid}: {[(g, rows.get(g), want[g]) for g in want if rows.get(g) != want[g]]}")
+    assert not problems, "\n".join(problems)
+    assert {s for s, _, _ in summary.not_graded} == BROKEN & {s for s, _ in ALL} and summary.exit_status == 1
+    # both workers graded, one task each at a time
+    assert len(summary.stats["workers"]) == 2 and sum(summary.stats["workers"].values()) == len(ALL)
+
+
+def test_the_cluster_and_local_workers_give_identical_results(whole_class, tmp_path):
+    _, base = whole_class
+    pairs = LOCAL
+    subs = link_class(tmp_path / "submitted", pairs)
+    grade(subs, workers=2, timeout=TIMEOUT, output=tmp_path / "out", db_url=f"sqlite:///{tmp_path / 'gb.db'}",
+          root=ROOT, progress=False)
+    assert results_of(tmp_path / "out", pairs) == results_of(base / "out", pairs)
+    for s, a in pairs:
+        local, remote = tmp_path / "out" / "feedback" / s / f"{a}.html", base / "out" / "feedback" / s / f"{a}.html"
+        assert local.read_text() == remote.read_text(), (s, a)
+        local, remote = (p / "autograded" / s / a / f"{a}.ipynb" for p in (tmp_path / "out", base / "out"))
+        assert local.is_file() == remote.is_file()
+        if local.is_file():  # the same notebook, but for the random id nbgrader gives a test cell it puts back
+            assert _without_ids(local) == _without_ids(remote), (s, a)
+
+
+def _without_ids(path: Path) -> dict:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    return nb
+
+
+def _grade_in_thread(cluster, subs, out, db):
+    box = {}
+
+    def run():
+        try:
+            box["summary"] = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=out,
+                                   db_url=f"sqlite:///{db}", root=ROOT, progress=False)
+        except BaseException as err:  # noqa: BLE001 - re-raised by the test
+            box["error"] = err
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+def _kill_the_worker_grading(cluster, student, seen: set, timeout=240) -> str:
+    """Wait until `student`'s task runs on a worker process not killed before, then kill that
+    process with SIGKILL (its nanny starts a new one). Returns the address killed."""
+    deadline = time.time() + timeout
+    with cluster.client() as c:
+        while time.time() < deadline:
+            for addr, keys in c.processing().items():
+                if addr in seen or not any(f"tnn-grade-{student}-" in str(k) for k in keys):
+                    continue
+                running = c.run(lambda dask_worker: [str(t.key) for t in dask_worker.state.executing],
+                                workers=[addr]).get(addr, [])
+                if any(f"tnn-grade-{student}-" in k for k in running):
+                    pid = c.run(os.getpid, workers=[addr])[addr]
+                    time.sleep(1.0)               # part-way through its first cells
+                    os.kill(pid, signal.SIGKILL)
+                    seen.add(addr)
+                    return addr
+            time.sleep(0.1)
+    raise AssertionError(f"{student} was never seen running on a fresh worker")
+
+
+def test_a_worker_killed_part_way_loses_nothing(cluster, whole_class, tmp_path):
+    _, base = whole_class
+    subs = link_class(tmp_path / "submitted", SMALL)
+    thread, box = _grade_in_thread(cluster, subs, tmp_path / "out", tmp_path / "gb.db")
+    killed = _kill_the_worker_grading(cluster, SLOW[0], set())
+    thread.join(600)
+    assert not thread.is_alive() and "error" not in box, box.get("error")
+    summary = box["summary"]
+    assert results_of(tmp_path / "out", SMALL) == results_of(base / "out", SMALL)
+    assert {s for s, _, _ in summary.not_graded} == {"hostile-invalid-json"}
+    assert summary.stats["graded_by"]["/".join(SLOW)] != killed, "graded again on another worker"
+    cluster.wait_for(lambda info: len(info) == 2, "the nanny to restart the killed worker")
+
+
+def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(cluster, whole_class, tmp_path):
+    """The test plays a submission that kills its worker: whichever worker grades the slow
+    submission is killed, and again on the retry."""
+    _, base = whole_class
+    subs = link_class(tmp_path / "submitted", SMALL)
+    thread, box = _grade_in_thread(cluster, subs, tmp_path / "out", tmp_path / "gb.db")
+    seen: set = set()
+    _kill_the_worker_grading(cluster, SLOW[0], seen)
+    _kill_the_worker_grading(cluster, SLOW[0], seen)
+    thread.join(600)
+    if thread.is_alive():  # say what the cluster is doing
+        with cluster.client() as c:
+            print("processing", c.processing(), "resources",
+                  {a: (w.get("resources"), w.get("name")) for a, w in c.scheduler_info(n_workers=-1)["workers"].items()},
+                  "used", c.run_on_scheduler(lambda dask_scheduler: {a: dict(ws.used_resources) for a, ws in
+                                                                      dask_scheduler.workers.items()}),
+                  "tasks", c.run_on_scheduler(lambda dask_scheduler: {str(k): (ts.state, ts.suspicious) for k, ts in
+                                                                       dask_scheduler.tasks.items()}))
+        for name in cluster.workers:
+            print(name, cluster.log_text(name)[-1500:])
+    assert not thread.is_alive() and "error" not in box, box.get("error")
+    rows = grades_by_student(tmp_path / "out" / "grades.csv")
+    assert {r["status"] for r in rows[SLOW[0]]} == {"grader-error"}
+    others = [p for p in SMALL if p != SLOW]
+    assert results_of(tmp_path / "out", others) == results_of(base / "out", others)
+    assert sorted(s for s, _, _ in box["summary"].not_graded) == ["hostile-invalid-json", "hostile-loop"]
+    page = (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
+    assert "Dask workers died 2 times" in page
+    cluster.wait_for(lambda info: len(info) == 2, "the nannies to restart the killed workers")
+
+
+def _other_course(tmp_path: Path, name: str, aid: str) -> Path:
+    course = tmp_path / name
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    nb = course / "solutions" / aid / f"{aid}.ipynb"
+    data = json.loads(nb.read_text())
+    src = data["cells"][0]["source"]                  # one line more in one cell of one source notebook
+    data["cells"][0]["source"] = src + "\n" if isinstance(src, str) else list(src) + ["\n"]
+    nb.write_text(json.dumps(data, indent=1))
+    return course
+
+
+def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(cluster, whole_class, tmp_path):
+    _, base = whole_class
+    cluster.start_worker("stranger", env={"TNN_COURSE_DIR": str(_other_course(tmp_path, "their-course", "03_dropout"))})
+    try:
+        pairs = [("correct", "00_backprop"), ("partial", "01_divergences"), ("blank", "04_initialization")]
+        subs = link_class(tmp_path / "submitted", pairs)
+        said: list = []
+        summary = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=tmp_path / "out",
+                        db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False, log=said.append)
+        refusals = [m for m in said if "refused Dask worker" in m]
+        assert len(refusals) == 1 and "stranger" in refusals[0] and "source notebooks" in refusals[0], said
+        stranger = next(a for a, w in cluster.workers_info().items() if w["name"] == "stranger")
+        assert stranger in refusals[0] and stranger not in summary.stats["workers"]
+        assert results_of(tmp_path / "out", pairs) == results_of(base / "out", pairs)
+        # a client whose course no worker has: refused, with each worker named
+        r = tnn_course("grade", subs, "--scheduler", cluster.address, "--course-dir",
+                       _other_course(tmp_path, "yet-another", "04_initialization"), "--output", tmp_path / "o2", "--db",
+                       f"sqlite:///{tmp_path / 'gb2.db'}", "-q")
+        assert r.returncode == 2 and "no worker of the Dask cluster" in r.stderr, r.stderr
+        assert all(n in r.stderr for n in ("w1", "w2", "stranger")), r.stderr
+    finally:
+        cluster.stop_worker("stranger")
+
+
+def test_a_client_killed_half_way_resumes_with_nothing_graded_twice(cluster, whole_class, tmp_path):
+    _, base = whole_class
+    pairs = [p for p in SMALL if p != SLOW] + [("correct", "01_divergences"), ("partial", "06_regularization")]
+    subs = link_class(tmp_path / "submitted", pairs)
+    out = tmp_path / "out"
+    cmd = [PY, "-m", "autograder.cli", "grade", subs, "--scheduler", cluster.address, "--output", out,
+           "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--timeout", str(TIMEOUT), "-q"]
+    proc = subprocess.Popen([str(c) for c in cmd], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                                                TNN_COURSE_DIR=str(ROOT)))
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "results").rglob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: (p.read_text(), p.stat().st_mtime_ns) for p in (out / "results").rglob("*.json")}
+    assert 2 <= len(done) < len(pairs), "the client was not stopped half-way"
+    r = tnn_course("grade", subs, "--scheduler", cluster.address, "--output", out, "--db",
+                   f"sqlite:///{tmp_path / 'gb.db'}", "--timeout", str(TIMEOUT), "-q")
+    assert r.returncode == 1, r.stderr        # hostile-invalid-json is not graded
+    assert f"({len(pairs) - len(done)} graded in this run, {len(done)} kept from an earlier one)" in r.stdout, \
+        r.stdout
+    assert all((p.read_text(), p.stat().st_mtime_ns) == v for p, v in done.items()), "kept results were redone"
+    assert results_of(out, pairs) == results_of(base / "out", pairs)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{tmp_path / 'gb.db'}") as gb:
+        assert sorted((s.student_id, s.assignment.name) for a in {a for _, a in pairs}
+                      for s in gb.assignment_submissions(a)) == sorted(pairs)
