@@ -156,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv=None) -> int:
+    """Parse `argv` with `parser` and run the chosen command (also the student edition's)."""
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -19,16 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"tnn-course {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    from autograder.cli import run
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":
