@@ -5,7 +5,8 @@ check` with the repository's messages, and a notebook completed there grading li
 from `notebooks/`.
 
 What the leak scan ignores, and why:
-* lines shorter than 8 characters (``break``, ``pass``, ``else:``, ``)``): no answer is in them;
+* lines shorter than 8 characters (``break``, ``pass``, ``else:``, ``)``), and lines whose only
+  names are Python keywords (``return False``, ``return None``): no answer is in them;
 * lines that the source notebooks also show outside their solution and hidden-test regions
   (lesson cells, the exercise's signature and docstring, other notebooks): the author
   published them;
@@ -20,6 +21,7 @@ What the leak scan ignores, and why:
 from __future__ import annotations
 
 import json
+import keyword
 import os
 import re
 import subprocess
@@ -43,6 +45,11 @@ def _cells(nb_text: str):
     return ["".join(c.get("source", "")) for c in json.loads(nb_text).get("cells", [])]
 
 
+def _generic(line: str) -> bool:
+    """A line whose only names are Python keywords (``return False``, ``else:``)."""
+    return all(keyword.iskeyword(name) for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line))
+
+
 def secret_lines(root: Path = ROOT) -> dict:
     """line -> 'solution' | 'poll' | 'hidden' for every line that the source notebooks show
     only inside solution or hidden-test regions."""
@@ -63,7 +70,7 @@ def secret_lines(root: Path = ROOT) -> dict:
                     inside[s] = "hidden"
                 else:
                     outside.add(s)
-    return {s: kind for s, kind in inside.items() if len(s) >= MIN_LINE and s not in outside}
+    return {s: kind for s, kind in inside.items() if len(s) >= MIN_LINE and not _generic(s) and s not in outside}
 
 
 def scan(files: dict, secrets: dict) -> list[str]:

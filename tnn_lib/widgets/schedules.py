@@ -9,16 +9,16 @@ momentum on the surface. Right: the loss per step.
 
 Every algorithm comes from :mod:`tnn_lib.optim` (the schedules, ``ReduceLROnPlateau``,
 ``momentum_step`` and ``max_stable_lr``). There is no module-level state: the factory makes
-an :class:`ExplorerState` (the figure and its artists) and the update path is the plain
+an :class:`ExplorerState` (a :class:`WidgetState`: the figure and its artists) and the update path is the plain
 function :func:`draw_schedule_explorer` of that state and the control values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from tnn_lib import optim
+from tnn_lib.widgets.state import WidgetState, widget_state
 
 SCHEDULES = ("constant", "step decay (×½ every 20)", "1/t decay", "cosine annealing",
              "warm-up then cosine", "plateau: ÷10 (ReduceLROnPlateau)")
@@ -99,20 +99,17 @@ def run(surface: str, schedule: str, lr0: float, momentum: float, kappa: float, 
     return np.array(path), np.array(losses), np.array(rates)
 
 
-@dataclass
-class ExplorerState:
-    """The explorer's figure and the artists the draw updates (one per widget, no globals)."""
+class ExplorerState(WidgetState):
+    """The explorer's :class:`WidgetState`: its figure, the artists the draw updates, and the
+    surface and κ its contours were drawn for (one per widget, no globals)."""
 
-    fig: object
-    artists: dict = field(default_factory=dict)
-    surface: str | None = None
-    kappa: float | None = None
+    def __init__(self, fig):
+        super().__init__(fig, surface=None, kappa=None)
 
 
-def _setup(state: ExplorerState):
-    fig = state.fig
+def _setup(fig) -> dict:
     ax_lr, ax_path, ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1]})
-    a = state.artists
+    a = {}
     a["ax_lr"], a["ax_path"], a["ax_loss"] = ax_lr, ax_path, ax_loss
     a["lr"], = ax_lr.plot([], [], color="tab:blue", label="learning rate")
     a["limit"] = ax_lr.axhline(1.0, color="tab:red", ls="--", lw=1.2, label="2/λ_max")
@@ -131,10 +128,11 @@ def _setup(state: ExplorerState):
     ax_loss.yaxis.set_minor_locator(NullLocator())
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss − min")
+    return a
 
 
-def _contours(state: ExplorerState, surface: str, kappa: float):
-    if state.surface == surface and state.kappa == kappa:
+def _contours(state: WidgetState, surface: str, kappa: float):
+    if state.data["surface"] == surface and state.data["kappa"] == kappa:
         return
     ax = state.artists["ax_path"]
     for c in state.artists.pop("contours", []):
@@ -143,10 +141,10 @@ def _contours(state: ExplorerState, surface: str, kappa: float):
     f = loss(surface, kappa, gx, gy)
     levels = np.geomspace(0.02, f.max(), 14) if surface == "valley" else np.linspace(f.min(), f.max(), 20)
     state.artists["contours"] = [ax.contour(gx, gy, f, levels=levels, colors="0.75", linewidths=0.6)]
-    state.surface, state.kappa = surface, kappa
+    state.data["surface"], state.data["kappa"] = surface, kappa
 
 
-def draw_schedule_explorer(state: ExplorerState, surface=DEFAULTS["surface"], schedule=DEFAULTS["schedule"],
+def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], schedule=DEFAULTS["schedule"],
                            lr_scale=DEFAULTS["lr_scale"], momentum=DEFAULTS["momentum"],
                            kappa=DEFAULTS["kappa"], steps=DEFAULTS["steps"], noise=DEFAULTS["noise"]):
     """Redraw the explorer for the control values; ``lr_scale`` is lr₀ in units of 2/λ_max.
@@ -161,8 +159,10 @@ def draw_schedule_explorer(state: ExplorerState, surface=DEFAULTS["surface"], sc
         raise ValueError(f"kappa: expected a condition number >= 1, got {kappa!r}")
     if steps < 1:
         raise ValueError(f"steps: expected at least 1, got {steps!r}")
-    if not state.artists:
-        _setup(state)
+    state = widget_state(state)
+    state.data.setdefault("surface", None)
+    state.data.setdefault("kappa", None)
+    state.ensure(_setup)
     limit = optim.max_stable_lr(hessian(surface, kappa))
     lr0 = lr_scale * limit
     path, losses, rates = run(surface, schedule, lr0, float(momentum), kappa, steps, float(noise))
@@ -217,10 +217,7 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
     )
     state = ExplorerState(new_figure(12.0, 3.8))
 
-    def draw(fig, **values):
-        return draw_schedule_explorer(state, **values)
-
-    return WidgetApp("Schedules and the landscape: 2/λ_max, momentum, saddles", controls, draw, state.fig,
+    return WidgetApp("Schedules and the landscape: 2/λ_max, momentum, saddles", controls, draw_schedule_explorer, state,
                      description="Above the dashed line 2/λ_max gradient descent diverges along the steepest "
                                  "direction. Momentum speeds up the flat direction of a long valley; on the "
                                  "saddle, a start just off the ridge escapes along the negative curvature.")
