@@ -28,8 +28,6 @@ def ensure_tools_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-ensure_tools_on_path()
-
 
 def course_root(path: str | os.PathLike | None = None) -> Path:
     """The course directory: `path`, else $TNN_COURSE_DIR, else the current directory if
@@ -41,6 +39,11 @@ def course_root(path: str | os.PathLike | None = None) -> Path:
     if (here / "solutions").is_dir():
         return here.resolve()
     return Path(__file__).resolve().parent.parent
+
+
+def source_notebooks(root: Path, aid: str) -> list[Path]:
+    """The source notebooks of assignment `aid` (nbgrader's ``source/<aid>/*.ipynb``)."""
+    return sorted((Path(root) / "solutions" / aid).glob("*.ipynb"))
 
 
 def nbgrader_config(root: str | os.PathLike | None = None, db_url: str | None = None) -> Config:

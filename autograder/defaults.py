@@ -9,3 +9,6 @@ PROCESSES = 64                  # processes the student's code may run at once
 FILE_MB = 200                   # largest file the student's code may write
 TMP_MB = 64                     # the sandbox's private /tmp
 MAX_WORKERS = 4                 # --workers default: one per usable CPU, at most this
+
+# bumped when grading changes what a result file holds (results of older versions are regraded)
+GRADER_VERSION = "2"

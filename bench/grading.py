@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class" / "submitted"
 NBGRADER_CONFIG = """c = get_config()
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "tnn-workbook"
@@ -47,7 +47,7 @@ def synthetic_class(aid: str, n: int, dest: Path) -> list[str]:
     pool = sorted(p.parent.parent.name for p in EXAMPLES.glob(f"*/{aid}/{aid}.ipynb")
                   if not p.parent.parent.name.startswith("hostile-"))
     if not pool:
-        sys.exit(f"no example submissions of {aid}: run autograder/examples/build.py")
+        sys.exit(f"no example submissions of {aid}: run tests/fixtures/example_class/build.py")
     students = []
     for i in range(n):
         src = pool[i % len(pool)]
@@ -94,7 +94,7 @@ def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: in
 
 def ours(aid: str, subs: Path, work: Path, workers: int, timeout: int) -> tuple[float, Path]:
     out = work / f"out-w{workers}"
-    cmd = [sys.executable, "-m", "autograder.cli", "grade", str(subs), "--assignment", aid, "--workers", str(workers),
+    cmd = [sys.executable, "-m", "autograder.cli.main", "grade", str(subs), "--assignment", aid, "--workers", str(workers),
            "--timeout", str(timeout), "--output", str(out), "--db", f"sqlite:///{work}/gb-w{workers}.db", "-q"]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)

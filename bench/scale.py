@@ -4,7 +4,7 @@
 
 Builds a synthetic class of SUBMISSIONS submissions — 250 students × 8 assignments at the
 default 2,000, fewer students for fewer — each a copy of a submission of the example class
-(``autograder/examples/submitted``) for that assignment: honest ones (correct, blank,
+(``tests/fixtures/example_class/submitted``) for that assignment: honest ones (correct, blank,
 partial, a catalogued misconception, using the reference) and, for a fraction HOSTILE of
 them, hostile ones (endless loops, memory bombs, megabytes of output, edited or deleted test
 cells, tampering, invalid files). Then, in one run:
@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class" / "submitted"
 STUDENTS = 250
 
 
@@ -52,7 +52,7 @@ def synthetic_class(n: int, hostile_share: float, dest: Path, seed: int = 0) -> 
     hostile = {a: sorted(p.parent.name for p in EXAMPLES.glob(f"*/{a}") if p.parent.name.startswith("hostile-"))
                for a in aids}
     if not any(honest.values()):
-        sys.exit("no example class: run autograder/examples/build.py")
+        sys.exit("no example class: run tests/fixtures/example_class/build.py")
     chosen = []
     for i in range(n):
         aid = aids[i % len(aids)]
@@ -133,7 +133,7 @@ def scores(csv_path: Path) -> dict:
 def gradebook_write_times(out: Path, results, url: str) -> list[float]:
     """The client's gradebook write (what grade()'s writer thread does per submission)."""
     from autograder.course import nbgrader_config
-    from autograder.grading import record_in_gradebook, sync_gradebook
+    from autograder.runners.grade import record_in_gradebook, sync_gradebook
     config = nbgrader_config(ROOT, url)
     for aid in sorted({r["assignment"] for r in results}):
         sync_gradebook(ROOT, aid, url, config)
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     if args.submissions < 1:
         sys.exit("--submissions must be at least 1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from autograder.grading import grade
+    from autograder.runners.grade import grade
     from dask_tools import Cluster
     from pg_tools import Postgres
 

@@ -7,7 +7,7 @@ then 6 to 12 lines drawn from templates (assignments, numpy reductions, loops, b
 returns) with random names and operators, so that most answers are distinct but share many
 short, common passages, as a class does. One student in a hundred copies the reference
 (renamed), one in a hundred a classmate (renamed). The whole report is then computed as
-``tnn-course grade`` does (``autograder.similarity_report.compare_class``: the course's sources,
+``tnn-course grade`` does (``autograder.similarity.report.compare_class``: the course's sources,
 fingerprints, the per-exercise index, the flagged pairs) and timed; nothing is run.
 
 Prints the seconds (median of --repeat runs, wall and CPU time), the pairs examined against
@@ -75,7 +75,7 @@ def _rename(source: str, rng: random.Random) -> str:
 
 def synthetic_class(students: int, seed: int):
     """(results in the grader's format, {(student, exercise): planted source kind})."""
-    from autograder.similarity_report import course_sources, reference_source
+    from autograder.similarity.report import course_sources, reference_source
     from tests.similarity_corpus import first_function
     from tnn_lib.topics import TOPICS
     rng = random.Random(seed)
@@ -119,7 +119,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workers", type=int, default=1, help="processes comparing the exercises (default 1)")
     args = p.parse_args(argv)
-    from autograder import similarity, similarity_report
+    from autograder.similarity import fingerprints as similarity
+    from autograder.similarity import report as similarity_report
     results, planted = synthetic_class(args.students, args.seed)
     n_ex = sum(len(nb["answers"]) for r in results[:len({r["assignment"] for r in results})]
                for nb in r["notebooks"].values())

@@ -83,7 +83,7 @@ class Lecture:
     def __init__(self, topic: str, port: int | None = None, env: dict | None = None, timeout: float = 90,
                  extra_args: tuple = ()):
         self.topic, self.port = topic, port or free_port()
-        self.cmd = [sys.executable, "-m", "autograder.cli", "lecture", topic, "--port", str(self.port), *extra_args]
+        self.cmd = [sys.executable, "-m", "autograder.cli.main", "lecture", topic, "--port", str(self.port), *extra_args]
         # its own process group, as a shell gives a foreground job: Ctrl-C goes to the group
         self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)

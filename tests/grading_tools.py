@@ -60,7 +60,7 @@ def tiny_source() -> nbformat.NotebookNode:
 
 def make_course(base: Path) -> Path:
     """A course directory with solutions/tiny and its release in notebooks/tiny."""
-    from autograder.release import release
+    from autograder.release.notebooks import release
     course = base / "course"
     (course / "solutions" / TINY).mkdir(parents=True, exist_ok=True)
     nbformat.write(tiny_source(), str(course / "solutions" / TINY / f"{TINY}.ipynb"))
@@ -101,12 +101,12 @@ def write_submission(folder: Path, student: str, nb_or_text, layout="nbgrader") 
 
 def tnn_course(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([PY, "-m", "autograder.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([PY, "-m", "autograder.cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=timeout)
 
 
 def grades_by_student(csv_path: Path) -> dict:
-    from autograder.grading import read_csv
+    from autograder.runners.grade import read_csv
     out = {}
     for row in read_csv(csv_path):
         out.setdefault(row["student"], []).append(row)

@@ -18,7 +18,7 @@ import shutil
 import psutil
 import pytest
 
-from autograder.lecture import TOPIC_TITLES
+from autograder.lecture.serve import TOPIC_TITLES
 from browser_tools import (MIN_LECTURE_TEXT_PX, ROOT, JupyterLab, Lecture, artifacts_dir, change_and_time,
                            chromium_path, code_visible, controls, layout_problems, layout_row, launch, measure_layout,
                            open_lecture, run_all_in_jupyterlab, screenshot)

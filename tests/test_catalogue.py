@@ -93,7 +93,7 @@ def test_optimizer_variants_differ_from_the_reference_and_each_other_on_every_ca
 
 def _cells(aid, fn):
     """(grade_id, source, cases) of every graded test cell of `aid` that checks `fn`."""
-    from autograder.outcomes import check_cases
+    from autograder.checks import check_cases
     from notebook_tools import nbgrader_meta
     path = source_notebook(aid)
     if not path.exists():

@@ -63,8 +63,8 @@ def test_an_answer_that_raises_is_told_its_own_line():
 def test_where_quotes_only_lines_the_student_can_see():
     """Grading's evaluation says where an error was raised: the visible test line and the
     student's own line, never a line of a hidden test."""
-    from autograder.evaluate import LocalStudent, evaluate_tests
-    from autograder.outcomes import safe_lines, visible_source
+    from autograder.evaluation.testcells import LocalStudent, evaluate_tests
+    from autograder.outcomes.cells import safe_lines, visible_source
     answer = "def dropout_backward(dout, cache):\n    mask, keep_prob, train, inverted = cache\n    return dout\n"
     test = ("import numpy as np\n"
             "dx = dropout_backward(np.ones((2, 2)), None)\n"
@@ -122,8 +122,8 @@ def test_an_answer_wrong_in_one_part_for_an_unknown_reason_names_nothing():
 def test_the_class_report_counts_mistakes_found_among_others():
     """A failed cell whose message names known mistakes (from the check itself) is counted
     in the report under each of them, apart from single-misconception matches."""
-    from autograder.outcomes import read_error
-    from autograder.report import render, summarise
+    from autograder.outcomes.cells import read_error
+    from autograder.pages.report import render, summarise
     with pytest.raises(CheckFailure) as info:
         check("linear_backward", two_mistakes_linear_backward, seed=2, N=4, D=3, M=5)
     status, mid, message = read_error("CheckFailure", str(info.value))
@@ -169,7 +169,7 @@ def test_l2_over_columns_is_not_named_missing_half_where_N_is_2C(monkeypatch):
     diagnostic case disagrees), inside a cell with other cases, or through diagnose."""
     from autograder.catalogue import find_misconception, get_exercise
     from autograder.checks import cell_source, compare, run_exercise
-    from autograder.diagnose import diagnose
+    from autograder.outcomes.diagnose import diagnose
     _without(monkeypatch, "l2-averaged-over-columns")
     ex, half = get_exercise("l2_divergence"), find_misconception("l2-missing-half")
     coincide = dict(seed=5, case="binary")          # N = 4, C = 2
@@ -195,7 +195,7 @@ def test_l2_over_columns_is_not_named_missing_half_where_N_is_2C(monkeypatch):
 
 def test_l2_over_columns_has_its_own_name_in_every_cell_of_its_notebook():
     from autograder.checks import cell_source
-    from autograder.outcomes import check_cases
+    from autograder.checks import check_cases
     from notebook_tools import nbgrader_meta, read, source_notebook
     cells = [c.source for c in read(source_notebook("01_divergences")).cells
              if nbgrader_meta(c).get("grade") and check_cases(c.source, "l2_divergence")]
@@ -210,7 +210,7 @@ def test_l2_over_columns_has_its_own_name_in_every_cell_of_its_notebook():
 def test_grading_names_nothing_when_the_cases_of_a_cell_disagree(monkeypatch):
     """Through grading's own evaluation: an answer equal to a variant on the cell's first
     case only (and right elsewhere) fails without a misconception."""
-    from autograder.evaluate import LocalStudent, evaluate_tests
+    from autograder.evaluation.testcells import LocalStudent, evaluate_tests
     answer = ("import numpy as np\n\ndef l2_divergence(y, d):\n"
               "    n, c = y.shape\n"
               "    return float(np.sum((y - d) ** 2) / n) if (n, c) == (4, 2) else float(0.5 * np.sum((y - d) ** 2) / n)\n")

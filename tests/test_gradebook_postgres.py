@@ -18,7 +18,7 @@ from pg_tools import Postgres
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class" / "submitted"
 # every kind of outcome, in three assignments, the broken files included
 PAIRS = [(s, a) for a in ("00_backprop", "02_batchnorm", "05_optimizers")
          for s in ("correct", "blank", "partial", "uses-reference")] + \
@@ -101,7 +101,7 @@ def test_release_records_the_source_cells_in_postgresql(pg, tmp_path):
     import nbformat
     from nbgrader.api import Gradebook
 
-    from autograder.outcomes import is_test_cell, nbgrader_meta
+    from autograder.outcomes.cells import is_test_cell, nbgrader_meta
     src = nbformat.read(str(course / "solutions" / "03_dropout" / "03_dropout.ipynb"), as_version=4)
     tests = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in src.cells if is_test_cell(c)}
     with Gradebook(url) as gb:

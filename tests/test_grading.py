@@ -13,7 +13,7 @@ import time
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder.grading import CSV_COLUMNS, grade, read_csv
+from autograder.runners.grade import CSV_COLUMNS, grade, read_csv
 from grading_tools import (CORRECT, HIDDEN_LINE, PY, ROOT, TINY, grades_by_student, make_course, released,
                            tnn_course, with_answers, write_submission)
 
@@ -165,7 +165,7 @@ def test_report_has_embedded_plots(tiny):
 
 
 def test_grade_writes_the_similarity_report_linked_from_the_class_report(tiny):
-    from autograder.similarity_report import CSV_COLUMNS as SIM_COLUMNS
+    from autograder.similarity.report import CSV_COLUMNS as SIM_COLUMNS
     out = tiny["out"]
     assert "href='similarity.html'" in (out / "report.html").read_text()
     assert "Similar answers" in (out / "similarity.html").read_text()
@@ -256,7 +256,7 @@ def test_a_killed_run_resumes_with_identical_results(tmp_path, tiny):
     for st in students:
         (subs / st).mkdir(parents=True)
         os.symlink(tiny["subs"] / st / TINY, subs / st / TINY)
-    cmd = [PY, "-m", "autograder.cli", "grade", subs, "--course-dir", tiny["course"], "--output", out,
+    cmd = [PY, "-m", "autograder.cli.main", "grade", subs, "--course-dir", tiny["course"], "--output", out,
            "--workers", "1", "--timeout", "8", "--memory-mb", "2048", "-q"]
     proc = subprocess.Popen([str(c) for c in cmd], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)))

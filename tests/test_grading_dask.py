@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import grade
+from autograder.runners.grade import grade
 from dask_tools import Cluster
 from grading_tools import PY, ROOT, grades_by_student, tnn_course
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = ROOT / "autograder" / "examples"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"]
 BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing"}
 SLOW = ("hostile-loop", "00_backprop")      # an endless loop: ~20 s of cell time limits
@@ -242,7 +242,7 @@ def test_a_client_killed_half_way_resumes_with_nothing_graded_twice(cluster, who
     pairs = [p for p in SMALL if p != SLOW] + [("correct", "01_divergences"), ("partial", "06_regularization")]
     subs = link_class(tmp_path / "submitted", pairs)
     out = tmp_path / "out"
-    cmd = [PY, "-m", "autograder.cli", "grade", subs, "--scheduler", cluster.address, "--output", out,
+    cmd = [PY, "-m", "autograder.cli.main", "grade", subs, "--scheduler", cluster.address, "--output", out,
            "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--timeout", str(TIMEOUT), "-q"]
     proc = subprocess.Popen([str(c) for c in cmd], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT),

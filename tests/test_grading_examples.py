@@ -1,5 +1,5 @@
-"""Grade the example class (autograder/examples/) and compare every test cell's points,
-status and misconception with autograder/examples/expected.json.
+"""Grade the example class (tests/fixtures/example_class/) and compare every test cell's points,
+status and misconception with tests/fixtures/example_class/expected.json.
 
 The whole class (every misconception of the catalogue, ~190 submissions) takes several
 minutes on two cores, so the default run grades a representative subset: for every
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import grade
+from autograder.runners.grade import grade
 from grading_tools import ROOT, grades_by_student
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = ROOT / "autograder" / "examples"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"] if (EXAMPLES / "expected.json").exists() \
     else {}
 BASICS = ("correct", "blank", "partial", "uses-reference")
@@ -46,7 +46,7 @@ def subset() -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     if not EXPECTED:
-        pytest.skip("no example class: run autograder/examples/build.py")
+        pytest.skip("no example class: run tests/fixtures/example_class/build.py")
     base = tmp_path_factory.mktemp("examples")
     subs = base / "submitted"
     for student, aids in subset().items():
@@ -79,7 +79,7 @@ def test_every_misconception_student_submits_their_own_code():
     falls back to importing the catalogue's variant."""
     import nbformat
     from autograder.catalogue import find_misconception
-    from autograder.outcomes import is_answer_cell, nbgrader_meta
+    from autograder.outcomes.cells import is_answer_cell, nbgrader_meta
     students = [s for s in EXPECTED if s not in BASICS and not s.startswith("hostile-")]
     assert students
     borrowed = []
@@ -119,7 +119,7 @@ def test_feedback_never_shows_a_hidden_test(graded):
     _, out = graded
     hidden_lines = set()
     import nbformat
-    from autograder.outcomes import HIDDEN
+    from autograder.outcomes.cells import HIDDEN
     for path in (ROOT / "solutions").glob("*/*.ipynb"):
         for cell in nbformat.read(str(path), as_version=4).cells:
             for block in HIDDEN.findall(cell.source):
@@ -144,7 +144,7 @@ def test_self_check_agrees_with_grading(graded):
     _, out = graded
     got = grades_by_student(out / "grades.csv")
     paths = [(s, a) for s, aids in subset().items() if not s.startswith("hostile-") for a in aids]
-    script = ("import json, sys\nfrom autograder.selfcheck import run_check\n"
+    script = ("import json, sys\nfrom autograder.cli.selfcheck import run_check\n"
               "print(json.dumps([[(r['grade_id'], r['status'], r['misconception']) for r in run_check(p, timeout=20)]"
               " for p in sys.argv[1:]]))\n")
     nbs = [str(EXAMPLES / "submitted" / s / a / f"{a}.ipynb") for s, a in paths]

@@ -17,14 +17,14 @@ import os
 import nbformat
 import pytest
 
-from autograder.grading import grade
+from autograder.runners.grade import grade
 from grading_tools import ROOT
 
 pytestmark = pytest.mark.slow
 
 AID = "00_backprop"
-CORRECT = ROOT / "autograder" / "examples" / "submitted" / "correct" / AID / f"{AID}.ipynb"
-EXPECTED = json.loads((ROOT / "autograder" / "examples" / "expected.json").read_text())["students"]["correct"][AID]
+CORRECT = ROOT / "tests" / "fixtures" / "example_class" / "submitted" / "correct" / AID / f"{AID}.ipynb"
+EXPECTED = json.loads((ROOT / "tests" / "fixtures" / "example_class" / "expected.json").read_text())["students"]["correct"][AID]
 
 
 def _gid(cell):

@@ -1,9 +1,9 @@
 """Grade the tampering submissions of the example class (``hostile-tamper-*``, written by
-autograder/examples/build.py) after an honest student, into the same output folder and
+tests/fixtures/example_class/build.py) after an honest student, into the same output folder and
 gradebook, and check that
 
 * every test cell of every tampering submission gets exactly the points, status and
-  misconception of autograder/examples/expected.json: the points of the honest work it
+  misconception of tests/fixtures/example_class/expected.json: the points of the honest work it
   contains, nothing for the trick;
 * every tampering notebook is graded (no grader-error);
 * the honest student's result file and gradebook scores are untouched;
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import grade
+from autograder.runners.grade import grade
 from grading_tools import ROOT
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = ROOT / "autograder" / "examples"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"] if (EXAMPLES / "expected.json").exists() \
     else {}
 TAMPER = sorted(s for s in EXPECTED if s.startswith("hostile-tamper-"))
@@ -90,7 +90,7 @@ def link(subs: Path, student: str, aid: str) -> None:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     if not TAMPER:
-        pytest.skip("no tampering submissions: run autograder/examples/build.py")
+        pytest.skip("no tampering submissions: run tests/fixtures/example_class/build.py")
     base = tmp_path_factory.mktemp("hostile")
     out, db_url = base / "out", f"sqlite:///{base / 'gradebook.db'}"
     honest_subs = base / "honest"

@@ -15,12 +15,12 @@ import nbformat
 import pytest
 
 from autograder.course import COURSE
-from autograder.evaluate import free_names
-from autograder.grading import grade
-from autograder.outcomes import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
+from autograder.evaluation.testcells import free_names
+from autograder.runners.grade import grade
+from autograder.outcomes.cells import exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
 from grading_tools import ROOT
 
-EXAMPLES = ROOT / "autograder" / "examples" / "submitted"
+EXAMPLES = ROOT / "tests" / "fixtures" / "example_class" / "submitted"
 
 
 def _answers(nb):
@@ -44,7 +44,7 @@ def test_no_test_cell_reads_another_exercise(aid):
 @pytest.mark.slow
 def test_an_exercise_answered_alone_gets_all_its_points(tmp_path):
     subs, want = tmp_path / "submitted", {}
-    expected = json.loads((ROOT / "autograder" / "examples" / "expected.json").read_text())["students"]["correct"]
+    expected = json.loads((ROOT / "tests" / "fixtures" / "example_class" / "expected.json").read_text())["students"]["correct"]
     for aid, exercises in sorted(COURSE.items()):
         correct = nbformat.read(str(EXAMPLES / "correct" / aid / f"{aid}.ipynb"), as_version=4)
         good = _answers(correct)

@@ -12,12 +12,12 @@ import sys
 import nbformat
 import pytest
 
-from autograder import lecture
+from autograder.lecture import serve as lecture
 from tnn_lib.widgets import TOPIC_WIDGETS
 
 
 def tnn_course(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "autograder.cli.main", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 

@@ -78,7 +78,7 @@ def test_released_notebook_runs_all_of_its_lesson(aid, tmp_path):
     untagged cell): every code cell runs, every widget shows, each failing cell is a test
     cell or a lesson cell that needs an answer, and shows a readable message; nbgrader's
     Validate still counts every test cell as failed."""
-    from autograder.release import RUN_ALL_TAG
+    from autograder.release.notebooks import RUN_ALL_TAG
     nb, client = _run(released_notebook(aid), tmp_path)
     try:
         client.execute()

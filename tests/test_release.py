@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from autograder.course import ASSIGNMENTS
-from autograder.release import release
+from autograder.release.notebooks import release
 from notebook_tools import HIDDEN, SOLUTION, nbgrader_meta, read, released_notebook, source_notebook
 
 PRESENT = [a for a in ASSIGNMENTS if source_notebook(a).exists()]

@@ -1,4 +1,4 @@
-"""Similar answers (autograder.similarity): a corpus of honest answers is never flagged, planted
+"""Similar answers (autograder.similarity.fingerprints): a corpus of honest answers is never flagged, planted
 copies of the reference, the solution and classmates are, and named for their source."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.similarity import compare_exercise, fingerprint
-from autograder.similarity_report import course_sources, reference_source, write_similarity
+from autograder.similarity.fingerprints import compare_exercise, fingerprint
+from autograder.similarity.report import course_sources, reference_source, write_similarity
 from similarity_corpus import HONEST, first_function, half, rename, reorder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_normalising_forgets_names_layout_comments_and_order_of_independent_step
 
 def test_winnowing_finds_every_shared_run_of_the_guarantee_length_and_batches_like_one_by_one():
     import numpy as np
-    from autograder.similarity import K, W, fingerprint_many, kgram_hashes, winnow
+    from autograder.similarity.fingerprints import K, W, fingerprint_many, kgram_hashes, winnow
     rng = np.random.default_rng(5)
     vocab = ["V", "=", "+", "(", ")", "N", ";", "np", ".", "sum", "*", ","]
     docs = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 60)))) for _ in range(60)]
@@ -179,8 +179,8 @@ def test_hostile_answers_are_read_never_run_and_escaped(tmp_path):
 
 
 def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_path, monkeypatch):
-    from autograder.cli import main
-    from autograder.report import write_report
+    from autograder.cli.main import main
+    from autograder.pages.report import write_report
     out = tmp_path / "grading"
     plants = planted()
     results = []
@@ -210,8 +210,8 @@ def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_pat
     assert "<mark>" in page
     first, first_csv = page, (out / "similarity.csv").read_text()
     # rebuilt, in two processes: the same page and table
-    import autograder.similarity_report
-    monkeypatch.setattr(autograder.similarity_report, "PARALLEL_MIN_ANSWERS", 0)
+    import autograder.similarity.report
+    monkeypatch.setattr(autograder.similarity.report, "PARALLEL_MIN_ANSWERS", 0)
     assert main(["similarity", str(out), "--course-dir", str(ROOT), "--workers", "2"]) == 0
     assert (out / "similarity.html").read_text() == first
     assert (out / "similarity.csv").read_text() == first_csv

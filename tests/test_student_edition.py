@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.edition import FORBIDDEN, write_student_edition
+from autograder.release.edition import FORBIDDEN, write_student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_LINE = 8
@@ -117,7 +117,7 @@ def test_edition_holds_what_students_receive_and_nothing_else(edition):
                  or r.endswith((".db", ".json", ".pyc")) or "examples" in r.split("/")]
     assert not forbidden
     assert not [r for r, d in files.items() if d.startswith(b"SQLite format 3")]
-    example_class = {p.read_bytes() for p in (ROOT / "autograder" / "examples").rglob("*") if p.is_file()}
+    example_class = {p.read_bytes() for p in (ROOT / "tests" / "fixtures" / "example_class").rglob("*") if p.is_file()}
     assert not [r for r, d in files.items() if d in example_class], "a file of the example class is in the edition"
     assert _zip_files(archive, folder.name) == files, "the zip must hold exactly the folder"
     grader = {"grading.py", "worker.py", "gradebook.py", "release.py", "report.py", "feedback.py", "launch.py"}
@@ -202,9 +202,9 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
     where = subprocess.run([bindir / "python", "-c", "import tnn_lib, autograder; print(tnn_lib.__file__, "
                             "autograder.__file__)"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert str(ROOT) not in where.stdout and str(folder) in where.stdout
-    gone = subprocess.run([bindir / "python", "-c", "import autograder.grading"], cwd=tmp_path, env=env,
+    gone = subprocess.run([bindir / "python", "-c", "import autograder.runners.grade"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
-    assert gone.returncode != 0 and "No module named 'autograder.grading'" in gone.stderr
+    assert gone.returncode != 0 and "No module named 'autograder.runners.grade'" in gone.stderr
 
     # a student completes two exercises, one with a known misconception, and saves after Run All
     nb = json.loads((folder / "notebooks" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
@@ -219,7 +219,7 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
     # tnn-course check: the same messages in the edition as in the repository
     mine = subprocess.run([bindir / "tnn-course", "check", str(work)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=900)
-    ours = subprocess.run([sys.executable, "-m", "autograder.cli", "check", str(work)], cwd=ROOT,
+    ours = subprocess.run([sys.executable, "-m", "autograder.cli.main", "check", str(work)], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
     assert mine.stdout == ours.stdout and mine.returncode == ours.returncode == 1, (mine.stdout, mine.stderr)
     assert "PASS  test_population_statistics" in mine.stdout
@@ -235,7 +235,7 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
     inbox.mkdir()
     (inbox / "edition.ipynb").write_bytes(work.read_bytes())
     (inbox / "repo.ipynb").write_text(json.dumps(repo_nb), encoding="utf-8")
-    from autograder.grading import grade
+    from autograder.runners.grade import grade
     summary = grade(inbox, assignment=aid, workers=1, output=tmp_path / "grading", root=ROOT,
                     db_url=f"sqlite:///{tmp_path / 'gb.db'}", progress=False)
     assert summary.exit_status == 0

@@ -2,7 +2,7 @@
 
 The parent process finds the submissions, writes the assignment's source cells into the
 gradebook (nbgrader's ``SaveCells``, as ``generate_assignment`` does), and hands the
-submissions to N long-lived worker processes (:mod:`autograder.worker`). As each
+submissions to N long-lived worker processes (:mod:`autograder.runners.worker`). As each
 submission comes back the parent — and only the parent, so SQLite sees one writer —
 records it in the gradebook with nbgrader's ``SaveAutoGrades``, writes the autograded
 notebook, the student's feedback and a result file ``results/<student>/<assignment>.json``.
@@ -25,15 +25,15 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import autograder.course  # noqa: F401  (puts the environment's bin on PATH for nbgrader)
 from autograder import defaults
-from autograder.course import course_root, nbgrader_config
-from autograder.feedback import write_feedback
+from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
+from autograder.defaults import GRADER_VERSION
+from autograder.gradebook.writer import sync_gradebook
+from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
-from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
-from autograder.report import write_report
+from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
+from autograder.pages.report import write_report
 
-GRADER_VERSION = "2"
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
                "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
@@ -61,10 +61,6 @@ class Task:
 # ----------------------------------------------------------------------------------------
 # the assignment as the source defines it
 # ----------------------------------------------------------------------------------------
-def source_notebooks(root: Path, aid: str) -> list[Path]:
-    return sorted((root / "solutions" / aid).glob("*.ipynb"))
-
-
 def layout_of(path: Path) -> dict:
     """The nbgrader cells of a source notebook, in order: ids, test cells and their points,
     answer cells, each test cell's source (hidden regions included) and its released source."""
@@ -87,16 +83,10 @@ def layout_of(path: Path) -> dict:
             released[gid] = clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source
         elif is_answer_cell(cell):
             answers.append(gid)
-    from autograder.evaluate import setup_cells
+    from autograder.evaluation.testcells import setup_cells
     setup = setup_cells(lesson, [sources[g] for g, _ in tests], answers)
     return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released,
             "setup": setup, "lesson": lesson, "meta": meta}
-
-
-def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
-    """Record the assignment's source cells and checksums in the gradebook."""
-    from autograder.gradebook import sync_assignment
-    sync_assignment(root, aid, db_url, config, source_notebooks(root, aid))
 
 
 # ----------------------------------------------------------------------------------------
@@ -174,7 +164,7 @@ class WorkerPool:
 
     def _start(self):
         import tempfile
-        from autograder.worker import worker_main
+        from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
         proc = self.ctx.Process(target=worker_main, args=(child, dict(self.settings, scratch_base=base)), daemon=True)
@@ -262,7 +252,7 @@ def autograded_path(out: Path, student: str, aid: str, notebook: str) -> Path:
 
 def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
     """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades."""
-    from autograder.gradebook import record
+    from autograder.gradebook.writer import record
     record(result, lambda name: autograded_path(out, result["student"], result["assignment"], name), db_url,
            timestamp, config)
 
@@ -303,10 +293,11 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     `worker_budget`: seconds a worker may spend on one submission before it is killed and
     replaced (default max(600, 40 × timeout)). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
-    (:mod:`autograder.cluster`)."""
+    (:mod:`autograder.runners.dask_cluster`)."""
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if not timeout > 0:
@@ -340,7 +331,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     if not todo:
         pool = None
     elif scheduler:
-        from autograder.cluster import DaskRunner
+        from autograder.runners.dask_cluster import DaskRunner
         pool = DaskRunner(scheduler, pool_settings, log)
     else:
         pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget)
@@ -402,7 +393,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         bar.update(1)
 
     def crashed(task: Task, why: str) -> None:
-        from autograder.worker import _ungradable
+        from autograder.runners.worker import _ungradable
         msg = f"{why}; ask your instructor to look at it"
         finish(task, {"student": task.student, "assignment": task.assignment,
                       "notebooks": {name: _ungradable(layouts[task.assignment][name], "grader-error", msg)
@@ -436,14 +427,14 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         if not graded_ok(r):
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
-    from autograder import exchange
+    from autograder.gradebook import exchange
     try:
         exchange.mark_late(ordered, db_url)
     except Exception as err:  # the grades stand; lateness is then unknown
         log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
     write_csv(out / "grades.csv", ordered)
-    try:  # similar answers (autograder.similarity): never a reason to lose the grades
-        from autograder.similarity_report import write_similarity
+    try:  # similar answers (autograder.similarity.fingerprints): never a reason to lose the grades
+        from autograder.similarity.report import write_similarity
         write_similarity(out, ordered, root, workers=workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")

@@ -33,7 +33,7 @@ The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind
    tokens and the score at least MIN_SCORE, or at least LONG_TOKENS and LONG_SCORE (half
    an answer copied).
 
-The report (:mod:`autograder.similarity_report`) says what matched and how many answers to
+The report (:mod:`autograder.similarity.report`) says what matched and how many answers to
 the exercise contain it; it judges nothing.
 """
 from __future__ import annotations

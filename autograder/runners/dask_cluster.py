@@ -1,8 +1,8 @@
 """Grading on a Dask distributed cluster: ``tnn-course grade SUBMISSIONS --scheduler tcp://HOST:PORT``.
 
 One Dask task per submission. Each task runs the same grade-one path as a local worker
-(:meth:`autograder.worker.Grader.grade_task`), in a Dask worker process that keeps one
-:class:`~autograder.worker.Grader` (and so one warm sandbox) for its lifetime.
+(:meth:`autograder.runners.worker.Grader.grade_task`), in a Dask worker process that keeps one
+:class:`~autograder.runners.worker.Grader` (and so one warm sandbox) for its lifetime.
 
 * **No shared file system.** The submitted files travel inside the task, as bytes. A worker
   needs the course installed (this checkout, or the same course directory and package):
@@ -21,7 +21,7 @@ One Dask task per submission. Each task runs the same grade-one path as a local 
   reached the grader as data only, as with local workers). Dask moves that string between
   processes it trusts (its own pickling of a ``str``); nothing from a student process is
   ever pickled or unpickled.
-* **The client alone writes.** Results come back to :func:`autograder.grading.grade`, whose
+* **The client alone writes.** Results come back to :func:`autograder.runners.grade.grade`, whose
   writer thread writes the result files and the gradebook as with local workers.
 * **Workers that die.** When a worker dies with a task, the scheduler runs it again on
   another worker; the scheduler's ``allowed-failures`` is set to 1 for this, so a
@@ -71,7 +71,7 @@ def course_identity(root: Path | str | None = None) -> dict:
     import autograder
     import tnn_lib
     from autograder.course import course_root
-    from autograder.grading import GRADER_VERSION
+    from autograder.defaults import GRADER_VERSION
     root = course_root(root)
     parts = {
         "source notebooks": _tree_hash(root / "solutions"),
@@ -149,7 +149,7 @@ class _WorkerState:
         import tempfile
 
         from autograder.course import course_root, nbgrader_config
-        from autograder.worker import Grader, prepare_process
+        from autograder.runners.worker import Grader, prepare_process
         prepare_process()
         _clean_stale()
         self.settings = dict(settings)
@@ -165,7 +165,7 @@ class _WorkerState:
 
     def sync(self, aid: str) -> None:
         if aid not in self.synced:
-            from autograder.grading import source_notebooks, sync_gradebook
+            from autograder.gradebook.writer import sync_gradebook
             if not source_notebooks(self.root, aid):
                 raise ValueError(f"this worker's course ({self.root}) has no assignment {aid}")
             sync_gradebook(self.root, aid, self.db_url, self.config)
@@ -233,7 +233,7 @@ def grade_remote(task: dict) -> str:
 # ----------------------------------------------------------------------------------------
 class DaskRunner:
     """Runs grading tasks on a Dask cluster with the interface of
-    :class:`autograder.grading.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
+    :class:`autograder.runners.grade.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
 
     def __init__(self, address: str, settings: dict, log, connect_timeout: float = 30.0):
         try:

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from autograder.course import ASSIGNMENTS, course_root, nbgrader_config
+from autograder.course import ASSIGNMENTS, course_root, ensure_tools_on_path, nbgrader_config
 
 
 def source_assignments(root: Path) -> list[str]:
@@ -43,7 +43,7 @@ def _names(source: str) -> tuple[set, set]:
     """(names a cell binds, names it reads) — empty if it does not parse (magics, etc.)."""
     import ast
 
-    from autograder.evaluate import strip_magics
+    from autograder.evaluation.testcells import strip_magics
     try:
         tree = ast.parse(strip_magics(source))
     except SyntaxError:
@@ -105,6 +105,7 @@ def release(assignments=None, root=None, db_url=None, quiet=False) -> list[Path]
     """Run nbgrader's generate_assignment for each assignment; return the released files."""
     from nbgrader.apps import NbGraderAPI
 
+    ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
     root = course_root(root)
     names = list(assignments) if assignments else source_assignments(root)
     unknown = [a for a in names if not (root / "solutions" / a).is_dir()]

@@ -2,7 +2,7 @@
 
 Runs the notebook as it is (no hidden tests, no restoring: it is the student's copy) in one
 process: its cells in an IPython shell, then its visible test cells with the same evaluation
-grading uses (:mod:`autograder.evaluate`), so each graded test cell gets the message grading
+grading uses (:mod:`autograder.evaluation.testcells`), so each graded test cell gets the message grading
 would give: passed, or what differed and the misconception's name and hint.
 """
 from __future__ import annotations
@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 
 from autograder import defaults
-from autograder.outcomes import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
+from autograder.outcomes.cells import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
 
 
 def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = defaults.MEMORY_MB) -> list[dict]:
     """Run the notebook at `path` in this process and its visible test cells with grading's
-    own evaluation (:func:`autograder.evaluate.evaluate_tests`); one outcome per graded test
+    own evaluation (:func:`autograder.evaluation.testcells.evaluate_tests`); one outcome per graded test
     cell, in order. (`tnn-course check` also limits this process's memory to `memory_mb`.)"""
-    from autograder.evaluate import LocalStudent, evaluate_tests, setup_cells
-    from autograder.submission import load_notebook
+    from autograder.evaluation.testcells import LocalStudent, evaluate_tests, setup_cells
+    from autograder.evaluation.submission import load_notebook
 
     nb, state, message = load_notebook(path)
     if nb is None:

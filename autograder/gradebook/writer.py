@@ -28,6 +28,8 @@ def prepare() -> None:
     global _PREPARED
     if _PREPARED:
         return
+    from autograder.course import ensure_tools_on_path
+    ensure_tools_on_path()   # nbgrader may run the environment's `alembic` executable
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -110,3 +112,9 @@ def _record(result, autograded_path, db_url, timestamp, config) -> None:
         nb = nbformat.read(str(autograded_path(name)), as_version=4)
         resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": name, "student": student}}
         SaveAutoGrades(config=config).preprocess(nb, resources)
+
+
+def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
+    """Record the assignment's source cells and checksums in the gradebook."""
+    from autograder.course import source_notebooks
+    sync_assignment(root, aid, db_url, config, source_notebooks(root, aid))

@@ -10,7 +10,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from autograder.cli import add_check_parser
+    from autograder.cli.main import add_check_parser
     p = argparse.ArgumentParser(prog="tnn-course", description="Check your tnn-workbook notebook with the "
                                 "visible tests and grading's messages. Your instructor grades the submissions.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from autograder.cli import run
+    from autograder.cli.main import run
     return run(build_parser(), argv)
 
 

@@ -29,14 +29,15 @@ TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
 # runs: the visible checks, the misconception catalogue, the evaluation grading shares with
 # the self-check, and the proxy protocol that evaluation module names. Nothing that grades.
 STUDENT_MODULES = (
-    "autograder/__init__.py", "autograder/defaults.py", "autograder/checks.py", "autograder/diagnose.py",
-    "autograder/outcomes.py", "autograder/evaluate.py", "autograder/submission.py", "autograder/selfcheck.py",
-    "autograder/cli.py", "autograder/student_cli.py", "autograder/catalogue/*.py",
+    "autograder/__init__.py", "autograder/defaults.py", "autograder/checks.py", "autograder/outcomes/diagnose.py",
+    "autograder/outcomes/cells.py", "autograder/evaluation/testcells.py", "autograder/evaluation/submission.py", "autograder/cli/selfcheck.py",
+    "autograder/cli/main.py", "autograder/cli/student.py", "autograder/catalogue/*.py",
+    "autograder/outcomes/__init__.py", "autograder/evaluation/__init__.py", "autograder/cli/__init__.py",
     "autograder/sandbox/__init__.py", "autograder/sandbox/peer.py", "autograder/sandbox/wire.py",
 )
 # never part of an edition, whatever the patterns above match
-FORBIDDEN = ("solutions", "autograder/examples", "gradebook.db", "expected.json", "autograder/grading.py",
-             "autograder/worker.py", "autograder/gradebook.py", "autograder/release.py",
+FORBIDDEN = ("solutions", "tests/fixtures/example_class", "gradebook.db", "expected.json", "autograder/runners/grade.py",
+             "autograder/runners/worker.py", "autograder/gradebook/writer.py", "autograder/release/notebooks.py",
              "autograder/sandbox/launch.py", "autograder/sandbox/student.py")
 
 

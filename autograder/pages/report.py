@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from autograder.checks import PARTIAL_ID
-from autograder.exchange import late_text
+from autograder.gradebook.exchange import late_text
 from autograder.files import atomic_write, esc
 
 

@@ -6,7 +6,7 @@ answer cell of ``solutions/<assignment>/``), the catalogue's variants and the re
 notebook's given code (``notebooks/<assignment>/``). The answers come from the grader's
 result files (``results/<student>/<assignment>.json``: the answer cells after sanitising),
 so ``tnn-course similarity GRADING_DIR`` rebuilds the report without grading again. The
-comparison itself is :mod:`autograder.similarity`.
+comparison itself is :mod:`autograder.similarity.fingerprints`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.files import atomic_write, esc
-from autograder.similarity import (KINDS, LONG_SCORE, LONG_TOKENS, MIN_SCORE, MIN_TOKENS, RARE_MIN, RARE_SHARE,
+from autograder.similarity.fingerprints import (KINDS, LONG_SCORE, LONG_TOKENS, MIN_SCORE, MIN_TOKENS, RARE_MIN, RARE_SHARE,
                                    Match, compare_exercise)
 
 PARALLEL_MIN_ANSWERS = 2000   # smaller classes are compared in one process (starting more costs more)
@@ -33,7 +33,7 @@ CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "sc
 def _answer_cells(path: Path) -> tuple[dict, list]:
     """({grade id: source} of a notebook's answer cells, [every other text of it])."""
     import nbformat
-    from autograder.outcomes import is_answer_cell, nbgrader_meta
+    from autograder.outcomes.cells import is_answer_cell, nbgrader_meta
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception:   # noqa: BLE001 - a course file that cannot be read adds nothing
@@ -299,7 +299,7 @@ def main_similarity(grading_dir, root=None, workers: int = 1) -> int:
     page, found = write_similarity(out, results, root, workers=workers)
     report = out / "report.html"
     if report.is_file() and "similarity.html" not in report.read_text(encoding="utf-8", errors="replace"):
-        from autograder.report import write_report
+        from autograder.pages.report import write_report
         write_report(out, sorted(results, key=lambda r: (r["student"], r["assignment"])))
     print(f"{len(found)} similar answers in {len(results)} submissions: {page}, {out / 'similarity.csv'}")
     return 0

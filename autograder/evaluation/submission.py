@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.outcomes import is_test_cell, nbgrader_meta
+from autograder.outcomes.cells import is_test_cell, nbgrader_meta
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 

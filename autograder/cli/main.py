@@ -9,11 +9,11 @@ from autograder import defaults
 
 
 def _release(args) -> int:
-    from autograder.release import release
+    from autograder.release.notebooks import release
     for path in release(args.assignments or None, root=args.course_dir, db_url=args.db, quiet=not args.verbose):
         print(f"released {path}")
     if args.student_edition:
-        from autograder.edition import write_student_edition
+        from autograder.release.edition import write_student_edition
         folder, archive = write_student_edition(args.student_edition, args.assignments or None, root=args.course_dir)
         n = sum(1 for p in folder.rglob("*") if p.is_file())
         print(f"student edition: {folder} ({n} files), {archive} ({archive.stat().st_size / 1e6:.2f} MB)")
@@ -21,7 +21,7 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from autograder.grading import grade
+    from autograder.runners.grade import grade
     summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
                     output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
                     regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler)
@@ -39,12 +39,12 @@ def _grade(args) -> int:
 
 
 def _similarity(args) -> int:
-    from autograder.similarity_report import main_similarity
+    from autograder.similarity.report import main_similarity
     return main_similarity(args.grading_dir, root=args.course_dir, workers=args.workers)
 
 
 def _check(args) -> int:
-    from autograder.selfcheck import main_check
+    from autograder.cli.selfcheck import main_check
     return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
 
 
@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare the exercises in N processes (default: as for grade)")
     s.set_defaults(func=_similarity)
 
-    if importlib.util.find_spec("autograder.lecture") is not None:
-        from autograder.lecture import add_parser
+    if importlib.util.find_spec("autograder.lecture.serve") is not None:
+        from autograder.lecture.serve import add_parser
         add_parser(sub)
     return p
 

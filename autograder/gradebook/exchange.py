@@ -19,13 +19,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from autograder.feedback import feedback_path
+from autograder.pages.feedback import feedback_path
 
 
 def mark_late(results: list, db_url: str) -> None:
     """Set ``result["seconds_late"]`` (0 when on time, or when there is no due date or no
     timestamp) from nbgrader's gradebook."""
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.writer import open_gradebook
     from nbgrader.api import MissingEntry
     with open_gradebook(db_url) as gb:
         for r in results:

@@ -3,15 +3,15 @@
 A worker imports nbgrader once, keeps one warm sandbox (:mod:`autograder.sandbox.launch`)
 and grades the submissions the parent sends it, one at a time, through the stages:
 
-1. load and sanitise (:mod:`autograder.submission`);
+1. load and sanitise (:mod:`autograder.evaluation.submission`);
 2. the student process runs the notebook's cells in the sandbox, the grader process (this
-   one) runs the graded test cells against proxies (:mod:`autograder.evaluate`, over
+   one) runs the graded test cells against proxies (:mod:`autograder.evaluation.testcells`, over
    :mod:`autograder.sandbox`);
-3. the outcome of each test cell (:mod:`autograder.outcomes`); an answer that uses its own
-   exercise's reference (static scan, :mod:`autograder.integrity`) gets its test cells
+3. the outcome of each test cell (:mod:`autograder.outcomes.cells`); an answer that uses its own
+   exercise's reference (static scan, :mod:`autograder.evaluation.integrity`) gets its test cells
    failed with ``TNN-REFERENCE-USED``;
 4. an autograded notebook whose test cells carry the grader's outputs, for the parent to
-   record with nbgrader's ``SaveAutoGrades`` (:mod:`autograder.gradebook`).
+   record with nbgrader's ``SaveAutoGrades`` (:mod:`autograder.gradebook.writer`).
 
 The gradebook is only read here (by ``OverwriteCells``); the parent writes all results.
 """
@@ -25,10 +25,10 @@ import nbformat
 
 from autograder import defaults
 from autograder.checks import REFERENCE_TAG
-from autograder.integrity import reference_use
-from autograder.outcomes import (clean, error_output, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta,
+from autograder.evaluation.integrity import reference_use
+from autograder.outcomes.cells import (clean, error_output, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta,
                                  safe_lines, visible_source)
-from autograder.submission import load_notebook, sanitise
+from autograder.evaluation.submission import load_notebook, sanitise
 
 # ----------------------------------------------------------------------------------------
 # grading one notebook
@@ -57,7 +57,7 @@ def _ungradable(layout, state, message) -> dict:
 
 class Grader:
     """Grades notebooks in two processes each: the student's cells in a sandboxed student
-    process, the graded test cells here (see :mod:`autograder.evaluate`). Keeps one warm
+    process, the graded test cells here (see :mod:`autograder.evaluation.testcells`). Keeps one warm
     sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = defaults.MAX_OUTPUT_BYTES, sandbox=None,
@@ -98,7 +98,7 @@ class Grader:
         self._zygotes.clear()
 
     def grade_notebook(self, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
-        from autograder.evaluate import SandboxedStudent, cells_to_run, evaluate_tests
+        from autograder.evaluation.testcells import SandboxedStudent, cells_to_run, evaluate_tests
         nb, state, message = load_notebook(path)
         if nb is None:
             return _ungradable(layout, state, message)
@@ -196,7 +196,7 @@ def prepare_process() -> None:
         threadpool_limits(1)
     except Exception:
         pass
-    from autograder.gradebook import prepare
+    from autograder.gradebook.writer import prepare
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 

@@ -24,7 +24,7 @@ import time
 import warnings
 
 from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source
-from autograder.outcomes import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
+from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 
 UNSENDABLE_ENAME = "Unsendable"
@@ -399,8 +399,8 @@ def _where(err: BaseException, visible: set[str], source_lines: list[str]) -> st
 
 def _diagnose(ex: str, fn, source: str) -> str | None:
     from autograder.catalogue import all_exercises
-    from autograder.diagnose import diagnose
-    from autograder.outcomes import check_cases
+    from autograder.outcomes.diagnose import diagnose
+    from autograder.checks import check_cases
     if ex not in all_exercises() or not callable(fn):
         return None
     return diagnose(ex, fn, check_cases(source, ex) or [{"seed": 0}])
