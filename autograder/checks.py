@@ -34,6 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autograder.source import strip_magics
+
+# what graded test cells import; the grader's sandbox gets a stand-in of each of these names
+# (autograder.sandbox.launch.checks_stub), generated from this list
+__all__ = ["check", "check_choice", "check_poll", "CheckFailure"]
+
 MISCONCEPTION_TAG = "TNN-MISCONCEPTION"
 REFERENCE_TAG = "TNN-REFERENCE-USED"
 # "Part of your answer (dW) shows a known mistake: <title> [<id>]." — one of several mistakes
@@ -408,9 +414,19 @@ def check_cases(source: str, exercise: str) -> list[dict]:
     """Keyword arguments of the literal ``check("<exercise>", fn, …)`` calls in a test cell."""
     cases = []
     try:
-        tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()))
+        tree = ast.parse(strip_magics(source))
     except SyntaxError:
         return cases
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == exercise):
+            try:
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+            except ValueError:
+                continue
+            if kwargs not in cases:
+                cases.append(kwargs)
+    return cases
 
 
 def _cell_cases_of(name: str) -> list[dict]:

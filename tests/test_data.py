@@ -79,7 +79,12 @@ def test_noisy_sine():
     (_, yt2), (_, yv2) = noisy_sine(noise=0.3, rng=np.random.default_rng(5))
     (xt3, yt3), _ = noisy_sine(noise=0.3, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(yt2, yt3)
-    assert 0.1 < np.std(yt3 - np.sin(2 * np.pi * xt3)) < 0.6
+    # the noise has the std asked for: with 20,000 draws the sample std is within ±1 % of
+    # 0.3 (its own standard error is 0.3/√(2·20000) ≈ 0.0015), on train and validation alike
+    (xt4, yt4), (xv4, yv4) = noisy_sine(n_train=20_000, noise=0.3, n_val=20_000, rng=np.random.default_rng(7))
+    assert abs(np.std(yt4 - np.sin(2 * np.pi * xt4)) - 0.3) < 0.003
+    assert abs(np.std(yv4 - np.sin(2 * np.pi * xv4)) - 0.3) < 0.003
+    assert abs(np.mean(yt4 - np.sin(2 * np.pi * xt4))) < 0.01
 
 
 @pytest.mark.parametrize("call, match", [

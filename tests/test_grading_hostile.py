@@ -174,7 +174,3 @@ def test_nothing_is_left_behind(graded):
     assert not new, f"new files in the course directory: {new}"
     alive = {pid: cmd for pid, cmd in after["processes"].items() if pid not in before["processes"]}
     assert not alive, f"processes that outlived grading: {alive}"
-
-
-def test_timing(graded):
-    print(f"graded {len(TAMPER)} tampering submissions in {graded['seconds']:.0f} s")

@@ -105,7 +105,7 @@ def test_the_folders_follow_the_path_of_a_submission():
     # beside the subpackages only the shared pieces: the package, the course, the defaults,
     # the checks test cells import, small file helpers and nbgrader's config file
     assert set(flat) <= {"__init__.py", "course.py", "defaults.py", "checks.py", "files.py",
-                         "nbgrader_config.py", "settings.py", "records.py"}, flat
+                         "nbgrader_config.py", "settings.py", "records.py", "source.py"}, flat
     assert not (PKG / "examples").exists(), "the example class is a test fixture (tests/fixtures)"
 
 
@@ -125,3 +125,24 @@ def long_functions(limit=MAX_LINES) -> list[tuple[str, str, int]]:
 
 def test_no_function_over_the_limit():
     assert long_functions() == []
+
+
+def test_the_sandbox_checks_stub_is_generated_from_the_checks_api():
+    import json
+    import re
+
+    from autograder import checks
+    from autograder.sandbox.launch import checks_stub
+
+    ns: dict = {}
+    exec(compile(checks_stub(), "<stub>", "exec"), ns)  # noqa: S102 - our own generated source
+    assert sorted(n for n in ns if not n.startswith("__")) == sorted(checks.__all__)
+    assert issubclass(ns["CheckFailure"], AssertionError)
+    # every name a notebook's cells import from autograder.checks is in the API (and so in the stub)
+    imported = set()
+    for nb in (ROOT / "solutions").rglob("*.ipynb"):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for m in re.finditer(r"from autograder\.checks import ([\w, ]+)", src):
+                imported |= {n.strip() for n in m.group(1).split(",")}
+    assert imported and imported <= set(checks.__all__), imported - set(checks.__all__)

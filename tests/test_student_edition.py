@@ -204,7 +204,7 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
     assert str(ROOT) not in where.stdout and str(folder) in where.stdout
     gone = subprocess.run([bindir / "python", "-c", "import autograder.runners.grade"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
-    assert gone.returncode != 0 and "No module named 'autograder.runners.grade'" in gone.stderr
+    assert gone.returncode != 0 and "No module named 'autograder.runners" in gone.stderr
 
     # a student completes two exercises, one with a known misconception, and saves after Run All
     nb = json.loads((folder / "notebooks" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ averages of the batch mean and the *unbiased* batch variance during training.
 
 import numpy as np
 
+from tnn_lib._modes import TrainEvalMode
 from tnn_lib._validate import check_array, check_int, check_nonneg, check_positive
 
 __all__ = [
@@ -143,7 +144,7 @@ def population_statistics(batch_means, batch_vars, batch_size):
     return (float(mean), float(var)) if means.ndim == 1 else (mean, var)
 
 
-class BatchNorm1d:
+class BatchNorm1d(TrainEvalMode):
     """Batch norm over ``(N, D)`` inputs with PyTorch's running statistics.
 
     Attributes: ``gamma`` (ones), ``beta`` (zeros), ``running_mean`` (zeros),
@@ -168,16 +169,6 @@ class BatchNorm1d:
         self.running_mean, self.running_var = np.zeros(d), np.ones(d)
         self.training = True
         self._cache = None
-
-    def train(self):
-        """Switch to training mode (batch statistics, running averages updated); returns self."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Switch to eval mode (running statistics, nothing updated); returns self."""
-        self.training = False
-        return self
 
     def forward(self, x):
         """Normalise ``x`` of shape ``(N, D)``; returns ``out`` of shape ``(N, D)``."""

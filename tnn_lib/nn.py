@@ -12,6 +12,7 @@ step in place changes the model), ``train()`` and ``eval()`` (both return the mo
 import numpy as np
 
 from tnn_lib import batchnorm as _bn
+from tnn_lib._modes import TrainEvalMode
 from tnn_lib._validate import check_choice, check_int, check_prob
 from tnn_lib.dropout import dropout_backward, dropout_forward
 from tnn_lib.init import init_weights
@@ -22,10 +23,9 @@ __all__ = ["Module", "Linear", "ReLU", "Tanh", "Sigmoid", "BatchNorm1d", "Dropou
            "Sequential", "make_mlp"]
 
 
-class Module:
+class Module(TrainEvalMode):
     """Base class: no parameters, a ``training`` flag, and a cache from the last forward."""
 
-    training = True
     _cache = None
 
     def params(self):
@@ -33,14 +33,6 @@ class Module:
 
     def grads(self):
         return {}
-
-    def train(self):
-        self.training = True
-        return self
-
-    def eval(self):
-        self.training = False
-        return self
 
     def _last_cache(self):
         if self._cache is None:

@@ -51,6 +51,13 @@ def _check(args) -> int:
 MAX_DEFAULT_WORKERS = defaults.MAX_WORKERS
 
 
+def add_workers_option(parser, what: str) -> None:
+    """The one ``--workers N`` option (grading and the similarity report share it)."""
+    parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
+                        help=f"{what} (default: the CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; "
+                        f"here {default_workers()})")
+
+
 def default_workers() -> int:
     """One grading worker per CPU this process may use, at most MAX_DEFAULT_WORKERS (each
     runs a kernel of up to --memory-mb)."""
@@ -116,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", default=None, metavar="ID", help="grade only this assignment (needed for a "
                    "folder of <student>.ipynb files)")
     where = g.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
-                       help=f"grade N submissions at a time; results are identical for any N (default: the "
-                       f"CPUs this process may use, at most {MAX_DEFAULT_WORKERS}; here {default_workers()})")
+    add_workers_option(where, "grade N submissions at a time; results are identical for any N")
     where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                        help="grade on the workers of this Dask distributed scheduler instead of local "
                        "processes (each worker needs this course installed; see INSTRUCTORS.md)")
@@ -145,8 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "GRADING_DIR/similarity.html and similarity.csv. No student code is run.")
     s.add_argument("grading_dir", metavar="GRADING_DIR", help="the --output folder of tnn-course grade")
     s.add_argument("--course-dir", default=None, help="the course directory (default: this checkout)")
-    s.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N",
-                   help="compare the exercises in N processes (default: as for grade)")
+    add_workers_option(s, "compare the exercises in N processes")
     s.set_defaults(func=_similarity)
 
     if importlib.util.find_spec("autograder.lecture.serve") is not None:

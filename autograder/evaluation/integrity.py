@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import ast
 
+from autograder.source import parse_cell as _parse_cell
+
 
 def parse_cell(source: str):
-    """The AST of a code cell, with IPython magics and shell lines blanked out; None if it
-    does not parse."""
-    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
-    try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
-        return None
+    """The AST of an answer cell with its magics taken out (a cell magic's body kept: it runs
+    as Python); None if it does not parse."""
+    return _parse_cell(source, cell_body=True)
 
 
 def _is_tnn_lib(module: str | None) -> bool:

@@ -17,27 +17,18 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import re
 import signal
 import sys
 import time
 import warnings
 
+from autograder.source import strip_magics
 from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source
 from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 
 UNSENDABLE_ENAME = "Unsendable"
 MAX_RESTARTS = 6
-MAGIC = re.compile(r"^\s*[%!]")
-
-
-def strip_magics(source: str) -> str:
-    """Python source of a cell: IPython's line magics and shell lines become ``pass``."""
-    lines = source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        return "pass\n"
-    return "\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", ln) for ln in lines) + "\n"
 
 
 def free_names(source: str) -> set[str]:

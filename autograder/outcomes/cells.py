@@ -109,15 +109,3 @@ def safe_lines(*sources: str) -> set[str]:
 def error_output(ename: str, evalue: str) -> dict:
     """An nbformat error output (what the autograded notebook's test cell carries)."""
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
-
-
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
-                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == exercise):
-            try:
-                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-            except ValueError:
-                continue
-            if kwargs not in cases:
-                cases.append(kwargs)
-    return cases

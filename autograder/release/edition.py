@@ -29,7 +29,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
 # runs: the visible checks, the misconception catalogue, the evaluation grading shares with
 # the self-check, and the proxy protocol that evaluation module names. Nothing that grades.
 STUDENT_MODULES = (
-    "autograder/__init__.py", "autograder/defaults.py", "autograder/checks.py", "autograder/outcomes/diagnose.py",
+    "autograder/__init__.py", "autograder/defaults.py", "autograder/checks.py", "autograder/source.py", "autograder/outcomes/diagnose.py",
     "autograder/outcomes/cells.py", "autograder/evaluation/testcells.py", "autograder/evaluation/submission.py", "autograder/cli/selfcheck.py",
     "autograder/cli/main.py", "autograder/cli/student.py", "autograder/catalogue/*.py",
     "autograder/outcomes/__init__.py", "autograder/evaluation/__init__.py", "autograder/cli/__init__.py",

@@ -43,7 +43,7 @@ def _names(source: str) -> tuple[set, set]:
     """(names a cell binds, names it reads) — empty if it does not parse (magics, etc.)."""
     import ast
 
-    from autograder.evaluation.testcells import strip_magics
+    from autograder.source import strip_magics
     try:
         tree = ast.parse(strip_magics(source))
     except SyntaxError:

@@ -165,6 +165,7 @@ class _WorkerState:
 
     def sync(self, aid: str) -> None:
         if aid not in self.synced:
+            from autograder.course import source_notebooks
             from autograder.gradebook.writer import sync_gradebook
             if not source_notebooks(self.root, aid):
                 raise ValueError(f"this worker's course ({self.root}) has no assignment {aid}")

@@ -58,28 +58,25 @@ class ReferenceUnavailable(RuntimeError):
     """The reference of an exercise of this assignment does not exist while grading."""
 '''
 
-CHECKS_STUB = '''"""A stand-in for autograder.checks inside the grader's sandbox.
+def checks_stub() -> str:
+    """A stand-in for :mod:`autograder.checks` inside the grader's sandbox, generated from
+    ``checks.__all__``: graded test cells run in the grader, never here, so a notebook's
+    imports of these names only need to succeed (a check defined later is never missing)."""
+    from autograder import checks
 
-Graded test cells are run by the grader, in another process, never here; a notebook's
-imports of these names only need to succeed.
-"""
-
-
-class CheckFailure(AssertionError):
-    pass
-
-
-def check(*args, **kwargs):
-    return True
-
-
-def check_choice(*args, **kwargs):
-    return True
-
-
-def check_poll(*args, **kwargs):
-    return True
-'''
+    out = ['"""A stand-in for autograder.checks inside the grader\'s sandbox.\n\nGraded test cells are run by '
+           'the grader, in another process, never here; a notebook\'s\nimports of these names only need to '
+           'succeed.\n"""\n']
+    for name in checks.__all__:
+        obj = getattr(checks, name)
+        if isinstance(obj, type):
+            base = next(b for b in obj.__mro__[1:] if b.__module__ == "builtins")
+            out.append(f"\n\nclass {name}({base.__name__}):\n    pass\n")
+        elif callable(obj):
+            out.append(f"\n\ndef {name}(*args, **kwargs):\n    return True\n")
+        else:
+            raise TypeError(f"autograder.checks.__all__ names {name}, neither a class nor a function")
+    return "".join(out)
 
 
 def strip_references(source: str, names: set[str]) -> str:
@@ -155,7 +152,7 @@ def build_runtime(exercises, cache_dir: Path | None = None) -> Path:
     (tmp / "tnn_lib" / "_unavailable.py").write_text(STUB_MODULE)
     (tmp / "autograder").mkdir()
     (tmp / "autograder" / "__init__.py").write_text('"""Stand-in: the grader is not in the sandbox."""\n')
-    (tmp / "autograder" / "checks.py").write_text(CHECKS_STUB)
+    (tmp / "autograder" / "checks.py").write_text(checks_stub())
     (tmp / "tnn_sandbox").mkdir()
     for f in SANDBOX_FILES:
         shutil.copy(HERE / f, tmp / "tnn_sandbox" / f)
