@@ -1,10 +1,12 @@
 """Grade the example class (tests/fixtures/example_class/) and compare every test cell's points,
 status and misconception with tests/fixtures/example_class/expected.json.
 
-The whole class (every misconception of the catalogue, ~190 submissions) takes several
-minutes on two cores, so the default run grades a representative subset: for every
-assignment the correct, blank, partial and reference-using submissions and one
-misconception, plus all hostile submissions. ``TNN_EXAMPLES=all`` grades every submission.
+The whole class (every misconception of the catalogue, 302 submissions) is graded once per
+test session (the ``example_class`` fixture of conftest.py) and read by every test that needs
+it. ``TNN_EXAMPLES=subset`` grades a representative subset instead, for working on these
+tests: for every assignment the correct, blank, partial and reference-using submissions and
+one misconception, plus all hostile submissions. The self-check comparison always runs on the
+subset's honest submissions (it runs each notebook again in one process).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 from autograder.runners.grade import grade
 from grading_tools import ROOT, grades_by_student
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]  # the session grades the whole class first
 
 EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"] if (EXAMPLES / "expected.json").exists() \
@@ -27,8 +29,6 @@ BASICS = ("correct", "blank", "partial", "uses-reference")
 
 def subset() -> dict[str, list[str]]:
     """student -> assignments to grade."""
-    if os.environ.get("TNN_EXAMPLES") == "all":
-        return {s: sorted(a) for s, a in EXPECTED.items()}
     chosen: dict[str, list[str]] = {}
     misconception_students: dict[str, list[str]] = {}
     for student, per_aid in sorted(EXPECTED.items()):
@@ -44,18 +44,17 @@ def subset() -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(example_class):
     if not EXPECTED:
         pytest.skip("no example class: run tests/fixtures/example_class/build.py")
-    base = tmp_path_factory.mktemp("examples")
-    subs = base / "submitted"
-    for student, aids in subset().items():
-        for aid in aids:
-            (subs / student).mkdir(parents=True, exist_ok=True)
-            os.symlink(EXAMPLES / "submitted" / student / aid, subs / student / aid)
-    summary = grade(subs, workers=2, timeout=10, output=base / "out", db_url=f"sqlite:///{base / 'gradebook.db'}",
-                    root=ROOT, progress=False)
-    return summary, base / "out"
+    return example_class
+
+
+def graded_pairs() -> dict[str, list[str]]:
+    """student -> assignments the session's grading of the example class covered."""
+    if os.environ.get("TNN_EXAMPLES") == "subset":
+        return subset()
+    return {s: sorted(a) for s, a in EXPECTED.items()}
 
 
 def test_the_subset_covers_every_kind_of_submission():
@@ -97,7 +96,7 @@ def test_example_class_grades_exactly_as_expected(graded):
     summary, out = graded
     got = grades_by_student(out / "grades.csv")
     problems = []
-    for student, aids in subset().items():
+    for student, aids in graded_pairs().items():
         for aid in aids:
             rows = {r["grade_id"]: (float(r["points"]), r["status"], r["misconception"])
                     for r in got.get(student, []) if r["assignment"] == aid}
@@ -105,6 +104,25 @@ def test_example_class_grades_exactly_as_expected(graded):
             if rows != want:
                 diff = {g: (rows.get(g), want[g]) for g in want if rows.get(g) != want[g]}
                 problems.append(f"{student}/{aid}: {diff}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_catalogued_student_is_named_as_its_own_misconception(graded):
+    """The one independent fact about a misconception student: it was written as the variant
+    of misconception <student>, so grading must name exactly that misconception (on at least one
+    test cell of its exercise, and no other misconception anywhere in its submission)."""
+    from autograder.catalogue import find_misconception
+    _, out = graded
+    got = grades_by_student(out / "grades.csv")
+    problems = []
+    for student, aids in graded_pairs().items():
+        m = find_misconception(student)
+        if m is None:
+            continue
+        for aid in aids:
+            named = {r["misconception"] for r in got.get(student, []) if r["assignment"] == aid and r["misconception"]}
+            if named != {student}:
+                problems.append(f"{student}/{aid}: grading named {sorted(named) or 'nothing'}")
     assert not problems, "\n".join(problems)
 
 
