@@ -83,10 +83,10 @@ def stale_reason(rec: dict) -> str | None:
     """Why the holder recorded in `rec` is gone, or None when it may still be running."""
     if rec.get("host") != socket.gethostname():
         return None
-    if rec.get("pid") == os.getpid():
-        return "it was left by this process"
     if rec.get("boot_id") and _boot_id() and rec["boot_id"] != _boot_id():
         return "this machine has restarted since"
+    if rec.get("pid") == os.getpid():
+        return "it was left by this process"
     pid = rec.get("pid")
     if not isinstance(pid, int) or not pid_running(pid):
         return f"PID {pid} is not running"
