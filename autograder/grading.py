@@ -8,7 +8,10 @@ records it in the gradebook with nbgrader's ``SaveAutoGrades``, writes the autog
 notebook, the student's feedback and a result file ``results/<student>/<assignment>.json``.
 A result file whose fingerprint (submission, source notebook, grading settings) still
 matches is reused on the next run, so a crash loses nothing already graded and grading
-again gives the same results. At the end come ``grades.csv`` and ``report.html``.
+again gives the same results. At the end every result is compared with the gradebook and a
+submission that differs is recorded again (:func:`verify_gradebook`); then come
+``grades.csv`` and ``report.html``. One grading at a time holds an output folder and a
+gradebook (:mod:`autograder.gradelock`).
 """
 from __future__ import annotations
 
