@@ -20,11 +20,24 @@ def _release(args) -> int:
     return 0
 
 
+LOCKED = 3   # exit status: another grading holds the output folder or the gradebook
+
+
 def _grade(args) -> int:
+    from autograder.gradebook.lock import GradingLocked
     from autograder.runners.grade import grade
-    summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
-                    output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
-                    regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler)
+    try:
+        if args.verify:
+            return _verify(args)
+        if args.submissions is None:
+            raise ValueError("say which folder of submissions to grade (or --verify to compare the gradebook "
+                             "with the results only)")
+        summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
+                        output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
+                        regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, wait=args.wait)
+    except GradingLocked as err:
+        print(f"tnn-course grade: {err}", file=sys.stderr)
+        return LOCKED
     n = len(summary.results)
     print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
           f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
@@ -35,7 +48,33 @@ def _grade(args) -> int:
         print(f"  ({summary.graded_now} graded in this run, {n - summary.graded_now} kept from an earlier one)")
     for student, aid, why in summary.not_graded:
         print(f"  not graded: {student}/{aid}: {why}", file=sys.stderr)
+    _say_gradebook(summary.repaired, summary.not_recorded, n)
     return summary.exit_status
+
+
+def _say_gradebook(repaired, not_recorded, n) -> None:
+    if repaired:
+        print(f"  gradebook: recorded again {len(repaired)} submission(s) that differed from their result files: "
+              + ", ".join(f"{s}/{a}" for s, a, _ in repaired))
+    for student, aid, why in not_recorded:
+        print(f"  NOT in the gradebook as graded: {student}/{aid}: {why}", file=sys.stderr)
+    if not_recorded:
+        print(f"tnn-course grade: the gradebook differs from the results of {len(not_recorded)} student(s): "
+              + ", ".join(sorted({s for s, _, _ in not_recorded})) + "; grades.csv and the result files are right, "
+              "the gradebook (formgrader, nbgrader export) is not", file=sys.stderr)
+    else:
+        print(f"  gradebook: agrees with the result files of all {n} submission(s)")
+
+
+def _verify(args) -> int:
+    from autograder.runners.grade import verify
+    if args.submissions is not None:
+        raise ValueError("--verify compares the gradebook with the results in --output; it takes no SUBMISSIONS")
+    v = verify(output=args.output, db_url=args.db, root=args.course_dir, wait=args.wait)
+    print(f"checked {v.checked} result file(s) in {v.output} against the gradebook"
+          + ("; grades.csv was written again from them" if v.csv_rewritten else "; grades.csv agrees"))
+    _say_gradebook(v.repaired, v.not_recorded, v.checked)
+    return v.exit_status
 
 
 def _similarity(args) -> int:
@@ -117,9 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="autograde a class: grades.csv, feedback, report.html",
                        description="Autograde submissions with nbgrader: SUBMISSIONS is nbgrader's "
                        "submitted/<student>/<assignment>/ layout, or a folder of <student>.ipynb files with "
-                       "--assignment. Exit status 0 when every submission was graded, 1 when some could not be "
-                       "(they are listed), 2 on bad input.")
-    g.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+                       "--assignment. Exit status 0 when every submission was graded and the gradebook agrees "
+                       "with every result, 1 when some could not be graded or recorded (they are listed), 2 on "
+                       "bad input, 3 when another grading holds the output folder or the gradebook.")
+    g.add_argument("submissions", metavar="SUBMISSIONS", nargs="?", default=None, help="folder of submissions")
     g.add_argument("--assignment", default=None, metavar="ID", help="grade only this assignment (needed for a "
                    "folder of <student>.ipynb files)")
     where = g.add_mutually_exclusive_group()
@@ -138,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"memory (address-space) limit of each student process (default {defaults.MEMORY_MB})")
     g.add_argument("--regrade", action="store_true", help="grade every submission again, even those whose "
                    "results in DIR are up to date")
+    g.add_argument("--wait", action="store_true", help="when another grading holds the output folder or the "
+                   "gradebook, wait for it to finish instead of stopping (exit status 3)")
+    g.add_argument("--verify", action="store_true", help="only compare the gradebook with the result files in DIR "
+                   "(and grades.csv with them), record again what differs, and say what could not be")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_grade)
 

@@ -118,3 +118,114 @@ def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
     """Record the assignment's source cells and checksums in the gradebook."""
     from autograder.course import source_notebooks
     sync_assignment(root, aid, db_url, config, source_notebooks(root, aid))
+
+
+# ----------------------------------------------------------------------------------------
+# the gradebook against the result files
+# ----------------------------------------------------------------------------------------
+SCORE_TOLERANCE = 1e-6
+
+
+def differences(gb, result: dict) -> list[str]:
+    """What differs between the gradebook `gb` and one result file (empty when they agree):
+    a missing submission or notebook, a grade or comment row missing from the submission
+    (what makes nbgrader's ``SaveAutoGrades`` and formgrader fail), an autograder score that
+    is not the result's points, a timestamp that is not the submission's. Manual scores,
+    extra credit and comments are the graders' own and are not compared."""
+    from nbgrader import utils
+    from nbgrader.api import MissingEntry
+    student, aid = result["student"], result["assignment"]
+    try:
+        sub = gb.find_submission(aid, student)
+    except MissingEntry:
+        return ["no submission in the gradebook"]
+    found = []
+    if result.get("timestamp"):
+        try:
+            want = utils.parse_utc(result["timestamp"])
+        except Exception:  # noqa: BLE001 - nbgrader could not read it either; nothing to compare
+            want = None
+        if want is not None and sub.timestamp != want:
+            found.append(f"timestamp {sub.timestamp} instead of {want}")
+    for name in sorted(result["notebooks"]):
+        try:
+            snb = gb.find_submission_notebook(name, aid, student)
+        except MissingEntry:
+            found.append(f"{name}: no submitted notebook in the gradebook")
+            continue
+        nb = snb.notebook
+        graded_ids = {g.cell_id for g in snb.grades}
+        commented_ids = {c.cell_id for c in snb.comments}
+        missing = sorted(c.name for c in list(nb.grade_cells) + list(nb.task_cells) if c.id not in graded_ids)
+        missing += sorted(f"comment {c.name}" for c in list(nb.solution_cells) + list(nb.task_cells)
+                          if c.id not in commented_ids)
+        if missing:
+            found.append(f"{name}: no row for {', '.join(missing)}")
+        grades = {g.name: g for g in snb.grades}
+        for cell in result["notebooks"][name]["cells"]:
+            g = grades.get(cell["grade_id"])
+            if g is None:
+                if cell["grade_id"] not in missing:
+                    found.append(f"{name}/{cell['grade_id']}: not a grade cell of the gradebook")
+                continue
+            if g.auto_score is None or abs(float(g.auto_score) - float(cell["points"])) > SCORE_TOLERANCE:
+                found.append(f"{name}/{cell['grade_id']}: {g.auto_score} points in the gradebook, "
+                             f"{cell['points']:g} in the result file")
+    return found
+
+
+def complete_submission(gb, aid: str, student: str) -> int:
+    """Add the grade and comment rows a submission lacks (as nbgrader's ``add_submission``
+    makes them), keeping every row it has, manual grades included. Returns rows added."""
+    from nbgrader.api import Comment, Grade, MissingEntry, SubmittedNotebook
+    try:
+        sub = gb.find_submission(aid, student)
+    except MissingEntry:
+        return 0
+    added = 0
+    have = {snb.notebook_id: snb for snb in sub.notebooks}
+    for notebook in sub.assignment.notebooks:
+        snb = have.get(notebook.id)
+        if snb is None:
+            snb = SubmittedNotebook(notebook=notebook, assignment=sub)
+            gb.db.add(snb)
+            added += 1
+        graded = {g.cell_id for g in snb.grades}
+        commented = {c.cell_id for c in snb.comments}
+        for cell in list(notebook.grade_cells) + list(notebook.task_cells):
+            if cell.id not in graded:
+                gb.db.add(Grade(cell_id=cell.id, notebook=snb))
+                added += 1
+        for cell in list(notebook.solution_cells) + list(notebook.task_cells):
+            if cell.id not in commented:
+                gb.db.add(Comment(cell_id=cell.id, notebook=snb))
+                added += 1
+    gb.db.commit()
+    return added
+
+
+def check(results: list, db_url: str) -> dict:
+    """``{(student, assignment): [differences]}`` for every result that differs from the gradebook."""
+    prepare()
+    with open_gradebook(db_url) as gb:
+        out = {}
+        for r in results:
+            found = differences(gb, r)
+            if found:
+                out[(r["student"], r["assignment"])] = found
+        return out
+
+
+def repair(result: dict, autograded_path, db_url: str, config) -> list[str]:
+    """Record one result again, after completing its submission's rows; returns what still
+    differs (empty when the gradebook now agrees)."""
+    from sqlalchemy.exc import SAWarning
+    prepare()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        with open_gradebook(db_url) as gb:
+            complete_submission(gb, result["assignment"], result["student"])
+        record(result, autograded_path, db_url, result.get("timestamp"), config)
+        with open_gradebook(db_url) as gb:
+            complete_submission(gb, result["assignment"], result["student"])  # a submission recording just made
+            return differences(gb, result)

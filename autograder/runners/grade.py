@@ -8,7 +8,10 @@ records it in the gradebook with nbgrader's ``SaveAutoGrades``, writes the autog
 notebook, the student's feedback and a result file ``results/<student>/<assignment>.json``.
 A result file whose fingerprint (submission, source notebook, grading settings) still
 matches is reused on the next run, so a crash loses nothing already graded and grading
-again gives the same results. At the end come ``grades.csv`` and ``report.html``.
+again gives the same results. At the end every result is compared with the gradebook and a
+submission that differs is recorded again (:func:`verify_gradebook`); then come
+``grades.csv`` and ``report.html``. One grading at a time holds an output folder and a
+gradebook (:mod:`autograder.gradebook.lock`).
 """
 from __future__ import annotations
 
@@ -280,20 +283,154 @@ class Summary:
     feedback_for_release: tuple = ()   # our pages where `nbgrader release_feedback` finds them
     graded_now: int = 0              # submissions graded in this run (the rest were kept)
     stats: dict | None = None        # Dask: seconds per task on the workers, client latency
+    repaired: tuple = ()             # (student, assignment, what differed): recorded again at the end
+    not_recorded: tuple = ()         # (student, assignment, why): the gradebook still differs
 
     @property
     def exit_status(self) -> int:
-        return 0 if not self.not_graded else 1
+        return 0 if not self.not_graded and not self.not_recorded else 1
 
 
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
           root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
-          progress=True, log=None, worker_budget=None, scheduler=None) -> Summary:
+          progress=True, log=None, worker_budget=None, scheduler=None, wait=False) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded.
     `worker_budget`: seconds a worker may spend on one submission before it is killed and
     replaced (default max(600, 40 × timeout)). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
-    (:mod:`autograder.runners.dask_cluster`)."""
+    (:mod:`autograder.runners.dask_cluster`). One grading at a time per output folder and gradebook
+    (:mod:`autograder.gradebook.lock`): another one holding either raises
+    :class:`~autograder.gradebook.lock.GradingLocked`, or, with `wait`, is waited for."""
+    from autograder.gradebook.lock import GradingLock
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if not timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if not (course_root(root) / "solutions").is_dir():
+        raise FileNotFoundError(f"{course_root(root)} is not a course directory: it has no solutions/ folder")
+    discover(Path(submissions), assignment, course_root(root))   # bad input is said before any lock is taken
+    out, db_url = _output_and_gradebook(output, db_url, root)
+    with GradingLock(out, db_url, wait=wait, log=log):
+        return _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb,
+                             max_output_bytes, regrade, progress, log, worker_budget, scheduler)
+
+
+def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
+    return Path(output).resolve(), db_url or f"sqlite:///{course_root(root) / 'gradebook.db'}"
+
+
+def verify_gradebook(results: list, out: Path, db_url: str, config, log) -> tuple[list, list]:
+    """Compare every result with the gradebook and record again each one that differs
+    (:func:`autograder.gradebook.writer.repair`). Returns (repaired, not_recorded), each a list of
+    (student, assignment, what)."""
+    from autograder.gradebook.writer import check, repair
+    try:
+        found = check(results, db_url)
+    except Exception as err:  # noqa: BLE001 - the gradebook cannot be read: nothing agrees
+        return [], [(r["student"], r["assignment"], f"could not read the gradebook: {type(err).__name__}: {err}")
+                    for r in results]
+    by_key = {(r["student"], r["assignment"]): r for r in results}
+    repaired, failed = [], []
+    for key, diffs in sorted(found.items()):
+        r = by_key[key]
+        try:
+            left = repair(r, lambda name, r=r: autograded_path(out, r["student"], r["assignment"], name), db_url,
+                          config)
+        except Exception as err:  # noqa: BLE001 - reported, and the run's exit status says so
+            left = [f"{type(err).__name__}: {err}"]
+        if left:
+            failed.append((*key, "; ".join(left)))
+            log(f"tnn-course grade: could not record {key[0]}/{key[1]} in the gradebook: {'; '.join(left)}")
+        else:
+            repaired.append((*key, "; ".join(diffs)))
+            log(f"tnn-course grade: the gradebook differed from the result file of {key[0]}/{key[1]} "
+                f"({'; '.join(diffs)}); recorded it again")
+    return repaired, failed
+
+
+def load_results(out: Path) -> list:
+    """Every result file under ``out/results`` (sorted by student, assignment)."""
+    found = []
+    for p in sorted((out / "results").glob("*/*.json")):
+        try:
+            r = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{p} is not a result file of tnn-course grade: {err}") from None
+        if not isinstance(r, dict) or not {"student", "assignment", "notebooks"} <= set(r):
+            raise ValueError(f"{p} is not a result file of tnn-course grade")
+        found.append(r)
+    return sorted(found, key=lambda r: (r["student"], r["assignment"]))
+
+
+@dataclass
+class Verification:
+    output: Path
+    checked: int
+    repaired: list
+    not_recorded: list
+    csv_rewritten: bool
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if not self.not_recorded else 1
+
+
+def verify(output="grading", db_url=None, root=None, wait=False, log=None) -> Verification:
+    """``tnn-course grade --verify``: only the end-of-run comparison, under the same lock.
+    The gradebook against every result file of `output` (repairing what differs, as every
+    run does at its end), and ``grades.csv`` against the same result files (written again
+    when it differs: it is made from them)."""
+    from autograder.gradebook import exchange
+    from autograder.gradebook.lock import GradingLock
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    out, db_url = _output_and_gradebook(output, db_url, root)
+    root = course_root(root)
+    if not (out / "results").is_dir():
+        raise FileNotFoundError(f"{out} holds no results of tnn-course grade (no results/ folder)")
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    with GradingLock(out, db_url, wait=wait, log=log):
+        results = load_results(out)
+        config = nbgrader_config(root, db_url)
+        _sync_missing(root, {r["assignment"] for r in results}, db_url, config)
+        repaired, failed = verify_gradebook(results, out, db_url, config, log)
+        try:
+            exchange.mark_late(results, db_url)
+        except Exception as err:  # noqa: BLE001
+            log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
+        import io
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for r in results:
+            w.writerows(rows_of(r))
+        path = out / "grades.csv"
+        rewrite = not path.is_file() or path.read_text(encoding="utf-8") != buf.getvalue()
+        if rewrite:
+            log(f"tnn-course grade: {path} differed from the result files; written again")
+            _atomic_write(path, buf.getvalue())
+    return Verification(out, len(results), repaired, failed, rewrite)
+
+
+def _sync_missing(root: Path, aids, db_url: str, config) -> None:
+    """Record the source cells of the assignments the gradebook does not have."""
+    from nbgrader.api import MissingEntry
+
+    from autograder.gradebook.writer import open_gradebook
+    for aid in sorted(aids):
+        names = [p.stem for p in source_notebooks(root, aid)]
+        with open_gradebook(db_url) as gb:
+            try:
+                have = {nb.name for nb in gb.find_assignment(aid).notebooks}
+            except MissingEntry:
+                have = set()
+        if not set(names) <= have:
+            sync_gradebook(root, aid, db_url, config)
+
+
+def _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb, max_output_bytes,
+                  regrade, progress, log, worker_budget, scheduler) -> Summary:
+    """:func:`grade`, with its locks held."""
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -321,7 +458,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
                 prev = json.loads(old.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 prev = None
-            if prev and prev.get("fingerprint") == t.fingerprint and graded_ok(prev):
+            if prev and prev.get("fingerprint") == t.fingerprint and graded_ok(prev) and all(
+                    autograded_path(out, t.student, t.assignment, name).is_file() for name in prev["notebooks"]):
                 kept.append((t, prev))
                 continue
         todo.append(t)
@@ -344,8 +482,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         for t, prev in kept:
             try:  # the gradebook may be new: record the kept result again (idempotent)
                 record_in_gradebook(prev, out, db_url, t.timestamp, config)
-            except Exception as err:
-                log(f"tnn-course grade: kept {t.student}/{t.assignment} but could not record it: {err}")
+            except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+                pass
             results[(t.student, t.assignment)] = prev
     except BaseException:
         if pool is not None:
@@ -383,9 +521,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
                 _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
         try:
             record_in_gradebook(result, out, db_url, task.timestamp, config)
-        except Exception as err:
-            log(f"tnn-course grade: could not write {task.student}/{task.assignment} to the gradebook: {err}")
-            result["gradebook_error"] = str(err)
+        except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+            pass
         write_feedback(out, result)
         # the result file last: it is what a rerun trusts
         _atomic_write(result_path(out, task.student, task.assignment), json.dumps(result, indent=1, sort_keys=True))
@@ -427,6 +564,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         if not graded_ok(r):
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
+    # the gradebook is the record: it must say what the result files say
+    repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log)
     from autograder.gradebook import exchange
     try:
         exchange.mark_late(ordered, db_url)
@@ -440,7 +579,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
     write_report(out, ordered)
     placed = exchange.place_feedback(out, ordered, Path(submissions), config)
-    return Summary(ordered, not_graded, out, tuple(placed), graded_now=len(todo), stats=getattr(pool, "stats", None))
+    return Summary(ordered, not_graded, out, tuple(placed), graded_now=len(todo), stats=getattr(pool, "stats", None),
+                   repaired=tuple(repaired), not_recorded=tuple(not_recorded))
 
 
 def write_csv(path: Path, results: list) -> None:
