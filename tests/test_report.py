@@ -4,10 +4,7 @@ timed out, crashed and has which misconception, and, in real headless Chromium a
 a page that keeps to the window's width with no chart drawn over another."""
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 
 import pytest
 
@@ -95,28 +92,21 @@ LAYOUT = """() => {
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("n", [4, 2000])
 def test_report_page_in_chromium(n, tmp_path):
-    from browser_tools import artifacts_dir, chromium_path, launch
+    from browser_tools import Static, artifacts_dir, chromium_path, launch
     chromium_path()
     from playwright.sync_api import sync_playwright
     out = tmp_path / "out"
     write_report(out, class_results(n))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as pw:
-            ctx = launch(pw, tmp_path / "profile", viewport={"width": 1920, "height": 1080})
-            try:
-                page = ctx.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_port}/report.html")
-                m = page.evaluate(LAYOUT)
-                page.screenshot(path=str(artifacts_dir() / f"report-{n}.png"), full_page=n < 100)
-                assert not ctx.external, ctx.external
-            finally:
-                ctx.close()
-    finally:
-        server.shutdown()
+    with Static(out) as url, sync_playwright() as pw:
+        ctx = launch(pw, tmp_path / "profile", viewport={"width": 1920, "height": 1080})
+        try:
+            page = ctx.new_page()
+            page.goto(url + "report.html")
+            m = page.evaluate(LAYOUT)
+            page.screenshot(path=str(artifacts_dir() / f"report-{n}.png"), full_page=n < 100)
+            assert not ctx.external, ctx.external
+        finally:
+            ctx.close()
     assert m["width"] <= 1920 and m["right"] <= 1920 and m["tableRight"] <= 1920, m
     assert m["imgs"] == 3 and m["broken"] == 0 and not m["overlaps"], m
     assert m["rows"] == n and not m["tableScrollsAcross"], m
