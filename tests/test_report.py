@@ -110,3 +110,14 @@ def test_report_page_in_chromium(n, tmp_path):
     assert m["width"] <= 1920 and m["right"] <= 1920 and m["tableRight"] <= 1920, m
     assert m["imgs"] == 3 and m["broken"] == 0 and not m["overlaps"], m
     assert m["rows"] == n and not m["tableScrollsAcross"], m
+
+
+def test_check_and_grade_share_one_time_limit_and_say_it_in_help(capsys):
+    """The self-check and grading take their per-cell limit from autograder/defaults.py and print it."""
+    from autograder import defaults
+    from autograder.cli import main
+    for command in ("check", "grade"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"time limit of each cell (default {defaults.TIMEOUT_SECONDS:g}" in text, text
