@@ -236,8 +236,13 @@ def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
         return Outcome(True)
     idx = np.unravel_index(int(np.argmax(err > tol)), arr.shape)
     at = f" at index {tuple(int(i) for i in idx)}" if arr.ndim else ""
+    # the error shown is the one of the entry shown; the worst entry, when another, with its values
+    far = np.unravel_index(int(np.argmax(err)), arr.shape)
+    worse = (f"; the largest is {worst:.2g} at index {tuple(int(i) for i in far)}: got {_fmt(arr[far])}, "
+             f"expected {_fmt(exp[far])}") if arr.ndim and far != idx and worst > float(err[idx]) else ""
     return Outcome(False, f"{where}{at}: got {_fmt(arr[idx])}, expected {_fmt(exp[idx])} "
-                          f"(largest relative error {worst:.2g}, tolerance {tol:g})")
+                          f"(relative error {float(err[idx]):.2g} = |got − expected| / (|got| + |expected|), "
+                          f"tolerance {tol:g}{worse})")
 
 
 # ----------------------------------------------------------------------------------------

@@ -12,6 +12,13 @@ fingerprints, the per-exercise index, the flagged pairs) and timed; nothing is r
 
 Prints the seconds (median of --repeat runs, wall and CPU time), the pairs examined against
 all pairs, and how many planted copies were flagged and how many other answers were.
+
+Then a second class, the same but for a leaked solution: in every exercise LEAK (10 %) of the
+students hand in the instructor's solution, half of them word for word, half with every local
+name renamed (comments kept, as a copier who renames does). Every passage of it is then in far
+more answers than the class's baseline allows. Prints how many of those copies are listed
+against the solution (or the reference, which the solution often follows), verbatim and renamed
+apart, and the other answers flagged in that class next to the honest class's.
 """
 from __future__ import annotations
 
@@ -73,8 +80,13 @@ def _rename(source: str, rng: random.Random) -> str:
         return source
 
 
-def synthetic_class(students: int, seed: int):
-    """(results in the grader's format, {(student, exercise): planted source kind})."""
+LEAK = 0.10
+
+
+def synthetic_class(students: int, seed: int, leak: float = 0.0):
+    """(results in the grader's format, {(student, exercise): planted source kind}); with
+    `leak`, that share of the students hands in the solution (kinds ``solution verbatim``,
+    ``solution renamed``)."""
     from autograder.similarity.report import course_sources, reference_source
     from tests.similarity_corpus import first_function
     from tnn_lib.topics import TOPICS
@@ -95,6 +107,12 @@ def synthetic_class(students: int, seed: int):
             ref = ref or None
             for i, st in enumerate(ids):
                 answers[(st, t.id)][ex] = _answer(rng, header, args)
+            solution = next((src for (kind, _), src in course.sources.get(ex, {}).items() if kind == "solution"), None)
+            if leak and solution:
+                for i, st in enumerate(rng.sample(ids, max(2, round(leak * students)))):
+                    answers[(st, t.id)][ex] = solution if i % 2 == 0 else _rename(solution, rng)
+                    planted[(st, ex)] = "solution verbatim" if i % 2 == 0 else "solution renamed"
+                continue
             for st in rng.sample(ids, max(1, students // 100)):
                 if ref:
                     answers[(st, t.id)][ex] = _rename(ref, rng)
@@ -107,9 +125,34 @@ def synthetic_class(students: int, seed: int):
                 used.add(source)
                 answers[(st, t.id)][ex] = _rename(answers[(source, t.id)][ex], rng)
                 planted[(st, ex)] = f"student {source}"
-    results = [{"student": st, "assignment": aid, "notebooks": {aid: {"state": "graded", "answers": ans, "cells": []}}}
+    # the grader's cells say which answers passed: the solution's copies do, the random ones do not
+    results = [{"student": st, "assignment": aid, "notebooks": {aid: {
+        "state": "graded", "answers": ans,
+        "cells": [{"grade_id": f"test_{ex}", "exercise": ex,
+                   "status": "passed" if planted.get((st, ex), "").startswith("solution") else "failed"}
+                  for ex in ans]}}}
                for (st, aid), ans in sorted(answers.items())]
     return results, planted
+
+
+def leaked_class(students: int, seed: int, workers: int) -> None:
+    """The class where LEAK of the students copy the solution: how many are listed."""
+    from autograder.similarity import report as similarity_report
+    results, planted = synthetic_class(students, seed, leak=LEAK)
+    t0 = time.perf_counter()
+    found = similarity_report.compare_class(results, ROOT, workers=workers)
+    seconds = time.perf_counter() - t0
+    listed = {(m.student, m.exercise) for m in found if m.kind in ("solution", "reference")}
+    for kind in ("solution verbatim", "solution renamed"):
+        mine = [key for key, k in planted.items() if k == kind]
+        print(f"  {kind}: {sum(key in listed for key in mine)} / {len(mine)} listed")
+    exercises = {ex for _, ex in planted}
+    missed = sorted({ex for (st, ex), k in planted.items() if (st, ex) not in listed})
+    print(f"    exercises with a copy not listed: {len(missed)} of {len(exercises)}"
+          + (f" ({', '.join(missed[:8])}{', …' if len(missed) > 8 else ''})" if missed else ""))
+    others = {(m.student, m.exercise) for m in found if (m.student, m.exercise) not in planted} | \
+        {(m.other, m.exercise) for m in found if m.kind == "student" and (m.other, m.exercise) not in planted}
+    print(f"  other answers flagged in that class: {len(others)}; {seconds:.2f} s")
 
 
 def main(argv=None) -> int:
@@ -155,6 +198,8 @@ def main(argv=None) -> int:
     for m in [m for m in found if (m.student, m.exercise) in others or (m.other, m.exercise) in others][:5]:
         print(f"    e.g. {m.exercise}: {m.student} ~ {m.kind} {m.other}: score {m.score:.2f}, {m.shared_tokens} tokens, "
               f"rarest passage in {m.fewest} answers")
+    print(f"a class where {LEAK:.0%} of the students hand in the solution (half verbatim, half renamed):")
+    leaked_class(args.students, args.seed, args.workers)
     return 0
 
 

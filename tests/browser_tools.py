@@ -531,3 +531,23 @@ def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout
     state = page.evaluate(RUN_STATE)
     state["seconds"] = time.perf_counter() - t0
     return state
+
+
+class Static:
+    """A folder served on 127.0.0.1 (a page opened from file:// would be aborted by
+    :func:`launch`'s filter): ``with Static(folder) as url: page.goto(url + "report.html")``."""
+
+    def __init__(self, folder: Path):
+        import functools
+        import http.server
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *a: None
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}/"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -465,3 +465,68 @@ def half(source: str, own_first_lines: str) -> str:
     middle = (first + last) // 2
     cut = next(s for s in body if s.end_lineno >= middle)
     return "\n".join([lines[fn.lineno - 1], own_first_lines.rstrip("\n")] + lines[cut.lineno - 1:last]) + "\n"
+
+
+# Independently written answers to 05's adam_step, each written from the docstring alone, for
+# the class where a tenth or more hand in the instructor's solution (tests/test_similarity.py).
+HONEST_ADAM = {
+    "adam_plain": '''def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    g = dw + weight_decay * w
+    if not state:
+        state["t"], state["m"], state["v"] = 0, np.zeros_like(w), np.zeros_like(w)
+    state["t"] += 1
+    state["m"] = beta1 * state["m"] + (1 - beta1) * g
+    state["v"] = beta2 * state["v"] + (1 - beta2) * g ** 2
+    m_hat = state["m"] / (1 - beta1 ** state["t"])
+    v_hat = state["v"] / (1 - beta2 ** state["t"])
+    w -= lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w
+''',
+    "adam_locals": '''def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    grad = dw + weight_decay * w if weight_decay != 0 else dw
+    step = state.get("t", 0) + 1
+    first = state.get("m", np.zeros(w.shape))
+    second = state.get("v", np.zeros(w.shape))
+    first = beta1 * first + (1 - beta1) * grad
+    second = beta2 * second + (1 - beta2) * np.square(grad)
+    state.update(t=step, m=first, v=second)
+    corrected_first = first / (1 - beta1 ** step)
+    corrected_second = second / (1 - beta2 ** step)
+    w[...] = w - lr * corrected_first / (np.sqrt(corrected_second) + eps)
+    return w
+''',
+    "adam_short": '''def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    g = dw + weight_decay * w
+    t = state["t"] = state.get("t", 0) + 1
+    m = state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * g
+    v = state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * g * g
+    w -= lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    return w
+''',
+    "adam_keys": '''def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    if "t" not in state:
+        state["t"] = 0
+        state["m"] = np.zeros_like(w)
+        state["v"] = np.zeros_like(w)
+    gradient = dw.copy()
+    if weight_decay:
+        gradient += weight_decay * w
+    state["t"] = state["t"] + 1
+    state["m"] *= beta1
+    state["m"] += (1 - beta1) * gradient
+    state["v"] *= beta2
+    state["v"] += (1 - beta2) * gradient * gradient
+    bias1 = 1 - beta1 ** state["t"]
+    bias2 = 1 - beta2 ** state["t"]
+    w -= lr * (state["m"] / bias1) / (np.sqrt(state["v"] / bias2) + eps)
+    return w
+''',
+    # the terse answer: the shortest correct one of the class
+    "adam_terse": '''def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    g = dw + weight_decay * w
+    t, m, v = state.get("t", 0) + 1, state.get("m", 0), state.get("v", 0)
+    state.update(t=t, m=beta1 * m + (1 - beta1) * g, v=beta2 * v + (1 - beta2) * g * g)
+    w -= lr * state["m"] / (1 - beta1 ** t) / (np.sqrt(state["v"] / (1 - beta2 ** t)) + eps)
+    return w
+''',
+}

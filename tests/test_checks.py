@@ -304,3 +304,16 @@ def test_a_passing_check_cell_shows_one_short_line():
     assert _shown('check("linear_forward", f, seed=0)\ncheck("linear_forward", f, seed=1)', ns).strip() == PASSED_LINE
     assert _shown('check_choice("poll_x", "a", ["a", "b"])', ns).strip() == POLL_LINE
     assert _shown('x = 1 + 1', ns).strip() == ""                 # a cell that checks nothing says nothing
+
+
+def test_a_difference_shows_the_relative_error_of_the_entry_it_shows():
+    """"got 1.37863, expected 1.39027" comes with that entry's relative error (|g − e| / (|g| + |e|),
+    computed here independently), and the worst entry, when another, with its own values."""
+    from autograder.checks import compare
+    got, exp = np.array([1.37863, 0.5, 2.0]), np.array([1.39027, -0.5, 2.0])
+    detail = compare(got, exp, 1e-5, "out").detail
+    here = abs(1.37863 - 1.39027) / (1.37863 + 1.39027)
+    assert f"got 1.37863, expected 1.39027 (relative error {here:.2g} " in detail, detail
+    assert "the largest is 1 at index (1,): got 0.5, expected -0.5" in detail, detail
+    alone = compare(got[:1], exp[:1], 1e-5, "out").detail
+    assert "largest" not in alone, alone

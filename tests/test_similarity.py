@@ -10,7 +10,7 @@ import pytest
 
 from autograder.similarity.fingerprints import compare_exercise, fingerprint
 from autograder.similarity.report import course_sources, reference_source, write_similarity
-from similarity_corpus import HONEST, first_function, half, rename, reorder
+from similarity_corpus import HONEST, HONEST_ADAM, first_function, half, rename, reorder
 
 ROOT = Path(__file__).resolve().parent.parent
 BN = ("02_batchnorm", "batchnorm_forward")
@@ -216,3 +216,114 @@ def test_similarity_command_rebuilds_page_csv_and_link_from_result_files(tmp_pat
     assert (out / "similarity.html").read_text() == first
     assert (out / "similarity.csv").read_text() == first_csv
     assert main(["similarity", str(tmp_path / "nothing")]) == 2
+
+
+# ----------------------------------------------------------------------------------------
+# copies of a source are listed however many students share them (rule 5)
+# ----------------------------------------------------------------------------------------
+AD = ("05_optimizers", "adam_step")
+
+
+def _adam_class(verbatim: int, renamed: int, comments: bool = True):
+    solution = _solution(*AD)
+    if not comments:
+        solution = "\n".join(ln.split("  #")[0] for ln in solution.splitlines()) + "\n"
+    answers = dict(HONEST_ADAM)
+    copies = {f"copy_v{i}": solution for i in range(verbatim)}
+    copies.update({f"copy_r{i}": rename(solution, f"r{i}x") for i in range(renamed)})
+    answers.update(copies)
+    return answers, copies
+
+
+def _flagged(answers, passed, key=AD):
+    course = course_sources(ROOT, key[0])
+    return compare_exercise(key[0], key[1], answers, course.sources[key[1]], course.given[key[1]], passed=passed)
+
+
+def test_a_solution_handed_in_by_many_is_listed_however_many_share_it():
+    """05's adam_step as the class of the issue: honest, independently written answers (all
+    correct: they equal tnn_lib's on every step) and seven who hand in the solution, four word
+    for word and three with every local name renamed: far more than the class's baseline."""
+    answers, copies = _adam_class(4, 3)
+    found = _flagged(answers, passed=set(answers))
+    against = {m.student for m in found if m.kind == "solution"}
+    assert against == set(copies), [(m.student, m.kind, m.other, m.evidence) for m in found]
+    honest = [m for m in found if m.student in HONEST_ADAM or m.other in HONEST_ADAM]
+    assert not honest, [(m.student, m.kind, m.other, m.score, m.evidence) for m in honest]
+    m = next(m for m in found if m.student == "copy_r0" and m.kind == "solution")
+    assert m.fewest == len(copies) and "# first moment estimate" in m.evidence, m
+
+
+def test_a_renamed_copy_is_listed_when_longer_than_the_shortest_correct_answer():
+    """A solution written at length (here: the verbose `adam_keys` as the solution), copied by
+    five students with every name renamed: more than the shortest correct answer of the class
+    (the honest `adam_terse`) by at least MIN_TOKENS tokens, so listed however many copy it;
+    not when no shorter correct answer is known."""
+    from autograder.similarity.fingerprints import MIN_TOKENS, _mark_given, fingerprint_many, given_hashes, shortest_correct
+    course = course_sources(ROOT, AD[0])
+    solution = HONEST_ADAM["adam_keys"]
+    answers = {k: v for k, v in HONEST_ADAM.items() if k != "adam_keys"}
+    copies = {f"copy_r{i}": rename(solution, f"r{i}x") for i in range(5)}
+    answers.update(copies)
+    docs = dict(zip(answers, fingerprint_many(list(answers.values()))))
+    _mark_given(list(docs.values()), given_hashes(course.given[AD[1]]))
+    own = {k: d.own for k, d in docs.items()}
+    assert min(own.values()) == own["adam_terse"] and own["copy_r0"] - own["adam_terse"] >= MIN_TOKENS, own
+    assert shortest_correct(docs, {}, {"adam_terse", "copy_r0"}) == own["adam_terse"]
+    sources = {("solution", "verbose"): solution}
+
+    def listed(passed):
+        return [m for m in compare_exercise(AD[0], AD[1], answers, sources, course.given[AD[1]], passed=passed)
+                if m.kind == "solution"]
+    found = listed(set(answers))
+    assert {m.student for m in found} == set(copies), [(m.student, m.evidence) for m in found]
+    assert all("beyond the shortest correct answer" in m.evidence for m in found)
+    assert not listed(set(copies))      # the copies alone: the solution is the shortest known
+
+
+def test_the_short_answer_everyone_writes_is_not_listed_however_common():
+    """softmax's solution is the short answer most students write: ten students writing it,
+    each with their own names, are not listed against it, nor against each other."""
+    aid, ex = SM
+    natural = _solution(aid, ex)
+    answers = dict(HONEST[SM])
+    answers.update({f"natural{i}": rename(natural, f"n{i}x") for i in range(10)})
+    found = _flagged(answers, passed=set(answers), key=SM)
+    assert not found, [(m.student, m.kind, m.other, m.evidence) for m in found]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_similarity_page_keeps_to_the_window_and_counts_in_words(tmp_path):
+    """At 1920×1080 in Chromium, nothing outside the code panes is wider than the page's
+    column although an answer has a 300-character line (the panes scroll), and one match
+    reads "1 match"."""
+    from browser_tools import Static, artifacts_dir, chromium_path, launch
+    chromium_path()
+    from playwright.sync_api import sync_playwright
+    loops = HONEST[BN]["bn_loops"]
+    long_line = loops.replace("    return gamma", "    unused = z" + " + z" * 75 + "\n    return gamma")
+    answers = {**{k: v for k, v in HONEST[BN].items() if k != "bn_loops"}, "bn_loops": long_line,
+               "mate": rename(long_line)}
+    results = [{"student": st, "assignment": BN[0], "notebooks": {BN[0]: {"answers": {BN[1]: src}, "cells": []}}}
+               for st, src in answers.items()]
+    page_path, found = write_similarity(tmp_path, results, ROOT)
+    text = page_path.read_text()
+    assert len(found) == 1 and "1 match in 1 exercise." in text and "1 matches" not in text, found
+    with Static(tmp_path) as url, sync_playwright() as pw:
+        ctx = launch(pw, tmp_path / "profile", viewport={"width": 1920, "height": 1080})
+        try:
+            page = ctx.new_page()
+            page.goto(url + "similarity.html")
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            m = page.evaluate("""() => ({
+              width: document.documentElement.scrollWidth,
+              body: document.body.getBoundingClientRect().right,
+              right: Math.max(...Array.from(document.querySelectorAll('body *'))
+                       .filter(e => !e.parentElement.closest('pre')).map(e => e.getBoundingClientRect().right)),
+              panes: Array.from(document.querySelectorAll('pre')).map(p => [p.scrollWidth, p.clientWidth])})""")
+            page.screenshot(path=str(artifacts_dir() / "similarity-1080p.png"))
+        finally:
+            ctx.close()
+    assert m["width"] <= 1920 and m["right"] <= m["body"] + 1, m
+    assert any(sw > cw for sw, cw in m["panes"]), m     # the long line scrolls inside its pane

@@ -134,7 +134,8 @@ def add_check_parser(sub) -> None:
                        description="Run NOTEBOOK as it is and report each graded test cell: passed, or what "
                        "differed and which misconception it looks like. Exit status 0 when all pass.")
     c.add_argument("notebook", metavar="NOTEBOOK")
-    c.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit of each cell")
+    c.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
+                   help=f"time limit of each cell (default {defaults.TIMEOUT_SECONDS:g}, as in grading)")
     c.add_argument("--memory-mb", type=_positive_int, default=defaults.MEMORY_MB, metavar="MIB", help=argparse.SUPPRESS)
     c.set_defaults(func=_check)
 
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade on the workers of this Dask distributed scheduler instead of local "
                        "processes (each worker needs this course installed; see INSTRUCTORS.md)")
     g.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
-                   help="time limit of each cell (default 30)")
+                   help=f"time limit of each cell (default {defaults.TIMEOUT_SECONDS:g}, as in tnn-course check)")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
                    "report.html go (default grading/)")
     g.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite "

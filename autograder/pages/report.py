@@ -1,6 +1,13 @@
 """The class report ``report.html``: score histogram, pass rate per test cell, the
-misconceptions found and how often, and who could not be graded. Plots are matplotlib
-PNGs embedded as base64, so the report is one self-contained file."""
+misconceptions found and how often, who could not be graded, and a row per student saying
+who timed out, who crashed and who has which misconception. Plots are matplotlib PNGs
+embedded as base64, so the report is one self-contained file.
+
+Each chart is a figure of its own whose height grows with the rows it draws (no label of one
+chart can fall on another), counts are drawn on integer ticks, and the page keeps to the
+window's width for a class of 4 as for a class of 2,000: the misconception chart draws the
+most frequent ones (all of them are in the table below it) and the per-student table scrolls
+inside the page under its own header."""
 from __future__ import annotations
 
 import base64
@@ -12,50 +19,182 @@ from autograder.checks import PARTIAL_ID
 from autograder.gradebook.exchange import late_text
 from autograder.files import atomic_write, esc
 
+CHART_ROWS = 20  # misconceptions drawn in the chart; the table lists every one
+CRASHED = ("error", "kernel-died")
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:84rem;margin:2rem auto;padding:0 1rem}"
+         "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top}"
+         "table{border-collapse:collapse}td.n,th.n{text-align:right}"
+         ".charts{display:flex;flex-wrap:wrap;gap:1rem 2rem;align-items:flex-start}"
+         ".charts img{max-width:100%;height:auto}"
+         ".students{max-height:32rem;overflow:auto;border:1px solid #ddd}"
+         ".students th{position:sticky;top:0;background:#fff;box-shadow:0 1px 0 #ccc}"
+         ".students table{width:100%;table-layout:fixed}.students code{overflow-wrap:anywhere}.bad{color:#a31515}")
 
-def _png(fig) -> str:
+
+def _png(fig, alt: str) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     import matplotlib.pyplot as plt
     plt.close(fig)
-    return "<img alt='plot' src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'>"
+    return (f"<img alt='{esc(alt)}' src='data:image/png;base64,"
+            + base64.b64encode(buf.getvalue()).decode() + "'>")
 
 
 def summarise(results: list) -> dict:
     """Numbers behind the report, per assignment."""
     by_aid = defaultdict(lambda: {"scores": {}, "max": 0.0, "cells": defaultdict(lambda: [0, 0]),
                                   "misconceptions": Counter(), "partial": Counter(), "statuses": Counter(),
-                                  "not_graded": []})
+                                  "not_graded": [], "students": {}})
     for r in results:
         s = by_aid[r["assignment"]]
         cells = [c for nb in r["notebooks"].values() for c in nb["cells"]]
         s["scores"][r["student"]] = sum(c["points"] for c in cells)
         s.setdefault("late", {})[r["student"]] = r.get("seconds_late") or 0.0
         s["max"] = max(s["max"], sum(c["max_points"] for c in cells))
+        row = s["students"][r["student"]] = {"timeout": [], "crashed": [], "misconceptions": [], "not_graded": ""}
         for c in cells:
             s["cells"][c["grade_id"]][0] += c["status"] == "passed"
             s["cells"][c["grade_id"]][1] += 1
             s["statuses"][c["status"]] += 1
+            if c["status"] == "timeout":
+                row["timeout"].append(c["grade_id"])
+            elif c["status"] in CRASHED:
+                row["crashed"].append(c["grade_id"])
             if c["misconception"]:
                 s["misconceptions"][c["misconception"]] += 1
+                row["misconceptions"].append(c["misconception"])
             elif c["status"] == "failed":  # one of several mistakes in the same answer
-                for mid in set(PARTIAL_ID.findall(c.get("message") or "")):
+                for mid in sorted(set(PARTIAL_ID.findall(c.get("message") or ""))):
                     s["partial"][mid] += 1
+                    row["misconceptions"].append(mid)
         bad = [f"{name}: {nb['state']}" for name, nb in r["notebooks"].items() if nb["state"] != "graded"]
         if bad:
             s["not_graded"].append((r["student"], "; ".join(bad)))
+            row["not_graded"] = "; ".join(bad)
     return dict(by_aid)
+
+
+def score_histogram(scores: list, max_points: float):
+    """Students per score, one bar per point when the assignment has at most 40 points."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    top = max(max_points, 1e-9)
+    bins = int(round(top)) + 1 if top <= 40 and float(top).is_integer() else 20
+    edges = [i - 0.5 for i in range(bins + 1)] if bins == int(round(top)) + 1 else None
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), layout="constrained")
+    ax.hist(scores, bins=edges if edges else bins, range=None if edges else (0, top), color="#4c72b0",
+            edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title="score histogram", xlabel=f"points (of {max_points:g})", ylabel="students")
+    return fig
+
+
+def pass_rate_chart(cells: dict):
+    """Per test cell, the % of students who passed it; its height grows with the cells."""
+    import matplotlib.pyplot as plt
+    ids = sorted(cells)
+    rates = [100.0 * cells[g][0] / max(1, cells[g][1]) for g in ids]
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(ids) + 1.1), layout="constrained")
+    ax.barh(range(len(ids)), rates, color="#55a868")
+    ax.set_yticks(range(len(ids)), ids, fontsize=8)
+    ax.set_ylim(len(ids) - 0.5, -0.5)
+    ax.set(title="pass rate per test cell", xlabel="% of students who passed", xlim=(0, 100))
+    return fig
+
+
+def misconception_chart(common: list, alone: list, within: list):
+    """The first CHART_ROWS misconceptions by frequency, stacked: only mistake / among others."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    common, alone, within = common[:CHART_ROWS], alone[:CHART_ROWS], within[:CHART_ROWS]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(common) + 1.3), layout="constrained")
+    ax.barh(range(len(common)), alone, color="#c44e52", label="the answer's only mistake")
+    if any(within):
+        ax.barh(range(len(common)), within, left=alone, color="#e8a0a2", label="one of several mistakes in the answer")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(range(len(common)), common, fontsize=8)
+    ax.set_ylim(len(common) - 0.5, -0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title="misconceptions found" + (f" (the {CHART_ROWS} most frequent)" if len(alone) == CHART_ROWS else ""),
+           xlabel="test cells")
+    return fig
+
+
+def _misconceptions(s: dict) -> list:
+    from autograder.catalogue import find_misconception
+    total = s["misconceptions"] + s["partial"]
+    common = sorted(total, key=lambda m: (-total[m], m))
+    alone = [s["misconceptions"][m] for m in common]
+    within = [s["partial"][m] for m in common]
+    students = Counter(m for row in s["students"].values() for m in set(row["misconceptions"]))
+    parts = [_png(misconception_chart(common, alone, within), "misconceptions found")]
+    parts.append("<table><tr><th>misconception</th><th>test cells</th><th>and among other mistakes</th>"
+                 "<th class=n>students</th><th>what it is</th></tr>")
+    for mid, a, w in zip(common, alone, within):
+        m = find_misconception(mid)
+        parts.append(f"<tr><td><code>{esc(mid)}</code></td><td>{a}</td><td>{w}</td><td class=n>{students[mid]}</td>"
+                     f"<td>{esc(m.title) if m else ''}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+def _codes(items) -> str:
+    return "<br>".join(f"<code>{esc(x)}</code>" for x in sorted(set(items)))
+
+
+def _student_table(aid: str, s: dict) -> str:
+    """One row per student: score, lateness, and which cells timed out, crashed or show a misconception."""
+    late = s.get("late", {})
+    rows = []
+    for st in sorted(s["scores"]):
+        row = s["students"][st]
+        rows.append(
+            f"<tr><td><a href='feedback/{esc(st)}/{esc(aid)}.html'>{esc(st)}</a></td>"
+            f"<td class=n>{s['scores'][st]:g}</td>"
+            f"<td>{esc(late_text(late[st])) if late.get(st) else 'on time'}</td>"
+            f"<td class=bad>{esc(row['not_graded'])}</td>"
+            f"<td>{_codes(row['timeout'])}</td><td>{_codes(row['crashed'])}</td>"
+            f"<td>{_codes(row['misconceptions'])}</td></tr>")
+    n = len(rows)
+    counts = {k: sum(1 for r in s["students"].values() if r[k]) for k in ("timeout", "crashed", "misconceptions")}
+    return (f"<h3>Per student</h3><p>{n} students: {counts['timeout']} with a test cell that timed out, "
+            f"{counts['crashed']} with one that crashed (an unexpected exception or the kernel died), "
+            f"{counts['misconceptions']} with a known misconception.</p>"
+            "<div class=students><table><colgroup><col style='width:10%'><col style='width:6%'>"
+            "<col style='width:12%'><col style='width:12%'><col style='width:19%'><col style='width:19%'>"
+            "<col style='width:22%'></colgroup><tr><th>student</th><th class=n>score</th><th>submitted</th>"
+            "<th>not graded</th><th>timed out</th><th>crashed</th><th>misconceptions</th></tr>"
+            + "".join(rows) + "</table></div>")
+
+
+def _assignment(aid: str, s: dict) -> list:
+    scores = [s["scores"][k] for k in sorted(s["scores"])]
+    n = len(scores)
+    mean = sum(scores) / n if n else 0.0
+    n_late = sum(1 for v in s["late"].values() if v)
+    parts = [f"<h2>{esc(aid)}</h2><p>{n} submission{'s' * (n != 1)}, mean score {mean:.2f} / {s['max']:g}, "
+             f"{len(s['not_graded'])} could not be graded{f', {n_late} late' if n_late else ''}.</p>",
+             "<div class=charts>" + _png(score_histogram(scores, s["max"]), "score histogram")
+             + _png(pass_rate_chart(s["cells"]), "pass rate per test cell") + "</div>"]
+    if s["misconceptions"] or s["partial"]:
+        parts += _misconceptions(s)
+    parts.append("<p>Test cells by status: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(s["statuses"].items()))
+                 + "</p>")
+    if s["not_graded"]:
+        k = len(s["not_graded"])
+        parts.append(f"<details{' open' if k <= 10 else ''}><summary>Not graded: {k} submission{'s' * (k != 1)}"
+                     "</summary><ul>" + "".join(f"<li>{esc(st)}: {esc(why)}</li>" for st, why in s["not_graded"])
+                     + "</ul></details>")
+    parts.append(_student_table(aid, s))
+    return parts
 
 
 def render(results: list) -> str:
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from autograder.catalogue import find_misconception
 
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Class report</title><style>"
-             "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
-             "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}table{border-collapse:collapse}"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Class report</title><style>{STYLE}"
              "</style></head><body><h1>Class report</h1>"]
     unisolated = sorted({f"{r['student']}/{r['assignment']}" for r in results
                          for nb in r.get("notebooks", {}).values() if nb.get("isolated") is False})
@@ -64,54 +203,7 @@ def render(results: list) -> str:
                      "bubblewrap could not run on the grading machine, so the students' code ran with memory, time "
                      "and process limits only (see INSTRUCTORS.md, \u201cThe sandbox\u201d).</p>")
     for aid, s in sorted(summarise(results).items()):
-        scores = [s["scores"][k] for k in sorted(s["scores"])]
-        n = len(scores)
-        mean = sum(scores) / n if n else 0.0
-        parts.append(f"<h2>{esc(aid)}</h2><p>{n} submissions, mean score {mean:.2f} / {s['max']:g}, "
-                     f"{len(s['not_graded'])} could not be graded"
-                     f"{', ' + str(sum(1 for v in s['late'].values() if v)) + ' late' if any(s['late'].values()) else ''}"
-                     ".</p>")
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-        axes[0].hist(scores, bins=min(20, max(5, n)), range=(0, max(s["max"], 1e-9)), color="#4c72b0")
-        axes[0].set(title="score histogram", xlabel="points", ylabel="students")
-        ids = list(s["cells"])
-        rates = [100.0 * s["cells"][g][0] / max(1, s["cells"][g][1]) for g in ids]
-        axes[1].barh(range(len(ids)), rates, color="#55a868")
-        axes[1].set_yticks(range(len(ids)), ids, fontsize=7)
-        axes[1].invert_yaxis()
-        axes[1].set(title="pass rate per test cell", xlabel="% of students", xlim=(0, 100))
-        parts.append(_png(fig))
-        if s["misconceptions"] or s["partial"]:
-            total = s["misconceptions"] + s["partial"]
-            common = [mid for mid, _ in total.most_common()]
-            alone = [s["misconceptions"][m] for m in common]
-            within = [s["partial"][m] for m in common]
-            fig, ax = plt.subplots(figsize=(11, 0.4 * len(common) + 1))
-            ax.barh(range(len(common)), alone, color="#c44e52", label="the answer's only mistake")
-            if any(within):
-                ax.barh(range(len(common)), within, left=alone, color="#e8a0a2",
-                        label="one of several mistakes in the answer")
-                ax.legend(loc="lower right", fontsize=8)
-            ax.set_yticks(range(len(common)), common, fontsize=8)
-            ax.invert_yaxis()
-            ax.set(title="misconceptions found", xlabel="test cells")
-            parts.append(_png(fig))
-            parts.append("<table><tr><th>misconception</th><th>test cells</th>"
-                         "<th>and among other mistakes</th><th>what it is</th></tr>")
-            for mid, a, w in zip(common, alone, within):
-                m = find_misconception(mid)
-                parts.append(f"<tr><td><code>{esc(mid)}</code></td><td>{a}</td><td>{w}</td>"
-                             f"<td>{esc(m.title) if m else ''}</td></tr>")
-            parts.append("</table>")
-        parts.append("<p>Statuses: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(s["statuses"].items())) + "</p>")
-        if s["not_graded"]:
-            parts.append("<p>Not graded:</p><ul>" + "".join(f"<li>{esc(st)}: {esc(why)}</li>"
-                                                            for st, why in s["not_graded"]) + "</ul>")
-        late = s.get("late", {})
-        parts.append("<table><tr><th>student</th><th>score</th><th>submitted</th></tr>" + "".join(
-            f"<tr><td><a href='feedback/{esc(st)}/{esc(aid)}.html'>{esc(st)}</a></td><td>{s['scores'][st]:g}</td>"
-            f"<td>{esc(late_text(late[st])) if late.get(st) else 'on time'}</td></tr>"
-            for st in sorted(s["scores"])) + "</table>")
+        parts += _assignment(aid, s)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -33,8 +33,29 @@ The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind
    tokens and the score at least MIN_SCORE, or at least LONG_TOKENS and LONG_SCORE (half
    an answer copied).
 
-The report (:mod:`autograder.similarity.report`) says what matched and how many answers to
-the exercise contain it; it judges nothing.
+5. *copies of a source however common*: the baseline of step 3 would hide a leaked
+   solution that many students hand in (a tenth of a class copying it makes every passage
+   of it common). A match with the reference, the solution or a catalogue variant is
+   therefore also weighed without the baseline (given code still weighs nothing), and listed
+   however many answers share it when the student's answer is mostly that source's code
+   (at least MIN_TOKENS tokens and MIN_SCORE of the answer's own code) and one of these says
+   it is more than the answer everyone writes:
+
+   - *beyond the shortest correct answer*: the shared code is at least MIN_TOKENS tokens
+     longer than the shortest correct answer known for the exercise (the reference, the
+     solution and the class's answers that passed all their test cells, counted in tokens of
+     their own code). A short answer that every correct student writes the same way shares
+     no more than that with the solution; a copy of a solution longer than needed does;
+   - *kept verbatim*: the answer keeps, letter for letter, at least VERBATIM_NAMES of the
+     source's own local names (three letters or more, none of them named anywhere in the
+     released notebook) or one of its comments (three words or more, not in the notebook).
+     Independent authors name and comment their code differently; copiers rarely rewrite it.
+
+   A renamed and uncommented copy of a solution that is itself the shortest correct answer
+   cannot be told from an honest answer this way, and is not listed once it is common.
+
+The report (:mod:`autograder.similarity.report`) says what matched, how many answers to the
+exercise contain it and, for a match listed by rule 5, which evidence; it judges nothing.
 """
 from __future__ import annotations
 
@@ -58,6 +79,8 @@ LONG_TOKENS = 40      # or at least this many rare tokens ...
 LONG_SCORE = 0.5      # ... covering at least this fraction (half an answer copied, half written)
 RARE_SHARE = 0.05     # a fingerprint in more than this share of the class is common ...
 RARE_MIN = 3          # ... (but up to this many answers are always rare)
+VERBATIM_NAMES = 3    # a common copy keeps at least this many of the source's own names (rule 5) ...
+VERBATIM_WORDS = 3    # ... or a comment of at least this many words
 SEED_WEIGHT = 0.75    # only pairs sharing a fingerprint at least this rare are examined
 MAX_SOURCE_CHARS = 20_000   # longer answers are compared on their first MAX_SOURCE_CHARS characters
 KINDS = ("reference", "solution", "variant", "student")
@@ -458,6 +481,7 @@ class Match:
     other_marks: list = field(default_factory=list, repr=False)
     student_source: str = field(default="", repr=False)
     other_source: str = field(default="", repr=False)
+    evidence: str = "rare in the class"   # or why a common copy of a source is listed (rule 5)
 
 
 def _covered(doc: Doc, weights: dict) -> np.ndarray:
@@ -495,10 +519,12 @@ def _marks(doc: Doc, mask: np.ndarray) -> list:
     return [tuple(s) for s in out]
 
 
-def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None) -> list[Match]:
+def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None,
+                     passed=None) -> list[Match]:
     """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
     source}. See the module docstring. `stats`, a dict, gets the counts of fingerprints
-    indexed and of the pairs of students examined."""
+    indexed and of the pairs of students examined; `passed`, the students whose answer
+    passed all its test cells (their lengths set the shortest correct answer of rule 5)."""
     t0 = time.perf_counter()
     given = given_hashes(given_texts)
     names = list(answers) + list(sources)
@@ -575,5 +601,79 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
         fewest = min(len(holders[h]) for h in shared)
         found.append(Match(aid, exercise, a, kind, other, round(min(1.0, score), 3), tokens, round(min(1.0, sa), 3),
                            round(min(1.0, sb), 3), fewest, n, _marks(da, ma), _marks(db, mb), da.source, db.source))
+    already = {(m.student, (m.kind, m.other)) for m in found if m.kind != "student"}
+    found += _common_copies(aid, exercise, docs, refs, holders, given_texts, passed, already)
     found.sort(key=lambda m: (-m.score, KINDS.index(m.kind), m.student, m.other))
     return found
+
+
+# ----------------------------------------------------------------------------------------
+# rule 5: copies of a source, however many students share them
+# ----------------------------------------------------------------------------------------
+def shortest_correct(docs: dict, refs: dict, passed) -> int:
+    """Tokens of own code of the shortest correct answer known: the reference, the solution
+    and the answers of `passed` students."""
+    lengths = [d.own for (kind, _), d in refs.items() if kind in ("reference", "solution")]
+    lengths += [docs[st].own for st in (passed or ()) if st in docs]
+    return min(lengths) if lengths else 0
+
+
+def _local_names(doc: Doc, mask: np.ndarray) -> set:
+    return {doc.source[doc.spans[i][0]:doc.spans[i][1]] for i in np.flatnonzero(mask)
+            if doc.tokens[i] == "V" and doc.spans[i] is not None}
+
+
+_COMMENT = re.compile(r"#[ \t]*([^\n]*\S)")
+
+
+def verbatim(student: Doc, smask: np.ndarray, source: Doc, omask: np.ndarray, given_texts) -> list[str]:
+    """The source's own names (three letters or more, named nowhere in the given texts) and
+    comments (VERBATIM_WORDS words or more, not in the given texts) that the student's
+    answer keeps letter for letter, names within the matched code."""
+    given = "\n".join(str(t) for t in given_texts)
+    words = set(re.findall(r"[A-Za-z_]\w*", given))
+    flat = " ".join(given.split())
+    names = sorted(n for n in _local_names(student, smask) & _local_names(source, omask)
+                   if len(n) >= 3 and n not in words)
+    mine = {" ".join(c.split()) for c in _COMMENT.findall(student.source)}
+    comments = sorted({" ".join(c.split()) for c in _COMMENT.findall(source.source)} & mine)
+    comments = [c for c in comments if len(c.split()) >= VERBATIM_WORDS and c not in flat]
+    return (names if len(names) >= VERBATIM_NAMES else []) + [f"# {c}" for c in comments]
+
+
+def _common_copies(aid, exercise, docs, refs, holders, given_texts, passed, already) -> list[Match]:
+    """Rule 5 of the module docstring: matches with a source weighed without the class's
+    baseline, listed with the evidence that they are more than the answer everyone writes."""
+    natural = shortest_correct(docs, refs, passed)
+    counts: dict = defaultdict(int)
+    for key, d in refs.items():
+        for h in d.prints:
+            for st in holders.get(h, ()):
+                counts[(st, key)] += 1
+    out = []
+    for (st, key), c in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        da, db = docs[st], refs[key]
+        if (st, key) in already or c < 2 or K * c < max(MIN_TOKENS, MIN_SCORE * da.own):
+            continue
+        shared = da.prints.keys() & db.prints.keys()
+        weights = dict.fromkeys(shared, 1.0)
+        ma = _covered(da, weights)
+        full = float(ma.sum())
+        score = full / max(1.0, da.own)
+        if full < MIN_TOKENS or score < MIN_SCORE:
+            continue
+        ma, mb = ma > 0, _covered(db, weights) > 0
+        evidence = []
+        if full - natural >= MIN_TOKENS:
+            evidence.append(f"{full:.0f} tokens shared, {full - natural:.0f} beyond the shortest correct answer "
+                            f"({natural} tokens)")
+        kept = verbatim(da, ma, db, mb, given_texts)
+        if kept:
+            evidence.append("kept verbatim: " + ", ".join(kept))
+        if not evidence:
+            continue
+        out.append(Match(aid, exercise, st, key[0], key[1], round(min(1.0, score), 3), int(ma.sum()),
+                         round(min(1.0, score), 3), round(min(1.0, float(mb.sum()) / max(1, db.own)), 3),
+                         min(len(holders[h]) for h in shared), len(docs), _marks(da, ma), _marks(db, mb),
+                         da.source, db.source, "; ".join(evidence)))
+    return out

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from autograder.files import atomic_write, esc
 from autograder.similarity.fingerprints import (KINDS, LONG_SCORE, LONG_TOKENS, MIN_SCORE, MIN_TOKENS, RARE_MIN, RARE_SHARE,
-                                   Match, compare_exercise)
+                                   VERBATIM_NAMES, Match, compare_exercise)
 
 PARALLEL_MIN_ANSWERS = 2000   # smaller classes are compared in one process (starting more costs more)
 CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "score", "shared_tokens",
-               "student_share", "source_share", "fewest_answers_with_match", "answers"]
+               "student_share", "source_share", "fewest_answers_with_match", "answers", "evidence"]
 
 # ----------------------------------------------------------------------------------------
 # what an exercise's answers may be compared with
@@ -160,19 +160,35 @@ def answers_of(results: list) -> dict:
     return out
 
 
+def passed_of(results: list) -> dict:
+    """{assignment: {exercise: {students whose answer passed every test cell of it}}}."""
+    cells = defaultdict(lambda: defaultdict(dict))
+    for r in results:
+        for nb in r.get("notebooks", {}).values():
+            for c in nb.get("cells", []):
+                ex = c.get("exercise")
+                if ex:
+                    mine = cells[r["assignment"]][ex]
+                    mine[r["student"]] = mine.get(r["student"], True) and c.get("status") == "passed"
+    return {aid: {ex: {st for st, ok in sts.items() if ok} for ex, sts in exs.items()} for aid, exs in cells.items()}
+
+
 def _job(args) -> tuple[list, dict]:
     stats: dict = {}
-    return compare_exercise(*args, stats=stats), stats
+    *head, passed = args
+    return compare_exercise(*head, stats=stats, passed=passed), stats
 
 
 def compare_class(results: list, root: Path, stats=None, workers: int = 1) -> list[Match]:
     """Flagged matches of every exercise of graded `results` (see :func:`compare_exercise`),
     the exercises shared among `workers` processes."""
     jobs = []
+    passed = passed_of(results)
     for aid, exercises in sorted(answers_of(results).items()):
         course = course_sources(root, aid)
         for ex, answers in sorted(exercises.items()):
-            jobs.append((aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, [])))
+            jobs.append((aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []),
+                         passed.get(aid, {}).get(ex, set())))
     if workers > 1 and len(jobs) > 1 and sum(len(j[2]) for j in jobs) >= PARALLEL_MIN_ANSWERS:
         import concurrent.futures
         import multiprocessing
@@ -212,7 +228,7 @@ def write_similarity(out: Path, results: list, root: Path, workers: int = 1) -> 
     w.writerow(CSV_COLUMNS)
     for m in found:
         w.writerow([m.assignment, m.exercise, m.student, m.kind, m.other, f"{m.score:.3f}", m.shared_tokens,
-                    f"{m.student_share:.3f}", f"{m.other_share:.3f}", m.fewest, m.answers])
+                    f"{m.student_share:.3f}", f"{m.other_share:.3f}", m.fewest, m.answers, m.evidence])
     atomic_write(out / "similarity.csv", buf.getvalue())
     page = out / "similarity.html"
     atomic_write(page, render(found, answers_of(results)))
@@ -229,6 +245,10 @@ def _highlight(source: str, marks: list) -> str:
     return "".join(parts)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 _KIND_TITLE = {"reference": "the tnn_lib reference", "solution": "the instructor's solution",
                "variant": "a catalogue variant", "student": "another student's answer"}
 
@@ -238,10 +258,11 @@ def render(found: list, answers: dict) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Similar answers</title><style>"
              "body{font-family:system-ui,sans-serif;max-width:90rem;margin:2rem auto;padding:0 1rem}"
              "td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top}"
-             "table{border-collapse:collapse}.side{display:grid;grid-template-columns:1fr 1fr;gap:1rem}"
+             "table{border-collapse:collapse}.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem}"
              "pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.85rem}mark{background:#ffd84d}"
              "</style></head><body><h1>Similar answers</h1>",
-             f"<p>{len(found)} matches in {n_ex} exercises. <a href='report.html'>Class report</a>, "
+             f"<p>{_count(len(found), 'match', 'matches')} in {_count(n_ex, 'exercise', 'exercises')}. "
+             "<a href='report.html'>Class report</a>, "
              "<a href='similarity.csv'>similarity.csv</a>.</p>",
              "<p>Each answer was compared, without running it, with every classmate's answer to the same "
              "exercise, with the tnn_lib reference, the instructor's solution and the catalogue's variants: "
@@ -253,6 +274,11 @@ def render(found: list, answers: dict) -> str:
              "(neither given nor common in the class) that the two share (against the reference, the solution or a "
              f"variant: the student's side). A match is listed when the shared code weighs at least {MIN_TOKENS} "
              f"tokens and the score is at least {MIN_SCORE:.0%}, or {LONG_TOKENS} tokens and {LONG_SCORE:.0%}. "
+             "A match with the reference, the solution or a variant is also listed however many answers share it "
+             f"when the answer is mostly that code (at least {MIN_TOKENS} tokens and {MIN_SCORE:.0%} of it) and it is "
+             f"more than the answer everyone writes: {MIN_TOKENS} tokens or more beyond the shortest correct answer "
+             f"known (the reference, the solution, the answers that passed), or at least {VERBATIM_NAMES} of the "
+             "source's own names or one of its comments kept verbatim; the <em>evidence</em> column says which. "
              "<em>Shared code</em> counts the tokens highlighted; the share of each side counts their weight. This "
              "page says what matched and how unusual it is in this class; it judges nothing: an answer can "
              "resemble another for honest reasons.</p>"]
@@ -263,19 +289,20 @@ def render(found: list, answers: dict) -> str:
         parts.append("<p>No answers are unusually similar.</p>")
     for (aid, ex), ms in sorted(by_ex.items()):
         parts.append(f"<h2>{esc(aid)}: <code>{esc(ex)}</code></h2>"
-                     f"<p>{ms[0].answers} answers to this exercise.</p>")
+                     f"<p>{_count(ms[0].answers, 'answer', 'answers')} to this exercise.</p>")
         for kind in KINDS:
             group = [m for m in ms if m.kind == kind]
             if not group:
                 continue
             parts.append(f"<h3>Similar to {esc(_KIND_TITLE[kind])}</h3><table><tr><th>student</th><th>similar to"
-                         "</th><th>score</th><th>shared code</th><th>how unusual</th></tr>")
+                         "</th><th>score</th><th>shared code</th><th>how unusual</th><th>evidence</th></tr>")
             for i, m in enumerate(group):
                 anchor = esc(f"{aid}-{ex}-{kind}-{i}")
                 parts.append(f"<tr><td><a href='#{anchor}'>{esc(m.student)}</a></td><td>{esc(m.other)}</td>"
                              f"<td>{m.score:.2f}</td><td>{m.shared_tokens} tokens: {m.student_share:.0%} of "
                              f"{esc(m.student)}'s distinctive code, {m.other_share:.0%} of {esc(m.other)}'s</td>"
-                             f"<td>the rarest matched passage is in {m.fewest} of {m.answers} answers</td></tr>")
+                             f"<td>the rarest matched passage is in {m.fewest} of {m.answers} answers</td>"
+                             f"<td>{esc(m.evidence)}</td></tr>")
             parts.append("</table>")
             for i, m in enumerate(group):
                 anchor = esc(f"{aid}-{ex}-{kind}-{i}")
