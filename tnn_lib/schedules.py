@@ -338,7 +338,10 @@ def max_stable_lr(hessian):
     ValueError
         When H is not square, not symmetric, or has a negative eigenvalue (then no rate
         makes gradient descent converge from every start: along that direction it climbs
-        away from the saddle).
+        away from the saddle). All three allow for round-off relative to s = max |H_ij|:
+        symmetric means |H − Hᵀ| <= 1e-12·s entrywise, an eigenvalue is negative only below
+        −1e-12·D·s (a computed λ_min of −3e-16 is a zero eigenvalue), and H counts as 0 when
+        λ_max <= 1e-12·D·s.
 
     Notes
     -----

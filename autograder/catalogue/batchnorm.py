@@ -136,7 +136,7 @@ def _bn_backward_variant(mean_path=True, var_path=True, use_gamma=True, dgamma="
         if var_path:
             dz = dz - z_hat * (du * z_hat).mean(axis=0)
         dg = {"z_hat": (dout * z_hat).sum(axis=0), "none": dout.sum(axis=0),
-              "z": (dout * z).sum(axis=0), "out": (dout * gamma * z_hat).sum(axis=0)}[dgamma]   # "out" = γ·ẑ: the cache has no β
+              "z": (dout * z).sum(axis=0), "out": (dout * gamma * z_hat).sum(axis=0)}[dgamma]   # "out" = γ·u: the output ẑ without β (the cache has no β)
         if keepdims:
             return dz / s, dg[None, :], dout.sum(axis=0, keepdims=True)
         return dz / s, dg, dout.sum(axis=0)
@@ -376,16 +376,16 @@ MISCONCEPTIONS = [
                   "out = γ·û + β, so dLoss/dû = dout·γ before the normalisation stage — see 'Scale and shift'",
                   impl=_bn_backward_variant(use_gamma=False)),
     Misconception("batchnorm_backward", "bn-dgamma-not-times-zhat",
-                  "your dgamma is Σ dout, not multiplied by the normalised ẑ",
-                  "dLoss/dγ = Σ_i dout_i · ẑ_i (ẑ = z_hat in the cache); Σ dout alone is dbeta — see 'Scale and shift'",
+                  "your dgamma is Σ dout, not multiplied by the normalised u",
+                  "dLoss/dγ = Σ_i dout_i · u_i (u = (z − μ)/√(σ² + ε), z_hat in the cache); Σ dout alone is dbeta — see 'Scale and shift'",
                   impl=_bn_backward_variant(dgamma="none")),
     Misconception("batchnorm_backward", "bn-dgamma-times-z",
-                  "your dgamma multiplies dout by the raw input z instead of the normalised ẑ",
-                  "γ scales ẑ, so dLoss/dγ = Σ_i dout_i · ẑ_i with ẑ = z_hat from the cache — see 'Scale and shift'",
+                  "your dgamma multiplies dout by the raw input z instead of the normalised u",
+                  "γ scales u, so dLoss/dγ = Σ_i dout_i · u_i with u = (z − μ)/√(σ² + ε), z_hat from the cache — see 'Scale and shift'",
                   impl=_bn_backward_variant(dgamma="z")),
     Misconception("batchnorm_backward", "bn-dgamma-times-output",
-                  "your dgamma multiplies dout by the layer's output γ·ẑ instead of ẑ",
-                  "out = γ·ẑ + β, so ∂out/∂γ = ẑ: dLoss/dγ = Σ_i dout_i · ẑ_i, without another γ — see 'Scale and shift'",
+                  "your dgamma multiplies dout by γ·u (the layer's output ẑ = γ·u + β without β) instead of u",
+                  "ẑ = γ·u + β, so ∂ẑ/∂γ = u: dLoss/dγ = Σ_i dout_i · u_i (u = z_hat in the cache), without another γ — see 'Scale and shift'",
                   impl=_bn_backward_variant(dgamma="out")),
     Misconception("batchnorm_backward", "bn-param-grads-kept-2d",
                   "dgamma and dbeta have shape (1, D): the sums over the batch kept their axis",

@@ -13,8 +13,11 @@ only does when lr changes.
 Every wrong variant differs from the reference and from the other variants of its exercise
 on every case the notebook checks (``tests/test_catalogue.py``). For that:
 
-* the adaptive steps are checked with an ε that is not their default (1e-7 for RMSprop and
-  Adam, whose default is 1e-8), so that an ε hard-coded to the default shows;
+* the adaptive steps are checked with an ε that is neither their default (1e-10 for Adagrad,
+  1e-8 for RMSprop and Adam) nor the CS231n slides' constant 1e-7: 1e-9 for Adagrad, 3e-7 for
+  RMSprop, Adam and AdamW, so that an ε hard-coded to any of these shows;
+* the gradient ``dw`` handed to each step is the checks' own array, and what is left of it after
+  the step is compared too: a step may not change the gradient it was given (``dw += λ·w``);
 * one coordinate of the adaptive steps starts at w = 0 with gradients of size 1e-13, far
   below ε: ε then sets the whole step, so ε ignored (0/0 where a gradient is 0, a sign
   step elsewhere), hard-coded to 1e-8 or to machine epsilon all differ (with w = 0 Adam's
@@ -34,10 +37,10 @@ _HYPER = {  # the hyper-parameters each step is called with in the checks (lr is
     "sgd_step": {"lr": 0.1},
     "momentum_step": {"lr": 0.1, "momentum": 0.9},
     "nesterov_step": {"lr": 0.1, "momentum": 0.9},
-    "adagrad_step": {"lr": 0.1, "eps": 1e-10},
-    "rmsprop_step": {"lr": 0.01, "alpha": 0.9, "eps": 1e-7},
-    "adam_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0.1},
-    "adamw_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0.5},
+    "adagrad_step": {"lr": 0.1, "eps": 1e-9},
+    "rmsprop_step": {"lr": 0.01, "alpha": 0.9, "eps": 3e-7},
+    "adam_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 3e-7, "weight_decay": 0.1},
+    "adamw_step": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 3e-7, "weight_decay": 0.5},
 }
 _COMMON = ("zero_grad", "matrix", "long", "big_lr")
 CASES = {  # named edge cases per step; tiny gradients only move the adaptive methods; two steps
@@ -102,19 +105,30 @@ def _run_steps(impl, inputs):
     hyper = {k: v for k, v in inputs.items() if k not in ("w", "grads", "lr_decay")}
     lr0, decay = hyper.pop("lr"), inputs["lr_decay"]
     w, state = inputs["w"], {}
-    returned, in_place = [], []
+    returned, in_place, grads_after = [], [], []
     for t, g in enumerate(inputs["grads"]):
-        passed = w
-        out = impl(passed, g.copy(), state, lr=lr0 * decay**t, **hyper)
+        passed, given = w, g.copy()
+        out = impl(passed, given, state, lr=lr0 * decay**t, **hyper)
+        grads_after.append(np.array(given, dtype=float, copy=True))
         if out is None:
             raise ValueError("the step returned None; update w in place and return it")
         returned.append(np.array(out, dtype=float, copy=True))
         in_place.append(np.array(passed, dtype=float, copy=True))
         w = out if isinstance(out, np.ndarray) else passed
-    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place)}
+    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place),
+            "the gradient dw after each step (left as given)": np.stack(grads_after)}
 
 
 # --------------------------------------------------------------------------- wrong variants
+def _adam_l2_into_dw(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    dw += weight_decay * w  # L2 added to the caller's gradient array
+    t = state["t"] = state.get("t", 0) + 1
+    m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * dw
+    v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * dw * dw
+    w -= lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    return w
+
+
 def _sgd_ascent(w, dw, state, lr):
     w += lr * dw  # the lecture slide's typo `x += learning_rate * dx`
     return w
@@ -353,6 +367,9 @@ MISCONCEPTIONS = [
     _M("rmsprop_step", "rmsprop-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
        "use the eps you are given; the checks pass one that is not the default",
        impl=_rmsprop(use_eps=False, fixed_eps=1e-8)),
+    _M("rmsprop_step", "rmsprop-eps-cs231n", "you wrote ε as the constant 1e-7 (the CS231n slides' code) instead of "
+       "using the eps argument", "use the eps you are given; the checks pass one that is not the default",
+       impl=_rmsprop(use_eps=False, fixed_eps=1e-7)),
     _M("rmsprop_step", "rmsprop-eps-machine", "you used machine epsilon (np.finfo(float).eps) instead of the "
        "eps argument", "ε is a hyper-parameter, not a guard against rounding: use the eps you are given",
        impl=_rmsprop(use_eps=False, fixed_eps=float(np.finfo(float).eps))),
@@ -378,6 +395,13 @@ MISCONCEPTIONS = [
     _M("adam_step", "adam-eps-hard-coded", "you wrote ε as the constant 1e-8 instead of using the eps argument",
        "use the eps you are given; the checks pass one that is not the default",
        impl=_adam(use_eps=False, fixed_eps=1e-8)),
+    _M("adam_step", "adam-eps-cs231n", "you wrote ε as the constant 1e-7 (the CS231n slides' code) instead of "
+       "using the eps argument", "use the eps you are given; the checks pass one that is not the default",
+       impl=_adam(use_eps=False, fixed_eps=1e-7)),
+    _M("adam_step", "adam-l2-changes-dw", "you added weight_decay·w to dw in place (dw += …): the step is right, "
+       "but the caller's gradient array is changed",
+       "write g = dw + weight_decay * w (a new array); the docstring says dw is not modified — a caller that "
+       "logs or clips the gradient after the step would see yours changed", impl=_adam_l2_into_dw),
     _M("adam_step", "adam-eps-machine", "you used machine epsilon (np.finfo(float).eps) instead of the eps "
        "argument", "ε is a hyper-parameter, not a guard against rounding: use the eps you are given",
        impl=_adam(use_eps=False, fixed_eps=float(np.finfo(float).eps))),

@@ -164,6 +164,22 @@ def _quickprop_denominator_reversed(w, dw, state, lr=0.01, max_growth=1.75):
     return w
 
 
+def _quickprop_fahlman(w, dw, state, lr=0.01, max_growth=1.75):
+    prev_g = state.setdefault("prev_grad", np.zeros_like(w))
+    prev_step = state.setdefault("prev_step", np.zeros_like(w))
+    denom = prev_g - dw
+    safe = np.where(denom != 0, denom, 1.0)
+    secant = np.where(denom != 0, prev_step * dw / safe, np.where(dw != 0, max_growth * prev_step, 0.0))
+    limit = max_growth * np.abs(prev_step)
+    secant = np.clip(secant, -limit, limit)
+    along = dw * prev_step < 0                               # −g points the way of the last step
+    step = np.where(prev_step == 0, -lr * dw, secant - np.where(along, lr * dw, 0.0))
+    w += step
+    prev_g[...] = dw
+    prev_step[...] = step
+    return w
+
+
 def _quickprop_plus_gradient(w, dw, state, lr=0.01, max_growth=1.75):
     prev_g = state.setdefault("prev_grad", np.zeros_like(w))
     prev_step = state.setdefault("prev_step", np.zeros_like(w))
@@ -513,8 +529,14 @@ MISCONCEPTIONS = [
        "Δw = Δw_prev·g/(g_prev − g): on a parabola this jumps to the minimum; the other sign jumps away from it",
        impl=_quickprop_denominator_reversed),
     _M("quickprop_step", "quickprop-plus-gradient-step", "you added a gradient step −lr·g to every secant step",
-       "the gradient step is taken only where there is no previous step (Δw_prev = 0); the secant step "
-       "stands alone", impl=_quickprop_plus_gradient),
+       "this exercise takes the pure secant step, with −lr·g only where there is no previous step (Δw_prev = 0). "
+       "(Fahlman's 1988 rule adds −ε·g only while the slope points along the last step, g·Δw_prev < 0 — "
+       "never to every step) — see 'QuickProp'", impl=_quickprop_plus_gradient),
+    _M("quickprop_step", "quickprop-fahlman-gradient-term",
+       "you added −lr·g to the secant step where the slope points along the last step, as in Fahlman's (1988) "
+       "Quickprop; this exercise asks for the pure secant step",
+       "Fahlman's rule is Quickprop too, but the checks expect its simplification: the secant step alone, "
+       "−lr·g only where Δw_prev = 0 — see 'QuickProp'", impl=_quickprop_fahlman),
 
     _M("ReduceLROnPlateau", "plateau-patience-off-by-one",
        "you reduced the rate after `patience` bad epochs; PyTorch waits for patience + 1",
