@@ -129,6 +129,7 @@ class WidgetApp:
         self.needed = None       # the one line "implement `X` first (…)" while the draw needs it
         self.driven_by = ""      # "driven by your `X`" when the draw ran on the student's code
         self.driven_extra = set()  # exercises an action (the Train button) ran on the student's code
+        self.used = set()          # the exercises the last draw (and actions) ran on the student's code
         self._frozen = None   # (layout engine, axes it laid out): see refresh
         header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
                               + (f"<p class='tnn-description'>{description}</p>" if description else ""))
@@ -196,7 +197,8 @@ class WidgetApp:
             self.last_seconds = time.perf_counter() - t0
             self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
             return
-        self.driven_by = student.driven_by(used | self.driven_extra)
+        self.used = set(used) | self.driven_extra
+        self.driven_by = student.driven_by(self.used)
         legible(self.fig, done=self._legible_axes)
         self.image.value = self._png()
         self.last_seconds = time.perf_counter() - t0
