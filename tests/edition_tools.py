@@ -43,10 +43,13 @@ def _modules():
     return [tnn_lib] + mods
 
 
-def _plan():
-    """[(owner, attribute, new value)] and the references by name."""
+def _plan(released=()):
+    """[(owner, attribute, new value)] and the references by name; the exercises of the
+    assignments in `released` keep their reference (``--answers``)."""
     from autograder.catalogue import get_exercise
     from tnn_lib import student
+    from tnn_lib.topics import BY_ID
+    kept = {n for aid in released for n in BY_ID[aid].exercises}
     names = student.exercises()
     for name in names:          # the checks keep comparing with the reference, as in the repository
         get_exercise(name)
@@ -60,7 +63,7 @@ def _plan():
     missing = names - set(refs)
     if missing:
         raise AssertionError(f"exercises not found in tnn_lib: {sorted(missing)}")
-    by_id = {id(f): n for n, f in refs.items()}
+    by_id = {id(f): n for n, f in refs.items() if n not in kept}
     stubs = {n: make_stub(n) for n in refs}
     changes = []
     for mod in mods:
@@ -77,9 +80,9 @@ def _plan():
 REFERENCES: dict = {}   # name -> the reference, while an edition is simulated
 
 
-def simulate_edition(monkeypatch) -> dict:
+def simulate_edition(monkeypatch, released=()) -> dict:
     from tnn_lib import student
-    changes, refs = _plan()
+    changes, refs = _plan(released)
     monkeypatch.setattr(__import__(__name__), "REFERENCES", refs)
     for owner, attr, new in changes:
         monkeypatch.setattr(owner, attr, new)
@@ -88,11 +91,11 @@ def simulate_edition(monkeypatch) -> dict:
     return refs
 
 
-def install_in_process() -> dict:
+def install_in_process(released=()) -> dict:
     """As :func:`simulate_edition`, for good (a notebook kernel's process)."""
     from tnn_lib import student
     global REFERENCES
-    changes, refs = _plan()
+    changes, refs = _plan(released)
     REFERENCES = refs
     for owner, attr, new in changes:
         setattr(owner, attr, new)
@@ -101,10 +104,11 @@ def install_in_process() -> dict:
     return refs
 
 
-def kernel_cell(tests_dir) -> str:
-    """The source of a first notebook cell that turns the kernel into the simulated edition."""
+def kernel_cell(tests_dir, released=()) -> str:
+    """The source of a first notebook cell that turns the kernel into the simulated edition
+    (with the answers of the assignments in `released`)."""
     return (f"import sys; sys.path.insert(0, {str(tests_dir)!r})\n"
-            "import edition_tools; edition_tools.install_in_process(); del edition_tools, sys")
+            f"import edition_tools; edition_tools.install_in_process({tuple(released)!r}); del edition_tools, sys")
 
 
 def checked_as_in_the_edition(check, name, fn, **kwargs):

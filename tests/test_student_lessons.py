@@ -395,3 +395,76 @@ def test_no_released_notebook_uses_an_exercise_of_a_later_assignment(monkeypatch
     found = {(name, ex) for _, name, ex in later_uses(old, "03_dropout", uses)}
     assert {("train_epoch", "train_epoch"), ("evaluate", "evaluate"), ("Adam", "adam_step"),
             ("Linear", "init_weights")} <= found, found
+
+
+# ----------------------------------------------------------------------------------------
+# Run All of a released notebook, in a kernel (nbclient)
+# ----------------------------------------------------------------------------------------
+def _run_all(nb, tmp_path, edition: bool, released=()):
+    """Execute `nb` as JupyterLab's Run All does (cells tagged raises-exception may fail;
+    any other failing cell stops it: CellExecutionError), in the simulated edition if asked
+    (holding the answers of the assignments `released`)."""
+    import nbformat
+    from nbclient import NotebookClient
+    if edition:
+        from edition_tools import kernel_cell
+        nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_cell(Path(__file__).parent, released)))
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def _errors(nb) -> list:
+    return [(i, ANSI.sub("", "\n".join(o.traceback)), o.ename) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def _widget_texts(nb) -> str:
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return "\n".join(str(m.get("state", {}).get("value", "")) for m in state.values()
+                     if m.get("model_name") == "HTMLModel")
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+@pytest.mark.slow
+def test_run_all_of_a_blank_notebook_in_the_edition_then_with_answers(tmp_path):
+    """02_batchnorm as released, in the simulated edition: Run All shows the lesson with
+    one-line "implement X first" messages (no traceback, nothing from tnn_lib's files), the
+    widget says which exercise it needs; with the answers of solutions/ in the answer cells,
+    nothing fails, a lesson cell and the widget say they ran on the student's code. (Its test
+    cells check gradients with 00's `numerical_gradient`: the edition of the second run holds
+    the answers of 00 and 01, as ``--answers 00_backprop,01_divergences`` gives them.)"""
+    import nbformat
+    aid = "02_batchnorm"
+    blank = _run_all(nbformat.read(ROOT / "notebooks" / aid / f"{aid}.ipynb", as_version=4), tmp_path, edition=True)
+    errors = _errors(blank)
+    assert errors
+    for i, shown, ename in errors:
+        assert "Traceback" not in shown and "tnn_lib/" not in shown and "site-packages" not in shown, shown
+        assert shown.startswith("… not answered yet") or shown.startswith("✗ check failed"), shown
+        assert len(shown.splitlines()) <= 4 and all(len(line) <= student.WIDTH for line in shown.splitlines()), shown
+    lessons = {i: shown for i, shown, _ in errors if not _is_test_cell(blank.cells[i])}
+    assert any("implement `batchnorm_forward` first (notebook 02_batchnorm, section 2." in s for s in lessons.values())
+    bn_lesson = next(i for i, c in enumerate(blank.cells) if "BatchNorm1d(1)" in c.source)
+    assert bn_lesson in lessons and "implement `batchnorm_forward` first" in lessons[bn_lesson]
+    widgets = _widget_texts(blank)
+    assert "implement `batchnorm_forward` first (notebook 02_batchnorm" in widgets, widgets[:2000]
+
+    filled = nbformat.read(ROOT / "notebooks" / aid / f"{aid}.ipynb", as_version=4)
+    answers = _answer_cells(aid)
+    for c in filled.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution"):
+            c.source = answers[gid]
+    done = _run_all(filled, tmp_path, edition=True, released=("00_backprop", "01_divergences"))
+    assert not _errors(done), _errors(done)
+    shown = "".join(o.get("text", "") for o in done.cells[bn_lesson].outputs)
+    assert "↳ this cell ran on your own code: driven by your `batchnorm_backward`, `batchnorm_forward`" in shown or \
+        "↳ this cell ran on your own code: driven by your `batchnorm_forward`" in shown, shown
+    widgets = _widget_texts(done)
+    assert "driven by your `batchnorm_forward`" in widgets, widgets[:2000]
+    assert "implement `" not in widgets

@@ -198,10 +198,16 @@ class WidgetApp:
             self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
             return
         self.used = set(used) | self.driven_extra
-        self.driven_by = student.driven_by(self.used)
         legible(self.fig, done=self._legible_axes)
         self.image.value = self._png()
         self.last_seconds = time.perf_counter() - t0
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The status line: the draw's summary, then whose code drove it (the student edition)."""
+        from tnn_lib import student
+
+        self.driven_by = student.driven_by(self.used)
         summary = self.last.get("summary") if isinstance(self.last, dict) else None
         parts = [f"<span>{summary}</span>"] if summary else []
         if self.driven_by:
@@ -225,7 +231,9 @@ class WidgetApp:
             self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
             return False
         self.driven_extra |= used
-        self.refresh()
+        if self.needed is None:
+            self.used |= used
+            self._show_status()
         return True
 
     def _png(self) -> bytes:
