@@ -64,6 +64,11 @@ def readable(message: str, head: str) -> list:
     without its machine-readable tag lines."""
     lines = [ln for ln in message.splitlines()
              if not (ln.startswith(MISCONCEPTION_TAG) or ln.startswith(REFERENCE_TAG))]
+    try:  # broken at spaces: JupyterLab's output otherwise breaks long lines mid-word
+        from tnn_lib.student import wrap
+        lines = wrap(lines)
+    except ImportError:
+        pass
     return [f"\x1b[1;31m{head}\x1b[0m"] + lines
 
 
@@ -665,5 +670,44 @@ def check_poll(name: str, answer, correct, why: str) -> bool:
     return Passed()
 
 
+# ----------------------------------------------------------------------------------------
+# the student edition: a passing visible check registers the answer for lessons and widgets
+# ----------------------------------------------------------------------------------------
+def _edition_registry():
+    """tnn_lib.student when this is the student edition (EDITION true), else None: in the
+    repository, and so in grading (where the student's functions are proxies into the
+    sandbox), nothing is ever registered."""
+    try:
+        from tnn_lib import student
+    except ImportError:
+        return None
+    return student if getattr(student, "EDITION", False) else None
+
+
+def _registering(check_fn):
+    """`check` that, in the student edition, registers the student's function (or class,
+    e.g. ReduceLROnPlateau) with :func:`tnn_lib.student.register` when the check passes and
+    withdraws it when a check of the same answer fails: the edition's stubs, and so the
+    lessons, the `tnn_lib` classes and the widgets, then run on the student's own code."""
+    import functools
+
+    @functools.wraps(check_fn)
+    def check(name, student_fn, *args, **kwargs):
+        try:
+            passed = check_fn(name, student_fn, *args, **kwargs)
+        except BaseException:
+            registry = _edition_registry()
+            if registry is not None and registry.registered(name) is student_fn:
+                registry.forget(name)
+            raise
+        registry = _edition_registry()
+        if registry is not None and callable(student_fn):
+            registry.register(name, student_fn)
+        return passed
+
+    return check
+
+
+check = _registering(check)
 _watch_test_cells()
 

@@ -410,7 +410,11 @@ class JupyterLab:
     jupyterlab/overrides.json, no news prompt), except that
     every cell is kept in the page (JupyterLab 4 otherwise renders only the cells in view)."""
 
-    def __init__(self, root: Path, home: Path, timeout: float = 90):
+    def __init__(self, root: Path, home: Path, timeout: float = 90, package: Path = ROOT, settings_args=None,
+                 config_path: Path | None = None):
+        """`package`: the folder whose tnn_lib and autograder the kernels import (a student
+        edition's folder, say); `settings_args`: JupyterLab's settings options (default:
+        the repository's `workbook.py lab`); `config_path`: prepended to JUPYTER_CONFIG_PATH."""
         import secrets
         import urllib.request
 
@@ -422,10 +426,12 @@ class JupyterLab:
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(Path(home) / "config"),
                    JUPYTER_RUNTIME_DIR=str(Path(home) / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
                    JUPYTERLAB_WORKSPACES_DIR=str(Path(home) / "workspaces"),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+                   PYTHONPATH=os.pathsep.join([str(package), os.environ.get("PYTHONPATH", "")]))
+        if config_path is not None:
+            env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(config_path), os.environ.get("JUPYTER_CONFIG_PATH", "")])
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
                "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={self.root}", *lab_settings()]
+               f"--ServerApp.root_dir={self.root}", *(lab_settings() if settings_args is None else settings_args)]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         self.log_path = Path(home) / "jupyterlab.log"

@@ -103,6 +103,11 @@ def test_released_notebook_runs_all_of_its_lesson(aid, tmp_path):
             assert "checks.py" not in shown and "TNN-" not in shown, shown
             if "Traceback" not in shown:
                 assert "not answered yet" in shown, shown
+        else:
+            # a lesson cell that needs an unanswered exercise: one line naming it, no traceback
+            shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0].traceback))
+            assert "Traceback" not in shown and re.match(r"… not answered yet: implement `\w+` first \(notebook ",
+                                                          shown), f"{aid}: a lesson cell shows {shown}"
     # nbgrader's Validate reports the graded cells with an error output as failed (its own method)
     from nbgrader.validator import Validator
     failed = Validator()._get_failed_cells(nb)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release.edition import FORBIDDEN, write_student_edition
+from autograder.release.edition import EDITION_SETTINGS, FORBIDDEN, write_student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_LINE = 8
@@ -88,10 +88,58 @@ def scan(files: dict, secrets: dict) -> list[str]:
     return leaks
 
 
+RELEASED = {}   # when the module's edition was written: (before, after), time.time()
+
+
 @pytest.fixture(scope="module")
 def edition(tmp_path_factory):
+    import time
+    before = time.time()
     folder, archive = write_student_edition(tmp_path_factory.mktemp("edition") / "tnn-workbook", root=ROOT)
+    RELEASED["span"] = (before, time.time())
     return folder, archive
+
+
+def test_the_zip_dates_its_files_at_release(edition, monkeypatch, tmp_path):
+    """A student unpacking the zip sees the files dated when the edition was written (zip
+    keeps local time to 2 s), not a fixed date; SOURCE_DATE_EPOCH fixes it for a reproducible build."""
+    import time
+    folder, archive = edition
+    before, after = RELEASED["span"]
+    with zipfile.ZipFile(archive) as z:
+        stamps = {time.mktime(info.date_time + (0, 0, -1)) for info in z.infolist()}
+    assert len(stamps) == 1
+    assert before - 2 <= stamps.pop() <= after + 2
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")          # 2026-01-01 00:00:00 UTC
+    _, again = write_student_edition(tmp_path / "again", assignments=["00_backprop"], root=ROOT)
+    with zipfile.ZipFile(again) as z:
+        assert {info.date_time for info in z.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+
+
+def test_the_editions_jupyterlab_has_the_students_nbgrader_extensions_only(edition):
+    """Where nbgrader is installed (a course's JupyterHub image), the edition's Jupyter config
+    path disables its instructor extensions (Create Assignment, Formgrader, Course List) and
+    keeps the student's (Assignment List, Validate); JupyterLab's settings are the repository's
+    (no "Jupyter news" question). Asked of JupyterLab itself (`jupyter labextension list`)."""
+    import os
+    import subprocess
+    import sys
+    folder, _ = edition
+    assert (folder / "jupyterlab" / "overrides.json").read_bytes() == (ROOT / "jupyterlab" / "overrides.json").read_bytes()
+    assert "fetchNews" in (folder / "jupyterlab" / "overrides.json").read_text()
+    workbook = (folder / "workbook.py").read_text()
+    assert "--LabApp.app_settings_dir=" in workbook and 'JUPYTER_CONFIG_PATH' in workbook
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(folder / "jupyter"))
+    out = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "labextension", "list"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+    disabled = listing.split("Disabled extensions:")[1] if "Disabled extensions:" in listing else ""
+    for plugin in ("@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list"):
+        assert plugin in disabled, listing
+    assert "assignment-list" not in disabled and "validate" not in disabled, listing
+    plain = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "labextension", "list"],
+                           capture_output=True, text=True, timeout=300)
+    assert "create-assignment" not in plain.stdout + plain.stderr   # (the repository keeps it, for instructors)
 
 
 def _files(folder: Path) -> dict:
@@ -108,13 +156,15 @@ def test_edition_holds_what_students_receive_and_nothing_else(edition):
     files = _files(folder)
     assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     assert {r.split("/")[0] for r in files} == {"README.md", "workbook.py", "pyproject.toml", "LICENSE", "notebooks",
-                                               "tnn_lib", "autograder"}
+                                               "tnn_lib", "autograder", "jupyter", "jupyterlab"}
+    settings = {"jupyterlab/overrides.json", *EDITION_SETTINGS}
+    assert {r for r in files if r.startswith(("jupyter/", "jupyterlab/"))} == settings
     assert sorted(r for r in files if r.startswith("notebooks/")) == [f"notebooks/{a}/{a}.ipynb" for a in assignments]
     for rel, data in files.items():
         if rel.startswith(("notebooks/", "tnn_lib/", "autograder/")):   # copies, byte for byte
             assert data == (ROOT / rel).read_bytes(), rel
     forbidden = [r for r in files if any(r == f or r.startswith(f + "/") for f in FORBIDDEN)
-                 or r.endswith((".db", ".json", ".pyc")) or "examples" in r.split("/")]
+                 or (r.endswith((".db", ".json", ".pyc")) and r not in settings) or "examples" in r.split("/")]
     assert not forbidden
     assert not [r for r, d in files.items() if d.startswith(b"SQLite format 3")]
     example_class = {p.read_bytes() for p in (ROOT / "tests" / "fixtures" / "example_class").rglob("*") if p.is_file()}

@@ -44,3 +44,16 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_SUBMODULES))
+
+
+def _notebook_hooks() -> None:
+    # in a notebook: an unanswered exercise that a cell needs shows as one line saying which
+    # to implement first, never a traceback (tnn_lib.student.install_notebook_hooks)
+    try:
+        from tnn_lib.student import install_notebook_hooks
+        install_notebook_hooks()
+    except Exception:  # noqa: BLE001 - a display nicety never breaks an import
+        pass
+
+
+_notebook_hooks()

@@ -41,10 +41,20 @@ class Module(TrainEvalMode):
 
 
 class Linear(Module):
-    """Affine layer ``out = x @ W + b``; ``W`` (D_in, D_out) from :func:`init_weights`, ``b = 0``."""
+    """Affine layer ``out = x @ W + b``; ``W`` (D_in, D_out) from :func:`init_weights`, ``b = 0``.
 
-    def __init__(self, D_in, D_out, rng, scheme="he"):
-        self.W = init_weights(D_in, D_out, scheme, rng)
+    ``W=`` gives the initial weights instead (a copy is kept; `rng` and `scheme` are then
+    unused): a lesson before ``04_initialization`` builds layers without that exercise.
+    """
+
+    def __init__(self, D_in, D_out, rng=None, scheme="he", W=None):
+        if W is not None:
+            W = np.array(W, dtype=float)
+            if W.shape != (check_int("D_in", D_in, minimum=1), check_int("D_out", D_out, minimum=1)):
+                raise ValueError(f"W: expected an array of shape ({D_in}, {D_out}), got shape {W.shape}")
+            self.W = W
+        else:
+            self.W = init_weights(D_in, D_out, scheme, rng)
         self.b = np.zeros(self.W.shape[1])
         self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
 

@@ -19,6 +19,9 @@ registers again as the checks pass.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
 from typing import Callable
 
 # True in the student edition (the release rewrites this line); False in the repository.
@@ -36,6 +39,39 @@ class NotImplementedYet(NotImplementedError):
         super().__init__(f"implement `{name}` first ({home(name)}); this needs it, and it runs on "
                          f"your own `{name}` once its visible check passes")
 
+    def _render_traceback_(self):
+        # IPython shows an exception with this method as the lines it returns: one line,
+        # never a traceback through the stub and tnn_lib
+        return wrap([f"{_HEAD}{self}"])
+
+
+_HEAD = "\x1b[1;33m… not answered yet:\x1b[0m "
+WIDTH = 96   # JupyterLab breaks output lines anywhere, mid-word too (`word-break: break-all`)
+
+
+def wrap(lines, width: int = WIDTH) -> list:
+    """`lines` broken at spaces into lines of at most `width` characters (a word longer than
+    that stays whole), continuations indented by two spaces: a notebook shows them without
+    breaking a word in any window at least that wide. A coloured head (``\x1b[…m…\x1b[0m``)
+    at the start of a line keeps its colour; colour codes are not counted."""
+    import re
+    import textwrap
+
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    out = []
+    for line in lines:
+        plain = ansi.sub("", line)
+        if len(plain) <= width or plain.startswith(" "):
+            out.append(line)
+            continue
+        head = re.match(r"(\x1b\[[0-9;]*m)([^\x1b]*)(\x1b\[0m)", line)
+        pieces = textwrap.wrap(plain, width=width, subsequent_indent="  ", break_long_words=False,
+                               break_on_hyphens=False) or [line]
+        if head and pieces[0].startswith(head.group(2)):
+            pieces[0] = head.group(0) + pieces[0][len(head.group(2)):]
+        out.extend(pieces)
+    return out
+
 
 def home(name: str) -> str:
     """Where exercise `name` is written: the notebook (and section, where known)."""
@@ -48,8 +84,60 @@ def home(name: str) -> str:
     return "its notebook"
 
 
-# exercise -> the section of its notebook where the student writes it (filled per notebook)
-SECTIONS: dict[str, str] = {}
+# exercise -> the section of its notebook where the student writes it (the "## n. Title"
+# heading above its answer cell; tests/test_student.py checks them against solutions/)
+SECTIONS: dict[str, str] = {
+    "linear_forward": "section 1. A single unit",
+    "linear_backward": "section 1. A single unit",
+    "relu_backward": "section 3. Activation functions and their derivatives",
+    "sigmoid_backward": "section 3. Activation functions and their derivatives",
+    "tanh_backward": "section 3. Activation functions and their derivatives",
+    "numerical_gradient": "section 5. Checking gradients numerically",
+    "l2_divergence": "section 2. L2 and KL",
+    "l2_divergence_grad": "section 2. L2 and KL",
+    "kl_divergence": "section 2. L2 and KL",
+    "kl_divergence_grad": "section 2. L2 and KL",
+    "softmax": "section 5. Softmax, and why the gradient with respect to z is just y − d",
+    "softmax_kl": "section 5. Softmax, and why the gradient with respect to z is just y − d",
+    "sigmoid_bce": "section 6. Binary outputs: sigmoid + binary cross-entropy from logits",
+    "batchnorm_forward": "section 2. Batch norm: the forward pass",
+    "batchnorm_jacobian": "section 4. The derivative, step by step",
+    "batchnorm_backward": "section 4. The derivative, step by step",
+    "population_statistics": "section 5. Inference: the statistics of the converged network",
+    "layernorm_forward": "section 6. Layer norm",
+    "layernorm_backward": "section 6. Layer norm",
+    "dropout_forward": "section 2. Two conventions: scale at test, or scale in training",
+    "dropout_backward": "section 3. Backward through the mask",
+    "scale_weights_for_test": "section 4. Testing: the expected network",
+    "mc_dropout_predict": "section 5. Monte-Carlo dropout",
+    "init_weights": "section 2. How the scale of the weights travels through the layers",
+    "activation_statistics": "section 2. How the scale of the weights travels through the layers",
+    "sgd_step": "section 1. Batch, stochastic and minibatch gradient descent",
+    "momentum_step": "section 2. Momentum",
+    "nesterov_step": "section 3. Nesterov's accelerated gradient",
+    "adagrad_step": "section 5. Adagrad: every coordinate its own, shrinking learning rate",
+    "rmsprop_step": "section 6. RMSprop: a leaky average of squared gradients",
+    "adam_step": "section 7. Adam: RMSprop with momentum, and bias correction",
+    "adamw_step": "section 8. L2 regularization vs weight decay: Adam + L2 vs AdamW",
+    "l2_penalty": "section 3. The L2 penalty is weight decay",
+    "l1_penalty": "section 4. The L1 penalty and sparsity",
+    "early_stopping_epoch": "section 5. Early stopping",
+    "clip_grad_value": "section 6. Gradient clipping",
+    "clip_grad_norm": "section 6. Gradient clipping",
+    "standardize": "section 9. Input normalization, PCA and whitening",
+    "train_epoch": "section 3. One epoch",
+    "evaluate": "section 4. Evaluation",
+    "gradient_norms": "section 7. Diagnosing a run",
+    "dead_relu_fraction": "section 7. Diagnosing a run",
+    "ema_update": "section 8. Averaging: checkpoints and seeds",
+    "ensemble_predict": "section 8. Averaging: checkpoints and seeds",
+    "ReduceLROnPlateau": "section 2. Fix the rate until the error plateaus, then divide by 10",
+    "cosine_annealing": "section 3. Warm-up and cosine annealing",
+    "linear_warmup": "section 3. Warm-up and cosine annealing",
+    "rprop_step": "section 4. Rprop",
+    "quickprop_step": "section 5. QuickProp",
+    "max_stable_lr": "section 7. The largest stable learning rate",
+}
 
 
 def register(name: str, fn: Callable) -> None:
@@ -58,6 +146,7 @@ def register(name: str, fn: Callable) -> None:
     if not callable(fn):
         raise ValueError(f"register({name!r}, fn): expected a function, got {type(fn).__name__}")
     _REGISTERED[name] = fn
+    _changed()
 
 
 def registered(name: str) -> Callable | None:
@@ -71,6 +160,8 @@ def implementation(name: str) -> Callable:
     fn = _REGISTERED.get(name)
     if fn is None:
         raise NotImplementedYet(name)
+    if _TRACKERS:
+        _TRACKERS[-1].add(name)
     return fn
 
 
@@ -80,3 +171,141 @@ def forget(name: str | None = None) -> None:
         _REGISTERED.clear()
     else:
         _REGISTERED.pop(name, None)
+    _changed()
+
+
+# ----------------------------------------------------------------------------------------
+# saying on screen what ran on the student's code
+# ----------------------------------------------------------------------------------------
+_TRACKERS: list[set] = []      # innermost last: the names :func:`implementation` handed out
+_GENERATION = [0]              # bumped whenever the registry changes
+_CACHES: list = []             # the caches of :func:`cached`, cleared when it changes
+
+
+def _changed() -> None:
+    _GENERATION[0] += 1
+    for clear in _CACHES:
+        clear()
+
+
+@contextlib.contextmanager
+def tracking(isolated: bool = False):
+    """Collect, in the set it yields, the exercises whose student implementation ran (was
+    handed out by :func:`implementation`) inside the block. What an inner block collects
+    also counts for the enclosing one unless `isolated`."""
+    used: set = set()
+    _TRACKERS.append(used)
+    try:
+        yield used
+    finally:
+        _TRACKERS.pop()
+        if _TRACKERS and not isolated:
+            _TRACKERS[-1].update(used)
+
+
+def cached(maxsize: int = 128):
+    """``functools.lru_cache`` for a function that may run exercises (a widget's trajectory,
+    a trained run): a result computed on the student's implementations is dropped when the
+    registry changes, and a cached result still counts as driven by them (:func:`tracking`)."""
+    def decorate(fn):
+        @functools.lru_cache(maxsize=maxsize)
+        def inner(_generation, *args, **kwargs):
+            with tracking(isolated=True) as used:
+                out = fn(*args, **kwargs)
+            return out, frozenset(used)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            out, used = inner(_GENERATION[0], *args, **kwargs)
+            if _TRACKERS:
+                _TRACKERS[-1].update(used)
+            return out
+
+        wrapper.cache_clear, wrapper.cache_info = inner.cache_clear, inner.cache_info
+        _CACHES.append(inner.cache_clear)
+        return wrapper
+    return decorate
+
+
+def driven_by(names) -> str:
+    """``driven by your `adam_step` `` (or ``""`` when `names` is empty)."""
+    names = sorted(names)
+    if not names:
+        return ""
+    return "driven by your " + ", ".join(f"`{n}`" for n in names)
+
+
+def exercises() -> set:
+    """The names of every exercise of the course."""
+    from tnn_lib.topics import TOPICS
+    return {name for topic in TOPICS for name in topic.exercises}
+
+
+def needed_first(err: BaseException) -> str | None:
+    """The one line a lesson cell, a class or a widget shows for `err` when it is an
+    unanswered exercise: :class:`NotImplementedYet`, or the plain ``NotImplementedError``
+    of an answer cell not answered yet (``raise NotImplementedError()`` in a function named
+    after an exercise, the innermost frame of the traceback). None for any other error."""
+    if isinstance(err, NotImplementedYet):
+        return str(err)
+    if not isinstance(err, NotImplementedError):
+        return None
+    tb, name = err.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    if name not in exercises():
+        return None
+    return (f"implement `{name}` first ({home(name)}): this cell needs it, and your `{name}` "
+            "still raises NotImplementedError")
+
+
+def _show_unanswered(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler of NotImplementedError in a notebook (``set_custom_exc``): one line
+    for an unanswered exercise (see :func:`needed_first`), shown as the cell's error output;
+    anything else as IPython shows it (an exception's own ``_render_traceback_`` included)."""
+    line = None if hasattr(value, "_render_traceback_") else needed_first(value)
+    if line is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    stb = wrap([f"{_HEAD}{line}"])
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def _cell_started(*_args) -> None:
+    _CELL[:] = [set()]
+    _TRACKERS[:] = [_CELL[0]]
+
+
+def _cell_ended(result=None) -> None:
+    used = _CELL[0] if _CELL else set()
+    _CELL[:] = []
+    _TRACKERS[:] = []
+    if used and getattr(result, "success", False):
+        print(f"↳ this cell ran on your own code: {driven_by(used)}")
+
+
+_CELL: list = []
+
+
+def install_notebook_hooks(shell=None) -> bool:
+    """In an IPython kernel: show an unanswered exercise a cell needs as one line (instead of a
+    traceback), and end a cell that ran on the student's registered code with the line
+    "↳ this cell ran on your own code: driven by your `…`". Idempotent; False outside IPython."""
+    if shell is None:
+        if "IPython" not in sys.modules:
+            return False
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+        except Exception:  # noqa: BLE001
+            return False
+    if shell is None or not hasattr(shell, "set_custom_exc") or getattr(shell, "_tnn_student_hooks", False):
+        return False if shell is None or not hasattr(shell, "set_custom_exc") else True
+    shell.set_custom_exc((NotImplementedError,), _show_unanswered)
+    if hasattr(shell, "events"):
+        shell.events.register("pre_run_cell", _cell_started)
+        shell.events.register("post_run_cell", _cell_ended)
+    shell._tnn_student_hooks = True
+    return True

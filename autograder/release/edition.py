@@ -90,20 +90,41 @@ def write_student_edition(dest, assignments=None, root=None) -> tuple[Path, Path
         text = (TEMPLATES / name).read_text(encoding="utf-8").replace("{{TOPICS}}", titles)
         (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "workbook.py").chmod(0o755)
+    # the student's JupyterLab: nbgrader's student extensions only (no Create Assignment,
+    # Formgrader, Course List), the repository's settings (no "Jupyter news" question)
+    for rel in EDITION_SETTINGS:
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(TEMPLATES / rel, tmp / rel)
+    (tmp / "jupyterlab").mkdir(exist_ok=True)
+    shutil.copyfile(root / "jupyterlab" / "overrides.json", tmp / "jupyterlab" / "overrides.json")
     if dest.exists():
         dest.rmdir()
     os.replace(tmp, dest)
     zpath = dest.with_suffix(".zip") if dest.suffix == "" else dest.with_name(dest.name + ".zip")
     ztmp = zpath.with_name(f".{zpath.name}.{os.getpid()}.tmp")
+    released = _release_time()
     with zipfile.ZipFile(ztmp, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(dest.rglob("*")):
             if p.is_file():
-                info = zipfile.ZipInfo(f"{dest.name}/{p.relative_to(dest).as_posix()}", date_time=(2026, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{dest.name}/{p.relative_to(dest).as_posix()}", date_time=released)
                 info.external_attr = (0o755 if os.access(p, os.X_OK) else 0o644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 z.writestr(info, p.read_bytes())
     os.replace(ztmp, zpath)
     return dest, zpath
+
+
+# the student's Jupyter settings (JUPYTER_CONFIG_PATH of the edition's workbook.py)
+EDITION_SETTINGS = ("jupyter/labconfig/page_config.json", "jupyter/jupyter_server_config.json")
+
+
+def _release_time() -> tuple:
+    """The zip's file dates: the time of the release (local time, as zip stores it), or
+    ``SOURCE_DATE_EPOCH`` when set (a reproducible build)."""
+    import time
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = time.gmtime(int(epoch)) if epoch and epoch.isdigit() else time.localtime()
+    return tuple(max(v, lo) for v, lo in zip(stamp[:6], (1980, 1, 1, 0, 0, 0)))
 
 
 def _titles(root: Path, assignments) -> str:

@@ -1,6 +1,7 @@
 """The shared machinery of the topic widgets: controls -> plain update -> PNG figure."""
 from __future__ import annotations
 
+import html
 import io
 import time
 from typing import Callable
@@ -125,6 +126,10 @@ class WidgetApp:
         self.status.add_class("tnn-status")
         self.last = {}
         self.last_seconds = 0.0
+        self.needed = None       # the one line "implement `X` first (…)" while the draw needs it
+        self.driven_by = ""      # "driven by your `X`" when the draw ran on the student's code
+        self.driven_extra = set()  # exercises an action (the Train button) ran on the student's code
+        self.used = set()          # the exercises the last draw (and actions) ran on the student's code
         self._frozen = None   # (layout engine, axes it laid out): see refresh
         header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
                               + (f"<p class='tnn-description'>{description}</p>" if description else ""))
@@ -171,14 +176,65 @@ class WidgetApp:
         self.refresh()
 
     def refresh(self):
-        """Redraw from the current control values and publish the new image."""
+        """Redraw from the current control values and publish the new image.
+
+        In the student edition a draw may need an exercise the student has not implemented
+        yet: the status then says, in one line, which to implement first (and where) and the
+        figure stays as it was; a draw that ran on the student's own implementations says so
+        ("driven by your `adam_step`"). See :mod:`tnn_lib.student`."""
+        from tnn_lib import student
+
         t0 = time.perf_counter()
-        self.last = self.draw(self.state, **self.values()) or {}
+        self.needed = None
+        try:
+            with student.tracking(isolated=True) as used:
+                self.last = self.draw(self.state, **self.values()) or {}
+        except NotImplementedError as err:
+            line = student.needed_first(err)
+            if line is None:
+                raise
+            self.last, self.needed, self.driven_by = {}, line, ""
+            self.last_seconds = time.perf_counter() - t0
+            self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
+            return
+        self.used = set(used) | self.driven_extra
         legible(self.fig, done=self._legible_axes)
         self.image.value = self._png()
         self.last_seconds = time.perf_counter() - t0
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The status line: the draw's summary, then whose code drove it (the student edition)."""
+        from tnn_lib import student
+
+        self.driven_by = student.driven_by(self.used)
         summary = self.last.get("summary") if isinstance(self.last, dict) else None
-        self.status.value = f"<span>{summary}</span>" if summary else ""
+        parts = [f"<span>{summary}</span>"] if summary else []
+        if self.driven_by:
+            parts.append(f"<span class='tnn-driven'>{html.escape(self.driven_by)}</span>")
+        self.status.value = "<br>".join(parts)
+
+    def run_action(self, action: Callable) -> bool:
+        """Run `action()` (a button's work, e.g. training) the way :meth:`refresh` runs a draw:
+        an exercise not implemented yet shows as one line in the status (False is returned);
+        the exercises it ran on the student's own code are named under later draws."""
+        from tnn_lib import student
+
+        try:
+            with student.tracking(isolated=True) as used:
+                action()
+        except NotImplementedError as err:
+            line = student.needed_first(err)
+            if line is None:
+                raise
+            self.needed = line
+            self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
+            return False
+        self.driven_extra |= used
+        if self.needed is None:
+            self.used |= used
+            self._show_status()
+        return True
 
     def _png(self) -> bytes:
         """The figure's PNG; a constrained/tight layout is computed on the first render and

@@ -20,10 +20,10 @@ dL/dW comes from N × N Gram matrices, and BLAS runs on one thread (see :func:`_
 from __future__ import annotations
 
 import functools
-from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
 
 from tnn_lib import init
@@ -98,7 +98,7 @@ class _Draws:
         return rng
 
 
-@lru_cache(maxsize=8)
+@student.cached(maxsize=8)  # dropped when the student edition registers an answer
 def _draws(family, width):
     return _Draws(family, width)
 
@@ -184,12 +184,12 @@ class _Forward:
         return np.array(out[::-1])
 
 
-@lru_cache(maxsize=6)
+@student.cached(maxsize=6)  # dropped when the student edition registers an answer
 def _forward(width, scheme, nonlinearity, n_samples):
     return _Forward(width, scheme, nonlinearity, n_samples)
 
 
-@lru_cache(maxsize=64)
+@student.cached(maxsize=64)  # dropped when the student edition registers an answer
 def explorer_data(depth: int, width: int, scheme: str, nonlinearity: str, n_samples: int = DEFAULTS["n_samples"]):
     """Per-layer statistics and histograms of the net; arrays are read-only (cached).
 

@@ -8,10 +8,10 @@ form, a few ms), cached per setting with what the figure shows of them.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 
 import numpy as np
 
+from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
 from numpy.polynomial import legendre
 
@@ -47,7 +47,7 @@ def features(x, degree: int):
     return legendre.legvander(np.asarray(x, dtype=float), int(degree))
 
 
-@lru_cache(maxsize=256)
+@student.cached(maxsize=256)  # dropped when the student edition registers an answer
 def fit_curves(lam: float, degree: int, n_points: int, seed: int = 0, steps: int = STEPS):
     """Fit by full-batch gradient descent on ½·mean squared error + ½λ‖w‖².
 
@@ -121,7 +121,7 @@ def _decades(lo: float, hi: float):
     return 10.0 ** np.floor(np.log10(lo) - 0.1), 10.0 ** np.ceil(np.log10(hi) + 0.1)
 
 
-@lru_cache(maxsize=256)
+@student.cached(maxsize=256)  # dropped when the student edition registers an answer
 def _plot_data(lam: float, degree: int, n_points: int):
     """What the figure shows for one setting (cached with the fit): samples, both fits on
     the plotting grid, the early-stopping step and the loss axis range. Read-only arrays."""

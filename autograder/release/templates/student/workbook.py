@@ -46,11 +46,17 @@ def main(argv) -> int:
         print(__doc__)
         return 0
     setup()
-    cmd = [str(BIN / "jupyter"), "lab", "--notebook-dir", str(ROOT / "notebooks")]
+    # jupyterlab/overrides.json: no "get notified about Jupyter news?" question, no update check;
+    # jupyter/: where nbgrader is installed (a course's JupyterHub), its student extensions only
+    cmd = [str(BIN / "jupyter"), "lab", "--notebook-dir", str(ROOT / "notebooks"),
+           f"--LabApp.app_settings_dir={ROOT / 'jupyterlab'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in argv:
         cmd.append("--allow-root")
+    env = dict(os.environ)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(ROOT / "jupyter")] + [
+        p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])
     print("+", " ".join(cmd + list(argv)), flush=True)
-    proc = subprocess.Popen(cmd + list(argv), cwd=ROOT)
+    proc = subprocess.Popen(cmd + list(argv), cwd=ROOT, env=env)
     # stopping this script stops JupyterLab; Ctrl-C reaches JupyterLab from the terminal itself
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
