@@ -152,7 +152,8 @@ class ReferenceUnavailable(RuntimeError):
 
 
 def _raise_unavailable(*args, **kwargs):
-    raise ReferenceUnavailable("the reference is not available")
+    # runs with the globals of the function whose code it replaces: reach the class by import
+    raise __import__("autograder.shortcuts", fromlist=["_"]).ReferenceUnavailable("the reference is not available")
 
 
 @contextlib.contextmanager
