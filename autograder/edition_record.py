@@ -219,7 +219,8 @@ def _run_test_cells(root: Path, aid: str, rec: Recorder, with_references: bool) 
     from autograder.evaluate import setup_cells, strip_magics
     cells = _cells(root / "notebooks" / aid / f"{aid}.ipynb")
     answers = _solution_answers(root, aid)
-    lesson = ["".join(c["source"]) for c in cells if c.get("cell_type") == "code" and not _meta(c)]
+    lesson = ["".join(c["source"]) for c in cells
+              if c.get("cell_type") == "code" and not _is_test(c) and not _meta(c).get("solution")]
     tests = ["".join(c["source"]) for c in cells if _is_test(c)]
     known = all_exercises()
     saved = checks.check

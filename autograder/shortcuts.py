@@ -32,7 +32,7 @@ import numpy as np
 TWINS: dict[str, tuple[str, ...]] = {
     "relu_backward": ("layers.elu_backward", "layers.leaky_relu_backward"),     # with alpha or slope 0
     "softmax": ("divergences.log_softmax",),                                    # exp(log_softmax(z))
-    "activation_statistics": ("init.forward_activations",),                     # the layers' mean and std
+    "activation_statistics": ("init._forward", "init.forward_activations"),    # the layers' mean and std
     "rmsprop_step": ("optim._rmsprop",),                                        # the reference's body
     "adam_step": ("optim._adam",),
     "adamw_step": ("optim._adam", "optim.adamw_convention_step"),
@@ -91,6 +91,8 @@ def _call_by_name(fn, named: dict, extra: dict | None = None):
 
 
 def _layer_stats(out):
+    if isinstance(out, (list, tuple)) and out and all(isinstance(h, tuple) and h for h in out):
+        out = [h[-1] for h in out]   # per layer (…, output): its outputs
     if isinstance(out, (list, tuple)) and out and all(isinstance(h, np.ndarray) for h in out):
         return np.array([h.mean() for h in out]), np.array([h.std() for h in out])
     raise TypeError("not a list of arrays")
