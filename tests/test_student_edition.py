@@ -83,6 +83,22 @@ def scan(files: dict, secrets: dict) -> list[str]:
     return leaks
 
 
+def _texts(files: dict) -> dict:
+    """Every file as text; the recorded arrays (``.npz``, numbers only: checked here) as none."""
+    import io
+    import numpy as np
+    out = {}
+    for rel, data in files.items():
+        if rel.endswith(".npz"):
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                kinds = {z[k].dtype.kind for k in z.files}
+            assert kinds <= set("fciub"), (rel, kinds)   # numbers: no text, no objects
+            out[rel] = ""
+        else:
+            out[rel] = data.decode("utf-8")
+    return out
+
+
 @pytest.fixture(scope="module")
 def edition(tmp_path_factory):
     folder, archive = write_student_edition(tmp_path_factory.mktemp("edition") / "tnn-workbook", root=ROOT)
@@ -131,10 +147,11 @@ def test_no_solution_or_hidden_test_line_in_the_edition_or_its_zip(edition):
     secrets = secret_lines()
     kinds = {k: sum(v == k for v in secrets.values()) for k in ("solution", "poll", "hidden")}
     assert kinds["solution"] > 50 and kinds["poll"] > 10 and kinds["hidden"] > 150, kinds  # the scan has teeth
-    texts = {r: d.decode("utf-8") for r, d in _files(folder).items()}
+    texts = _texts(_files(folder))
     assert scan(texts, secrets) == []
-    ztexts = {r: d.decode("utf-8") for r, d in _zip_files(archive, folder.name).items()}
+    ztexts = _texts(_zip_files(archive, folder.name))
     assert scan(ztexts, secrets) == []
+    assert any(r.startswith("tnn_lib/recorded/") for r in texts) and any(r.startswith("tnn_lib/") for r in texts)
     # and the scan finds a leak: a source notebook, or one hidden line pasted into the README
     src = (ROOT / "solutions" / "02_batchnorm" / "02_batchnorm.ipynb").read_text(encoding="utf-8")
     assert {k for k in ("solution", "poll", "hidden") if any(f": {k}: " in x for x in scan({"x.ipynb": src}, secrets))} \
