@@ -83,7 +83,10 @@ def _function_id(f) -> str:
     by its module, which differs between the release's run and the student's."""
     code = getattr(f, "__code__", None)
     where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None and code.co_filename.startswith("<") else ""
-    return f"{getattr(f, '__qualname__', type(f).__name__)}@{where}"
+    bound = getattr(f, "__defaults__", None)   # lambda v, j=j: … in a loop: one function per j
+    extra = f"({', '.join(repr(d) for d in bound)})" if bound and all(
+        isinstance(d, (int, float, str, bool)) for d in bound) else ""
+    return f"{getattr(f, '__qualname__', type(f).__name__)}@{where}{extra}"
 
 
 def _jsonable(state):
