@@ -321,8 +321,14 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
 
     Raises `CheckFailure` (an AssertionError) with a message for the student when the
     answer differs from the reference; re-raises `NotImplementedError` untouched so that
-    an unanswered exercise reads as such.
+    an unanswered exercise reads as such. In the student edition the reference's and the
+    misconceptions' outcomes are the recorded ones (:class:`_Truth`); the messages are the same.
     """
+    with _checking(name):
+        return _check(name, student_fn, seed, case, tol, **sizes)
+
+
+def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: float | None = None, **sizes):
     from autograder.catalogue import get_exercise, misconceptions_for
 
     ex = get_exercise(name)
@@ -332,6 +338,8 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
     inputs = ex.make_inputs(rng, case=case, **sizes)
     tol = ex.tol if tol is None else tol
     shown = _describe_inputs(inputs)
+    here = _case_kwargs(seed, case, sizes)
+    truth = _Truth(ex, here, inputs)
 
     code = _code_of(ex.reference)
     if student_fn is ex.reference or (code is not None and _code_of(student_fn) is code):
@@ -355,6 +363,9 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         raise
     except Exception as err:  # the student's code raised: say what and where, briefly
         ename = getattr(err, "ename", type(err).__name__)  # from the student process: its own type name
+        if _own_reference(err):  # the edition's stub of this very exercise: as the repository says
+            raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference {name}; "
+                               "implement it yourself: an answer that uses the reference earns no points.") from None
         if ename == "ReferenceUnavailable":
             raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference ({err}); "
                                "implement it yourself: an answer that uses the reference earns no points.") from None
@@ -371,22 +382,19 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
         if not changed.ok:
             raise CheckFailure(f"{name} modified its input arguments ({changed.detail}); "
                                "work on copies, e.g. x = x.copy() or out = x * mask.")
-    expected = run_exercise(ex, ex.reference, inputs)
+    expected = truth.expected()
     out = compare(got, expected, tol, where=ex.output_name)
     if out.ok:
         _count("check")
         return Passed()
     alts, matched = [], []
     for m in misconceptions_for(name):
-        try:
-            with np.errstate(all="ignore"):
-                alt = run_exercise(ex, m.impl, inputs)
-        except Exception:
+        ok, alt = truth.run(m)
+        if not ok:
             continue
         if compare(got, alt, tol).ok:
             matched.append(m)
         alts.append((m, alt))
-    here = _case_kwargs(seed, case, sizes)
     others = [kw for kw in _cell_cases_of(name) + list(ex.diagnostic_cases) if _case_key(kw) != _case_key(here)]
     named = _established(ex, student_fn, matched, others)
     if len(named) == 1:
@@ -502,8 +510,9 @@ def _established(ex, student_fn, candidates, cases) -> list:
         if made is None:
             continue
         inputs, tol = made
+        truth = _Truth(ex, kw, inputs)
         theirs = _quiet_run(ex, student_fn, inputs)
-        left = [m for m in left if _agree(theirs, _quiet_run(ex, m.impl, inputs), tol)]
+        left = [m for m in left if _agree(theirs, truth.run(m), tol)]
     return left
 
 
@@ -529,13 +538,14 @@ def _partial_confirmed(ex, student_fn, got, expected, alts, cases, tol) -> list:
         if made is None:
             continue
         inputs, case_tol = made
+        truth = _Truth(ex, kw, inputs)
         ok, theirs = _quiet_run(ex, student_fn, inputs)
-        ref_ok, ref = _quiet_run(ex, ex.reference, inputs)
+        ref_ok, ref = truth.run(None)
         if not ok or not ref_ok:
             return []
         kept = []
         for m, alt in left:
-            v_ok, v = _quiet_run(ex, m.impl, inputs)
+            v_ok, v = truth.run(m)
             if not v_ok:
                 continue
             exp_parts, v_parts, mine = _parts(ref), _parts(v), _parts(theirs)
@@ -552,6 +562,11 @@ def established_misconception(name: str, student_fn, cases) -> str | None:
     """The id of the one catalogued misconception of exercise `name` whose variant the answer
     matches on every case of `cases` (check's keyword arguments) and on the exercise's
     diagnostic cases, while differing from the reference on at least one; else None."""
+    with _checking(name):
+        return _established_misconception(name, student_fn, cases)
+
+
+def _established_misconception(name: str, student_fn, cases) -> str | None:
     from autograder.catalogue import get_exercise, misconceptions_for
     ex = get_exercise(name)
     if not callable(student_fn):
@@ -566,14 +581,98 @@ def established_misconception(name: str, student_fn, cases) -> str | None:
         if made is None:
             continue
         inputs, tol = made
+        truth = _Truth(ex, kw, inputs)
         theirs = _quiet_run(ex, student_fn, inputs)
         if not theirs[0] and theirs[1] == "NotImplementedError":
             return None
-        wrong = wrong or not _agree(theirs, _quiet_run(ex, ex.reference, inputs), tol)
-        left = [m for m in left if _agree(theirs, _quiet_run(ex, m.impl, inputs), tol)]
+        wrong = wrong or not _agree(theirs, truth.run(None), tol)
+        left = [m for m in left if _agree(theirs, truth.run(m), tol)]
         if not left:
             return None
     return left[0].id if wrong and len(left) == 1 else None
+
+
+# ----------------------------------------------------------------------------------------
+# the reference's and the misconceptions' outcomes: computed, or recorded (student edition)
+# ----------------------------------------------------------------------------------------
+def case_key(kw: dict) -> str:
+    """The key of a case (check's keyword arguments) in the recorded data."""
+    return repr(_case_key(kw))
+
+
+def _edition_records(name: str):
+    """The recorded data of exercise `name` in the student edition, else None (the
+    repository, or an exercise whose answer the edition holds)."""
+    try:
+        import tnn_lib.student as student
+        if not student.EDITION:
+            return None
+        from tnn_lib.recorded import STORE
+    except ImportError:
+        return None
+    return STORE if name in STORE.exercises() else None
+
+
+class NotRecorded(CheckFailure):
+    """A case the student edition has no recorded results for."""
+
+
+class _Truth:
+    """What the reference (``who=None``) and each misconception give on one case: run here
+    in the repository, read from the data recorded at release time in the student edition
+    (which holds neither the reference nor the misconceptions' code)."""
+
+    def __init__(self, ex, kw: dict, inputs):
+        self.ex, self.inputs, self.kw = ex, inputs, kw
+        store = _edition_records(ex.name)
+        self.recorded = None if store is None else store.check(ex.name, case_key(kw))
+        if store is not None and self.recorded is None:
+            raise NotRecorded(f"{ex.name}: the student edition has the expected results of this notebook's own "
+                              f"checks only, and {_describe_kwargs(kw)} is not one of them")
+
+    def run(self, m):
+        """(True, output) or (False, the error's type name) of the reference (m=None) or of
+        misconception `m` on this case."""
+        if self.recorded is not None:
+            return tuple(self.recorded.get("reference" if m is None else m.id, (False, "NotRecorded")))
+        return _quiet_run(self.ex, self.ex.reference if m is None else m.impl, self.inputs)
+
+    def expected(self):
+        """The reference's output (its error raised as it is, as when it runs here)."""
+        if self.recorded is None:
+            return run_exercise(self.ex, self.ex.reference, self.inputs)
+        ok, value = self.recorded["reference"]
+        if not ok:
+            raise RuntimeError(f"{self.ex.name}: the reference raised {value} on this case")
+        return value
+
+
+def _describe_kwargs(kw: dict) -> str:
+    return "check(" + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ")"
+
+
+@contextlib.contextmanager
+def _checking(name: str):
+    """While exercise `name` is checked: the edition's stub of `name` replays nothing (an
+    answer that calls it uses the reference)."""
+    try:
+        import tnn_lib.student as student
+    except ImportError:
+        yield
+        return
+    student._CHECKING.append(name)
+    try:
+        yield
+    finally:
+        student._CHECKING.remove(name)
+
+
+def _own_reference(err) -> bool:
+    try:
+        from tnn_lib.student import OwnReference
+    except ImportError:
+        return False
+    return isinstance(err, OwnReference)
 
 
 def _parts(value):

@@ -9,14 +9,12 @@ What the leak scan ignores, and why:
   names are Python keywords (``return False``, ``return None``): no answer is in them;
 * lines that the source notebooks also show outside their solution and hidden-test regions
   (lesson cells, the exercise's signature and docstring, other notebooks): the author
-  published them;
-* in the shipped Python package only (``tnn_lib/`` and the misconception catalogue
-  ``autograder/catalogue/``, byte-identical to the repository's): lines of a code exercise's
-  solution region. The code exercises ARE the public reference library — the widgets, the
-  lesson cells and the visible checks run it, and grading removes it from the student's
-  process and gives no points to an answer that calls it — so its source is there by design.
-  Poll answers (solution regions that are not code of a reference function) and every
-  hidden-test line are exempt nowhere.
+  published them.
+
+Nothing else: no exception for ``tnn_lib`` or the misconception catalogue. The edition's
+``tnn_lib`` holds stubs where the repository holds references (and near-twins), its catalogue
+the misconceptions' text without their code, and what the visible checks need is recorded
+data (``tnn_lib/recorded/``).
 """
 from __future__ import annotations
 
@@ -37,7 +35,6 @@ from autograder.release.edition import EDITION_SETTINGS, FORBIDDEN, write_studen
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_LINE = 8
-PACKAGE_CODE = ("tnn_lib/", "autograder/catalogue/")
 REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
@@ -82,13 +79,27 @@ def scan(files: dict, secrets: dict) -> list[str]:
         else:
             lines = {ln.strip() for ln in text.splitlines()}
         for s in sorted(lines & set(secrets)):
-            if secrets[s] == "solution" and rel.endswith(".py") and rel.startswith(PACKAGE_CODE):
-                continue
             leaks.append(f"{rel}: {secrets[s]}: {s}")
     return leaks
 
 
 RELEASED = {}   # when the module's edition was written: (before, after), time.time()
+
+
+def _texts(files: dict) -> dict:
+    """Every file as text; the recorded arrays (``.npz``, numbers only: checked here) as none."""
+    import io
+    import numpy as np
+    out = {}
+    for rel, data in files.items():
+        if rel.endswith(".npz"):
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                kinds = {z[k].dtype.kind for k in z.files}
+            assert kinds <= set("fciub"), (rel, kinds)   # numbers: no text, no objects
+            out[rel] = ""
+        else:
+            out[rel] = data.decode("utf-8")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -156,15 +167,22 @@ def test_edition_holds_what_students_receive_and_nothing_else(edition):
     files = _files(folder)
     assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     assert {r.split("/")[0] for r in files} == {"README.md", "workbook.py", "pyproject.toml", "LICENSE", "notebooks",
-                                               "tnn_lib", "autograder", "jupyter", "jupyterlab"}
+                                               "tnn_lib", "autograder", "jupyter", "jupyterlab", "EDITION.json"}
     settings = {"jupyterlab/overrides.json", *EDITION_SETTINGS}
     assert {r for r in files if r.startswith(("jupyter/", "jupyterlab/"))} == settings
     assert sorted(r for r in files if r.startswith("notebooks/")) == [f"notebooks/{a}/{a}.ipynb" for a in assignments]
     for rel, data in files.items():
-        if rel.startswith(("notebooks/", "tnn_lib/", "autograder/")):   # copies, byte for byte
+        if rel.startswith("notebooks/"):   # copies, byte for byte
             assert data == (ROOT / rel).read_bytes(), rel
+        elif rel.startswith(("tnn_lib/", "autograder/")) and not rel.startswith("tnn_lib/recorded/"):
+            assert (ROOT / rel).is_file(), rel   # the repository's files, some rewritten without answers
+    recorded = sorted(r for r in files if r.startswith("tnn_lib/recorded/"))
+    assert recorded == sorted(f"tnn_lib/recorded/{a}.{x}" for a in assignments for x in ("json", "npz"))
+    info = json.loads(files["EDITION.json"])
+    assert info["answers"] == [] and info["assignments"] == assignments
     forbidden = [r for r in files if any(r == f or r.startswith(f + "/") for f in FORBIDDEN)
-                 or (r.endswith((".db", ".json", ".pyc")) and r not in settings) or "examples" in r.split("/")]
+                 or r.endswith((".db", ".pyc")) or r.endswith(".json") and r != "EDITION.json"
+                 and r not in settings and not r.startswith("tnn_lib/recorded/") or "examples" in r.split("/")]
     assert not forbidden
     assert not [r for r, d in files.items() if d.startswith(b"SQLite format 3")]
     example_class = {p.read_bytes() for p in (ROOT / "tests" / "fixtures" / "example_class").rglob("*") if p.is_file()}
@@ -179,10 +197,11 @@ def test_no_solution_or_hidden_test_line_in_the_edition_or_its_zip(edition):
     secrets = secret_lines()
     kinds = {k: sum(v == k for v in secrets.values()) for k in ("solution", "poll", "hidden")}
     assert kinds["solution"] > 50 and kinds["poll"] > 10 and kinds["hidden"] > 150, kinds  # the scan has teeth
-    texts = {r: d.decode("utf-8") for r, d in _files(folder).items()}
+    texts = _texts(_files(folder))
     assert scan(texts, secrets) == []
-    ztexts = {r: d.decode("utf-8") for r, d in _zip_files(archive, folder.name).items()}
+    ztexts = _texts(_zip_files(archive, folder.name))
     assert scan(ztexts, secrets) == []
+    assert any(r.startswith("tnn_lib/recorded/") for r in texts) and any(r.startswith("tnn_lib/") for r in texts)
     # and the scan finds a leak: a source notebook, or one hidden line pasted into the README
     src = (ROOT / "solutions" / "02_batchnorm" / "02_batchnorm.ipynb").read_text(encoding="utf-8")
     assert {k for k in ("solution", "poll", "hidden") if any(f": {k}: " in x for x in scan({"x.ipynb": src}, secrets))} \
@@ -343,3 +362,112 @@ def _get(url: str, proc, timeout: float = 120) -> str:
             err = e
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer in {timeout} s: {err}")
+
+
+# ------------------------------------------------------------------------------------------
+# no answer: stubs, no catalogue code, recorded data without hidden cases, --answers
+# ------------------------------------------------------------------------------------------
+def _in_edition(folder: Path, code: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(folder))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=folder.parent, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_every_exercise_and_near_twin_is_a_stub_and_the_catalogue_has_no_code(edition):
+    folder, _ = edition
+    from autograder.release.shortcuts import TWINS
+    from tnn_lib.topics import TOPICS
+    exercises = [e for t in TOPICS for e in t.exercises]
+    twins = sorted({d for ds in TWINS.values() for d in ds})
+    out = json.loads(_in_edition(folder, f'''
+import importlib, json, numpy as np
+import tnn_lib.student as st
+from autograder.catalogue import all_exercises, misconceptions_for
+exs = all_exercises()
+res = {{"edition": st.EDITION, "stubs": {{}}, "impls": [], "twins": {{}}}}
+for name in {exercises!r}:
+    res["stubs"][name] = getattr(exs[name].reference, "__tnn_stub__", None)
+    res["impls"] += [m.id for m in misconceptions_for(name) if m.impl is not None]
+for dotted in {twins!r}:
+    mod, fn = dotted.split(".", 1)
+    res["twins"][dotted] = getattr(getattr(importlib.import_module("tnn_lib." + mod), fn), "__tnn_stub__", None)
+try:
+    exs["adam_step"].reference(np.ones(2), np.ones(2), {{}}, 0.1)
+except st.NotImplementedYet as err:
+    res["message"] = str(err)
+print(json.dumps(res))
+'''))
+    assert out["edition"] is True
+    assert out["stubs"] == {e: e for e in exercises}
+    assert out["twins"] == {d: d.split(".", 1)[1] for d in twins}
+    assert out["impls"] == []
+    assert "implement `adam_step` first (notebook 05_optimizers" in out["message"]
+
+
+def test_recorded_data_never_hold_a_case_a_hidden_test_uses(edition):
+    folder, _ = edition
+    from autograder.checks import case_key
+    from autograder.release.record import hidden_cases
+    from autograder.course import COURSE
+    held = 0
+    for aid, exercises in COURSE.items():
+        meta = json.loads((folder / "tnn_lib" / "recorded" / f"{aid}.json").read_text(encoding="utf-8"))
+        for name in exercises:
+            recorded = set(meta["checks"].get(name, {}))
+            held += len(recorded)
+            hidden = {case_key(kw) for kw in hidden_cases(ROOT, aid, name)}
+            assert hidden, (aid, name)         # the hidden tests do check this exercise
+            assert not recorded & hidden, (aid, name, sorted(recorded & hidden))
+    assert held > 100
+
+
+def test_answers_option_holds_the_named_assignments_references(tmp_path):
+    folder, _ = write_student_edition(tmp_path / "ed", root=ROOT, answers=("00_backprop",),
+                                      assignments=("00_backprop", "01_divergences"))
+    info = json.loads((folder / "EDITION.json").read_text(encoding="utf-8"))
+    assert info["answers"] == ["00_backprop"] and [r["assignment"] for r in info["recorded"]] == ["01_divergences"]
+    assert "`00_backprop`" in (folder / "README.md").read_text(encoding="utf-8")
+    out = _in_edition(folder, '''
+import numpy as np
+from tnn_lib import layers, divergences
+print(hasattr(layers.linear_forward, "__tnn_stub__"), hasattr(layers.leaky_relu_backward, "__tnn_stub__"),
+      hasattr(divergences.softmax, "__tnn_stub__"))
+print(layers.linear_forward(np.ones((2, 2)), np.eye(2), np.zeros(2))[0].tolist())
+''')
+    assert out.splitlines() == ["False False True", "[[1.0, 1.0], [1.0, 1.0]]"]
+    with pytest.raises(ValueError, match="unknown assignment"):
+        write_student_edition(tmp_path / "bad", root=ROOT, answers=("99_nothing",))
+
+
+@pytest.mark.slow
+def test_the_same_answer_gets_the_same_message_in_the_edition_and_the_repository(edition, tmp_path):
+    """Every non-tampering submission of the example class (one student per catalogued
+    misconception, correct, blank, partial, uses-reference; distinct notebooks once), its
+    visible test cells evaluated as `tnn-course check` does, with the repository's package and
+    with the edition's: the same status, misconception and message for every cell."""
+    import hashlib
+    folder, _ = edition
+    items, seen = [], set()
+    for student in sorted((ROOT / "tests" / "fixtures" / "example_class" / "submitted").iterdir()):
+        if student.name.startswith("hostile-"):
+            continue
+        for nb in sorted(student.glob("*/*.ipynb")):
+            h = hashlib.sha1(nb.read_bytes()).hexdigest()
+            if h not in seen:
+                seen.add(h)
+                items.append([f"{student.name}/{nb.parent.name}", str(nb)])
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps(items))
+    got = {}
+    for side, base in (("repo", ROOT), ("edition", folder)):
+        proc = subprocess.run([sys.executable, str(ROOT / "tests" / "edition_messages.py"), str(listing)], cwd=tmp_path,
+                              env=dict(os.environ, PYTHONPATH=str(base)), capture_output=True, text=True, timeout=7200)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got[side] = json.loads(proc.stdout)
+    named = {m for rows in got["repo"].values() for _, _, m, _ in rows if m}
+    assert len(named) > 150     # the comparison covers the catalogue
+    differ = {k: [(a, b) for a, b in zip(got["repo"][k], got["edition"][k]) if a != b]
+              for k in got["repo"] if got["repo"][k] != got["edition"][k]}
+    assert not differ, f"{len(differ)} of {len(items)} notebooks differ: " + json.dumps(dict(list(differ.items())[:3]))

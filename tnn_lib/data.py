@@ -67,8 +67,8 @@ def two_moons(n=200, noise=0.1, rng=0):
     x = np.concatenate([np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]])
     y = np.r_[np.zeros(n0, dtype=np.int64), np.ones(n - n0, dtype=np.int64)]
     x = x + noise * rng.standard_normal(x.shape)
-    order = rng.permutation(n)
-    return x[order], y[order]
+    perm = rng.permutation(n)
+    return x[perm], y[perm]
 
 
 def spirals(n_per_class=100, n_classes=3, noise=0.2, rng=0):

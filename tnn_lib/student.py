@@ -156,13 +156,79 @@ def registered(name: str) -> Callable | None:
 
 def implementation(name: str) -> Callable:
     """The student's registered implementation of exercise `name`; raises
-    :class:`NotImplementedYet` when there is none yet."""
+    :class:`NotImplementedYet` when there is none yet.
+
+    In the edition, where the release recorded calls of `name` (the visible checks' and
+    test cells' own calls of the reference, :mod:`tnn_lib.recorded`), what it returns first
+    replays the recorded call whose arguments these are, so that a check gives the same
+    message as in the repository; other arguments go to the registered implementation."""
     fn = _REGISTERED.get(name)
+    if EDITION and (name in _CHECKING or _recorded_calls(name)):
+        return _Replaying(name, fn)
     if fn is None:
         raise NotImplementedYet(name)
     if _TRACKERS:
         _TRACKERS[-1].add(name)
     return fn
+
+
+def near_twin(twin: str, exercise: str) -> Callable:
+    """In the edition, a `tnn_lib` function that would reproduce `exercise`'s answer (a
+    near-twin, such as ``forward_activations`` for ``activation_statistics``): what is
+    registered under the twin's own name, else a recorded call, else :class:`NotImplementedYet`
+    naming `exercise`."""
+    fn = _REGISTERED.get(twin)
+    if EDITION and (_recorded_calls(twin) or exercise in _CHECKING):
+        return _Replaying(twin, fn, exercise)
+    if fn is None:
+        raise NotImplementedYet(exercise)
+    return fn
+
+
+def replayed(twin: str, exercise: str, args: tuple):
+    """In the edition: (True, result) of a recorded call of near-twin `twin` with these
+    arguments, else (False, None); raises :class:`OwnReference` while `exercise` is checked."""
+    if not EDITION:
+        return False, None
+    if exercise in _CHECKING or twin in _CHECKING:
+        raise OwnReference(f"the reference of {exercise} is not in the student edition")
+    if not _recorded_calls(twin):
+        return False, None
+    from tnn_lib.recorded import STORE
+    return STORE.replay(twin, args)
+
+
+class OwnReference(RuntimeError):
+    """A check's answer called the edition's stub of the very exercise it is checked for."""
+
+
+# exercises whose visible check is running (autograder.checks): their stubs replay nothing
+_CHECKING: list = []
+
+
+def _recorded_calls(name: str) -> bool:
+    try:
+        from tnn_lib.recorded import STORE
+    except ImportError:
+        return False
+    return bool(STORE.calls(name))
+
+
+class _Replaying:
+    def __init__(self, name, fn, exercise=None):
+        self.name, self.fn, self.exercise = name, fn, exercise or name
+
+    def __call__(self, *args, **kwargs):
+        if self.exercise in _CHECKING or self.name in _CHECKING:
+            raise OwnReference(f"the reference of {self.exercise} is not in the student edition")
+        if not kwargs:
+            from tnn_lib.recorded import STORE
+            found, result = STORE.replay(self.name, args)
+            if found:
+                return result
+        if self.fn is None:
+            raise NotImplementedYet(self.exercise)
+        return self.fn(*args, **kwargs)
 
 
 def forget(name: str | None = None) -> None:

@@ -429,8 +429,8 @@ def _norm_inputs(rng, case=None, D=6, H=5, C=3):
     if case == "model_grads":  # a real backward pass: Linear → BN → ReLU → Linear
         model = _model(rng, D, H, C, batchnorm=True, keep_prob=1.0)
         x, y = _data(rng, 12, D, C)
-        z = model.forward(x)
-        model.backward(softmax_kl(z, train.one_hot(y, C))[1])
+        logits = model.forward(x)
+        model.backward(softmax_kl(logits, train.one_hot(y, C))[1])
         grads = {k: np.array(v) for k, v in model.grads().items()}
         grads["0.b"] = np.zeros(H)  # a bias feeding batch norm gets an exact zero gradient
         return {"grads": grads}

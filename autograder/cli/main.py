@@ -14,9 +14,14 @@ def _release(args) -> int:
         print(f"released {path}")
     if args.student_edition:
         from autograder.release.edition import write_student_edition
-        folder, archive = write_student_edition(args.student_edition, args.assignments or None, root=args.course_dir)
+        answers = [a for a in (args.answers or "").split(",") if a.strip()]
+        folder, archive = write_student_edition(args.student_edition, args.assignments or None, root=args.course_dir,
+                                                answers=[a.strip() for a in answers])
         n = sum(1 for p in folder.rglob("*") if p.is_file())
-        print(f"student edition: {folder} ({n} files), {archive} ({archive.stat().st_size / 1e6:.2f} MB)")
+        print(f"student edition: {folder} ({n} files), {archive} ({archive.stat().st_size / 1e6:.2f} MB); "
+              f"answers held: {', '.join(answers) or 'none'}")
+    elif args.answers:
+        raise ValueError("--answers: only with --student-edition DIR")
     return 0
 
 
@@ -151,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--student-edition", default=None, metavar="DIR", help="also write what students receive "
                    "(the released notebooks, the student package, a student README) to the new folder DIR, and "
                    "DIR.zip")
+    r.add_argument("--answers", default=None, metavar="ID,...", help="with --student-edition: include the references "
+                   "(the answers) of these assignments, e.g. those whose deadline has passed (default: none)")
     r.add_argument("-v", "--verbose", action="store_true")
     r.set_defaults(func=_release)
 

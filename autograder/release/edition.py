@@ -9,13 +9,22 @@ The edition is a folder (and a zip of the same folder) holding
   released notebooks import and ``tnn-course check`` runs (:data:`STUDENT_MODULES`), with
   its own ``pyproject.toml`` whose ``tnn-course`` command offers ``check`` only;
 * ``README.md`` for students and ``workbook.py``, the one command that sets up a venv and
-  opens JupyterLab.
+  opens JupyterLab;
+* ``EDITION.json``: which answers the edition holds (``--answers``) and its recorded data.
+
+No answer is in it (:mod:`autograder.release.stubs`): every exercise of `tnn_lib` whose
+assignment is not in ``answers`` is a stub that runs the student's own implementation, its
+near-twins (:mod:`autograder.release.shortcuts`) too, and the misconception catalogue ships its ids,
+titles and hints without their code. What the visible checks need from the reference and
+from the misconceptions is recorded as data at release time (:mod:`autograder.release.record`,
+``tnn_lib/recorded/``), so that a check gives the same message as in the repository.
 
 Not in it: ``solutions/``, the grader (grading, workers, sandbox launcher, gradebook,
 release, report, feedback), the gradebook, the example class, its expected results.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -69,25 +78,106 @@ def _released(root: Path, assignments) -> list[Path]:
     return out
 
 
-def write_student_edition(dest, assignments=None, root=None) -> tuple[Path, Path]:
+def solution_lines(root: Path) -> set[str]:
+    """Every line (stripped) inside a solution region of the source notebooks."""
+    import json
+    import re
+    region = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+    out = set()
+    for path in sorted((root / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            inside = False
+            for line in "".join(cell.get("source", "")).splitlines():
+                if region.match(line):
+                    inside = not line.strip().startswith("### END")
+                elif inside and line.strip():
+                    out.add(line.strip())
+    return out
+
+
+def stubbed_names(answers=()) -> dict[str, set[str]]:
+    """{tnn_lib module stem: names} that the edition stubs: the references of every exercise
+    whose assignment is not in `answers`, and their near-twins."""
+    from autograder.sandbox.launch import references_of
+    from tnn_lib.topics import TOPICS
+    unknown = set(answers) - {t.id for t in TOPICS}
+    if unknown:
+        raise ValueError(f"--answers: unknown assignment(s) {sorted(unknown)}; expected ids such as "
+                         f"{', '.join(t.id for t in TOPICS[:2])}")
+    exercises = [e for t in TOPICS if t.id not in set(answers) for e in t.exercises]
+    return references_of(exercises)
+
+
+def _twin_exercises(answers) -> dict[str, str]:
+    from autograder.release.shortcuts import TWINS
+    from tnn_lib.topics import TOPICS
+    held = {e for t in TOPICS if t.id in set(answers) for e in t.exercises}
+    out = {}
+    for ex, dotted in TWINS.items():
+        if ex not in held:
+            for d in dotted:
+                out.setdefault(d.split(".", 1)[1], ex)
+    return out
+
+
+def _edition_text(root: Path, rel: Path, stubbed, twins, secrets) -> str | None:
+    """The edition's text of the package file `rel`, or None to copy it as it is."""
+    from autograder.release.stubs import stub_module, strip_catalogue
+    parts = rel.parts
+    text = (root / rel).read_text(encoding="utf-8")
+    if parts[0] == "tnn_lib":
+        stem = "/".join(parts[1:])[:-3]
+        if stem == "student":
+            if "\nEDITION = False\n" not in text:
+                raise ValueError("tnn_lib/student.py: expected the line `EDITION = False` for the release to rewrite")
+            return text.replace("\nEDITION = False\n", "\nEDITION = True\n")
+        names = stubbed.get(stem, set())
+        mine = {n: ex for n, ex in twins.items() if n in names}
+        if names:
+            return stub_module(text, names - set(mine), mine, secrets)
+        return None
+    if parts[:2] == ("autograder", "catalogue") and parts[-1] != "__init__.py":
+        return strip_catalogue(text)
+    return None
+
+
+def write_student_edition(dest, assignments=None, root=None, answers=()) -> tuple[Path, Path]:
     """Write the student edition of the course to folder `dest` (which must be empty or
-    absent, and outside the course's own folders) and ``<dest>.zip``; return both paths."""
+    absent, and outside the course's own folders) and ``<dest>.zip``; return both paths.
+    `answers`: assignment ids whose references the edition holds (released solutions)."""
     root = course_root(root)
+    answers = tuple(answers or ())
     dest = Path(dest).resolve()
     if dest == root or root in dest.parents and dest.relative_to(root).parts[0] in (
             "solutions", "notebooks", "tnn_lib", "autograder", "tests"):
         raise ValueError(f"--student-edition {dest}: choose a folder outside the course's own folders")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ValueError(f"--student-edition {dest}: expected a new or empty folder")
-    files = _released(root, assignments) + student_files(root) + [Path("LICENSE")]
+    stubbed = stubbed_names(answers)
+    twins = _twin_exercises(answers)
+    secrets = solution_lines(root)
+    notebooks = _released(root, assignments)
+    files = notebooks + student_files(root) + [Path("LICENSE")]
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for rel in files:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / rel, tmp / rel)
+        text = _edition_text(root, rel, stubbed, twins, secrets) if rel.suffix == ".py" else None
+        if text is None:
+            shutil.copyfile(root / rel, tmp / rel)
+        else:
+            (tmp / rel).write_text(text, encoding="utf-8")
+    from autograder.release.record import write_recorded
+    recorded = [write_recorded(tmp / "tnn_lib" / "recorded", root, rel.parts[1], stubbed)
+                for rel in notebooks if rel.parts[1] not in answers]
+    info = {"answers": sorted(answers), "assignments": [rel.parts[1] for rel in notebooks],
+            "recorded": recorded}
+    (tmp / "EDITION.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     titles = _titles(root, assignments)
+    held = ", ".join(f"`{a}`" for a in sorted(answers)) if answers else "none"
     for name in ("pyproject.toml", "workbook.py", "README.md"):
-        text = (TEMPLATES / name).read_text(encoding="utf-8").replace("{{TOPICS}}", titles)
+        text = (TEMPLATES / name).read_text(encoding="utf-8").replace("{{TOPICS}}", titles).replace(
+            "{{ANSWERS}}", held)
         (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "workbook.py").chmod(0o755)
     # the student's JupyterLab: nbgrader's student extensions only (no Create Assignment,

@@ -111,7 +111,10 @@ def strip_references(source: str, names: set[str]) -> str:
 
 
 def references_of(exercises) -> dict[str, set[str]]:
-    """{module file stem: {function names}} of the references of `exercises`."""
+    """{module file stem: {function names}} of the references of `exercises`, and of their
+    near-twins (:data:`autograder.release.shortcuts.TWINS`: other callables of `tnn_lib` that
+    reproduce an answer, such as ``optim._adam`` for ``adam_step``)."""
+    from autograder.release.shortcuts import twin_names
     from autograder.catalogue import all_exercises
     known = all_exercises()
     out: dict[str, set[str]] = {}
@@ -123,6 +126,8 @@ def references_of(exercises) -> dict[str, set[str]]:
         mod = getattr(ref, "__module__", "") or ""
         if mod.startswith("tnn_lib."):
             out.setdefault(mod.split(".", 1)[1].replace(".", "/"), set()).add(ref.__name__)
+    for stem, names in twin_names(exercises).items():
+        out.setdefault(stem, set()).update(names)
     return out
 
 

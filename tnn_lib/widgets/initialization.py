@@ -105,16 +105,17 @@ def _draws(family, width):
 
 def _weights(scheme, width, l):
     """Layer l's weights, equal to what :func:`tnn_lib.init.init_weights` draws for it."""
-    if scheme == "zeros":
+    family = {"zeros": None, "glorot_uniform": "uniform"}.get(scheme, "normal")
+    if family is None:
         return np.zeros((width, width))
-    if scheme == "glorot_uniform":
+    if family == "uniform":
         return _draws("uniform", width).get(l)
     return init.normal_std(scheme, width) * _draws("normal", width).get(l)
 
 
 def _dout(scheme, width, depth, n_samples):
     """The upstream gradient :func:`tnn_lib.init.gradient_statistics` draws after the weights."""
-    if scheme == "zeros":
+    if scheme in ("zeros",):
         rng = np.random.default_rng(1)          # zeros draw nothing
     else:
         rng = _draws("uniform" if scheme == "glorot_uniform" else "normal", width).rng_after(depth)
