@@ -189,7 +189,7 @@ class Hub:
     """`jupyterhub -f autograder/jupyterhub/jupyterhub_config.py` as root in a child process."""
 
     def __init__(self, state: Path, exchange: Path, *, student_group: str, instructor_group: str,
-                 student_env: Path, instructor_env: Path, course: str, user_config: Path):
+                 student_env: Path, instructor_env: Path, user_config: Path):
         self.state = state
         self.port = free_port()
         api, proxy_api = free_port(), free_port()
@@ -201,7 +201,7 @@ class Hub:
                         TNN_HUB_API_PORT=str(api), TNN_HUB_PROXY_API_PORT=str(proxy_api),
                         TNN_HUB_PROXY=str(ensure_proxy()), TNN_HUB_STUDENT_GROUP=student_group,
                         TNN_HUB_INSTRUCTOR_GROUP=instructor_group, TNN_HUB_STUDENT_ENV=str(student_env),
-                        TNN_HUB_INSTRUCTOR_ENV=str(instructor_env), TNN_HUB_COURSE=course,
+                        TNN_HUB_INSTRUCTOR_ENV=str(instructor_env),
                         TNN_HUB_USER_CONFIG=str(user_config),
                         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}")
         self.url = f"http://127.0.0.1:{self.port}"

@@ -9,7 +9,6 @@
 import grp
 import os
 import pwd
-import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (provided by traitlets when JupyterHub loads this file)
@@ -19,12 +18,11 @@ STATE = Path(os.environ.get("TNN_HUB_STATE", "/srv/tnn-hub"))            # hub d
 EXCHANGE = os.environ.get("TNN_HUB_EXCHANGE", "/srv/nbgrader/exchange")  # nbgrader's exchange
 STUDENT_GROUP = os.environ.get("TNN_HUB_STUDENT_GROUP", "tnn-students")
 INSTRUCTOR_GROUP = os.environ.get("TNN_HUB_INSTRUCTOR_GROUP", "tnn-instructors")
-# the Python environments the users' servers run: the student edition's (`pip install
-# ./tnn-workbook-student nbgrader jupyterhub`) and the one the course repository runs in
+# the Python environments the users' servers run (JUPYTERHUB.md): the students' has the student
+# edition (`pip install ./tnn-workbook-student nbgrader jupyterhub`), the instructors' the
+# course repository (`pip install -e ~instructor/tnn-workbook jupyterhub`)
 STUDENT_ENV = Path(os.environ.get("TNN_HUB_STUDENT_ENV", "/opt/tnn-student"))
-INSTRUCTOR_ENV = Path(os.environ.get("TNN_HUB_INSTRUCTOR_ENV", sys.prefix))
-# the instructor's course directory (a clone of the repository), {home} their home
-COURSE = os.environ.get("TNN_HUB_COURSE", "{home}/tnn-workbook")
+INSTRUCTOR_ENV = Path(os.environ.get("TNN_HUB_INSTRUCTOR_ENV", "/opt/tnn-instructor"))
 # users/ (nbgrader's course id and exchange), student/ and instructor/ (nbgrader's extensions
 # per role); a copy elsewhere if the users cannot read this folder
 USER_CONFIG = Path(os.environ.get("TNN_HUB_USER_CONFIG", HERE))
@@ -85,9 +83,6 @@ def pre_spawn_hook(spawner):
                TNN_HUB_ROLE=role, TNN_HUB_EXCHANGE=EXCHANGE,
                PATH=os.pathsep.join([str(prefix / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
                OPENBLAS_NUM_THREADS="1")
-    if role == "instructor":
-        # the instructor's server imports the course directory's own autograder and tnn_lib
-        env["PYTHONPATH"] = COURSE.format(home=pwd.getpwnam(name).pw_dir)
     spawner.environment = env
 
 
