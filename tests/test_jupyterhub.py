@@ -191,9 +191,13 @@ def _run_probe(page, hub: Hub, user: str) -> dict:
 
 
 def _contents(page, hub: Hub, user: str, rel: str) -> tuple[int, str]:
-    """GET the Jupyter contents API of `user`'s server from their logged-in page."""
-    r = page.evaluate("""async url => { const r = await fetch(url, {credentials: 'same-origin'});
-                                        return [r.status, await r.text()]; }""",
+    """GET the Jupyter contents API of `user`'s server from their logged-in page, as
+    JupyterLab does (the session cookie, and the _xsrf cookie echoed in X-XSRFToken)."""
+    r = page.evaluate("""async url => {
+        const m = document.cookie.match(/(?:^|;\\s*)_xsrf=([^;]*)/);
+        const headers = m ? {'X-XSRFToken': decodeURIComponent(m[1])} : {};
+        const r = await fetch(url, {credentials: 'same-origin', headers});
+        return [r.status, await r.text()]; }""",
                       f"{hub.url}/user/{user}/api/contents/{rel}?type=file&format=text&content=1")
     return r[0], r[1]
 
