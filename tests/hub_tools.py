@@ -86,8 +86,12 @@ class Accounts:
         assert name.startswith(PREFIX), name
         try:
             g = grp.getgrnam(name)
-            if g.gr_mem or any(u.pw_gid == g.gr_gid for u in pwd.getpwall()):
-                raise RuntimeError(f"group {name} exists and has members: not made by this test, not touched")
+            members = [pwd.getpwnam(m) for m in g.gr_mem] + [u for u in pwd.getpwall() if u.pw_gid == g.gr_gid]
+            if any(u.pw_gecos != MARK for u in members):
+                raise RuntimeError(f"group {name} exists with members not made by this test: not touched")
+            for u in members:            # an earlier run's leftovers
+                self._kill(u.pw_uid)
+                self._run("userdel", "-r", u.pw_name)
             self._run("groupdel", name)
         except KeyError:
             pass

@@ -414,8 +414,9 @@ def test_course_on_jupyterhub_with_system_accounts_pam_and_the_student_edition(t
                 status, text = api.pop("released.ipynb")
                 assert status == 200 and "batchnorm_forward" in text, (status, text[:300])   # symlinks are followed
                 for link, (status, text) in api.items():
-                    assert status in (403, 404) and "batchnorm" not in text and "ddof" not in text, (link, status,
-                                                                                                     text[:300])
+                    # refused, whatever the code: jupyter_server answers 403 for a file it may not
+                    # read, and 500 when it may not even stat the target (a folder it cannot enter)
+                    assert status >= 400 and "batchnorm" not in text and "ddof" not in text, (link, status, text[:300])
                 print("student 2: " + ", ".join(f"{k} {v}" for k, v in seen["access"].items())
                       + "; contents API: " + ", ".join(f"{k} {s}" for k, (s, _) in api.items()))
                 page.goto(f"{hub.url}/hub/logout", timeout=120_000)
