@@ -141,7 +141,7 @@ def _is_test(cell) -> bool:
 
 
 def visible_cases(root: Path, aid: str, name: str) -> list[dict]:
-    from autograder.outcomes.cells import check_cases
+    from autograder.checks import check_cases
     out = []
     for cell in _cells(root / "notebooks" / aid / f"{aid}.ipynb"):
         if _is_test(cell):
@@ -153,7 +153,7 @@ def visible_cases(root: Path, aid: str, name: str) -> list[dict]:
 
 def hidden_cases(root: Path, aid: str, name: str) -> list[dict]:
     """The cases of exercise `name` that the hidden tests of ``solutions/<aid>`` check."""
-    from autograder.outcomes.cells import check_cases
+    from autograder.checks import check_cases
     out = []
     for cell in _cells(root / "solutions" / aid / f"{aid}.ipynb"):
         if not _is_test(cell):

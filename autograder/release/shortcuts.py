@@ -186,7 +186,7 @@ def exercise_cases(name: str) -> list[dict]:
     import json
     from autograder.catalogue import get_exercise
     from autograder.course import course_root
-    from autograder.outcomes.cells import check_cases
+    from autograder.checks import check_cases
     cases = []
     for path in sorted((course_root() / "notebooks").glob("*/*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
