@@ -24,7 +24,7 @@ def _grade(args) -> int:
     from autograder.grading import grade
     summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
                     output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
-                    regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler)
+                    regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, budget=args.budget)
     n = len(summary.results)
     print(f"graded {n - len(summary.not_graded)} of {n} submissions; grades: {summary.output / 'grades.csv'}, "
           f"report: {summary.output / 'report.html'}, feedback: {summary.output / 'feedback'}/")
@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "processes (each worker needs this course installed; see INSTRUCTORS.md)")
     g.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
                    help="time limit of each cell (default 30)")
+    g.add_argument("--budget", type=_seconds, default=defaults.BUDGET_SECONDS, metavar="SECONDS",
+                   help="time limit of one submission in all: its cells, their replays after a time-out and "
+                   "its test cells; past it the tests not yet graded are timed out and those graded keep their "
+                   f"points (default {defaults.BUDGET_SECONDS:g})")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
                    "report.html go (default grading/)")
     g.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite "

@@ -33,7 +33,7 @@ from autograder.files import atomic_write
 from autograder.outcomes import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
 from autograder.report import write_report
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
                "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
@@ -46,6 +46,7 @@ class Settings:
     memory_mb: int = defaults.MEMORY_MB
     max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
     workers: int = 1
+    budget: float = defaults.BUDGET_SECONDS
 
 
 @dataclass
@@ -147,7 +148,7 @@ def _student_id(name: str) -> str:
 
 
 def fingerprint(task: Task, root: Path, settings: Settings) -> str:
-    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.memory_mb}|{settings.max_output_bytes}"
+    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.budget}|{settings.memory_mb}|{settings.max_output_bytes}"
                        f"|{task.timestamp}".encode())
     for name in sorted(task.notebooks):
         p = task.notebooks[name]
@@ -160,6 +161,16 @@ def fingerprint(task: Task, root: Path, settings: Settings) -> str:
 # ----------------------------------------------------------------------------------------
 # the workers
 # ----------------------------------------------------------------------------------------
+def watchdog_seconds(settings: dict) -> float:
+    """How long a worker may spend on one submission before it is given up: the submission's
+    budget and half again (at least a minute more), for what the budget does not cover
+    (loading, sanitising, stopping the student process)."""
+    budget = settings.get("budget")
+    if budget:
+        return float(budget) + max(60.0, float(budget) / 2)
+    return max(600.0, 40 * float(settings.get("timeout", defaults.TIMEOUT_SECONDS)))
+
+
 class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
@@ -167,9 +178,10 @@ class WorkerPool:
     def __init__(self, n: int, settings: dict, budget: float | None = None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
-        # a watchdog: a submission that keeps a worker busy this long (whatever the reason)
-        # costs that worker, which is killed and replaced like one that died
-        self.budget = budget if budget is not None else max(600.0, 40 * float(settings.get("timeout", 30)))
+        # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
+        # submission's own budget normally ends it well before) costs that worker, which is
+        # killed and replaced like one that died
+        self.budget = budget if budget is not None else watchdog_seconds(settings)
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
@@ -298,10 +310,13 @@ class Summary:
 
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
           root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
-          progress=True, log=None, worker_budget=None, scheduler=None) -> Summary:
+          progress=True, log=None, worker_budget=None, scheduler=None, budget=defaults.BUDGET_SECONDS) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded.
-    `worker_budget`: seconds a worker may spend on one submission before it is killed and
-    replaced (default max(600, 40 × timeout)). `scheduler`: the address of a Dask scheduler
+    `budget`: seconds one submission may take in all (its cells, their replays and its test
+    cells); past it the tests not yet graded are timed out and those graded keep their points.
+    `worker_budget`: the watchdog, seconds a worker may spend on one submission before it is
+    killed and replaced (default :func:`watchdog_seconds`: the budget and half again, at least
+    a minute more). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
     (:mod:`autograder.cluster`)."""
     from tqdm import tqdm
@@ -311,12 +326,14 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if not timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if not budget > 0:
+        raise ValueError(f"--budget must be a positive number of seconds, got {budget}")
     root = course_root(root)
     if not (root / "solutions").is_dir():
         raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
     out = Path(output).resolve()
     settings = Settings(timeout=float(timeout), memory_mb=int(memory_mb), max_output_bytes=int(max_output_bytes),
-                        workers=workers)
+                        workers=workers, budget=float(budget))
     db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     tasks = discover(Path(submissions), assignment, root)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
@@ -336,12 +353,13 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
         todo.append(t)
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
     pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
-                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes}
+                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes,
+                     "budget": settings.budget}
     if not todo:
         pool = None
     elif scheduler:
         from autograder.cluster import DaskRunner
-        pool = DaskRunner(scheduler, pool_settings, log)
+        pool = DaskRunner(scheduler, pool_settings, log, watchdog=worker_budget)
     else:
         pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget)
     layouts = {}
