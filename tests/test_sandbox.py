@@ -259,3 +259,117 @@ def test_the_student_cannot_reach_a_server_listening_on_the_host(child):
         assert len(accepted) == len(addresses), "the student's code reached the host's server"
     finally:
         server.close()
+
+
+# ----------------------------------------------------------------------------------------
+# a value the student's code keeps for itself stays in its process
+# ----------------------------------------------------------------------------------------
+KEEPERS = '''import numpy as np
+
+touched = []
+
+
+class Velocity:
+    """momentum as an object of its own, kept in the state dict"""
+
+    def __init__(self, w):
+        self.v = np.zeros_like(w)
+
+    def __reduce__(self):
+        touched.append("pickled")
+        raise TypeError("not picklable")
+
+    def __getattr__(self, name):
+        touched.append(name)
+        raise AttributeError(name)
+
+
+def momentum_step(w, dw, state, lr, momentum=0.9):
+    if "opt" not in state:
+        state["opt"] = Velocity(w)
+    opt = state["opt"]
+    opt.v *= momentum
+    opt.v += dw
+    w -= lr * opt.v
+    return w
+
+
+class AdamState:
+    def __init__(self, shape):
+        self.m, self.v, self.t = np.zeros(shape), np.zeros(shape), 0
+
+
+def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    s = state.setdefault("adam", AdamState(w.shape))
+    g = dw + weight_decay * w
+    s.t += 1
+    s.m = beta1 * s.m + (1 - beta1) * g
+    s.v = beta2 * s.v + (1 - beta2) * g * g
+    w -= lr * (s.m / (1 - beta1 ** s.t)) / (np.sqrt(s.v / (1 - beta2 ** s.t)) + eps)
+    return w
+'''
+
+
+@pytest.fixture(scope="module")
+def optimizers():
+    zygote = launch.Zygote(launch.build_runtime(COURSE["05_optimizers"]), launch.Limits(processes=32))
+    c = zygote.fork(None)
+    c.wait_ready()
+    msg, _ = c.peer.request({"op": "run_cell", "source": KEEPERS})
+    assert msg["status"] == "ok", msg
+    yield c
+    c.kill()
+    zygote.kill()
+
+
+def _function(child, name):
+    value, buffers = child.peer.request({"op": "lookup", "name": name})
+    return child.peer.decoder(buffers).decode(value["value"])
+
+
+def test_optimizers_that_keep_their_own_object_in_state_pass_their_checks(optimizers):
+    """Two optimizers written the way public course repositories write them (an object of
+    their own in `state`) pass the grader's checks: the object stays in the student process,
+    the grader holds a handle, hands it back on the next step, and never reads it (nothing
+    was pickled, called or looked up on it: the objects themselves record any of that)."""
+    import numpy as np
+
+    from autograder.checks import check
+    from autograder.sandbox import wire
+    momentum, adam = _function(optimizers, "momentum_step"), _function(optimizers, "adam_step")
+    for seed, case in ((0, None), (1, "matrix"), (2, "long")):
+        check("momentum_step", momentum, seed=seed, case=case)
+        check("adam_step", adam, seed=seed, case=case)
+    state, w = {}, np.ones(3)
+    momentum(w, np.full(3, 0.5), state, lr=0.1)
+    momentum(w, np.full(3, 0.5), state, lr=0.1)
+    np.testing.assert_allclose(w, 1 - 0.1 * 0.5 - 0.1 * (0.9 * 0.5 + 0.5))   # the second step used the kept v
+    assert type(state["opt"]) is wire.Opaque and "Velocity" in repr(state["opt"])
+    adam(w, np.full(3, 0.5), state, lr=0.1)
+    assert type(state["adam"]) is wire.Opaque and state["opt"] is not state["adam"]
+    _, touched = run(optimizers, "result = touched")
+    assert touched == [], touched
+
+
+def test_a_test_that_inspects_a_kept_value_gets_the_clear_message(optimizers):
+    import numpy as np
+
+    from autograder.checks import compare
+    momentum = _function(optimizers, "momentum_step")
+    state = {}
+    momentum(np.ones(2), np.ones(2), state, lr=0.1)
+    kept = state["opt"]
+    for inspect in (lambda: np.asarray(kept, dtype=float), lambda: float(kept), lambda: kept + 1,
+                    lambda: __import__("pickle").dumps(kept), lambda: kept(), lambda: list(kept)):
+        with pytest.raises(TypeError, match="Velocity cannot be sent between your code and the grader"):
+            inspect()
+    with pytest.raises(AttributeError, match="Velocity cannot be sent"):
+        kept.v
+    out = compare({"opt": kept}, {"opt": np.zeros(2)})
+    assert not out.ok and "cannot be sent" in out.detail, out.detail
+    # what a function returns must still be data: an object of its own is refused, as before
+    msg, _ = optimizers.peer.request({"op": "run_cell", "source": "def make_state(w):\n    return Velocity(w)\n"})
+    with pytest.raises(TypeError, match="cannot be sent"):
+        _function(optimizers, "make_state")(np.ones(2))
+    _, touched = run(optimizers, "result = touched")
+    assert touched == [], touched

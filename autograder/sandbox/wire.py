@@ -167,16 +167,16 @@ class Encoder:
             state = dict(vars(obj))
             return {"$": "obj", "i": i, "cls": self.class_names[type(obj)],
                     "state": self.encode(state, depth + 1)}
-        if callable(obj):
-            return {"$": "fn", "h": self.register_callable(obj),
-                    "name": str(getattr(obj, "__name__", type(obj).__name__))[:100]}
-        if self.register_object is not None and self.object_class is not None and type(obj) is self.object_class:
-            return {"$": "o", "h": self.register_object(obj), "cls": str(type(obj).__qualname__)[:100]}
         if type(obj) is Opaque:
             h = self.own_opaque(obj) if self.own_opaque is not None else None
             if h is None:
                 raise WireError(f"{obj!r} belongs to a student process that has ended; it cannot be passed again")
             return {"$": "h", "h": h, "cls": object.__getattribute__(obj, "_tnn_cls")}
+        if callable(obj):
+            return {"$": "fn", "h": self.register_callable(obj),
+                    "name": str(getattr(obj, "__name__", type(obj).__name__))[:100]}
+        if self.register_object is not None and self.object_class is not None and type(obj) is self.object_class:
+            return {"$": "o", "h": self.register_object(obj), "cls": str(type(obj).__qualname__)[:100]}
         if self.register_opaque is not None:
             i = self._index(obj)
             return {"$": "h", "i": i, "h": self.register_opaque(obj),
