@@ -93,6 +93,14 @@ class Grader:
             z = self._zygotes[runtime] = Zygote(runtime, self.limits, base=self.scratch_base)
         return z
 
+    def _warm(self, layout) -> None:
+        try:
+            z = self.zygote(self.runtime(layout))
+            if z is not None:
+                z.wait_ready()
+        except Exception:   # it is started again, and any failure reported, when the notebook is graded
+            pass
+
     def close(self):
         for z in self._zygotes.values():
             z.kill()
@@ -174,8 +182,13 @@ class Grader:
         """Grade every notebook of one (student, assignment) submission."""
         import time
         out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
-        deadline = time.monotonic() + self.budget if self.budget else None   # one budget for the whole submission
+        deadline = None
         for name, info in task["notebooks"].items():
+            if deadline is None and self.budget:
+                # one budget for the whole submission, counted from when its sandbox is ready (a
+                # new worker's warm-up is the grader's time, not the student's)
+                self._warm(info["layout"])
+                deadline = time.monotonic() + self.budget
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
             try:

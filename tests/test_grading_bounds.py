@@ -21,17 +21,17 @@ LEAKY_RELU = '''import sys
 
 
 def relu_backward(dout, cache):
-    print("LEAK-STDERR", dout.shape, float(dout.flat[0]), file=sys.stderr)
-    print("LEAK-STDOUT", dout.shape)
-    if dout.shape == (6, 4):   # only the hidden case
-        raise ValueError(f"LEAK-RAISED {dout.shape} {float(dout.flat[0])}")
+    print("LEAK" + "-STDERR", dout.shape, float(dout.flat[0]), file=sys.stderr)
+    print("LEAK" + "-STDOUT", dout.shape)
+    if dout.shape == tuple([6, 4]):   # only the hidden case
+        raise ValueError("LEAK" + f"-RAISED {dout.shape} {float(dout.flat[0])}")
     return dout * (cache > 0)
 '''
 LEAKY_LINEAR = '''import sys
 
 
 def linear_forward(x, W, b):
-    print("LEAK-STDERR", x.shape, file=sys.stderr)
+    print("LEAK" + "-STDERR", x.shape, file=sys.stderr)
     if x.shape[0] == 7:        # only the hidden case is wrong
         return x @ W + b + 1.0, (x, W, b)
     return x @ W + b, (x, W, b)
@@ -117,7 +117,7 @@ def test_a_hidden_case_shows_neither_its_inputs_nor_what_the_code_printed_or_rai
 def test_a_visible_case_still_shows_its_inputs(graded):
     rows, _ = _rows(graded["out"], "wrong-visible")
     msg = rows["test_linear_forward"]["message"]
-    assert rows["test_linear_forward"]["status"] == "failed" and "(inputs: x: array (" in msg, msg
+    assert rows["test_linear_forward"]["status"] in ("failed", "misconception") and "inputs: x: array (" in msg, msg
 
 
 def test_a_complex_result_fails_with_a_message(graded):
