@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = ROOT / "autograder" / "examples"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"]
-BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing"}
+BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing", "hostile-deep-json"}
 SLOW = ("hostile-loop", "00_backprop")      # an endless loop: ~20 s of cell time limits
 TIMEOUT = 10
 

@@ -111,7 +111,7 @@ def test_example_class_grades_exactly_as_expected(graded):
 def test_only_the_broken_files_are_not_graded(graded):
     summary, _ = graded
     assert {s for s, _, _ in summary.not_graded} == {"hostile-invalid-json", "hostile-not-a-notebook",
-                                                     "hostile-missing"}
+                                                     "hostile-missing", "hostile-deep-json"}
     assert summary.exit_status == 1
 
 

@@ -432,6 +432,14 @@ def hostile(aid: str, good: dict, expected: dict) -> None:
     expected["hostile-invalid-json"][aid] = expect(aid, everything="invalid-notebook")
     write("hostile-not-a-notebook", aid, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10 screenshot of my notebook")
     expected["hostile-not-a-notebook"][aid] = expect(aid, everything="not-a-notebook")
+    # notebook files: a byte-order mark, the old nbformat 3, JSON nested 100,000 deep
+    text = json.dumps(with_answers(aid, good), indent=1, sort_keys=True, ensure_ascii=False)
+    write("hostile-bom", aid, b"\xef\xbb\xbf" + text.encode("utf-8"))
+    expected["hostile-bom"][aid] = expected["correct"][aid]
+    write("hostile-nbformat3", aid, nbformat.writes(nbformat.convert(with_answers(aid, good), 3), version=3).encode())
+    expected["hostile-nbformat3"][aid] = expected["correct"][aid]
+    write("hostile-deep-json", aid, b"[" * 100_000 + b"]" * 100_000)
+    expected["hostile-deep-json"][aid] = expect(aid, everything="invalid-notebook")
     folder = SUBMITTED / "hostile-missing" / aid
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "my_answers.py").write_text("# I wrote my answers in a script instead\n")
@@ -539,21 +547,32 @@ def tampering(expected: dict, assignments) -> list[str]:
             "import tnn_lib.layers as layers\n\n_theirs = {}\nexec(open(layers.__file__).read(), _theirs)\n\n\n"
             "def relu_backward(dout, cache):\n    return _theirs['relu_' + 'backward'](dout, cache)\n")})
         add(s, aid, evaluate(aid, written, reference_users={"relu_backward"}))
-        # every answer ends the process when called: each test costs a restart; after
-        # MAX_RESTARTS of them the remaining tests are not run (the polls are left blank: no
-        # honest point is lost)
-        from autograder.evaluate import MAX_RESTARTS
+        # every answer ends the process when called: each test costs a restart and only itself
+        # (no cap on restarts: the submission's budget bounds them)
         s = "hostile-tamper-exit-every-call"
         stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in released(aid).cells if is_answer_cell(c)}
         dying = {ex: f"import os\n\n\ndef {ex}(*args, **kwargs):\n    os._exit(1)\n"
                  for ex in COURSE[aid] if ex in stubs}
         _tampered(s, aid, "blank", answers=dying)
-        rows = {}
-        for i, (gid, ex, points) in enumerate(tests_of(aid)):  # written by hand: the restart budget
-            status = "kernel-died" if i <= MAX_RESTARTS else "not-run"
-            rows[gid] = {"points": 0.0, "status": status, "misconception": ""}
-        assert all(ex in dying for gid, ex, _ in tests_of(aid)[:MAX_RESTARTS + 1])
+        rows = blank(aid)   # written by hand where the answer is called: no such status in this process
+        for gid, ex, points in tests_of(aid):
+            if ex in dying:
+                rows[gid] = {"points": 0.0, "status": "kernel-died", "misconception": ""}
         add(s, aid, rows)
+        # what one student leaves for the next on the same worker: a read-only folder in /tmp,
+        # /tmp itself read-only, /dev/shm filled, System V shared memory (each student has its own)
+        s = "hostile-tamper-leave-behind"
+        _tampered(s, aid, "correct", (
+            "# leave things for the next student\nimport ctypes\nimport os\n\n"
+            f"os.makedirs('/tmp/{PWNED}ro/inside', exist_ok=True)\nos.chmod('/tmp/{PWNED}ro', 0o555)\n"
+            "try:\n    with open('/dev/shm/" + PWNED + "shm', 'wb') as f:\n        for i in range(300):\n"
+            "            f.write(b'x' * (1 << 20))\nexcept OSError:\n    pass\n"
+            "libc = ctypes.CDLL(None)\nlibc.shmget(0x7E57, 16 << 20, 0o1666)\nos.chmod('/tmp', 0o555)\n"))
+        add(s, aid, correct(aid))
+        # cells that hang, more of them than any cap on restarts, before correct answers
+        s = "hostile-tamper-many-hangs"
+        _tampered(s, aid, "correct", ["while True:  # scratch that never ends\n    pass\n"] * 7)
+        add(s, aid, correct(aid))
 
     # -- 01_divergences: a blank notebook that disarms the checks in its own process (the graded
     # tests run in the grader's, so nothing changes)

@@ -1,1 +1,0 @@
-# I wrote my answers in a script instead
