@@ -1,0 +1,1 @@
+# I wrote my answers in a script instead
