@@ -162,12 +162,13 @@ def fingerprint(task: Task, root: Path, settings: Settings) -> str:
 # the workers
 # ----------------------------------------------------------------------------------------
 def watchdog_seconds(settings: dict) -> float:
-    """How long a worker may spend on one submission before it is given up: the submission's
-    budget and half again (at least a minute more), for what the budget does not cover
-    (loading, sanitising, stopping the student process)."""
+    """How long a worker may spend on one submission before it is given up: twice the
+    submission's budget and two minutes more, for what the budget does not cover (a new
+    worker's imports and warm sandbox on a loaded machine, loading, sanitising, stopping the
+    student process)."""
     budget = settings.get("budget")
     if budget:
-        return float(budget) + max(60.0, float(budget) / 2)
+        return 2 * float(budget) + 120.0
     return max(600.0, 40 * float(settings.get("timeout", defaults.TIMEOUT_SECONDS)))
 
 
@@ -315,8 +316,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     `budget`: seconds one submission may take in all (its cells, their replays and its test
     cells); past it the tests not yet graded are timed out and those graded keep their points.
     `worker_budget`: the watchdog, seconds a worker may spend on one submission before it is
-    killed and replaced (default :func:`watchdog_seconds`: the budget and half again, at least
-    a minute more). `scheduler`: the address of a Dask scheduler
+    killed and replaced (default :func:`watchdog_seconds`: twice the budget and two minutes
+    more). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
     (:mod:`autograder.cluster`)."""
     from tqdm import tqdm

@@ -10,16 +10,15 @@ they can:
 * ``tiny-cells``: 20,000 cells of one statement each;
 * ``correct``: an honest notebook, for comparison.
 
-Prints, for each, the seconds the worker was held (one run each: these are minutes long),
-the points earned, and the budget; the worst must stay within the budget plus the time it
-takes to stop (the watchdog's margin).
+Prints, for each, the seconds it held a warm worker (its grader, as a worker of ``tnn-course
+grade`` runs it; one run each: these are minutes long), the points earned, and the budget;
+the worst must stay within the budget (plus the moment it takes to stop).
 
     .venv/bin/python bench/hostile_cost.py [--timeout 30] [--budget 300] [--only NAME ...]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -31,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import nbformat  # noqa: E402
 
 from autograder import defaults  # noqa: E402
-from autograder.grading import grade  # noqa: E402
 from grading_tools import CORRECT, TINY, make_course, with_answers, write_submission  # noqa: E402
 
 HANG_LF = "def linear_forward(x, W, b):\n    while True:\n        pass\n"
@@ -62,34 +60,45 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=defaults.BUDGET_SECONDS)
     p.add_argument("--only", nargs="*", default=None)
     args = p.parse_args(argv)
+    from autograder.course import nbgrader_config
+    from autograder.grading import layout_of, source_notebooks, sync_gradebook
+    from autograder.worker import Grader, prepare_process
+    prepare_process()
     base = Path(tempfile.mkdtemp(prefix="tnn-bench-hostile-"))
     course = make_course(base)
+    db_url = f"sqlite:///{base / 'gradebook.db'}"
+    config = nbgrader_config(course, db_url)
+    sync_gradebook(course, TINY, db_url, config)
+    layout = layout_of(source_notebooks(course, TINY)[0])
     subs = submissions(course, args.timeout)
     names = [n for n in subs if not args.only or n in args.only]
-    # warm the worker once (its sandbox's start is not a submission's cost)
-    warm = base / "warm"
-    write_submission(warm, "warm", subs["correct"])
-    grade(warm, workers=1, timeout=args.timeout, budget=args.budget, output=base / "warm-out", root=course,
-          progress=False)
-    print(f"cell limit {args.timeout:g} s, budget {args.budget:g} s per submission")
-    print(f"{'submission':<20} {'held (s)':>9} {'points':>7}  statuses")
-    worst = 0.0
-    for name in names:
-        folder = base / name
-        write_submission(folder, name, subs[name])
+    # one worker's grader, as `tnn-course grade` keeps it: warm once (its sandbox's start is
+    # the worker's cost, not a submission's), then each submission's time holding it
+    grader = Grader(timeout=args.timeout, memory_mb=defaults.MEMORY_MB, budget=args.budget)
+
+    def held(name):
+        path = write_submission(base / "submitted", name, subs[name])
+        task = {"student": name, "assignment": TINY, "db_url": db_url, "source_dir": str(course / "solutions" / TINY),
+                "notebooks": {TINY: {"path": str(path), "layout": layout}}}
         t0 = time.perf_counter()
-        grade(folder, workers=1, timeout=args.timeout, budget=args.budget, output=base / f"out-{name}", root=course,
-              progress=False)
-        held = time.perf_counter() - t0
-        result = json.loads((base / f"out-{name}" / "results" / name / f"{TINY}.json").read_text())
-        cells = result["notebooks"][TINY]["cells"]
-        points = sum(c["points"] for c in cells)
-        statuses = ",".join(sorted({c["status"] for c in cells}))
-        print(f"{name:<20} {held:>9.1f} {points:>7g}  {statuses}")
-        if name != "correct":
-            worst = max(worst, held)
-    print(f"worst hostile submission: {worst:.1f} s held, {worst / args.budget:.2f} × the budget "
-          "(each row includes starting one worker and its sandbox)")
+        result = grader.grade_task(task, config)
+        return time.perf_counter() - t0, result["notebooks"][TINY]["cells"]
+
+    try:
+        held("correct")
+        print(f"cell limit {args.timeout:g} s, budget {args.budget:g} s per submission")
+        print(f"{'submission':<20} {'held (s)':>9} {'points':>7}  statuses")
+        worst = 0.0
+        for name in names:
+            seconds, cells = held(name)
+            points = sum(c["points"] for c in cells)
+            statuses = ",".join(sorted({c["status"] for c in cells}))
+            print(f"{name:<20} {seconds:>9.1f} {points:>7g}  {statuses}")
+            if name != "correct":
+                worst = max(worst, seconds)
+    finally:
+        grader.close()
+    print(f"worst hostile submission: {worst:.1f} s holding its worker, {worst / args.budget:.2f} × the budget")
     return 0
 
 
