@@ -180,8 +180,54 @@ def _fmt(v) -> str:
     return repr(v)
 
 
+_KIND_NAMES = {"c": "complex numbers", "U": "text", "S": "bytes", "M": "dates", "m": "time spans", "V": "raw records"}
+
+
+def _wrong_kind(got, expected) -> str:
+    """Why `got` is not real numbers where `expected` is (an empty string when it is): a
+    complex result must not pass by losing its imaginary part in a cast to float, nor text
+    that happens to parse as numbers. The exercises' docstrings ask for real (float) values;
+    an integer or boolean array still compares by value."""
+    try:
+        want = np.asarray(expected).dtype.kind
+    except Exception:
+        want = "f"
+    if want == "c":
+        return ""
+    if isinstance(got, (complex, np.complexfloating)):
+        kind, dtype = "c", np.asarray(got).dtype
+    elif isinstance(got, (np.ndarray, np.generic)):
+        kind, dtype = got.dtype.kind, got.dtype
+    elif isinstance(got, (list, tuple)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dtype = np.asarray(got).dtype
+        except Exception:
+            return ""
+        kind = dtype.kind
+        if kind == "O" and any(isinstance(v, (complex, np.complexfloating))
+                               for v in np.asarray(got, dtype=object).ravel()[:100_000]):
+            kind = "c"
+    else:
+        return ""
+    if kind == "O" and isinstance(got, np.ndarray):
+        if any(isinstance(v, (complex, np.complexfloating, str, bytes)) for v in got.ravel()[:100_000]):
+            return ("got an array of Python objects holding complex numbers or text (dtype object); "
+                    "expected real numbers (float)")
+        return ""
+    if kind in _KIND_NAMES:
+        return f"got {_KIND_NAMES[kind]} (dtype {dtype}); expected real numbers (float)"
+    return ""
+
+
 def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
-    """Compare nested tuples/lists/dicts of arrays and numbers with the SPEC's rel_error."""
+    """Compare nested tuples/lists/dicts of arrays and numbers with the SPEC's rel_error.
+    `got` must be real numbers where `expected` is: complex values (whose imaginary part a
+    cast to float would drop), text and other dtypes fail with a message saying so."""
+    why = getattr(got, "_tnn_why", None) if type(got).__name__ == "Opaque" else None
+    if why:   # a value the student's code keeps in its own process: the grader does not read it
+        return Outcome(False, f"{where}: {why}")
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return Outcome(False, f"{where}: expected a dict with keys {sorted(expected)}, got {type(got).__name__}")
@@ -220,6 +266,9 @@ def compare(got, expected, tol: float = 1e-7, where: str = "output") -> Outcome:
         if type(got) is type(expected):
             return Outcome(True)
         return Outcome(False, f"{where}: expected a {type(expected).__name__}, got {type(got).__name__}")
+    wrong = _wrong_kind(got, expected)
+    if wrong:
+        return Outcome(False, f"{where}: {wrong}")
     try:
         arr = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
@@ -311,6 +360,31 @@ def _describe_inputs(inputs) -> str:
     return ", ".join(parts)
 
 
+HIDDEN_CASE = "a hidden test case (its inputs, and what your code printed or raised on it, are not shown)"
+_HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+
+
+def hidden_lines(source: str | None) -> set[int]:
+    """The line numbers (from 1) of a test cell's hidden region(s)."""
+    out: set[int] = set()
+    for m in _HIDDEN_REGION.finditer(source or ""):
+        first = source.count("\n", 0, m.start()) + 1
+        out.update(range(first, first + source.count("\n", m.start(), m.end()) + 1))
+    return out
+
+
+def _called_from_hidden_tests() -> bool:
+    """Whether the running `check` was called from a line of the hidden region of the test
+    cell being graded (the cell's source is known while `cell_source` is in force)."""
+    lines = hidden_lines(_CELL_SOURCE.get())
+    if not lines:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith("<") and frame.f_lineno in lines
+
+
 def run_exercise(ex, impl, inputs):
     """Call `impl` the way exercise `ex` is called, on a deep copy of `inputs`."""
     return ex.call(impl, copy.deepcopy(inputs))
@@ -337,6 +411,9 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
     rng = np.random.default_rng(seed)
     inputs = ex.make_inputs(rng, case=case, **sizes)
     tol = ex.tol if tol is None else tol
+    hidden = _called_from_hidden_tests()
+    # a hidden case is described by nothing: not its inputs, not what the answer printed or
+    # raised on it (a student's code could print a hidden input and read it on the page)
     shown = _describe_inputs(inputs)
     here = _case_kwargs(seed, case, sizes)
     truth = _Truth(ex, here, inputs)
@@ -371,16 +448,19 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
                                "implement it yourself: an answer that uses the reference earns no points.") from None
         where = getattr(err, "student_where", None)
         line = f"\nat {where}" if where else ("" if where is not None else _student_line(err))
+        if hidden:
+            raise CheckFailure(f"{name} raised {ename} on {HIDDEN_CASE}{line}") from None
         raise CheckFailure(f"{name} raised {ename}: {err}{line}\n"
                            f"(inputs: {shown})") from None
-    said = _warnings_note(caught, noise.getvalue())
+    said = "" if hidden else _warnings_note(caught, noise.getvalue())
     if watch.called:
         raise CheckFailure(f"{REFERENCE_TAG}\n{name}: your answer calls the tnn_lib reference {name}; "
                            "implement it yourself: an answer that uses the reference earns no points.")
     if not ex.mutates:
         changed = compare(work, pristine, tol=1e-15, where="input")
         if not changed.ok:
-            raise CheckFailure(f"{name} modified its input arguments ({changed.detail}); "
+            raise CheckFailure(f"{name} modified its input arguments"
+                               f"{' on ' + HIDDEN_CASE if hidden else ' (' + changed.detail + ')'}; "
                                "work on copies, e.g. x = x.copy() or out = x * mask.")
     expected = truth.expected()
     out = compare(got, expected, tol, where=ex.output_name)
@@ -399,8 +479,13 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
     named = _established(ex, student_fn, matched, others)
     if len(named) == 1:
         m = named[0]
+        if hidden:
+            raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
+                               f"(on {HIDDEN_CASE})")
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                            f"(first difference: {out.detail}; inputs: {shown}){said}")
+    if hidden:
+        raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}")
     confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
                        f"{_partial_note(got, expected, confirmed, tol, ex.output_name)}")

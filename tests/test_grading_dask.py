@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"]
-BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing"}
+BROKEN = {"hostile-invalid-json", "hostile-not-a-notebook", "hostile-missing", "hostile-deep-json"}
 SLOW = ("hostile-loop", "00_backprop")      # an endless loop: ~20 s of cell time limits
 TIMEOUT = 10
 
@@ -270,3 +270,38 @@ def test_a_client_killed_half_way_resumes_with_nothing_graded_twice(cluster, who
     with Gradebook(f"sqlite:///{tmp_path / 'gb.db'}") as gb:
         assert sorted((s.student_id, s.assignment.name) for a in {a for _, a in pairs}
                       for s in gb.assignment_submissions(a)) == sorted(pairs)
+
+
+def test_the_budget_of_a_submission_holds_on_a_dask_worker(cluster, tmp_path):
+    """The endless loop's submission with a cell limit far beyond its budget: the budget ends
+    it on the Dask worker, it is graded (not a grader error), what was graded before keeps
+    its points and the rest is `timeout`."""
+    subs = link_class(tmp_path / "submitted", [SLOW])
+    summary = grade(subs, scheduler=cluster.address, timeout=600, budget=15, output=tmp_path / "out",
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False)
+    assert not summary.not_graded, summary.not_graded
+    result = json.loads((tmp_path / "out" / "results" / SLOW[0] / f"{SLOW[1]}.json").read_text())
+    cells = result["notebooks"][SLOW[1]]["cells"]
+    want = EXPECTED[SLOW[0]][SLOW[1]]
+    assert {c["status"] for c in cells} <= {"passed", "timeout"}
+    assert any("budget" in c["message"] for c in cells if c["status"] == "timeout")
+    for c in cells:   # whatever was graded was graded right
+        if c["status"] == "passed":
+            assert want[c["grade_id"]]["status"] == "passed" and c["points"] == want[c["grade_id"]]["points"]
+
+
+def test_a_stuck_dask_task_is_given_up_by_the_watchdog(cluster, tmp_path):
+    """A task that runs past the watchdog (here the endless loop with a cell limit and a
+    budget far beyond it) does not keep the client waiting: it is a grader-error alone, its
+    worker is restarted, and the other submission is graded as expected."""
+    subs = link_class(tmp_path / "submitted", [SLOW, ("correct", "00_backprop")])
+    summary = grade(subs, scheduler=cluster.address, timeout=900, budget=1800, output=tmp_path / "out",
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False, worker_budget=60)
+    assert [s for s, _, _ in summary.not_graded] == [SLOW[0]]
+    rows = grades_by_student(tmp_path / "out" / "grades.csv")
+    assert {r["status"] for r in rows[SLOW[0]]} == {"grader-error"}
+    assert {r["grade_id"]: float(r["points"]) for r in rows["correct"]} == \
+        {g: e["points"] for g, e in EXPECTED["correct"]["00_backprop"].items()}
+    page = (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
+    assert "the watchdog" in page
+    cluster.wait_for(lambda info: len(info) == 2, "the restarted worker to come back")

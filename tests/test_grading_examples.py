@@ -129,7 +129,7 @@ def test_each_catalogued_student_is_named_as_its_own_misconception(graded):
 def test_only_the_broken_files_are_not_graded(graded):
     summary, _ = graded
     assert {s for s, _, _ in summary.not_graded} == {"hostile-invalid-json", "hostile-not-a-notebook",
-                                                     "hostile-missing"}
+                                                     "hostile-missing", "hostile-deep-json"}
     assert summary.exit_status == 1
 
 

@@ -39,7 +39,8 @@ def _grade(args) -> int:
                              "with the results only)")
         summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
                         output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
-                        regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, wait=args.wait)
+                        regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, wait=args.wait,
+                        budget=args.budget)
     except GradingLocked as err:
         print(f"tnn-course grade: {err}", file=sys.stderr)
         return LOCKED
@@ -177,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "processes (each worker needs this course installed; see INSTRUCTORS.md)")
     g.add_argument("--timeout", type=_seconds, default=defaults.TIMEOUT_SECONDS, metavar="SECONDS",
                    help=f"time limit of each cell (default {defaults.TIMEOUT_SECONDS:g}, as in tnn-course check)")
+    g.add_argument("--budget", type=_seconds, default=defaults.BUDGET_SECONDS, metavar="SECONDS",
+                   help="time limit of one submission in all: its cells, their replays after a time-out and "
+                   "its test cells; past it the tests not yet graded are timed out and those graded keep their "
+                   f"points (default {defaults.BUDGET_SECONDS:g})")
     g.add_argument("--output", default="grading", metavar="DIR", help="where grades.csv, feedback/ and "
                    "report.html go (default grading/)")
     g.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite "

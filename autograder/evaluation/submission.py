@@ -41,12 +41,22 @@ def load_notebook(path) -> tuple[NotebookNode | None, str, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, "not-a-notebook", "the file is not a text file, so it cannot be a Jupyter notebook"
+    text = text[1:] if text.startswith("\ufeff") else text   # a byte-order mark some editors write
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         return None, "invalid-notebook", (f"the file is not valid notebook JSON ({err.msg} at line {err.lineno}, "
                                           f"column {err.colno}); was it saved completely? Open it in Jupyter, "
                                           "save it again and resubmit")
+    except RecursionError:
+        return None, "invalid-notebook", ("the file's JSON is nested far deeper than any notebook (thousands of "
+                                          "brackets inside each other); open the notebook in Jupyter, save it "
+                                          "again and resubmit")
+    if isinstance(data, dict) and data.get("nbformat") == 3 and isinstance(data.get("worksheets"), list):
+        data = _upgrade_v3(data)
+        if data is None:
+            return None, "invalid-notebook", ("the file is an old (version 3) Jupyter notebook that could not be "
+                                              "upgraded; open it in Jupyter, save it again and resubmit")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "nbformat" not in data:
         return None, "not-a-notebook", "the file is JSON but not a Jupyter notebook (it has no list of cells)"
     try:
@@ -58,6 +68,27 @@ def load_notebook(path) -> tuple[NotebookNode | None, str, str]:
     except Exception as err:  # a malformed notebook: say what, never stop the class
         return None, "invalid-notebook", f"the notebook could not be read: {type(err).__name__}: {err}"
     return nb, "ok", ""
+
+
+def _upgrade_v3(data: dict) -> dict | None:
+    """A version 3 notebook (cells in ``worksheets``) as a version 4 one, by nbformat's own
+    upgrade; None when nbformat cannot read it."""
+    try:
+        from nbformat import v4
+        nb = v4.upgrade(nbformat.from_dict(data), from_version=3, from_minor=int(data.get("nbformat_minor", 0) or 0))
+        out = _plain(nb)
+    except Exception:
+        return None
+    return out if isinstance(out, dict) and isinstance(out.get("cells"), list) else None
+
+
+def _plain(node):
+    """A NotebookNode as plain dicts and lists."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
 
 
 def _repair_cell(cell: dict) -> dict:

@@ -8,9 +8,11 @@ own object in ``tnn-course check`` (:class:`LocalStudent`). A test of X sees no 
 exercise of the student. The verdict is what the grader's own code raises or does not raise.
 
 Both :class:`SandboxedStudent` and :class:`LocalStudent` run the notebook's other cells in
-order (every cell but the graded test cells), with a time limit per cell; a cell that
-hangs or ends the interpreter costs only itself: the process is restarted, the cells
-before it are replayed, and the rest goes on.
+order (every cell but the graded test cells), with a time limit per cell and a budget for
+the whole submission; a cell that hangs or ends the interpreter costs only itself: the
+process is restarted, the cells before it are replayed (each within about the time it took
+the first time), and the rest goes on. Once the budget is spent nothing more runs, and the
+test cells not yet graded are timed out; those graded before keep their points.
 """
 from __future__ import annotations
 
@@ -23,12 +25,11 @@ import time
 import warnings
 
 from autograder.source import strip_magics
-from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source
+from autograder.checks import HIDDEN_CASE, MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source, hidden_lines
 from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 
 UNSENDABLE_ENAME = "Unsendable"
-MAX_RESTARTS = 6
 
 
 def free_names(source: str) -> set[str]:
@@ -117,35 +118,72 @@ MISSING = Missing()
 
 
 class _StudentBase:
-    """Runs the notebook's cells (``cells``: a list of (index, source)) and answers lookups."""
+    """Runs the notebook's cells (``cells``: a list of (index, source)) and answers lookups.
 
-    def __init__(self, cells, timeout: float):
+    Each cell may run `timeout` seconds; the whole submission may run until `deadline` (a
+    ``time.monotonic()`` value: the submission's budget), after which nothing more runs and
+    the cells (and test cells) not yet done are timed out. A cell that times out or ends the
+    process costs only itself: a new process replays the cells before it, each with a limit
+    from the time it took the first time (so a replay costs about what the first run did,
+    never a cell's full limit), and the rest goes on. There is no cap on restarts: the budget
+    bounds them."""
+
+    def __init__(self, cells, timeout: float, deadline: float | None = None):
         self.cells = list(cells)
         self.timeout = float(timeout)
+        self.deadline = deadline
         self.results: dict[int, dict] = {}
         self.broken: set[int] = set()
+        self.took: dict[int, float] = {}    # seconds each cell took the first time
         self.restarts = 0
+        self.out_of_budget = False
 
-    # subclasses: _start(), _run(source) -> dict, lookup(name), close(), _alive()
+    # subclasses: _start(), _run(source, seconds) -> dict, lookup(name), close(), _alive()
+    def left(self) -> float:
+        """Seconds of the submission's budget left (inf without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def cell_limit(self, seconds: float | None = None) -> float:
+        """The limit of the next cell or call: its own, or what is left of the budget."""
+        return max(0.0, min(self.timeout if seconds is None else seconds, self.left()))
+
     def run_all(self):
         self._start()
         pos = 0
         while pos < len(self.cells):
             idx, src = self.cells[pos]
-            res = self._run_guarded(src)
+            if self.cell_limit() <= 0:
+                self._budget_spent(pos)
+                return
+            res = self._timed(idx, src, self.cell_limit())
             self.results[idx] = res
+            if res["status"] == "timeout" and self.left() <= 0:
+                res["budget"] = True
+                self._budget_spent(pos + 1)
+                return
             if res["status"] in ("timeout", "died"):
                 self.broken.add(idx)
                 if not self._restart(upto=pos):
-                    for j, _ in self.cells[pos + 1:]:
-                        self.results[j] = {"status": "not-run"}
+                    self._budget_spent(pos + 1)
                     return
             pos += 1
 
-    def _run_guarded(self, src) -> dict:
+    def _budget_spent(self, pos: int):
+        self.out_of_budget = True
+        for j, _ in self.cells[pos:]:
+            self.results[j] = {"status": "timeout", "budget": True}
+
+    def _timed(self, idx, src, limit) -> dict:
+        t0 = time.monotonic()
+        res = self._run_guarded(src, limit)
+        if res["status"] in ("ok", "error"):
+            self.took.setdefault(idx, time.monotonic() - t0)
+        return res
+
+    def _run_guarded(self, src, limit) -> dict:
         from autograder.sandbox.wire import WireError
         try:
-            return self._run(src)
+            return self._run(src, limit)
         except CellTimeout:
             return {"status": "timeout"}
         except ProcessDied:
@@ -153,21 +191,35 @@ class _StudentBase:
         except WireError:  # the cell wrote into the grader's channel: that process is done
             return {"status": "died", "protocol": True}
 
+    def replay_limit(self, idx) -> float:
+        """A replayed cell's limit: twice what it took the first time, plus a second."""
+        took = self.took.get(idx)
+        return self.timeout if took is None else min(self.timeout, 2 * took + 1.0)
+
     def _restart(self, upto: int | None = None) -> bool:
-        """A new process with the cells before position `upto` (all when None) replayed."""
+        """A new process with the cells before position `upto` (all when None) replayed.
+        False when the budget ran out first."""
         while True:
-            self.restarts += 1
-            if self.restarts > MAX_RESTARTS:
+            if self.left() <= 0:
+                self.out_of_budget = True
                 return False
+            self.restarts += 1
             self.close()
             self._start()
             ok = True
             for idx, src in self.cells[:len(self.cells) if upto is None else upto]:
                 if idx in self.broken:
                     continue
-                res = self._run_guarded(src)
+                limit = self.cell_limit(self.replay_limit(idx))
+                if limit <= 0:
+                    self.out_of_budget = True
+                    return False
+                res = self._run_guarded(src, limit)
                 if res["status"] in ("timeout", "died"):
-                    self.broken.add(idx)
+                    if self.left() <= 0:
+                        self.out_of_budget = True
+                        return False
+                    self.broken.add(idx)   # it behaves differently when run again: left out from now on
                     ok = False
                     break
             if ok:
@@ -181,8 +233,9 @@ class _StudentBase:
 class SandboxedStudent(_StudentBase):
     """The student's notebook in a sandboxed process (:mod:`autograder.sandbox.launch`)."""
 
-    def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, zygote=None, zygote_factory=None):
-        super().__init__(cells, timeout)
+    def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, zygote=None, zygote_factory=None,
+                 deadline=None):
+        super().__init__(cells, timeout, deadline)
         self.runtime, self.data_dir, self.limits, self.sandbox = runtime, data_dir, limits, sandbox
         self.proc = None
         self._spare = zygote
@@ -214,8 +267,8 @@ class SandboxedStudent(_StudentBase):
     def peer(self):
         return self.proc.peer
 
-    def _run(self, src) -> dict:
-        self.peer.deadline = time.monotonic() + self.timeout
+    def _run(self, src, limit) -> dict:
+        self.peer.deadline = time.monotonic() + limit
         try:
             msg, _ = self.peer.request({"op": "run_cell", "source": src})
         finally:
@@ -260,8 +313,8 @@ class Unsendable:
 class LocalStudent(_StudentBase):
     """The notebook in this process (``tnn-course check`` on a student's own machine)."""
 
-    def __init__(self, cells, timeout, cwd=None):
-        super().__init__(cells, timeout)
+    def __init__(self, cells, timeout, cwd=None, deadline=None):
+        super().__init__(cells, timeout, deadline)
         self.shell = None
         self.cwd = cwd
         self.deadline = None
@@ -277,14 +330,14 @@ class LocalStudent(_StudentBase):
             self.shell.enable_gui = lambda gui=None: None
         self.shell.reset(new_session=False)
 
-    def _run(self, src) -> dict:
+    def _run(self, src, limit) -> dict:
         import os
         old = os.getcwd()
         out = io.StringIO()
         try:
             if self.cwd:
                 os.chdir(self.cwd)
-            with _alarm(self.timeout), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            with _alarm(limit), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 result = self.shell.run_cell(src, store_history=False)
         finally:
             os.chdir(old)
@@ -388,6 +441,24 @@ def _where(err: BaseException, visible: set[str], source_lines: list[str]) -> st
     return " → ".join(parts[-3:])
 
 
+def _limit_of(student, timeout: float) -> float:
+    """A test cell's limit: its own, or what is left of the submission's budget."""
+    return student.cell_limit(timeout) if hasattr(student, "cell_limit") else timeout
+
+
+BUDGET_SPENT = ("not graded: the time this submission may take (its budget) ran out before this test "
+                "finished; the tests graded before keep their points")
+
+
+def _failed_in(err: BaseException, lines: set[int]) -> bool:
+    """Whether the test cell's own line that raised `err` is one of `lines` (its hidden region)."""
+    import traceback
+    if not lines:
+        return False
+    at = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == "<test>"]
+    return bool(at) and at[-1] in lines
+
+
 def _diagnose(ex: str, fn, source: str) -> str | None:
     from autograder.catalogue import all_exercises
     from autograder.outcomes.diagnose import diagnose
@@ -411,19 +482,26 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
         ex = exercise_of(gid, answers)
         row = {"grade_id": gid, "exercise": ex or "", "max_points": float(points), "points": 0.0,
                "misconception": "", "message": "", "outputs": []}
-        if gave_up:
-            row.update(status="not-run", message="not run: the student process had to be restarted too many times")
-            row["outputs"] = [_error(NOT_RUN_ENAME, row["message"])]
+        budget_left = _limit_of(student, timeout)
+        if gave_up or budget_left <= 0:
+            if budget_left <= 0 or getattr(student, "out_of_budget", False):
+                row.update(status="timeout", message=BUDGET_SPENT)
+                row["outputs"] = [_error(TIMEOUT_ENAME, BUDGET_SPENT)]
+            else:
+                row.update(status="not-run", message="not run: the student process could not be started again")
+                row["outputs"] = [_error(NOT_RUN_ENAME, row["message"])]
             rows.append(row)
             continue
         for a in answers:
             ns.pop(a, None)
         visible = visible_of(gid) if visible_of else set()
         src_lines = strip_magics(source).splitlines()
+        hidden = hidden_lines(source)
+        in_hidden = False
         out, errs = io.StringIO(), io.StringIO()
         status, mid, message, ename, evalue = "passed", None, "", "", ""
         try:
-            with student.limit(timeout):
+            with student.limit(budget_left):
                 if ex:
                     value = student.lookup(ex)
                     if isinstance(value, Unsendable):
@@ -435,8 +513,11 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
                     warnings.simplefilter("ignore")
                     exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
         except CellTimeout:
-            ename, evalue = TIMEOUT_ENAME, (f"this cell did not finish within {timeout:g} s (an endless loop in "
-                                            "your code?); it was stopped and grading went on")
+            if budget_left < timeout:
+                ename, evalue = TIMEOUT_ENAME, BUDGET_SPENT
+            else:
+                ename, evalue = TIMEOUT_ENAME, (f"this cell did not finish within {timeout:g} s (an endless loop in "
+                                                "your code?); it was stopped and grading went on")
         except ProcessDied:
             ename, evalue = DEAD_ENAME, ("your code ended the Python process while this cell ran (out of memory? "
                                          "os._exit?); grading went on without it")
@@ -444,11 +525,15 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
             if isinstance(err, KeyboardInterrupt):
                 raise
             ename = getattr(err, "ename", type(err).__name__)
+            in_hidden = _failed_in(err, hidden)
             if isinstance(err, CheckFailure):
                 ename = "CheckFailure"
             elif getattr(err, "from_student", False) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)):
                 evalue = "(a message your code raised)\n"  # the student cannot write the grader's tags
-            evalue += str(err)
+            if in_hidden and getattr(err, "from_student", False):
+                evalue += f"your code raised {ename} on {HIDDEN_CASE}"   # its message could quote the case
+            else:
+                evalue += str(err)
             if ename == "ReferenceUnavailable":
                 evalue = f"{REFERENCE_TAG}\n{ex}: your answer calls the tnn_lib reference: {evalue}"
             where = "" if isinstance(err, CheckFailure) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)) \
@@ -456,7 +541,7 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
             if ename in ("AssertionError", "CheckFailure") and not str(err).startswith(
                     (MISCONCEPTION_TAG, REFERENCE_TAG)) and ex:
                 try:
-                    with student.limit(timeout), contextlib.redirect_stdout(io.StringIO()), \
+                    with student.limit(_limit_of(student, timeout)), contextlib.redirect_stdout(io.StringIO()), \
                             contextlib.redirect_stderr(io.StringIO()):
                         found = _diagnose(ex, ns.get(ex), source)
                 except (CellTimeout, ProcessDied):
@@ -479,7 +564,7 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
             row["outputs"] = [_error(ename, clean(text))]
         else:
             row["points"] = float(points)
-        if out.getvalue():
+        if out.getvalue() and not in_hidden:   # what a failing hidden case printed stays unseen
             row["outputs"].insert(0, {"output_type": "stream", "name": "stdout", "text": out.getvalue()[:20_000]})
         row.update(status=status, misconception=mid or "", message=message)
         rows.append(row)

@@ -159,7 +159,8 @@ class _WorkerState:
         self.config = nbgrader_config(self.root, self.db_url)
         self.synced: set[str] = set()
         self.grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
-                             max_output_bytes=settings["max_output_bytes"], scratch_base=self.base / "scratch")
+                             max_output_bytes=settings["max_output_bytes"], scratch_base=self.base / "scratch",
+                             budget=settings.get("budget"))
         (self.base / "scratch").mkdir()
         self.lock = threading.Lock()
 
@@ -236,7 +237,8 @@ class DaskRunner:
     """Runs grading tasks on a Dask cluster with the interface of
     :class:`autograder.runners.grade.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
 
-    def __init__(self, address: str, settings: dict, log, connect_timeout: float = 30.0):
+    def __init__(self, address: str, settings: dict, log, connect_timeout: float = 30.0,
+                 watchdog: float | None = None):
         try:
             from distributed import Client
         except ImportError as err:  # pragma: no cover
@@ -244,7 +246,12 @@ class DaskRunner:
         if not isinstance(address, str) or "://" not in address:
             raise ValueError(f"--scheduler must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")
         self.log = log
-        self.settings = {k: settings[k] for k in ("timeout", "memory_mb", "max_output_bytes")}
+        from autograder.runners.grade import watchdog_seconds
+        self.settings = {k: settings[k] for k in ("timeout", "memory_mb", "max_output_bytes", "budget")
+                         if k in settings}
+        # a task that runs longer than this (its submission's budget normally ends it well
+        # before) is given up: a grader-error for that submission, and its worker restarted
+        self.watchdog = float(watchdog) if watchdog else watchdog_seconds(self.settings)
         self.identity = course_identity(settings.get("course"))
         self.resource = resource_name(self.identity["fingerprint"])
         try:
@@ -315,7 +322,7 @@ class DaskRunner:
         def capacity() -> int:
             """One task in flight per checked worker; with none (all restarting), wait for one."""
             waited = 0.0
-            while not good_workers(fresh=waited > 0) and not running.count():
+            while not good_workers(fresh=waited > 0) and not meta:
                 if waited == 0.0:
                     self.log("tnn-course grade: waiting for a Dask worker with this course")
                 time.sleep(1.0)
@@ -335,14 +342,24 @@ class DaskRunner:
             # there by grade_remote's own check and sent again
             fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
                                      workers=good_workers() or None, allow_other_workers=True)
-            meta[fut.key] = (task, time.perf_counter())
+            meta[fut.key] = (task, time.perf_counter(), fut)
             running.add(fut)
 
-        while pending and running.count() < capacity():
+        while pending and len(meta) < capacity():
             submit(pending.pop())
-        while running.count():
+        while meta:                            # the tasks in flight (a given-up one is no longer)
+            if not running.has_ready():
+                self._give_up_overdue(meta, on_crash)
+                while pending and len(meta) < capacity():
+                    submit(pending.pop())
+                if meta and not running.has_ready():
+                    time.sleep(0.2)
+                continue
             fut = next(running)
-            task, submitted = meta.pop(fut.key)
+            if fut.key not in meta:           # given up by the watchdog: already reported
+                fut.release()
+                continue
+            task, submitted, _ = meta.pop(fut.key)
             if fut.status == "finished":
                 reply = json.loads(fut.result())
                 fut.release()
@@ -369,8 +386,36 @@ class DaskRunner:
                     on_crash(task, f"Dask workers died {ALLOWED_FAILURES + 1} times while grading it")
                 else:
                     on_crash(task, f"{type(err).__name__}: {err}")
-            while pending and running.count() < capacity():
+            while pending and len(meta) < capacity():
                 submit(pending.pop())
+
+    def _give_up_overdue(self, meta: dict, on_crash) -> None:
+        """The watchdog: a task running longer than :attr:`watchdog` is reported as a
+        grader-error for its submission alone, cancelled, and the worker running it restarted
+        (a thread stuck in a task cannot be stopped otherwise, and would hold that worker)."""
+        now = time.perf_counter()
+        for key, (task, submitted, fut) in list(meta.items()):
+            if now - submitted <= self.watchdog:
+                continue
+            meta.pop(key)
+            workers = []
+            try:
+                workers = [w for w, keys in self.client.processing().items() if key in keys]
+            except Exception:
+                pass
+            try:
+                fut.cancel()
+            except Exception:
+                pass
+            if workers:
+                self.log(f"tnn-course grade: {task.student}/{task.assignment} ran {self.watchdog:g} s on Dask worker "
+                         f"{workers[0]}: given up, and that worker restarted")
+                try:
+                    self.client.restart_workers(workers, timeout=60, raise_for_error=False)
+                except Exception as err:  # no nanny to restart it: it stays busy, the others go on
+                    self.log(f"tnn-course grade: could not restart Dask worker {workers[0]}: {err}")
+            on_crash(task, f"grading it took longer than {self.watchdog:g} s on a Dask worker (the watchdog); "
+                           "it was stopped")
 
     def close(self):
         try:

@@ -49,6 +49,7 @@ class Settings:
     memory_mb: int = defaults.MEMORY_MB
     max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
     workers: int = 1
+    budget: float = defaults.BUDGET_SECONDS
 
 
 @dataclass
@@ -140,7 +141,7 @@ def _student_id(name: str) -> str:
 
 
 def fingerprint(task: Task, root: Path, settings: Settings) -> str:
-    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.memory_mb}|{settings.max_output_bytes}"
+    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.budget}|{settings.memory_mb}|{settings.max_output_bytes}"
                        f"|{task.timestamp}".encode())
     for name in sorted(task.notebooks):
         p = task.notebooks[name]
@@ -153,6 +154,17 @@ def fingerprint(task: Task, root: Path, settings: Settings) -> str:
 # ----------------------------------------------------------------------------------------
 # the workers
 # ----------------------------------------------------------------------------------------
+def watchdog_seconds(settings: dict) -> float:
+    """How long a worker may spend on one submission before it is given up: twice the
+    submission's budget and two minutes more, for what the budget does not cover (a new
+    worker's imports and warm sandbox on a loaded machine, loading, sanitising, stopping the
+    student process)."""
+    budget = settings.get("budget")
+    if budget:
+        return 2 * float(budget) + 120.0
+    return max(600.0, 40 * float(settings.get("timeout", defaults.TIMEOUT_SECONDS)))
+
+
 class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
@@ -160,9 +172,10 @@ class WorkerPool:
     def __init__(self, n: int, settings: dict, budget: float | None = None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
-        # a watchdog: a submission that keeps a worker busy this long (whatever the reason)
-        # costs that worker, which is killed and replaced like one that died
-        self.budget = budget if budget is not None else max(600.0, 40 * float(settings.get("timeout", 30)))
+        # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
+        # submission's own budget normally ends it well before) costs that worker, which is
+        # killed and replaced like one that died
+        self.budget = budget if budget is not None else watchdog_seconds(settings)
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
@@ -293,10 +306,14 @@ class Summary:
 
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
           root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
-          progress=True, log=None, worker_budget=None, scheduler=None, wait=False) -> Summary:
+          progress=True, log=None, worker_budget=None, scheduler=None, wait=False,
+          budget=defaults.BUDGET_SECONDS) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded.
-    `worker_budget`: seconds a worker may spend on one submission before it is killed and
-    replaced (default max(600, 40 × timeout)). `scheduler`: the address of a Dask scheduler
+    `budget`: seconds one submission may take in all (its cells, their replays and its test
+    cells); past it the tests not yet graded are timed out and those graded keep their points.
+    `worker_budget`: the watchdog, seconds a worker may spend on one submission before it is
+    killed and replaced (default :func:`watchdog_seconds`: twice the budget and two minutes
+    more). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
     (:mod:`autograder.runners.dask_cluster`). One grading at a time per output folder and gradebook
     (:mod:`autograder.gradebook.lock`): another one holding either raises
@@ -313,7 +330,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     out, db_url = _output_and_gradebook(output, db_url, root)
     with GradingLock(out, db_url, wait=wait, log=log):
         return _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb,
-                             max_output_bytes, regrade, progress, log, worker_budget, scheduler)
+                             max_output_bytes, regrade, progress, log, worker_budget, scheduler, budget)
 
 
 def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
@@ -429,7 +446,7 @@ def _sync_missing(root: Path, aids, db_url: str, config) -> None:
 
 
 def _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb, max_output_bytes,
-                  regrade, progress, log, worker_budget, scheduler) -> Summary:
+                  regrade, progress, log, worker_budget, scheduler, budget) -> Summary:
     """:func:`grade`, with its locks held."""
     from tqdm import tqdm
 
@@ -439,12 +456,14 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if not timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if not budget > 0:
+        raise ValueError(f"--budget must be a positive number of seconds, got {budget}")
     root = course_root(root)
     if not (root / "solutions").is_dir():
         raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
     out = Path(output).resolve()
     settings = Settings(timeout=float(timeout), memory_mb=int(memory_mb), max_output_bytes=int(max_output_bytes),
-                        workers=workers)
+                        workers=workers, budget=float(budget))
     db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     tasks = discover(Path(submissions), assignment, root)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
@@ -465,12 +484,13 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
         todo.append(t)
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
     pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
-                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes}
+                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes,
+                     "budget": settings.budget}
     if not todo:
         pool = None
     elif scheduler:
         from autograder.runners.dask_cluster import DaskRunner
-        pool = DaskRunner(scheduler, pool_settings, log)
+        pool = DaskRunner(scheduler, pool_settings, log, watchdog=worker_budget)
     else:
         pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget)
     layouts = {}

@@ -61,9 +61,10 @@ class Grader:
     sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, timeout: float, memory_mb: int, max_output_bytes: int = defaults.MAX_OUTPUT_BYTES, sandbox=None,
-                 scratch_base=None):
+                 scratch_base=None, budget: float | None = defaults.BUDGET_SECONDS):
         from autograder.sandbox.launch import Limits
         self.timeout, self.memory_mb, self.max_output_bytes = timeout, memory_mb, max_output_bytes
+        self.budget = budget    # seconds one submission (all its notebooks) may take; None: no limit
         self.limits = Limits(memory_mb=memory_mb)
         self.sandbox = sandbox
         self.runtimes: dict[str, Path] = {}
@@ -92,12 +93,21 @@ class Grader:
             z = self._zygotes[runtime] = Zygote(runtime, self.limits, base=self.scratch_base)
         return z
 
+    def _warm(self, layout) -> None:
+        try:
+            z = self.zygote(self.runtime(layout))
+            if z is not None:
+                z.wait_ready()
+        except Exception:   # it is started again, and any failure reported, when the notebook is graded
+            pass
+
     def close(self):
         for z in self._zygotes.values():
             z.kill()
         self._zygotes.clear()
 
-    def grade_notebook(self, path, layout: dict, resources: dict, config, source_dir: str) -> dict:
+    def grade_notebook(self, path, layout: dict, resources: dict, config, source_dir: str,
+                       deadline: float | None = None) -> dict:
         from autograder.evaluation.testcells import SandboxedStudent, cells_to_run, evaluate_tests
         nb, state, message = load_notebook(path)
         if nb is None:
@@ -108,7 +118,8 @@ class Grader:
         cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
         cells = cells_to_run(cells, layout.get("lesson", []), {i for i, c in enumerate(nb.cells) if is_answer_cell(c)})
         student = SandboxedStudent(cells, self.timeout, runtime, data_dir, self.limits, sandbox=self.sandbox,
-                                   zygote=self.zygote(runtime), zygote_factory=lambda: self.zygote(runtime))
+                                   zygote=self.zygote(runtime), zygote_factory=lambda: self.zygote(runtime),
+                                   deadline=deadline)
         try:
             student.run_all()
             stubs = {nbgrader_meta(nb.cells[i])["grade_id"] for i, r in student.results.items()
@@ -123,10 +134,16 @@ class Grader:
         if not isolated:
             notes.append("the sandbox (bubblewrap) was not available: your code ran with memory, time and process "
                          "limits but without file and network isolation")
+        if student.out_of_budget or student.left() <= 0:
+            notes.append(f"grading this submission took its whole time budget ({self.budget:g} s): nothing more of "
+                         "it was run, and the tests not graded by then count as timed out (those graded before keep "
+                         "their points); look for slow or endless cells")
         for i in sorted(student.results):
             r = student.results[i]
             cell = nb.cells[i]
             gid = nbgrader_meta(cell).get("grade_id")
+            if r.get("budget"):
+                continue
             if r["status"] == "timeout":
                 notes.append(f"cell {i + 1} did not finish within {self.timeout:g} s and was stopped")
             elif r["status"] == "died" and r.get("protocol"):
@@ -135,8 +152,6 @@ class Grader:
             elif r["status"] == "died":
                 notes.append(f"cell {i + 1} ended the Python process (out of memory? the limit is {self.memory_mb} "
                              "MiB; quit() or os._exit?); it was not run again")
-            elif r["status"] == "not-run":
-                notes.append(f"cell {i + 1} was not run: the student process had to be restarted too many times")
             if r.get("printed", 0) > self.max_output_bytes:
                 notes.append(f"cell {i + 1} printed too much; its output was cut")
             if r["status"] == "error" and is_answer_cell(cell) and r.get("ename") != "NotImplementedError":
@@ -165,13 +180,21 @@ class Grader:
 
     def grade_task(self, task: dict, config) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
+        import time
         out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
+        deadline = None
         for name, info in task["notebooks"].items():
+            if deadline is None and self.budget:
+                # one budget for the whole submission, counted from when its sandbox is ready (a
+                # new worker's warm-up is the grader's time, not the student's)
+                self._warm(info["layout"])
+                deadline = time.monotonic() + self.budget
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
             try:
                 submitted = info["data"] if info.get("data") is not None else info.get("path")
-                res = self.grade_notebook(submitted, info["layout"], resources, config, task["source_dir"])
+                res = self.grade_notebook(submitted, info["layout"], resources, config, task["source_dir"],
+                                          deadline=deadline)
             except Exception as err:  # the grader failed on this notebook: report it, go on
                 res = _ungradable(info["layout"], "grader-error",
                                   f"the grader failed on this notebook: {type(err).__name__}: {err}")
@@ -207,7 +230,7 @@ def worker_main(conn, settings: dict) -> None:
     config = nbgrader_config(settings["course"], settings["db_url"])
     grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
                     max_output_bytes=settings["max_output_bytes"], sandbox=settings.get("sandbox"),
-                    scratch_base=settings.get("scratch_base"))
+                    scratch_base=settings.get("scratch_base"), budget=settings.get("budget", defaults.BUDGET_SECONDS))
     try:
         while True:
             try:

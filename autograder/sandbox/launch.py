@@ -403,6 +403,7 @@ def wait_ready(proc, timeout: float) -> None:
         proc.peer.deadline = None
     if msg.get("op") != "ready":
         raise wire.WireError("the student process did not start properly")
+    proc.namespaces = msg.get("namespaces") is True   # what it says of itself: for notes, never for a grade
     proc.ready = True
 
 
@@ -571,7 +572,8 @@ class Zygote:
             for f in Path(data_dir).iterdir():  # the assignment's data files, a fresh copy
                 if f.is_file() and f.suffix != ".ipynb":
                     shutil.copy(f, scratch)
-        self.sock.sendall(json.dumps({"op": "fork", "dir": name}).encode() + b"\n")
+        self.sock.sendall(json.dumps({"op": "fork", "dir": name, "tmp_mb": defaults.TMP_MB,
+                                      "shm_mb": defaults.SHM_MB}).encode() + b"\n")
         if self.buf or not select.select([self.sock], [], [], 30)[0]:
             raise OSError("the sandbox did not fork")
         data, fds, _, _ = socket.recv_fds(self.sock, 4096, 1)

@@ -76,6 +76,7 @@ class Peer:
         self.prefix = prefix           # "g" for the grader's handles, "s" for the student's
         self.strict = strict
         self.local: dict[str, object] = {}
+        self.kept: dict[str, object] = {}  # the student's side: values it keeps, sent as opaque handles
         self.by_id: dict = {}            # id(fn), or ("object", id(obj)) -> handle
         self.counter = itertools.count(1)
         self.ids = itertools.count(1)
@@ -112,8 +113,31 @@ class Peer:
         # the student's side sends the instances its class `object_class` returns as handles;
         # the grader never does
         if self.strict:
-            return wire.Encoder(self.register, self.classes)
+            return wire.Encoder(self.register, self.classes, own_opaque=self._own_opaque)
         return wire.Encoder(self.register, self.classes, self.register_object, object_class)
+
+    def _own_opaque(self, obj) -> str | None:
+        """The handle of an Opaque that came over this channel (None for another's)."""
+        if object.__getattribute__(obj, "_tnn_owner") is self:
+            return object.__getattribute__(obj, "_tnn_handle")
+        return None
+
+    def register_opaque(self, obj) -> str:
+        """The student's side: keep `obj` here, under a handle the grader can only hand back."""
+        key = ("kept", id(obj))
+        if key in self.by_id and self.kept.get(self.by_id[key]) is obj:
+            return self.by_id[key]
+        h = f"{self.prefix}k{next(self.counter)}"
+        self.kept[h] = obj
+        self.by_id[key] = h
+        return h
+
+    def _opaque(self, h: str, cls: str):
+        if self.strict:   # a value the student's code keeps: only its handle, never its content
+            if h.startswith(self.prefix):
+                return None
+            return wire.Opaque(h, cls, self)
+        return self.kept.get(h)
 
     def register_object(self, obj) -> str:
         key = ("object", id(obj))
@@ -127,7 +151,7 @@ class Peer:
         return h
 
     def decoder(self, buffers) -> wire.Decoder:
-        return wire.Decoder(buffers, self._make_proxy, self._local, self.classes)
+        return wire.Decoder(buffers, self._make_proxy, self._local, self.classes, opaque=self._opaque)
 
     # -- messages -----------------------------------------------------------------------------
     def send(self, header: dict, enc: wire.Encoder | None = None):
@@ -238,7 +262,7 @@ class Peer:
             else:
                 result = fn(*args, **kwargs)
             try:
-                reply["back"] = enc.encode([args, kwargs, result])
+                reply["back"] = self._encode_back(enc, args, kwargs, result)
             except wire.WireError as err:
                 enc = self.encoder()
                 reply.update(ok=False, etype="TypeError", emodule="builtins", message=str(err))
@@ -257,6 +281,20 @@ class Peer:
             reply["warnings"] = [[w.category.__name__, str(w.message)[:1000]] for w in caught[:50]]
             reply["stderr"] = noise.getvalue()[:MAX_STDERR]
         self.send(reply, enc)
+
+
+    def _encode_back(self, enc: wire.Encoder, args, kwargs, result):
+        """[args, kwargs, result] after a call. On the student's side, a value of no allowed
+        kind in the arguments (the student's own object kept in a ``state`` dict the grader
+        handed in) stays here as an opaque handle; the result must be data, as before."""
+        holder = [args, kwargs, result]
+        i = enc._index(holder)
+        enc.register_opaque = None if self.strict else self.register_opaque
+        try:
+            a, k = enc.encode(args, 1), enc.encode(kwargs, 1)
+        finally:
+            enc.register_opaque = None
+        return {"$": "l", "i": i, "v": [a, k, enc.encode(result, 1)]}
 
 
 def _message(err: BaseException) -> str:

@@ -117,14 +117,14 @@ def _warm():
     return _shell()
 
 
-def serve(fd: int, shell) -> None:
+def serve(fd: int, shell, namespaces: bool | None = None) -> None:
     """Serve the grader on the channel `fd` until it ends."""
     channel = wire.fd_channel(fd)
     me = StudentPeer(channel)
     me.shell = shell
     sys.stdout = _Capped()
     sys.stderr = _Capped()
-    me.send({"op": "ready", "pid": os.getpid()})
+    me.send({"op": "ready", "pid": os.getpid(), "namespaces": namespaces})
     while True:
         try:
             msg, buffers = channel.recv()
@@ -145,17 +145,44 @@ def _not_dumpable():
         pass
 
 
-def _own_pid_namespace():
-    """Move this (forked) process into a PID namespace of its own, nested in the sandbox's,
-    so that nothing the student's code does can see or signal the zygote: the process
-    continues as PID 1 of the new namespace, with no capabilities. Where the kernel refuses
-    (no nested user namespaces), it stays a plain child in a session of its own."""
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+
+
+def _own_namespaces(tmp_mb: int = 64, shm_mb: int = 64) -> bool:
+    """Move this (forked) process into namespaces of its own, nested in the sandbox's:
+
+    * a user and a PID namespace, so that nothing the student's code does can see or signal
+      the zygote: the process continues as PID 1 of the new namespace;
+    * a mount namespace with a new, empty ``/tmp`` and ``/dev/shm`` (memory file systems of
+      ``tmp_mb`` and ``shm_mb`` MiB, owned by the student): whatever the student leaves
+      there, a folder made read-only, ``/tmp`` itself made read-only, files filling
+      ``/dev/shm``, is in this namespace only, and is gone with its memory when the last
+      process of the namespace ends;
+    * an IPC namespace: System V shared memory, semaphores and message queues are its own
+      and are destroyed with it.
+
+    Then every capability is dropped. The next student's process gets new ones: nothing is
+    cleaned, nothing can carry over. Returns False where the kernel refuses (no nested
+    user namespaces): the process stays a plain child in a session of its own."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(0x10000000 | 0x20000000) == 0:        # CLONE_NEWUSER | CLONE_NEWPID
+    uid, gid = os.getuid(), os.getgid()
+    ok = libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) == 0
+    if ok:
+        try:   # the same ids inside: files made in the new /tmp belong to the student
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"{uid} {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"{gid} {gid} 1")
+        except OSError:
+            pass
         pid = os.fork()                                    # the child is PID 1 of the new namespace
         if pid != 0:
             os._exit(0)
+        _fresh_mounts(libc, tmp_mb, shm_mb)
 
         class Header(ctypes.Structure):
             _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -170,6 +197,38 @@ def _own_pid_namespace():
         os.setsid()
     except OSError:
         pass
+    return ok
+
+
+def _mount(libc, source, target, fstype, flags, data):
+    enc = (lambda v: v.encode() if isinstance(v, str) else v)
+    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _fresh_mounts(libc, tmp_mb: int, shm_mb: int) -> None:
+    """New memory file systems on /tmp and /dev/shm in this mount namespace. The read-only
+    binds of the Python environment that may lie under /tmp (TNN_SANDBOX_KEEP: a checkout in
+    a temporary folder) are bound again on top of the new /tmp. A mount that fails ends the
+    process: a student process never runs on the sandbox's shared /tmp."""
+    keep = [k for k in os.environ.get("TNN_SANDBOX_KEEP", "").split(":") if k]
+    try:
+        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+        held = {k: os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep if os.path.isdir(k)}
+        _mount(libc, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
+        for k, fd in held.items():
+            os.makedirs(k, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC, None)
+            os.close(fd)
+        if os.path.isdir("/dev/shm"):
+            _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={shm_mb}m,mode=1777")
+    except OSError as err:
+        try:
+            os.write(2, f"the student process could not get its own /tmp: {err}\n".encode())
+        finally:
+            os._exit(70)
 
 
 def _clean_tmp(top="/tmp"):
@@ -197,8 +256,10 @@ def zygote(fd: int, scratch_root: str) -> None:
 
     Requests (one JSON line each): ``fork DIR`` answers with the child's channel (a file
     descriptor passed over the socket); ``reap`` kills every other process of the sandbox's
-    PID namespace (``kill(-1)``: the child and whatever it started, sessions included) and
-    empties ``/tmp``, so the next child starts from the same clean state."""
+    PID namespace (``kill(-1)``: the child and whatever it started, sessions included). Each
+    child has its own mount and IPC namespaces (:func:`_own_namespaces`), so its /tmp,
+    /dev/shm and System V objects end with it; ``/tmp`` is emptied as well only for a kernel
+    that refused those namespaces."""
     import json
     import signal
     import socket
@@ -221,9 +282,9 @@ def zygote(fd: int, scratch_root: str) -> None:
                 if pid == 0:
                     sock.close()
                     ours.close()
-                    _own_pid_namespace()
+                    isolated = _own_namespaces(int(msg.get("tmp_mb") or 64), int(msg.get("shm_mb") or 64))
                     os.chdir(os.path.join(scratch_root, os.path.basename(str(msg.get("dir")))))
-                    serve(theirs.detach(), shell)
+                    serve(theirs.detach(), shell, isolated)
                     os._exit(0)
                 theirs.close()
                 socket.send_fds(sock, [json.dumps({"op": "forked", "pid": pid}).encode() + b"\n"], [ours.fileno()])

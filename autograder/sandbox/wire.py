@@ -22,6 +22,12 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
                        ``ReduceLROnPlateau``) returns, an instance of that class, as a handle:
                        the grader reads and sets its public attributes and calls its methods
                        through calls; it never holds the object
+``{"$": "h"}``         an object of the student's that the grader only hands back: a
+                       value of any other type found in the *arguments* of a call of the
+                       student's function after it returned (the optimizer object a
+                       student keeps in ``state``) stays in the student process; the
+                       grader holds an :class:`Opaque` handle, passes it back in later
+                       calls, and never reads, calls or unpickles it
 ``{"$": "ref"}``       the n-th object already in this message (shared references)
 =====================  ===========================================================
 
@@ -94,8 +100,14 @@ class Encoder:
     callable becomes; `callable_handle(fn)` may return an existing handle (a proxy of the
     other side goes back as the other side's own handle)."""
 
-    def __init__(self, register_callable, classes: dict, register_object=None, object_class=None):
+    def __init__(self, register_callable, classes: dict, register_object=None, object_class=None,
+                 own_opaque=None):
         self.register_callable = register_callable
+        # the student's side: while it is set, a value of no allowed kind is kept in this
+        # process and sent as an opaque handle (the arguments of a call, after it)
+        self.register_opaque = None
+        # the grader's side: the handle of an Opaque of this channel (None for another's)
+        self.own_opaque = own_opaque
         # the student's side only, in the reply to a call of its class `object_class`: the
         # instances of that class go as handles (anything else of the student's is refused)
         self.register_object = register_object
@@ -155,11 +167,20 @@ class Encoder:
             state = dict(vars(obj))
             return {"$": "obj", "i": i, "cls": self.class_names[type(obj)],
                     "state": self.encode(state, depth + 1)}
+        if type(obj) is Opaque:
+            h = self.own_opaque(obj) if self.own_opaque is not None else None
+            if h is None:
+                raise WireError(f"{obj!r} belongs to a student process that has ended; it cannot be passed again")
+            return {"$": "h", "h": h, "cls": object.__getattribute__(obj, "_tnn_cls")}
         if callable(obj):
             return {"$": "fn", "h": self.register_callable(obj),
                     "name": str(getattr(obj, "__name__", type(obj).__name__))[:100]}
         if self.register_object is not None and self.object_class is not None and type(obj) is self.object_class:
             return {"$": "o", "h": self.register_object(obj), "cls": str(type(obj).__qualname__)[:100]}
+        if self.register_opaque is not None:
+            i = self._index(obj)
+            return {"$": "h", "i": i, "h": self.register_opaque(obj),
+                    "cls": f"{type(obj).__module__}.{type(obj).__qualname__}"[:200]}
         raise WireError(f"a value of type {type(obj).__module__}.{type(obj).__qualname__} cannot be sent "
                         f"between your code and the grader; expected {KINDS}")
 
@@ -204,6 +225,56 @@ class RemoteObject:
         return f"<{self._tnn_cls} object of your code>"
 
 
+class Opaque:
+    """An object the student's code keeps for itself (in a ``state`` dict it is handed back),
+    seen from the grader: a handle and the name of its type, nothing else. The grader passes
+    it back to the student's code as it is; reading it (attributes, numbers, comparison,
+    pickling) raises TypeError with the message a value that cannot be sent gets."""
+
+    __slots__ = ("_tnn_handle", "_tnn_cls", "_tnn_owner")
+
+    def __init__(self, handle: str, cls: str, owner):
+        object.__setattr__(self, "_tnn_handle", handle)
+        object.__setattr__(self, "_tnn_cls", cls)
+        object.__setattr__(self, "_tnn_owner", owner)
+
+    @property
+    def _tnn_why(self) -> str:
+        return (f"a value of type {object.__getattribute__(self, '_tnn_cls')} cannot be sent between your code and "
+                f"the grader; expected {KINDS} (your code may keep such a value for itself, in its state, but the "
+                "grader does not read it)")
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(self._tnn_why)
+
+    def __getattr__(self, name):
+        raise AttributeError(f"{name}: {self._tnn_why}")
+
+    def __setattr__(self, name, value):
+        raise TypeError(self._tnn_why)
+
+    __call__ = __array__ = __float__ = __int__ = __complex__ = __index__ = __bool__ = __len__ = __iter__ = _refuse
+    __getitem__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = __reduce__ = __reduce_ex__ = __getstate__ = _refuse
+
+    def __eq__(self, other):
+        return other is self
+
+    def __ne__(self, other):
+        return other is not self
+
+    __hash__ = object.__hash__
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return f"<a {object.__getattribute__(self, '_tnn_cls')} object your code keeps>"
+
+
 def object_access(obj):
     """The call-back through which the grader reaches ``obj``'s public attributes (the
     student's side registers it as the handle of an ``{"$": "o"}`` value)."""
@@ -229,8 +300,11 @@ class Decoder:
     of a student's function reach the grader's own arguments.
     """
 
-    def __init__(self, buffers: list, make_callable, local_callable, classes: dict):
+    def __init__(self, buffers: list, make_callable, local_callable, classes: dict, opaque=None):
         self.buffers = buffers
+        # `opaque(handle, cls)`: what an opaque handle becomes (the grader: an Opaque; the
+        # student: the object it kept); None: refused
+        self.opaque = opaque
         self.make_callable = make_callable
         self.local_callable = local_callable
         self.classes = classes
@@ -401,6 +475,16 @@ class Decoder:
             if local is not None:
                 return local
             return self.make_callable(h, str(node.get("name", "function"))[:100])
+        if kind == "h":
+            h, cls = node.get("h"), node.get("cls")
+            if type(h) is not str or len(h) > 64 or type(cls) is not str or self.opaque is None:
+                self._fail("a bad handle of a kept value")
+            value = self.opaque(h, cls[:200])
+            if value is None:
+                self._fail("a handle of a kept value this side does not know")
+            if type(node.get("i")) is int:
+                self._remember(node, value)
+            return value
         if kind == "o":
             h = node.get("h")
             if type(h) is not str or len(h) > 64 or self.local_callable(h) is not None:
@@ -496,5 +580,5 @@ def fd_channel(fd: int) -> Channel:
     return Channel(socket.socket(fileno=fd))
 
 
-__all__ = ["Encoder", "Decoder", "Channel", "WireError", "ChannelClosed", "ChannelTimeout", "tnn_classes",
+__all__ = ["Encoder", "Decoder", "Opaque", "Channel", "WireError", "ChannelClosed", "ChannelTimeout", "tnn_classes",
            "fd_channel", "KINDS"]
