@@ -1,8 +1,11 @@
 """The shared machinery of the topic widgets: controls -> plain update -> PNG figure."""
 from __future__ import annotations
 
+import html
 import io
+import threading
 import time
+import traceback
 from typing import Callable
 
 import ipywidgets as widgets
@@ -18,6 +21,14 @@ MIN_FONT_PT = 12.0
 # Figures are drawn at this resolution: in JupyterLab an 11-inch figure spans about 1100 CSS px,
 # so 144 dpi gives 1.4 image pixels per CSS pixel (0.7 per device pixel at a device pixel ratio of 2).
 DPI = 144
+# While a control is dragged, frames are drafts at this fraction of the figure's dpi (a quarter
+# of the pixels: the Agg render and the PNG cost about a quarter); the full-resolution frame
+# follows once no new value came for SETTLE_S seconds.
+DRAFT_SCALE = 0.5
+SETTLE_S = 0.12
+# A second value of the same control within DRAG_GAP_S seconds of the previous one (or while
+# its frame is still being drawn) is a drag: drafts from then on.
+DRAG_GAP_S = 0.25
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
@@ -108,6 +119,11 @@ class WidgetApp:
     adjust : callable, optional
         ``adjust(app, name, new)`` runs when control `name` changes, before the redraw; the
         control values it sets cause no redraw of their own (one redraw per change).
+
+    A change made in the browser is drawn by a :class:`LiveRedraw` thread (the last value
+    wins, drafts during a drag, a full frame when the hand stops); a change made in Python
+    (``control.value = ...``, :meth:`set_values`, :meth:`refresh`) is drawn at once, so
+    tests and benchmarks see the new figure when the call returns.
     """
 
     def __init__(self, title: str, controls: dict, draw: Callable, fig, extra=None,
@@ -126,6 +142,8 @@ class WidgetApp:
         self.last = {}
         self.last_seconds = 0.0
         self._frozen = None   # (layout engine, axes it laid out): see refresh
+        self._drawing = threading.RLock()   # one draw of this figure at a time (kernel thread, LiveRedraw)
+        self.live = LiveRedraw(self)
         header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
                               + (f"<p class='tnn-description'>{description}</p>" if description else ""))
         header.add_class("tnn-header")
@@ -133,6 +151,8 @@ class WidgetApp:
             c.add_class("tnn-control")
             c.add_class(f"tnn-control-{name}")
             c.style.description_width = "initial"
+            if hasattr(c, "continuous_update") and "slider" in type(c).__name__.lower():
+                c.continuous_update = True      # the figure follows a dragged slider (LiveRedraw)
             c.observe(lambda change, name=name: self._changed(name, change), names="value")
         box = widgets.Box(list(self.controls.values()),
                           layout=widgets.Layout(display="flex", flex_flow="row wrap"))
@@ -168,17 +188,48 @@ class WidgetApp:
                 self.adjust(self, name, change["new"])
             finally:
                 self._holding = False
-        self.refresh()
+        if from_browser(change):
+            self.live.request(name)
+        else:
+            self.refresh()
+
+    def update(self, values: dict) -> dict:
+        """The widget's plain update: ``draw(state, **values)``, the numbers it plotted.
+        (Every redraw goes through here, at either quality.)"""
+        return self.draw(self.state, **values) or {}
 
     def refresh(self):
-        """Redraw from the current control values and publish the new image."""
-        t0 = time.perf_counter()
-        self.last = self.draw(self.state, **self.values()) or {}
-        legible(self.fig, done=self._legible_axes)
-        self.image.value = self._png()
-        self.last_seconds = time.perf_counter() - t0
-        summary = self.last.get("summary") if isinstance(self.last, dict) else None
-        self.status.value = f"<span>{summary}</span>" if summary else ""
+        """Redraw from the current control values and publish the new image (full quality)."""
+        self.render("full")
+
+    def render(self, quality: str = "full", values: dict | None = None) -> None:
+        """Draw for `values` (default: the controls' current values) and publish the image:
+        at the figure's dpi (``"full"``) or at DRAFT_SCALE of it (``"draft"``, during a drag)."""
+        if quality not in ("full", "draft"):
+            raise ValueError(f"quality: expected 'full' or 'draft', got {quality!r}")
+        with self._drawing:
+            t0 = time.perf_counter()
+            values = self.values() if values is None else dict(values)
+            self.last = self.update(values)
+            legible(self.fig, done=self._legible_axes)
+            dpi = self.fig.dpi
+            if quality == "draft":
+                self.fig.set_dpi(dpi * DRAFT_SCALE)
+            try:
+                png = self._png()
+            finally:
+                if quality == "draft":
+                    self.fig.set_dpi(dpi)
+            self.image.value = png
+            self.last_seconds = time.perf_counter() - t0
+            self.last_quality, self.last_values = quality, values
+            summary = self.last.get("summary") if isinstance(self.last, dict) else None
+            self.status.value = f"<span>{summary}</span>" if summary else ""
+
+    def show_error(self, err: BaseException) -> None:
+        """Show a failed redraw's Python error under the figure (a background redraw has no output area)."""
+        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        self.status.value = f"<pre class='tnn-error'>{html.escape(text[-3000:])}</pre>"
 
     def _png(self) -> bytes:
         """The figure's PNG; a constrained/tight layout is computed on the first render and
@@ -202,3 +253,71 @@ class WidgetApp:
     def _ipython_display_(self):  # displaying the app shows its widget
         from IPython.display import display
         display(self.widget)
+
+
+def from_browser(change) -> bool:
+    """Whether a trait change came from the front end: ipywidgets applies a comm message's
+    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``."""
+    lock = getattr(change.get("owner"), "_property_lock", None)
+    return bool(lock) and change.get("name") in lock
+
+
+class LiveRedraw:
+    """Redraws one WidgetApp on a thread of its own, so that the kernel keeps taking the
+    browser's new control values while a frame is drawn: the last value wins, never a backlog.
+
+    :meth:`request` (the kernel's thread, on a change from the browser) only notes the change
+    and wakes the thread. The thread draws the newest values: a full frame for a single
+    change; while the same control keeps changing (a drag: its next value within DRAG_GAP_S,
+    or while its frame is drawn) drafts at DRAFT_SCALE of the dpi, and the full frame once
+    no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
+    page costs no CPU. It is started on the first change from the browser.
+    """
+
+    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S):
+        self.app, self.settle, self.drag_gap = app, settle, drag_gap
+        self._cond = threading.Condition()
+        self._pending = False        # values newer than the last frame
+        self._dragging = False
+        self._busy = False
+        self._last = (None, -1e9)    # (control, time) of the previous request
+        self._thread = None
+        self.frames = []             # (quality, seconds) of each frame drawn here (tests, benchmarks)
+
+    def request(self, name: str | None = None) -> None:
+        """New control values (of control `name`) to show."""
+        now = time.monotonic()
+        with self._cond:
+            same = name is not None and name == self._last[0]
+            if same and (self._busy or self._pending or now - self._last[1] < self.drag_gap):
+                self._dragging = True
+            self._last = (name, now)
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"tnn-redraw {self.app.title[:30]}", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every requested frame is drawn, the full-quality one included (tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._pending or self._busy or self._dragging), timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending)     # idle: blocked, no CPU
+                self._pending, self._busy = False, True
+                quality = "draft" if self._dragging else "full"
+            t0 = time.perf_counter()
+            try:
+                self.app.render(quality)
+            except Exception as err:       # shown on the page; the next change tries again
+                self.app.show_error(err)
+            self.frames.append((quality, time.perf_counter() - t0))
+            del self.frames[:-1000]
+            with self._cond:
+                self._busy = False
+                if quality == "draft" and not self._cond.wait_for(lambda: self._pending, self.settle):
+                    self._dragging, self._pending = False, True      # the hand stopped: the full frame
+                self._cond.notify_all()
