@@ -60,7 +60,7 @@ def encode_png(rgba) -> bytes:
     raw[:, 0] = 0                              # filter type 0 (none) on every row
     raw[:, 1:].reshape(h, w, c)[...] = arr
     header = struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", _compress(raw.tobytes()))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", _compress(raw.data))
             + _chunk(b"IEND", b""))
 
 

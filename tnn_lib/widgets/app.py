@@ -26,9 +26,6 @@ DPI = 144
 # follows once no new value came for SETTLE_S seconds.
 DRAFT_SCALE = 0.5
 SETTLE_S = 0.12
-# A second value of the same control within DRAG_GAP_S seconds of the previous one (or while
-# its frame is still being drawn) is a drag: drafts from then on.
-DRAG_GAP_S = 0.25
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
@@ -121,7 +118,7 @@ class WidgetApp:
         control values it sets cause no redraw of their own (one redraw per change).
 
     A change made in the browser is drawn by a :class:`LiveRedraw` thread (the last value
-    wins, drafts during a drag, a full frame when the hand stops); a change made in Python
+    wins, drafts while values come faster than frames, a full frame when the hand stops); a change made in Python
     (``control.value = ...``, :meth:`set_values`, :meth:`refresh`) is drawn at once, so
     tests and benchmarks see the new figure when the call returns.
     """
@@ -267,31 +264,29 @@ class LiveRedraw:
     browser's new control values while a frame is drawn: the last value wins, never a backlog.
 
     :meth:`request` (the kernel's thread, on a change from the browser) only notes the change
-    and wakes the thread. The thread draws the newest values: a full frame for a single
-    change; while the same control keeps changing (a drag: its next value within DRAG_GAP_S,
-    or while its frame is drawn) drafts at DRAFT_SCALE of the dpi, and the full frame once
+    and wakes the thread. The thread draws the newest values: a full frame for a change that
+    finds it idle; once a control's next value comes while its frame is still being drawn (a
+    drag faster than full frames), drafts at DRAFT_SCALE of the dpi, and the full frame once
     no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
     page costs no CPU. It is started on the first change from the browser.
     """
 
-    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S):
-        self.app, self.settle, self.drag_gap = app, settle, drag_gap
+    def __init__(self, app: WidgetApp, settle: float = SETTLE_S):
+        self.app, self.settle = app, settle
         self._cond = threading.Condition()
         self._pending = False        # values newer than the last frame
         self._dragging = False
         self._busy = False
-        self._last = (None, -1e9)    # (control, time) of the previous request
+        self._last = None            # the control of the previous request
         self._thread = None
         self.frames = []             # (quality, seconds) of each frame drawn here (tests, benchmarks)
 
     def request(self, name: str | None = None) -> None:
         """New control values (of control `name`) to show."""
-        now = time.monotonic()
         with self._cond:
-            same = name is not None and name == self._last[0]
-            if same and (self._busy or self._pending or now - self._last[1] < self.drag_gap):
+            if name is not None and name == self._last and (self._busy or self._pending):
                 self._dragging = True
-            self._last = (name, now)
+            self._last = name
             self._pending = True
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=f"tnn-redraw {self.app.title[:30]}", daemon=True)
