@@ -135,23 +135,31 @@ class BlitCanvas(FigureCanvasAgg):
         self._overlay_layers.pop(self.figure.dpi, None)
 
     def _render_overlay(self):
+        """One layer per shown overlay artist, cropped to its own pixels: the compositing of
+        every frame then touches only the legends' and titles' rectangles."""
         dpi = self.figure.dpi
-        self._overlay_layers[dpi] = None
-        shown = [a for a in self.overlay if a.get_visible()]
-        if not shown:
-            return
+        layers = self._overlay_layers[dpi] = []
         renderer = self.get_renderer()
-        renderer.clear()                                  # transparent
-        for a in shown:
+        for a in self.overlay:
+            if not a.get_visible():
+                continue
+            renderer.clear()                                  # transparent
             (a.axes or self.figure).draw_artist(a)
-        arr = np.asarray(self.buffer_rgba())
-        alpha = arr[..., 3]
-        rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
-        if rows.size == 0:
-            return
-        rs, cs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-        crop = arr[rs, cs].astype(np.float32)
-        self._overlay_layers[dpi] = (rs, cs, crop[..., :3], crop[..., 3:] / 255.0)
+            arr = np.asarray(self.buffer_rgba())
+            h, w = arr.shape[:2]
+            try:                                              # where to look: the artist's extent, padded
+                bb = a.get_window_extent(renderer)
+                r0, r1 = max(int(h - bb.y1) - 4, 0), min(int(h - bb.y0) + 5, h)
+                c0, c1 = max(int(bb.x0) - 4, 0), min(int(bb.x1) + 5, w)
+            except Exception:
+                r0, r1, c0, c1 = 0, h, 0, w
+            alpha = arr[r0:r1, c0:c1, 3]
+            rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+            if rows.size == 0:
+                continue
+            rs, cs = slice(r0 + rows[0], r0 + rows[-1] + 1), slice(c0 + cols[0], c0 + cols[-1] + 1)
+            crop = arr[rs, cs].astype(np.float32)
+            layers.append((rs, cs, crop[..., :3], crop[..., 3:] / 255.0))
 
     def render_png(self) -> bytes:
         key = self._static_key()
@@ -179,9 +187,7 @@ class BlitCanvas(FigureCanvasAgg):
             if a.get_visible():
                 (a.axes or self.figure).draw_artist(a)
         arr = np.asarray(self.buffer_rgba())
-        layer = self._overlay_layers.get(self.figure.dpi)
-        if layer is not None:
-            rs, cs, rgb, alpha = layer
+        for rs, cs, rgb, alpha in self._overlay_layers.get(self.figure.dpi) or ():
             under = arr[rs, cs, :3].astype(np.float32)
             arr[rs, cs, :3] = (rgb * alpha + under * (1.0 - alpha) + 0.5).astype(np.uint8)
         return encode_png(arr)
