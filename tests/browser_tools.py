@@ -329,7 +329,10 @@ def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
         time.sleep(1.0 if done else 0.05)
     during = [f for f in frames if t_start <= f[0] <= t_end]
     after = [f for f in frames if f[0] > t_end]
-    value = handle.get_attribute("aria-valuenow")
+    # the value shown (the readout; noUiSlider's aria-valuenow is rounded to one decimal)
+    readout = loc.locator(".widget-readout").first
+    value = (readout.input_value() if readout.evaluate("e => e.tagName") == "INPUT" else readout.text_content()).strip() \
+        if readout.count() else handle.get_attribute("aria-valuenow")
     return dict(during=during, frames=frames, per_second=len(during) / ((t_end - t_start) / 1000),
                 drafts=sum(1 for f in frames if f[1] < full_width), full=sum(1 for f in frames if f[1] == full_width),
                 full_width=full_width, settle_ms=(after[-1][0] - t_end) if after else None,
