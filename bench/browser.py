@@ -5,7 +5,7 @@ For each topic this starts ``tnn-course lecture TOPIC`` (the real command, 200 d
 ``--dpi``), opens the page at 1920×1080 once Voilà's preheated kernel has it executed, and
 
 - changes every control ``--rounds`` times as a user does (slider: PageUp/PageDown on its
-  handle; menus, toggles, checkboxes: a click) and times each change from the input to the
+  handle; menus, toggles, checkboxes: a click), 0.5 s apart, and times each change from the input to the
   redrawn figure decoded in the browser (kernel draw + PNG + websocket + image decode);
 - drags every slider's handle across its track for 2.5 s (50 mouse moves) and counts the
   figures shown during the drag (redraws per second), the drafts and full frames, and the
@@ -39,6 +39,7 @@ from browser_tools import (Lecture, change_and_time, controls, drag_slider, laun
 from tnn_lib.widgets import TOPIC_WIDGETS  # noqa: E402
 
 MEDIAN_MS, MAX_MS, MIN_RATE = 100, 200, 10
+PAUSE_S = 0.5   # between two timed changes: longer than tnn_lib.widgets.app.DRAG_GAP_S
 VIEWPORT = {"width": 1920, "height": 1080}
 
 
@@ -66,6 +67,7 @@ def bench_topic(ctx, topic: str, rounds: int, dpi: int | None, settle: float, id
             for c in cs:
                 times = []
                 for _ in range(rounds):
+                    time.sleep(PAUSE_S)           # separate inputs, as a hand makes them (not a drag)
                     _, secs = change_and_time(page, c)
                     times.append(secs)
                 row = dict(topic=topic, widget=c["widget"], control=c["name"], kind=c["kind"],

@@ -26,6 +26,11 @@ DPI = 144
 # follows once no new value came for SETTLE_S seconds.
 DRAFT_SCALE = 0.5
 SETTLE_S = 0.12
+# A control's next value within DRAG_GAP_S of its previous one, or while that one's frame is
+# still being drawn, is a drag: drafts from then on. (ipywidgets' front end sends a dragged
+# slider's next value only once the kernel took the previous one, so values of a drag come
+# one kernel round trip apart, often after the frame was drawn.)
+DRAG_GAP_S = 0.3
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
@@ -264,29 +269,31 @@ class LiveRedraw:
     browser's new control values while a frame is drawn: the last value wins, never a backlog.
 
     :meth:`request` (the kernel's thread, on a change from the browser) only notes the change
-    and wakes the thread. The thread draws the newest values: a full frame for a change that
-    finds it idle; once a control's next value comes while its frame is still being drawn (a
-    drag faster than full frames), drafts at DRAFT_SCALE of the dpi, and the full frame once
-    no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
+    and wakes the thread. The thread draws the newest values: a full frame for a single
+    change; once a control's next value comes within DRAG_GAP_S of its previous one or while
+    that one's frame is still being drawn (a drag), drafts at DRAFT_SCALE of the dpi, and the
+    full frame once no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
     page costs no CPU. It is started on the first change from the browser.
     """
 
-    def __init__(self, app: WidgetApp, settle: float = SETTLE_S):
-        self.app, self.settle = app, settle
+    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S):
+        self.app, self.settle, self.drag_gap = app, settle, drag_gap
         self._cond = threading.Condition()
         self._pending = False        # values newer than the last frame
         self._dragging = False
         self._busy = False
-        self._last = None            # the control of the previous request
+        self._last = (None, -1e9)    # (control, time) of the previous request
         self._thread = None
         self.frames = []             # (quality, seconds) of each frame drawn here (tests, benchmarks)
 
     def request(self, name: str | None = None) -> None:
         """New control values (of control `name`) to show."""
+        now = time.monotonic()
         with self._cond:
-            if name is not None and name == self._last and (self._busy or self._pending):
+            last, when = self._last
+            if name is not None and name == last and (self._busy or self._pending or now - when < self.drag_gap):
                 self._dragging = True
-            self._last = name
+            self._last = (name, now)
             self._pending = True
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=f"tnn-redraw {self.app.title[:30]}", daemon=True)
