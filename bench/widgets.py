@@ -1,71 +1,144 @@
-"""Median update time of every topic widget at its default settings.
+"""Where a widget's redraw goes, in the kernel: per topic, widget and control.
 
-    python bench/widgets.py [--repeat N]
+    python bench/widgets.py [TOPIC ...] [--dpi 200] [--draft-dpi 100] [--repeat 5]
 
-For each widget: build it, then time `refresh()` (the plain update function plus the PNG
-the browser receives) N times at the default control values, and once per control after
-moving it to another value. Prints the median and the slowest control. Aim: <= 50 ms.
+For each control of each widget: move it to another value and back ``--repeat`` times, as a
+browser would (``control.value = ...``), and split every redraw into
+
+- *draw*: the plain update function ``draw(state, **values)`` (computation and artists),
+- *render*: matplotlib's Agg drawing (only the dynamic artists where the widget blits),
+- *encode*: the PNG encoding of the rendered pixels,
+
+at the lecture's resolution (``--dpi``, default 200) and at the draft resolution used while a
+slider is dragged (``--draft-dpi``). Prints the medians in ms, the PNG size, and the slowest
+control per topic; the browser side (transfer, decode) is ``bench/browser.py``'s.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import ipywidgets as widgets
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tnn_lib.widgets import TOPIC_WIDGETS, widgets_for_topic
+import ipywidgets as widgets  # noqa: E402
+
+from tnn_lib.widgets import TOPIC_WIDGETS, widgets_for_topic  # noqa: E402
 
 
-def _another_value(control):
-    if isinstance(control, (widgets.Dropdown, widgets.RadioButtons, widgets.ToggleButtons, widgets.Select)):
+def another_value(control):
+    """A value of `control` other than its current one (None if it has no other)."""
+    if isinstance(control, (widgets.Dropdown, widgets.RadioButtons, widgets.ToggleButtons, widgets.Select,
+                            widgets.SelectionSlider)):
         opts = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        others = [o for o in opts if o != control.value]
-        return others[0] if others else None
+        i = opts.index(control.value) if control.value in opts else 0
+        return opts[(i + 1) % len(opts)] if len(opts) > 1 else None
+    if isinstance(control, widgets.SelectMultiple):
+        opts = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        chosen = tuple(control.value)
+        return chosen[:-1] if len(chosen) > 1 else tuple(opts[:2])
     if isinstance(control, (widgets.Checkbox, widgets.ToggleButton)):
         return not control.value
-    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider)):
-        lo, hi = control.min, control.max
-        if isinstance(control, widgets.FloatLogSlider):
-            return control.base ** ((control.min + control.max) / 2)
-        mid = (lo + hi) / 2
-        return type(control.value)(mid) if mid != control.value else type(control.value)(hi)
+    if isinstance(control, widgets.FloatLogSlider):
+        v = control.base ** ((control.min + control.max) / 2)
+        return v if abs(v - control.value) > 1e-12 else control.base ** control.max
+    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+        step = control.step or 1
+        v = control.value + 3 * step
+        return type(control.value)(v if v <= control.max else control.value - 3 * step)
     return None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=15)
-    args = ap.parse_args()
-    print(f"{'topic':<20} {'widget':<32} {'median ms':>10} {'min ms':>8} {'slowest control':>28}")
-    for topic in TOPIC_WIDGETS:
-        try:
-            apps = widgets_for_topic(topic)
-        except Exception as err:  # a topic still being written: say so, go on
-            print(f"{topic:<20} {'(not available: ' + type(err).__name__ + ')':<32}")
+class Timer:
+    """Splits a WidgetApp's refresh into draw / render / encode by wrapping its pieces."""
+
+    def __init__(self):
+        import tnn_lib.widgets._blit as blit
+        self.blit = blit
+        self.encode = blit.encode_png
+        self.parts = dict(draw=0.0, encode=0.0)
+        self.size = 0
+
+        def encode(rgba, **kw):
+            t0 = time.perf_counter()
+            out = self.encode(rgba, **kw)
+            self.parts["encode"] += time.perf_counter() - t0
+            self.size = len(out)
+            return out
+        blit.encode_png = encode
+
+    def wrap(self, app):
+        draw = app.draw
+
+        def timed(state, **values):
+            t0 = time.perf_counter()
+            out = draw(state, **values)
+            self.parts["draw"] += time.perf_counter() - t0
+            return out
+        app.draw = timed
+
+    def measure(self, fn) -> dict:
+        self.parts = dict(draw=0.0, encode=0.0)
+        t0 = time.perf_counter()
+        fn()
+        total = time.perf_counter() - t0
+        return dict(total=total, draw=self.parts["draw"], encode=self.parts["encode"],
+                    render=total - self.parts["draw"] - self.parts["encode"], size=self.size)
+
+
+def bench_app(timer, app, dpi, draft_dpi, repeat):
+    """One row per control: medians of total/draw/render/encode (full dpi) and total at the draft dpi."""
+    timer.wrap(app)
+    app.fig.set_dpi(dpi)
+    app.refresh()
+    rows = []
+    for name, control in app.controls.items():
+        value = another_value(control)
+        if value is None:
             continue
-        for app in apps:
-            times = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                app.refresh()
-                times.append(time.perf_counter() - t0)
-            worst, worst_name = 0.0, "-"
-            for name, control in app.controls.items():
-                value = _another_value(control)
-                if value is None:
-                    continue
-                old = control.value
-                t0 = time.perf_counter()
-                control.value = value          # triggers the same refresh a browser would
-                dt = time.perf_counter() - t0
-                control.value = old
-                if dt > worst:
-                    worst, worst_name = dt, name
-            name = getattr(app, "title", type(app).__name__)[:32]
-            print(f"{topic:<20} {name:<32} {1e3 * statistics.median(times):>10.1f} {1e3 * min(times):>8.1f} "
-                  f"{worst_name + f' {1e3 * worst:.0f} ms':>28}")
+        full, draft = [], []
+        old = control.value
+        for _ in range(repeat):
+            for v in (value, old):
+                full.append(timer.measure(lambda: setattr(control, "value", v)))
+        if draft_dpi:
+            for _ in range(repeat):
+                for v in (value, old):
+                    draft.append(timer.measure(lambda: app.render("draft", {**app.values(), name: v})))
+            app.refresh()
+        med = {k: statistics.median(m[k] for m in full) for k in full[0]}
+        med["max"] = max(m["total"] for m in full)
+        med["draft"] = statistics.median(m["total"] for m in draft) if draft else None
+        med["draft_size"] = statistics.median(m["size"] for m in draft) if draft else None
+        rows.append((name, med))
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("topics", nargs="*", default=list(TOPIC_WIDGETS), metavar="TOPIC")
+    ap.add_argument("--dpi", type=int, default=200, help="the full-quality resolution (default 200, the lecture's)")
+    ap.add_argument("--draft-dpi", type=int, default=None,
+                    help="the draft resolution during a drag (default: the widgets' own, DRAFT_SCALE × dpi; 0: skip)")
+    ap.add_argument("--repeat", type=int, default=3, help="changes there and back per control (default 3)")
+    args = ap.parse_args(argv)
+    from tnn_lib.widgets import app as app_mod
+    draft_dpi = args.draft_dpi if args.draft_dpi is not None else round(args.dpi * app_mod.DRAFT_SCALE)
+    timer = Timer()
+    print(f"kernel-side redraw at {args.dpi} dpi (draft {draft_dpi or '-'} dpi), medians of {2 * args.repeat} "
+          f"changes per control, ms")
+    print(f"{'topic':<28} {'control':<18} {'total':>6} {'max':>6} {'draw':>6} {'render':>6} {'encode':>6} "
+          f"{'PNG kB':>7} {'draft':>6} {'kB':>5}")
+    for topic in args.topics:
+        for app in widgets_for_topic(topic):
+            for name, m in bench_app(timer, app, args.dpi, draft_dpi, args.repeat):
+                d = f"{1e3 * m['draft']:>6.0f} {m['draft_size'] / 1e3:>5.0f}" if m["draft"] is not None else ""
+                print(f"{topic:<28} {name:<18} {1e3 * m['total']:>6.0f} {1e3 * m['max']:>6.0f} {1e3 * m['draw']:>6.0f} "
+                      f"{1e3 * m['render']:>6.0f} {1e3 * m['encode']:>6.0f} {m['size'] / 1e3:>7.0f} {d}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

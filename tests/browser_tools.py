@@ -255,21 +255,99 @@ def change_control(page, c: dict) -> str:
     raise ValueError(f"control {c['name']} of kind {kind!r} ({c['cls']}): the browser driver does not know it")
 
 
-def wait_figure_changed(page, widget: int, old_src: str, timeout_ms: float = 30_000) -> None:
-    """Until widget `widget`'s figure has a new src and that image is decoded and shown."""
+def wait_figure_changed(page, widget: int, old_src: str, timeout_ms: float = 30_000, width: int = 0) -> None:
+    """Until widget `widget`'s figure has a new src and that image is decoded and shown (and,
+    if `width` is given, is that many pixels wide: a full-resolution frame, not a draft)."""
     page.wait_for_function(
-        """([w, old]) => { const i = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
-                           return i.src !== old && i.complete && i.naturalWidth > 0; }""",
-        arg=[widget, old_src], timeout=timeout_ms, polling="raf")
+        """([w, old, width]) => { const i = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
+                           return i.src !== old && i.complete && i.naturalWidth > 0 && (!width || i.naturalWidth === width); }""",
+        arg=[widget, old_src, width], timeout=timeout_ms, polling="raf")
+
+
+def figure_width(page, widget: int) -> int:
+    return page.evaluate("w => document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure').naturalWidth",
+                         widget)
 
 
 def change_and_time(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, float]:
-    """Change control `c`, wait for its widget's redrawn figure: (what was done, seconds)."""
-    old = figure_src(page, c["widget"])
+    """Change control `c`, wait for its widget's redrawn figure at the resolution it had
+    before (the full one): (what was done, seconds)."""
+    old, width = figure_src(page, c["widget"]), figure_width(page, c["widget"])
     t0 = time.perf_counter()
     what = change_control(page, c)
-    wait_figure_changed(page, c["widget"], old, timeout_ms)
+    wait_figure_changed(page, c["widget"], old, timeout_ms, width)
     return what, time.perf_counter() - t0
+
+
+# --- drags: the figure following the hand ------------------------------------------------------
+
+FRAME_RECORDER = """w => { const img = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
+  if (!img.__tnnFrames) { img.__tnnFrames = [];
+    img.addEventListener('load', () => img.__tnnFrames.push([performance.now(), img.naturalWidth, img.src])); }
+  img.__tnnFrames.length = 0; return performance.now(); }"""
+
+
+def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
+    """Drag slider control `c` as a hand does: press its handle, move it across the slider in
+    `moves` steps over `seconds`, release; then wait for the figure to settle (a full-width
+    frame after the last move). Returns the frames shown during the drag (``during``), the
+    redraws per second, the full width (before the drag) and the draft/full frames counted,
+    the milliseconds from release to the last frame, and the slider's value at the end."""
+    widget = c["widget"]
+    loc = _control(page, c)
+    handle = loc.locator(".noUi-handle").first
+    track = loc.locator(".noUi-target").first
+    handle.scroll_into_view_if_needed()
+    full_width = page.evaluate("w => document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure')"
+                               ".naturalWidth", widget)
+    hb, tb = handle.bounding_box(), track.bounding_box()
+    x0, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
+    # towards the farther end, staying inside the track
+    x1 = tb["x"] + tb["width"] - 2 if x0 < tb["x"] + tb["width"] / 2 else tb["x"] + 2
+    page.evaluate(FRAME_RECORDER, widget)
+    page.mouse.move(x0, y)
+    page.mouse.down()
+    t_start = page.evaluate("performance.now()")
+    wall0 = time.perf_counter()
+    for i in range(1, moves + 1):
+        page.mouse.move(x0 + (x1 - x0) * i / moves, y)
+        delay = wall0 + seconds * i / moves - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    t_end = page.evaluate("performance.now()")
+    page.mouse.up()
+    # settled: a full-width frame that arrived after the release, then nothing new for 1 s
+    deadline = time.monotonic() + 30
+    last_n = -1
+    while time.monotonic() < deadline:
+        frames = page.evaluate("w => document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure')"
+                               ".__tnnFrames", widget)
+        done = frames and frames[-1][0] > t_end and frames[-1][1] == full_width
+        if done and len(frames) == last_n:
+            break
+        last_n = len(frames)
+        time.sleep(1.0 if done else 0.05)
+    during = [f for f in frames if t_start <= f[0] <= t_end]
+    after = [f for f in frames if f[0] > t_end]
+    # the value shown (the readout; noUiSlider's aria-valuenow is rounded to one decimal)
+    readout = loc.locator(".widget-readout").first
+    value = (readout.input_value() if readout.evaluate("e => e.tagName") == "INPUT" else readout.text_content()).strip() \
+        if readout.count() else handle.get_attribute("aria-valuenow")
+    return dict(during=during, frames=frames, per_second=len(during) / ((t_end - t_start) / 1000),
+                drafts=sum(1 for f in frames if f[1] < full_width), full=sum(1 for f in frames if f[1] == full_width),
+                full_width=full_width, settle_ms=(after[-1][0] - t_end) if after else None,
+                settled=bool(frames) and frames[-1][1] == full_width and frames[-1][0] > t_end, value=value,
+                seconds=(t_end - t_start) / 1000)
+
+
+def figure_png(page, widget: int) -> bytes:
+    """The PNG bytes the page shows as widget `widget`'s figure (read back from its blob URL)."""
+    import base64
+    b64 = page.evaluate("""async w => { const img = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
+        const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+        let s = ''; for (let i = 0; i < buf.length; i += 8192) s += String.fromCharCode.apply(null, buf.subarray(i, i + 8192));
+        return btoa(s); }""", widget)
+    return base64.b64decode(b64)
 
 
 def screenshot(page, path: Path) -> None:

@@ -222,3 +222,46 @@ def test_released_notebooks_in_jupyterlab(page, browser, tmp_path):
     print("\n".join(done))
     assert not found, "\n".join(found)
     assert not browser.external, f"JupyterLab tried to reach the web: {browser.external}"
+
+
+# --- a dragged slider: the figure follows the hand -------------------------------------------
+
+DRAGGED = [("02_batchnorm", "shift"), ("08_schedules_and_landscape", "lr_scale")]
+
+
+@pytest.mark.parametrize("topic,control", DRAGGED)
+def test_a_dragged_slider_moves_the_figure_and_ends_on_its_value(topic, control, page, browser):
+    """Drag a slider's handle across its track for 2.5 s in the lecture page: the figure
+    changes several times during the drag (not only after the release), the last frame is
+    at full resolution, and it is the figure the widget draws for the value the slider shows
+    (compared with the same widget drawn here, headless, for that value)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from autograder.lecture import LECTURE_DPI
+    from browser_tools import drag_slider, figure_png
+    from tnn_lib.widgets import widgets_for_topic
+
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    with Lecture(topic) as lecture:
+        open_lecture(page, lecture.url, len(TOPIC_WIDGETS[topic][1]))
+        c = next(c for c in controls(page) if c["widget"] == 0 and c["name"] == control)
+        d = drag_slider(page, c)
+        shown = figure_png(page, 0)
+        _stop_and_check_cleanup(lecture)
+    distinct = {f[2] for f in d["during"]}
+    assert len(distinct) >= 3, f"{topic} {control}: {len(distinct)} figure(s) shown during a {d['seconds']:.1f} s drag"
+    assert d["settled"], f"{topic} {control}: no full-resolution frame after the release: {d['frames'][-3:]}"
+    app = widgets_for_topic(topic)[0]
+    app.fig.set_dpi(LECTURE_DPI)
+    app.controls[control].value = float(d["value"])
+    mine, theirs = (np.asarray(Image.open(io.BytesIO(b)).convert("RGB")).astype(int) for b in (app.image.value, shown))
+    assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
+    differing = (np.abs(mine - theirs).max(axis=-1) > 8).mean()
+    if differing >= 0.005:
+        (artifacts_dir() / f"drag-{topic}-{control}-shown.png").write_bytes(shown)
+        (artifacts_dir() / f"drag-{topic}-{control}-expected.png").write_bytes(app.image.value)
+    assert differing < 0.005, f"{topic} {control} = {d['value']}: {differing:.2%} of the pixels differ from its figure"
+    assert not browser.external

@@ -27,7 +27,8 @@ def test_plain_figure_is_pixel_identical_to_savefig():
     np.testing.assert_array_equal(_pixels(fast), _pixels(reference_png(fig)))
 
 
-@pytest.mark.parametrize("topic", ["00_backprop", "01_divergences", "04_initialization", "05_optimizers"])
+@pytest.mark.parametrize("topic", ["00_backprop", "01_divergences", "04_initialization", "05_optimizers",
+                                   "08_schedules_and_landscape"])
 def test_blitted_widgets_match_a_full_render(topic):
     from tnn_lib.widgets import widgets_for_topic
 

@@ -20,23 +20,48 @@ titles that change now and then are cheaper there than among the dynamic artists
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
 
-def encode_png(rgba) -> bytes:
-    """PNG bytes of an RGBA buffer (RGB when opaque), zlib level 1 (3–5× faster than the default, ~1.5× larger)."""
-    from PIL import Image
+def _deflate():
+    """The fastest zlib-format compressor at hand: ISA-L's level 1 (``isal``, a dependency;
+    ~10× zlib's level 1 for a figure, output ~10 % larger), else zlib's level 1."""
+    try:
+        from isal import isal_zlib
+        return lambda data: isal_zlib.compress(data, 1)
+    except ImportError:                      # pragma: no cover - isal is a dependency
+        return lambda data: zlib.compress(data, 1)
 
+
+_compress = _deflate()
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def encode_png(rgba) -> bytes:
+    """PNG bytes of an RGBA buffer (RGB when opaque), written directly: no row filter (a
+    figure's flat colours compress well unfiltered) and a fast deflate (see `_deflate`).
+    About 15× faster than Pillow's PNG at its fastest level, for a file about 10 % larger;
+    any PNG decoder reads it (tests compare the pixels with Pillow's)."""
     arr = np.asarray(rgba)
-    img = Image.fromarray(arr)
-    if arr[..., 3].min() == 255:          # opaque (the usual figure): drop the alpha channel
-        img = img.convert("RGB")
-    buf = io.BytesIO()
-    img.save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
+        raise ValueError(f"expected an (h, w, 3 or 4) uint8 image, got {arr.dtype} {arr.shape}")
+    h, w, c = arr.shape
+    if c == 4 and arr[..., 3].min() == 255:   # opaque (the usual figure): drop the alpha channel
+        arr, c = arr[..., :3], 3
+    raw = np.empty((h, w * c + 1), np.uint8)
+    raw[:, 0] = 0                              # filter type 0 (none) on every row
+    raw[:, 1:].reshape(h, w, c)[...] = arr
+    header = struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", _compress(raw.data))
+            + _chunk(b"IEND", b""))
 
 
 class BlitCanvas(FigureCanvasAgg):
@@ -46,17 +71,24 @@ class BlitCanvas(FigureCanvasAgg):
         super().__init__(figure)
         self.dynamic = list(dynamic)
         self.overlay = list(overlay)
-        self._background = None
-        self._overlay_layer = None        # (row slice, col slice, rgb float array, alpha array) or None
+        # static background and overlay layer per static key (figure size, dpi, axis ranges): a
+        # widget drawing drafts at a lower dpi during a drag and full frames at rest keeps both
+        self._backgrounds = {}           # static key -> background region (the newest last)
+        self._overlay_layers = {}        # dpi -> (row slice, col slice, rgb float array, alpha array) or None
         self._overlay_stale = True
-        self._key = None
         self._overlay_version = None
 
     # ------------------------------------------------------------------ cache control
+    KEEP = 4  # static backgrounds kept (e.g. draft and full resolution, two axis ranges each)
+
     def invalidate(self):
         """Rebuild the static background (and the overlay) on the next PNG."""
-        self._background = None
+        self._backgrounds.clear()
         self._overlay_stale = True
+
+    @property
+    def _background(self):   # the newest background (None when there is none)
+        return next(reversed(self._backgrounds.values()), None)
 
     def invalidate_overlay(self):
         """Re-render only the overlay layer on the next PNG."""
@@ -95,31 +127,43 @@ class BlitCanvas(FigureCanvasAgg):
                 a.set_visible(v)
             for a, xy in places:
                 a.set_position(xy)
-        self._background = self.copy_from_bbox(self.figure.bbox)
-        self._key = self._static_key()
-        self._overlay_stale = True
+        key = self._static_key()
+        self._backgrounds.pop(key, None)
+        self._backgrounds[key] = self.copy_from_bbox(self.figure.bbox)
+        while len(self._backgrounds) > self.KEEP:
+            self._backgrounds.pop(next(iter(self._backgrounds)))
+        self._overlay_layers.pop(self.figure.dpi, None)
 
     def _render_overlay(self):
-        self._overlay_stale = False
-        self._overlay_layer = None
-        shown = [a for a in self.overlay if a.get_visible()]
-        if not shown:
-            return
+        """One layer per shown overlay artist, cropped to its own pixels: the compositing of
+        every frame then touches only the legends' and titles' rectangles."""
+        dpi = self.figure.dpi
+        layers = self._overlay_layers[dpi] = []
         renderer = self.get_renderer()
-        renderer.clear()                                  # transparent
-        for a in shown:
+        for a in self.overlay:
+            if not a.get_visible():
+                continue
+            renderer.clear()                                  # transparent
             (a.axes or self.figure).draw_artist(a)
-        arr = np.asarray(self.buffer_rgba())
-        alpha = arr[..., 3]
-        rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
-        if rows.size == 0:
-            return
-        rs, cs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-        crop = arr[rs, cs].astype(np.float32)
-        self._overlay_layer = (rs, cs, crop[..., :3], crop[..., 3:] / 255.0)
+            arr = np.asarray(self.buffer_rgba())
+            h, w = arr.shape[:2]
+            try:                                              # where to look: the artist's extent, padded
+                bb = a.get_window_extent(renderer)
+                r0, r1 = max(int(h - bb.y1) - 4, 0), min(int(h - bb.y0) + 5, h)
+                c0, c1 = max(int(bb.x0) - 4, 0), min(int(bb.x1) + 5, w)
+            except Exception:
+                r0, r1, c0, c1 = 0, h, 0, w
+            alpha = arr[r0:r1, c0:c1, 3]
+            rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+            if rows.size == 0:
+                continue
+            rs, cs = slice(r0 + rows[0], r0 + rows[-1] + 1), slice(c0 + cols[0], c0 + cols[-1] + 1)
+            crop = arr[rs, cs].astype(np.float32)
+            layers.append((rs, cs, crop[..., :3], crop[..., 3:] / 255.0))
 
     def render_png(self) -> bytes:
-        if self._background is None or self._key != self._static_key():
+        key = self._static_key()
+        if key not in self._backgrounds:
             if self.figure.get_layout_engine() is not None:
                 # lay the figure out once with everything visible (titles take their room),
                 # then keep those positions for every background (None, not "none": the
@@ -127,17 +171,23 @@ class BlitCanvas(FigureCanvasAgg):
                 FigureCanvasAgg.draw(self)
                 self.figure.set_layout_engine(None)
             self._rebuild()
-        key = self._overlay_key()
-        if self._overlay_stale or key != self._overlay_version:
+            key = self._static_key()
+        else:
+            self._backgrounds[key] = self._backgrounds.pop(key)      # the newest
+        version = self._overlay_key()
+        if self._overlay_stale or version != self._overlay_version:
+            self._overlay_layers.clear()
+            self._overlay_stale = False
+            self._overlay_version = version
+        if self.figure.dpi not in self._overlay_layers:
             self._render_overlay()
-            self._overlay_version = key
-        self.restore_region(self._background)
+        self.get_renderer()               # of the figure's current size and dpi
+        self.restore_region(self._backgrounds[key])
         for a in self.dynamic:
             if a.get_visible():
                 (a.axes or self.figure).draw_artist(a)
         arr = np.asarray(self.buffer_rgba())
-        if self._overlay_layer is not None:
-            rs, cs, rgb, alpha = self._overlay_layer
+        for rs, cs, rgb, alpha in self._overlay_layers.get(self.figure.dpi) or ():
             under = arr[rs, cs, :3].astype(np.float32)
             arr[rs, cs, :3] = (rgb * alpha + under * (1.0 - alpha) + 0.5).astype(np.uint8)
         return encode_png(arr)
@@ -148,7 +198,7 @@ class BlitCanvas(FigureCanvasAgg):
             fmt = filename.rsplit(".", 1)[-1].lower()
         plain = not args and set(kwargs) <= {"format", "dpi"} and kwargs.get("dpi", self.figure.dpi) == self.figure.dpi
         if fmt != "png" or not plain:
-            self._background = None      # the ordinary path draws everything: re-cache afterwards
+            self._backgrounds.clear()    # the ordinary path draws everything: re-cache afterwards
             return super().print_figure(filename, *args, **kwargs)
         data = self.render_png()
         if hasattr(filename, "write"):

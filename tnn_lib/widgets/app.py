@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 import time
+import traceback
 from typing import Callable
 
 import ipywidgets as widgets
@@ -19,6 +21,16 @@ MIN_FONT_PT = 12.0
 # Figures are drawn at this resolution: in JupyterLab an 11-inch figure spans about 1100 CSS px,
 # so 144 dpi gives 1.4 image pixels per CSS pixel (0.7 per device pixel at a device pixel ratio of 2).
 DPI = 144
+# While a control is dragged, frames are drafts at this fraction of the figure's dpi (a quarter
+# of the pixels: the Agg render and the PNG cost about a quarter); the full-resolution frame
+# follows once no new value came for SETTLE_S seconds.
+DRAFT_SCALE = 0.5
+SETTLE_S = 0.12
+# A control's next value within DRAG_GAP_S of its previous one, or while that one's frame is
+# still being drawn, is a drag: drafts from then on. (ipywidgets' front end sends a dragged
+# slider's next value only once the kernel took the previous one, so values of a drag come
+# one kernel round trip apart, often after the frame was drawn.)
+DRAG_GAP_S = 0.3
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
@@ -109,6 +121,11 @@ class WidgetApp:
     adjust : callable, optional
         ``adjust(app, name, new)`` runs when control `name` changes, before the redraw; the
         control values it sets cause no redraw of their own (one redraw per change).
+
+    A change made in the browser is drawn by a :class:`LiveRedraw` thread (the last value
+    wins, drafts while values come faster than frames, a full frame when the hand stops); a change made in Python
+    (``control.value = ...``, :meth:`set_values`, :meth:`refresh`) is drawn at once, so
+    tests and benchmarks see the new figure when the call returns.
     """
 
     def __init__(self, title: str, controls: dict, draw: Callable, fig, extra=None,
@@ -131,6 +148,8 @@ class WidgetApp:
         self.driven_extra = set()  # exercises an action (the Train button) ran on the student's code
         self.used = set()          # the exercises the last draw (and actions) ran on the student's code
         self._frozen = None   # (layout engine, axes it laid out): see refresh
+        self._drawing = threading.RLock()   # one draw of this figure at a time (kernel thread, LiveRedraw)
+        self.live = LiveRedraw(self)
         header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
                               + (f"<p class='tnn-description'>{description}</p>" if description else ""))
         header.add_class("tnn-header")
@@ -138,6 +157,8 @@ class WidgetApp:
             c.add_class("tnn-control")
             c.add_class(f"tnn-control-{name}")
             c.style.description_width = "initial"
+            if hasattr(c, "continuous_update") and "slider" in type(c).__name__.lower():
+                c.continuous_update = True      # the figure follows a dragged slider (LiveRedraw)
             c.observe(lambda change, name=name: self._changed(name, change), names="value")
         box = widgets.Box(list(self.controls.values()),
                           layout=widgets.Layout(display="flex", flex_flow="row wrap"))
@@ -173,35 +194,61 @@ class WidgetApp:
                 self.adjust(self, name, change["new"])
             finally:
                 self._holding = False
-        self.refresh()
+        if from_browser(change):
+            self.live.request(name)
+        else:
+            self.refresh()
+
+    def update(self, values: dict) -> dict:
+        """The widget's plain update: ``draw(state, **values)``, the numbers it plotted.
+        (Every redraw goes through here, at either quality.)"""
+        return self.draw(self.state, **values) or {}
 
     def refresh(self):
-        """Redraw from the current control values and publish the new image.
+        """Redraw from the current control values and publish the new image (full quality).
 
         In the student edition a draw may need an exercise the student has not implemented
         yet: the status then says, in one line, which to implement first (and where) and the
         figure stays as it was; a draw that ran on the student's own implementations says so
         ("driven by your `adam_step`"). See :mod:`tnn_lib.student`."""
+        self.render("full")
+
+    def render(self, quality: str = "full", values: dict | None = None) -> None:
+        """Draw for `values` (default: the controls' current values) and publish the image:
+        at the figure's dpi (``"full"``) or at DRAFT_SCALE of it (``"draft"``, during a drag)."""
         from tnn_lib import student
 
-        t0 = time.perf_counter()
-        self.needed = None
-        try:
-            with student.tracking(isolated=True) as used:
-                self.last = self.draw(self.state, **self.values()) or {}
-        except NotImplementedError as err:
-            line = student.needed_first(err)
-            if line is None:
-                raise
-            self.last, self.needed, self.driven_by = {}, line, ""
+        if quality not in ("full", "draft"):
+            raise ValueError(f"quality: expected 'full' or 'draft', got {quality!r}")
+        with self._drawing:
+            t0 = time.perf_counter()
+            values = self.values() if values is None else dict(values)
+            self.needed = None
+            try:
+                with student.tracking(isolated=True) as used:
+                    self.last = self.update(values)
+            except NotImplementedError as err:
+                line = student.needed_first(err)
+                if line is None:
+                    raise
+                self.last, self.needed, self.driven_by = {}, line, ""
+                self.last_seconds = time.perf_counter() - t0
+                self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
+                return
+            self.used = set(used) | self.driven_extra
+            legible(self.fig, done=self._legible_axes)
+            dpi = self.fig.dpi
+            if quality == "draft":
+                self.fig.set_dpi(dpi * DRAFT_SCALE)
+            try:
+                png = self._png()
+            finally:
+                if quality == "draft":
+                    self.fig.set_dpi(dpi)
+            self.image.value = png
             self.last_seconds = time.perf_counter() - t0
-            self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
-            return
-        self.used = set(used) | self.driven_extra
-        legible(self.fig, done=self._legible_axes)
-        self.image.value = self._png()
-        self.last_seconds = time.perf_counter() - t0
-        self._show_status()
+            self.last_quality, self.last_values = quality, values
+            self._show_status()
 
     def _show_status(self) -> None:
         """The status line: the draw's summary, then whose code drove it (the student edition)."""
@@ -236,6 +283,11 @@ class WidgetApp:
             self._show_status()
         return True
 
+    def show_error(self, err: BaseException) -> None:
+        """Show a failed redraw's Python error under the figure (a background redraw has no output area)."""
+        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        self.status.value = f"<pre class='tnn-error'>{html.escape(text[-3000:])}</pre>"
+
     def _png(self) -> bytes:
         """The figure's PNG; a constrained/tight layout is computed on the first render and
         then frozen (a layout engine re-lays out all text on every draw), and computed again
@@ -258,3 +310,71 @@ class WidgetApp:
     def _ipython_display_(self):  # displaying the app shows its widget
         from IPython.display import display
         display(self.widget)
+
+
+def from_browser(change) -> bool:
+    """Whether a trait change came from the front end: ipywidgets applies a comm message's
+    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``."""
+    lock = getattr(change.get("owner"), "_property_lock", None)
+    return bool(lock) and change.get("name") in lock
+
+
+class LiveRedraw:
+    """Redraws one WidgetApp on a thread of its own, so that the kernel keeps taking the
+    browser's new control values while a frame is drawn: the last value wins, never a backlog.
+
+    :meth:`request` (the kernel's thread, on a change from the browser) only notes the change
+    and wakes the thread. The thread draws the newest values: a full frame for a single
+    change; once a control's next value comes within DRAG_GAP_S of its previous one or while
+    that one's frame is still being drawn (a drag), drafts at DRAFT_SCALE of the dpi, and the
+    full frame once no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
+    page costs no CPU. It is started on the first change from the browser.
+    """
+
+    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S):
+        self.app, self.settle, self.drag_gap = app, settle, drag_gap
+        self._cond = threading.Condition()
+        self._pending = False        # values newer than the last frame
+        self._dragging = False
+        self._busy = False
+        self._last = (None, -1e9)    # (control, time) of the previous request
+        self._thread = None
+        self.frames = []             # (quality, seconds) of each frame drawn here (tests, benchmarks)
+
+    def request(self, name: str | None = None) -> None:
+        """New control values (of control `name`) to show."""
+        now = time.monotonic()
+        with self._cond:
+            last, when = self._last
+            if name is not None and name == last and (self._busy or self._pending or now - when < self.drag_gap):
+                self._dragging = True
+            self._last = (name, now)
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"tnn-redraw {self.app.title[:30]}", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every requested frame is drawn, the full-quality one included (tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._pending or self._busy or self._dragging), timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending)     # idle: blocked, no CPU
+                self._pending, self._busy = False, True
+                quality = "draft" if self._dragging else "full"
+            t0 = time.perf_counter()
+            try:
+                self.app.render(quality)
+            except Exception as err:       # shown on the page; the next change tries again
+                self.app.show_error(err)
+            self.frames.append((quality, time.perf_counter() - t0))
+            del self.frames[:-1000]
+            with self._cond:
+                self._busy = False
+                if quality == "draft" and not self._cond.wait_for(lambda: self._pending, self.settle):
+                    self._dragging, self._pending = False, True      # the hand stopped: the full frame
+                self._cond.notify_all()

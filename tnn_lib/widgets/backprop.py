@@ -227,9 +227,9 @@ def activation_explorer(activation: str = DEFAULTS["activation"], bias_init: flo
     controls = dict(
         activation=widgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation"),
         bias_init=widgets.FloatSlider(value=bias_init, min=BIAS_RANGE[0], max=BIAS_RANGE[1], step=0.1,
-                                      description="bias init b", continuous_update=False),
+                                      description="bias init b"),
         weight_scale=widgets.FloatLogSlider(value=weight_scale, base=10, min=-1, max=1, step=0.05,
-                                            description="weight scale", continuous_update=False),
+                                            description="weight scale"),
         show_derivative=widgets.Checkbox(value=show_derivative, description="show φ'(z)"),
     )
     return WidgetApp("Activations: derivative, saturation and dead ReLUs", controls, draw_activation,

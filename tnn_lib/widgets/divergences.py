@@ -186,8 +186,7 @@ def divergence_explorer(p: float = DEFAULTS["p"], show: str = DEFAULTS["show"],
     from tnn_lib.widgets.app import WidgetApp, new_figure
 
     controls = dict(
-        p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="target p",
-                              continuous_update=False),
+        p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="target p"),
         show=widgets.ToggleButtons(options=["both", "L2", "KL"], value=show, description="show"),
         mark_nonconvex=widgets.Checkbox(value=mark_nonconvex, description="shade where L2 is not convex in z"),
     )
@@ -344,10 +343,9 @@ def loss_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float
     from tnn_lib.widgets.app import WidgetApp, new_figure
 
     controls = dict(
-        extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=1.0, description="weight range ±",
-                                   continuous_update=False),
+        extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=1.0, description="weight range ±"),
         label_noise=widgets.FloatSlider(value=label_noise, min=0.0, max=0.45, step=0.05,
-                                        description="labels flipped", continuous_update=False),
+                                        description="labels flipped"),
         colour_scale=widgets.ToggleButtons(options=["linear", "log"], value=colour_scale, description="colour"),
     )
     return WidgetApp("Loss surfaces of one sigmoid perceptron (2-D input, 100 random examples)", controls,

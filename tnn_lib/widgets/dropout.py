@@ -151,9 +151,8 @@ def dropout_scaling(keep_prob: float = DEFAULTS["keep_prob"], n_samples: int = D
 
     controls = dict(
         keep_prob=widgets.FloatSlider(value=keep_prob, min=0.05, max=1.0, step=0.05,
-                                      description="keep probability α", continuous_update=False),
-        n_samples=widgets.IntSlider(value=n_samples, min=1, max=MAX_SAMPLES, description="MC samples",
-                                    continuous_update=False),
+                                      description="keep probability α"),
+        n_samples=widgets.IntSlider(value=n_samples, min=1, max=MAX_SAMPLES, description="MC samples"),
         convention=widgets.Dropdown(options=list(CONVENTIONS), value=convention, description="convention"),
     )
     return WidgetApp("Dropout: scaling in training vs test", controls, draw_dropout_scaling,

@@ -337,9 +337,8 @@ def activation_statistics_explorer(depth: int = DEFAULTS["depth"], width: int = 
     from tnn_lib.widgets.app import WidgetApp, new_figure
 
     controls = dict(
-        depth=widgets.IntSlider(value=depth, min=1, max=20, description="layers", continuous_update=False),
-        width=widgets.SelectionSlider(options=[20, 50, 100, 200, 500], value=width, description="units per layer",
-                                      continuous_update=False),
+        depth=widgets.IntSlider(value=depth, min=1, max=20, description="layers"),
+        width=widgets.SelectionSlider(options=[20, 50, 100, 200, 500], value=width, description="units per layer"),
         scheme=widgets.Dropdown(options=[("zeros", "zeros"), ("N(0, 0.01²)", "small"), ("N(0, 1)", "unit"),
                                          ("Xavier 1/fan_in", "xavier"), ("Glorot uniform", "glorot_uniform"),
                                          ("He 2/fan_in", "he")], value=scheme, description="init"),

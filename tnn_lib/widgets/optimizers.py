@@ -26,25 +26,32 @@ from tnn_lib import optim
 BOX = (-4.5, 4.5)  # every surface is drawn on [-4.5, 4.5]², Beale's usual domain
 
 
-def _beale(p):
-    x, y = p[..., 0], p[..., 1]
+def _beale_xy(x, y):
     a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
-    f = a**2 + b**2 + c**2
     gx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
     gy = 2 * a * x + 2 * b * 2 * x * y + 2 * c * 3 * x * y**2
-    return f, np.stack([gx, gy], axis=-1)
+    return a**2 + b**2 + c**2, gx, gy
 
 
-def _valley(p):
-    x, y = p[..., 0], p[..., 1]
-    f = 0.02 * (x - 4.0) ** 2 + 2.0 * y**2  # curvatures 0.04 along, 4 across: condition number 100
-    return f, np.stack([0.04 * (x - 4.0), 4.0 * y], axis=-1)
+def _valley_xy(x, y):
+    # curvatures 0.04 along, 4 across: condition number 100
+    return 0.02 * (x - 4.0) ** 2 + 2.0 * y**2, 0.04 * (x - 4.0), 4.0 * y
 
 
-def _saddle(p):
-    x, y = p[..., 0], p[..., 1]
-    f = 0.5 * x**2 - 0.5 * y**2  # a saddle at the origin; the start lies almost on the ridge y = 0
-    return f, np.stack([x, -y], axis=-1)
+def _saddle_xy(x, y):
+    return 0.5 * x**2 - 0.5 * y**2, x, -y  # a saddle at the origin; the start lies almost on the ridge y = 0
+
+
+def _on_points(xy):
+    """f and its gradient at points `p` (..., 2), from the same formulas as one point's (floats)."""
+    def f(p):
+        value, gx, gy = xy(p[..., 0], p[..., 1])
+        return value, np.stack([gx, gy], axis=-1)
+    return f
+
+
+_beale, _valley, _saddle = _on_points(_beale_xy), _on_points(_valley_xy), _on_points(_saddle_xy)
+_POINT = {"beale": _beale_xy, "valley": _valley_xy, "saddle": _saddle_xy}
 
 
 SURFACES = {  # name -> (f and gradient, minimum or None, default start, title)
@@ -62,12 +69,17 @@ BASE_LR = {
     "saddle": dict(SGD=0.05, Momentum=0.02, Nesterov=0.02, Adagrad=1.0, RMSprop=0.05, Adam=0.2),
 }
 DEFAULTS = dict(surface="beale", optimizers=OPTIMIZERS, lr_scale=1.0, momentum=0.9, x0=None, y0=None, steps=200)
+F_RANGE = {"beale": (-12.3, 5.5), "valley": (-12.3, 2.0), "saddle": (-0.5 * 10.0**2, 10)}  # the f panel's y range
 ESCAPE = 10.0  # stop a run once a coordinate leaves [-ESCAPE, ESCAPE]: off the plot (or diverging)
 
 
 def gradient(surface: str, p):
-    """The gradient of `surface` at the point `p` (shape (2,))."""
-    return SURFACES[surface][0](np.asarray(p, dtype=float))[1]
+    """The gradient of `surface` at the point `p` (shape (2,)), in plain floats: a run is
+    6 optimizers × up to 1000 steps, and numpy's per-call cost on 2 numbers is most of it."""
+    if surface not in _POINT:
+        raise ValueError(f"surface: expected one of {sorted(_POINT)}, got {surface!r}")
+    _, gx, gy = _POINT[surface](float(p[0]), float(p[1]))
+    return np.array([gx, gy])
 
 
 def step_function(name: str, lr: float, momentum: float = 0.9):
@@ -87,19 +99,38 @@ def step_function(name: str, lr: float, momentum: float = 0.9):
     raise ValueError(f"name: expected one of {OPTIMIZERS}, got {name!r}")
 
 
+_RUNS: dict = {}      # (surface, name, lr, momentum, start) -> [points, w, state, stopped]: runs grow, never redone
+_RUNS_KEEP = 512
+
+
 @student.cached(maxsize=512)  # dropped when the student edition registers an answer
 def run_optimizer(surface: str, name: str, lr: float, momentum: float, start: tuple, steps: int):
-    """Trajectory (steps + 1, 2) of optimizer `name` from `start`; stops early if it diverges (read-only)."""
+    """Trajectory (steps + 1, 2) of optimizer `name` from `start`; stops early if it diverges (read-only).
+
+    A run is kept and continued: more steps of the same run cost only the new steps, and
+    fewer steps are the start of the longer run (the steps are deterministic).
+    """
+    # a run made with other student answers (the edition registers them) is not continued
+    key = (student._GENERATION[0], surface, name, float(lr), float(momentum), tuple(start))
+    run = _RUNS.pop(key, None)
+    if run is None:
+        w = np.array(start, dtype=float)
+        run = [[w.copy()], w, {}, False]
+    _RUNS[key] = run                                   # the newest last
+    while len(_RUNS) > _RUNS_KEEP:
+        _RUNS.pop(next(iter(_RUNS)))
+    points, w, state, stopped = run
     step = step_function(name, lr, momentum)
-    w, state = np.array(start, dtype=float), {}
-    path = [w.copy()]
     with np.errstate(all="ignore"):
-        for _ in range(int(steps)):
+        while not stopped and len(points) <= int(steps):
             step(w, gradient(surface, w), state)
-            if not np.all(np.isfinite(w)) or np.abs(w).max() > ESCAPE:
+            x, y = float(w[0]), float(w[1])
+            if not (abs(x) <= ESCAPE and abs(y) <= ESCAPE):   # diverged or off the plot (NaN too)
+                stopped = True
                 break
-            path.append(w.copy())
-    path = np.array(path)
+            points.append(w.copy())
+    run[3] = stopped
+    path = np.array(points[:int(steps) + 1])
     path.setflags(write=False)
     return path
 
@@ -241,13 +272,11 @@ def draw_race(state, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizer
     for name, label in zip(paths, labels):
         a["paths"][name].set_label(label)
     _set_legend(fig, a, ax, [a["paths"][n] for n in paths], tuple(labels), fontsize=7, loc="lower left")
-    # axis ranges: all steps; f on whole decades (saddle: fixed) — the background survives most changes
+    # axis ranges: all steps; f on a fixed range per surface (log10 f from the 1e-12 floor to the
+    # largest f inside the plotted box), so that the cached background survives every change
+    # but the surface's and the number of steps, and two settings compare at a glance
     ax_f.set_xlim(0, int(steps))
-    if surface == "saddle":
-        ax_f.set_ylim(-0.5 * ESCAPE**2, 10)
-    elif paths:
-        ys = np.concatenate([line.get_ydata() for n, line in a["losses"].items() if n in paths])
-        ax_f.set_ylim(np.floor(ys.min()) - 0.2, np.ceil(ys.max()) + 0.2)
+    ax_f.set_ylim(*F_RANGE[surface])
     ax_f.set_title("f along the trajectory" if surface == "saddle" else "log₁₀ f along the trajectory")
     final = {k: v[-1] for k, v in paths.items()}
     best = min(final, key=lambda k: f(final[k])[0]) if final else None
@@ -272,15 +301,12 @@ def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["opti
         optimizers=widgets.SelectMultiple(options=list(OPTIMIZERS), value=tuple(optimizers), rows=6,
                                           description="optimizers"),
         lr_scale=widgets.FloatLogSlider(value=lr_scale, base=10, min=-1, max=1, step=0.1,
-                                        description="lr × (base lr per optimizer)", continuous_update=False),
-        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ",
-                                     continuous_update=False),
-        x0=widgets.FloatSlider(value=sx, min=BOX[0], max=BOX[1], step=0.1, description="start x",
-                               continuous_update=False),
+                                        description="lr × (base lr per optimizer)"),
+        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ"),
+        x0=widgets.FloatSlider(value=sx, min=BOX[0], max=BOX[1], step=0.1, description="start x"),
         y0=widgets.FloatSlider(value=sy, min=BOX[0], max=BOX[1], step=0.001, readout_format=".3f",
-                               description="start y", continuous_update=False),
-        steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps",
-                                continuous_update=False),
+                               description="start y"),
+        steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps"),
     )
     return WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2), adjust=_to_surface_start,
                      description="The same start, the same number of gradient evaluations. SGD zig-zags across "
@@ -402,11 +428,9 @@ def convention_switchboard(surface: str = SWITCH_DEFAULTS["surface"], eps: float
         decay=widgets.ToggleButtons(options=[("× lr (PyTorch)", "lr"), ("× η_t (paper)", "schedule")],
                                     value="lr", description="AdamW decay"),
         eps=widgets.FloatLogSlider(value=eps, base=10, min=-8, max=0, step=0.5, description="ε value",
-                                   readout_format=".0e", continuous_update=False),
-        weight_decay=widgets.FloatSlider(value=weight_decay, min=0.0, max=0.5, step=0.01, description="λ",
-                                         continuous_update=False),
-        steps=widgets.IntSlider(value=steps, min=10, max=500, step=10, description="steps",
-                                continuous_update=False),
+                                   readout_format=".0e"),
+        weight_decay=widgets.FloatSlider(value=weight_decay, min=0.0, max=0.5, step=0.01, description="λ"),
+        steps=widgets.IntSlider(value=steps, min=10, max=500, step=10, description="steps"),
     )
     return WidgetApp("Convention switchboard: notes and paper vs PyTorch", controls, draw_switchboard,
                      new_figure(11.0, 4.2),

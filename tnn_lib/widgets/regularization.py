@@ -234,10 +234,9 @@ def overfitting_explorer(lam: float = DEFAULTS["lam"], degree: int = DEFAULTS["d
 
     controls = dict(
         lam=widgets.FloatLogSlider(value=lam, base=10, min=-6, max=0, step=0.25, description="λ (L2)",
-                                   readout_format=".1e", continuous_update=False),
-        degree=widgets.IntSlider(value=degree, min=1, max=15, description="degree", continuous_update=False),
-        n_points=widgets.IntSlider(value=n_points, min=4, max=80, description="samples",
-                                   continuous_update=False),
+                                   readout_format=".1e"),
+        degree=widgets.IntSlider(value=degree, min=1, max=15, description="degree"),
+        n_points=widgets.IntSlider(value=n_points, min=4, max=80, description="samples"),
     )
     return WidgetApp("Overfitting: weights, data and early stopping", controls, draw_overfitting,
                      new_figure(9.5, 3.6),

@@ -115,7 +115,7 @@ def _setup(fig) -> dict:
     a["limit"] = ax_lr.axhline(1.0, color="tab:red", ls="--", lw=1.2, label="2/λ_max")
     ax_lr.set_xlabel("step")
     ax_lr.set_ylabel("learning rate")
-    ax_lr.legend(fontsize=7, loc="upper right")
+    legend = ax_lr.legend(fontsize=7, loc="upper right")
     a["path"], = ax_path.plot([], [], "o-", ms=2, lw=1, color="tab:green")
     a["start"], = ax_path.plot([], [], "ks", ms=5)
     ax_path.set_xlim(-4.5, 4.5)
@@ -128,6 +128,13 @@ def _setup(fig) -> dict:
     ax_loss.yaxis.set_minor_locator(NullLocator())
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss − min")
+    # blitting (tnn_lib.widgets._blit): axes, ticks, labels and contours are rendered once per
+    # axis range (and surface, κ); an update draws the curves and titles, the legend on top
+    from tnn_lib.widgets._blit import use_blitting
+    for ax in (ax_lr, ax_path, ax_loss):
+        ax.set_title(" ", fontsize=9)
+    use_blitting(fig, [a["lr"], a["limit"], a["path"], a["start"], a["loss"], ax_lr.title, ax_path.title,
+                       ax_loss.title], overlay=[legend])
     return a
 
 
@@ -142,6 +149,8 @@ def _contours(state: WidgetState, surface: str, kappa: float):
     levels = np.geomspace(0.02, f.max(), 14) if surface == "valley" else np.linspace(f.min(), f.max(), 20)
     state.artists["contours"] = [ax.contour(gx, gy, f, levels=levels, colors="0.75", linewidths=0.6)]
     state.data["surface"], state.data["kappa"] = surface, kappa
+    if hasattr(state.fig.canvas, "invalidate"):
+        state.fig.canvas.invalidate()           # the contours are part of the cached background
 
 
 def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], schedule=DEFAULTS["schedule"],
@@ -204,16 +213,12 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
     controls = dict(
         surface=widgets.Dropdown(options=list(SURFACES), value=surface, description="surface", **wide),
         schedule=widgets.Dropdown(options=list(SCHEDULES), value=schedule, description="schedule", **wide),
-        lr_scale=widgets.FloatSlider(value=lr_scale, min=0.05, max=1.3, step=0.01, description="lr₀ × λ_max/2",
-                                     continuous_update=False, **wide),
-        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum μ",
-                                     continuous_update=False, **wide),
+        lr_scale=widgets.FloatSlider(value=lr_scale, min=0.05, max=1.3, step=0.01, description="lr₀ × λ_max/2", **wide),
+        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum μ", **wide),
         kappa=widgets.SelectionSlider(options=sorted(set(KAPPAS) | {float(kappa)}), value=float(kappa),
-                                      description="condition number κ", continuous_update=False, **wide),
-        steps=widgets.IntSlider(value=steps, min=5, max=300, step=5, description="steps",
-                                continuous_update=False, **wide),
-        noise=widgets.FloatSlider(value=noise, min=0.0, max=1.0, step=0.05, description="gradient noise σ",
-                                  continuous_update=False, **wide),
+                                      description="condition number κ", **wide),
+        steps=widgets.IntSlider(value=steps, min=5, max=300, step=5, description="steps", **wide),
+        noise=widgets.FloatSlider(value=noise, min=0.0, max=1.0, step=0.05, description="gradient noise σ", **wide),
     )
     state = ExplorerState(new_figure(12.0, 3.8))
 

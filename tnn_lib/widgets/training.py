@@ -209,7 +209,7 @@ def training_dashboard(batchnorm: bool = DEFAULTS["batchnorm"], dropout: bool = 
         batchnorm=widgets.Checkbox(value=batchnorm, description="batch norm"),
         dropout=widgets.Checkbox(value=dropout, description=f"dropout (keep {KEEP_PROB})"),
         optimizer=widgets.Dropdown(options=list(OPTIMIZERS), value=optimizer, description="optimizer"),
-        epochs=widgets.IntSlider(value=epochs, min=1, max=60, description="epochs", continuous_update=False),
+        epochs=widgets.IntSlider(value=epochs, min=1, max=60, description="epochs"),
     )
     button = widgets.Button(description="Train", button_style="primary", icon="play")
     button.add_class("tnn-train")

@@ -1,0 +1,159 @@
+"""Redraws that follow the hand (tnn_lib.widgets.app.LiveRedraw), without a browser.
+
+A change from the browser reaches a control as ipywidgets' comm handler applies it,
+``control.set_state({"value": v})``; these tests send such changes directly, as fast as a
+drag does, and check what the widget drew: the last value wins (no backlog), drafts at the
+lower resolution while values keep coming, and a full-resolution frame of the last value
+(pixel for pixel what a plain synchronous redraw draws) once they stop.
+"""
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tnn_lib.widgets import app as app_mod
+from tnn_lib.widgets.app import DRAFT_SCALE, WidgetApp, from_browser, new_figure
+from tnn_lib.widgets._blit import encode_png
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def _size(png: bytes) -> tuple:
+    return Image.open(io.BytesIO(png)).size
+
+
+def _line_app(delay: float = 0.0):
+    """A small WidgetApp whose draw records each value it drew (and takes `delay` s)."""
+    import ipywidgets as widgets
+
+    drawn = []
+
+    def draw(state, x=1.0):
+        if state.artists is None:
+            ax = state.fig.subplots()
+            state.artists = dict(line=ax.plot([0, 1], [0, x])[0])
+            ax.set_ylim(0, 10)
+        state.artists["line"].set_ydata([0, x])
+        time.sleep(delay)
+        drawn.append(x)
+        return dict(summary=f"x = {x}")
+
+    controls = dict(x=widgets.FloatSlider(value=1.0, min=0.0, max=10.0, step=0.1, description="x"))
+    return WidgetApp("line", controls, draw, new_figure(4, 2, dpi=100)), drawn
+
+
+def test_sliders_update_continuously():
+    app, _ = _line_app()
+    assert app.controls["x"].continuous_update is True
+
+
+def test_a_change_from_python_is_drawn_at_once_and_a_change_from_the_browser_by_the_thread():
+    app, drawn = _line_app()
+    app.controls["x"].value = 2.0                        # from Python: synchronous
+    assert drawn[-1] == 2.0 and app.live._thread is None
+    app.controls["x"].set_state({"value": 3.0})          # as the comm handler applies a browser change
+    assert app.live.idle(30)
+    assert drawn[-1] == 3.0 and app.live._thread is not None
+    assert app.live.frames[-1][0] == "full"
+    assert app.status.value == "<span>x = 3.0</span>"
+
+
+def test_from_browser_reads_the_property_lock():
+    app, _ = _line_app()
+    seen = []
+    app.controls["x"].observe(lambda ch: seen.append(from_browser(ch)), names="value")
+    app.controls["x"].value = 4.0
+    app.controls["x"].set_state({"value": 5.0})
+    assert seen == [False, True]
+
+
+def test_a_drag_draws_drafts_then_the_last_value_at_full_resolution():
+    app, drawn = _line_app(delay=0.03)
+    full = _size(app.image.value)
+    sizes, lock = [], threading.Lock()
+    app.image.observe(lambda ch: sizes.append(_size(ch["new"])), names="value")
+    values = [round(1.0 + 0.1 * i, 1) for i in range(60)]
+    for v in values:                                     # 60 moves, one every 10 ms: faster than a frame
+        app.controls["x"].set_state({"value": v})
+        time.sleep(0.01)
+    assert app.live.idle(30)
+    drawn_during = drawn[1:]                             # drawn[0]: the first refresh
+    assert drawn_during[-1] == values[-1], "the last value must be the one shown"
+    assert len(drawn_during) < len(values), "every value drawn: a backlog instead of the last one winning"
+    assert drawn_during == sorted(drawn_during), "values drawn out of order"
+    qualities = [q for q, _ in app.live.frames]
+    assert "draft" in qualities and qualities[-1] == "full"
+    draft = (round(full[0] * DRAFT_SCALE), round(full[1] * DRAFT_SCALE))
+    assert draft in sizes and sizes[-1] == full
+    assert app.fig.dpi == 100                            # the dpi is restored after every draft
+
+
+def test_the_final_frame_after_a_drag_is_the_full_redraw_of_the_last_value():
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("02_batchnorm")[0]
+    ref = widgets_for_topic("02_batchnorm")[0]
+    for v in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25):
+        app.controls["shift"].set_state({"value": v})
+        time.sleep(0.005)
+    assert app.live.idle(60)
+    ref.controls["shift"].value = 2.25                  # drawn synchronously, from the same start
+    assert app.live.frames[-1][0] == "full"
+    assert _size(app.image.value) == _size(ref.image.value)
+    diff = np.abs(_pixels(app.image.value) - _pixels(ref.image.value)).max(axis=-1)
+    assert (diff > 8).mean() < 0.002
+
+
+def test_an_error_in_a_background_redraw_is_shown_under_the_figure():
+    app, _ = _line_app()
+
+    def broken(state, x=1.0):
+        raise RuntimeError("the draw failed for x = %s" % x)
+
+    app.draw = broken
+    app.controls["x"].set_state({"value": 6.0})
+    assert app.live.idle(30)
+    assert "tnn-error" in app.status.value and "the draw failed for x = 6.0" in app.status.value
+    app.draw = _line_app()[0].draw                       # the next change draws again
+    app.controls["x"].set_state({"value": 7.0})
+    assert app.live.idle(30)
+    assert app.status.value == "<span>x = 7.0</span>"
+
+
+def test_render_rejects_an_unknown_quality():
+    app, _ = _line_app()
+    with pytest.raises(ValueError, match="expected 'full' or 'draft'"):
+        app.render("medium")
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_encode_png_round_trips_the_pixels(channels):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
+    if channels == 4:
+        img[0, 0, 3] = 17                                # not opaque: the alpha channel is kept
+    out = Image.open(io.BytesIO(encode_png(img)))
+    assert out.mode == ("RGB" if channels == 3 else "RGBA")
+    np.testing.assert_array_equal(np.asarray(out), img)
+    opaque = img.copy()
+    if channels == 4:
+        opaque[..., 3] = 255
+        assert Image.open(io.BytesIO(encode_png(opaque))).mode == "RGB"
+
+
+def test_encode_png_rejects_other_arrays():
+    with pytest.raises(ValueError, match="uint8 image"):
+        encode_png(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="uint8 image"):
+        encode_png(np.zeros((4, 4, 3), np.float64))
+
+
+def test_the_module_keeps_its_draft_scale_below_one():
+    assert 0 < app_mod.DRAFT_SCALE < 1 and app_mod.SETTLE_S > 0
