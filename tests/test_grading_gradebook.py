@@ -370,7 +370,7 @@ def test_manual_grades_given_during_a_run_are_kept(undisturbed):
 # runs killed part-way
 # ----------------------------------------------------------------------------------------
 # where in the run's gradebook writes the SIGKILL comes: spread over the run, differently per kind
-KILL_AT = {"sqlite": (0.04, 0.3, 0.55, 0.85), "postgresql": (0.15, 0.45, 0.7, 0.97)}
+KILL_AT = {"sqlite": (0.04, 0.5, 0.9), "postgresql": (0.15, 0.6, 0.97)}
 
 
 def test_runs_killed_inside_gradebook_writes_are_repaired_by_a_rerun(undisturbed):
