@@ -14,3 +14,14 @@ MAX_WORKERS = 4                 # --workers default: one per usable CPU, at most
 
 # bumped when grading changes what a result file holds (results of older versions are regraded)
 GRADER_VERSION = "3"
+
+
+def watchdog_seconds(settings: dict) -> float:
+    """How long a worker may spend on one submission before it is given up: twice the
+    submission's budget and two minutes more, for what the budget does not cover (a new
+    worker's imports and warm sandbox on a loaded machine, loading, sanitising, stopping the
+    student process)."""
+    budget = settings.get("budget")
+    if budget:
+        return 2 * float(budget) + 120.0
+    return max(600.0, 40 * float(settings.get("timeout", TIMEOUT_SECONDS)))

@@ -246,7 +246,7 @@ class DaskRunner:
         if not isinstance(address, str) or "://" not in address:
             raise ValueError(f"--scheduler must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")
         self.log = log
-        from autograder.runners.grade import watchdog_seconds
+        from autograder.defaults import watchdog_seconds
         self.settings = {k: settings[k] for k in ("timeout", "memory_mb", "max_output_bytes", "budget")
                          if k in settings}
         # a task that runs longer than this (its submission's budget normally ends it well

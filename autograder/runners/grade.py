@@ -30,7 +30,7 @@ from pathlib import Path
 
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
-from autograder.defaults import GRADER_VERSION
+from autograder.defaults import GRADER_VERSION, watchdog_seconds
 from autograder.gradebook.writer import sync_gradebook
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
@@ -154,17 +154,6 @@ def fingerprint(task: Task, root: Path, settings: Settings) -> str:
 # ----------------------------------------------------------------------------------------
 # the workers
 # ----------------------------------------------------------------------------------------
-def watchdog_seconds(settings: dict) -> float:
-    """How long a worker may spend on one submission before it is given up: twice the
-    submission's budget and two minutes more, for what the budget does not cover (a new
-    worker's imports and warm sandbox on a loaded machine, loading, sanitising, stopping the
-    student process)."""
-    budget = settings.get("budget")
-    if budget:
-        return 2 * float(budget) + 120.0
-    return max(600.0, 40 * float(settings.get("timeout", defaults.TIMEOUT_SECONDS)))
-
-
 class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
