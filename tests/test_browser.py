@@ -240,7 +240,7 @@ def test_a_dragged_slider_moves_the_figure_and_ends_on_its_value(topic, control,
     import numpy as np
     from PIL import Image
 
-    from autograder.lecture import LECTURE_DPI
+    from autograder.lecture.serve import LECTURE_DPI
     from browser_tools import drag_slider, figure_png
     from tnn_lib.widgets import widgets_for_topic
 
