@@ -327,3 +327,18 @@ def test_similarity_page_keeps_to_the_window_and_counts_in_words(tmp_path):
             ctx.close()
     assert m["width"] <= 1920 and m["right"] <= m["body"] + 1, m
     assert any(sw > cw for sw, cw in m["panes"]), m     # the long line scrolls inside its pane
+
+
+def test_a_handed_in_variant_is_listed_unless_the_answer_passed():
+    """A student who hands in a catalogue variant (here adam-l2-changes-dw, with its names
+    renamed) is listed against it; the same text in an answer that passed every test cell
+    cannot carry the variant's mistake and is not (what it shares is the correct part)."""
+    from autograder.similarity.report import variant_sources
+    variant = variant_sources(AD[1])["adam-l2-changes-dw"].replace("_adam_l2_into_dw", "adam_step")
+    answers = dict(HONEST_ADAM)
+    answers["cp_variant"] = rename(variant, "q")
+    wrong = _flagged(answers, passed=set(HONEST_ADAM))
+    hits = [(m.kind, m.other) for m in wrong if m.student == "cp_variant"]
+    assert ("variant", "adam-l2-changes-dw") in hits, hits
+    right = _flagged(answers, passed=set(answers))
+    assert not [m for m in right if m.kind == "variant"], [(m.student, m.other) for m in right]

@@ -31,7 +31,9 @@ The method (winnowing, Schleimer, Wilkerson and Aiken 2003, the algorithm behind
    nothing) that the pair shares (against the reference, the solution or a variant: the
    student's side). It is flagged when that shared, weighed code is at least MIN_TOKENS
    tokens and the score at least MIN_SCORE, or at least LONG_TOKENS and LONG_SCORE (half
-   an answer copied).
+   an answer copied). An answer that passed every test cell of its exercise is not compared
+   with the catalogue's variants: it does not carry their mistake, so what it shares with
+   one is the correct part that every right answer has.
 
 5. *copies of a source however common*: the baseline of step 3 would hide a leaked
    solution that many students hand in (a tenth of a class copying it makes every passage
@@ -550,11 +552,12 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
             for i, a in enumerate(sts):
                 for b in sts[i + 1:]:
                     candidates.add((a, b))
+    correct = set(passed or ())
     for key, d in refs.items():
         for h in d.prints:
             sts = holders.get(h, ())
             if sts and rarity(len(sts), rare_max, False) >= SEED_WEIGHT:
-                candidates.update((st, key) for st in sts)
+                candidates.update((st, key) for st in sts if not _variant_of_correct(st, key, correct))
     pairs = {}
     for a, b in candidates:
         other = refs[b] if isinstance(b, tuple) else docs[b]
@@ -607,6 +610,15 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     return found
 
 
+def _variant_of_correct(student, key, correct: set) -> bool:
+    """A catalogue variant is a correct answer with one mistake in it. An answer that passed
+    every test cell of the exercise does not carry the mistake, so what it shares with the
+    variant is the correct part every right answer has (a compact Adam is a compact Adam):
+    such pairs are not compared. A copy of the correct part is still found against the
+    reference, the solution and the class."""
+    return isinstance(key, tuple) and key[0] == "variant" and student in correct
+
+
 # ----------------------------------------------------------------------------------------
 # rule 5: copies of a source, however many students share them
 # ----------------------------------------------------------------------------------------
@@ -651,9 +663,10 @@ def _common_copies(aid, exercise, docs, refs, holders, given_texts, passed, alre
             for st in holders.get(h, ()):
                 counts[(st, key)] += 1
     out = []
+    correct = set(passed or ())
     for (st, key), c in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         da, db = docs[st], refs[key]
-        if (st, key) in already or c < 2 or K * c < max(MIN_TOKENS, MIN_SCORE * da.own):
+        if (st, key) in already or _variant_of_correct(st, key, correct) or c < 2 or K * c < max(MIN_TOKENS, MIN_SCORE * da.own):
             continue
         shared = da.prints.keys() & db.prints.keys()
         weights = dict.fromkeys(shared, 1.0)
