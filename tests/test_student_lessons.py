@@ -181,6 +181,28 @@ def test_a_lesson_cell_shows_one_line_for_an_unanswered_exercise_in_the_reposito
     assert "ZeroDivisionError" in _run(shell, "1/0")
 
 
+def test_a_cell_using_what_an_unanswered_cell_did_not_make_names_the_exercise():
+    """Run All before answering: a cell that stopped at an unanswered exercise did not assign
+    `hist`; the next cell, which plots `hist`, names the same exercise in one line instead of a
+    NameError. A name no such cell was meant to make stays IPython's NameError."""
+    shell = _shell()
+    _run(shell, "def batchnorm_forward(z, gamma, beta, eps=1e-5):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n")
+    first = _run(shell, "import numpy as np\nfor k in range(2):\n    pass\nhist, best_epoch = batchnorm_forward(1, 1, 0)\n"
+                        "def plot(h):\n    inner = 1\n    return h\n")
+    assert first.strip().startswith("… not answered yet: implement `batchnorm_forward` first"), first
+    second = _run(shell, "print(hist['loss'])")
+    assert second.strip().startswith("… not answered yet: implement `batchnorm_forward` first"), second
+    assert "NameError" not in second and "Traceback" not in second and "`hist`" in second, second
+    third = _run(shell, "best = best_epoch + 1\nprint(best)")      # chained: a cell that failed for the name
+    assert third.strip().startswith("… not answered yet: implement `batchnorm_forward` first"), third
+    assert "… not answered yet" in _run(shell, "print(best)")
+    for unrelated in ("print(inner)", "print(no_such_name_anywhere)"):
+        shown = _run(shell, unrelated)
+        assert "NameError" in shown and "not answered yet" not in shown, shown
+    _run(shell, "hist = {'loss': [1.0]}")                                    # once defined, it is just a name
+    assert "[1.0]" in _run(shell, "print(hist['loss'])")
+
+
 def test_a_lesson_cell_in_the_edition_names_the_exercise_then_says_it_ran_on_yours(monkeypatch):
     simulate_edition(monkeypatch)
     shell = _shell()

@@ -349,6 +349,71 @@ def _show_unanswered(shell, etype, value, tb, tb_offset=None):
     return stb
 
 
+def _assigned_names(source: str) -> set:
+    """The names a cell's code assigns at its top level (assignments, for-loop targets, `def`,
+    `class`, imports), never those local to a function it defines. Empty when it is not
+    Python (a magic, a syntax error)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+# name -> the one line of the unanswered exercise that stopped the cell meant to assign it:
+# a later cell that uses the name says that line, not "NameError"
+_MISSING: dict[str, str] = {}
+
+
+def _show_missing_name(shell, etype, value, tb, tb_offset=None):
+    """A NameError for a name an earlier cell would have assigned had an exercise it needs been
+    answered: the earlier cell's one line. Any other NameError as IPython shows it."""
+    line = _MISSING.get(getattr(value, "name", None) or "")
+    if line is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    stb = wrap([f"{_HEAD}{line} (an earlier cell that makes `{value.name}` needs it)"])
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def _show_error(shell, etype, value, tb, tb_offset=None):
+    if isinstance(value, NameError):
+        return _show_missing_name(shell, etype, value, tb, tb_offset)
+    return _show_unanswered(shell, etype, value, tb, tb_offset)
+
+
+def _remember_missing(result) -> None:
+    """After a cell stopped at an unanswered exercise (or at a name such a cell did not
+    make), the names it would have assigned are missing for that reason."""
+    err = getattr(result, "error_in_exec", None)
+    if err is None:
+        return
+    line = needed_first(err) if isinstance(err, NotImplementedError) else (
+        _MISSING.get(getattr(err, "name", None) or "") if isinstance(err, NameError) else None)
+    if line is None:
+        return
+    source = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+    for name in _assigned_names(source):
+        _MISSING[name] = line
+
+
 def _cell_started(*_args) -> None:
     _CELL[:] = [set()]
     _TRACKERS[:] = [_CELL[0]]
@@ -358,6 +423,7 @@ def _cell_ended(result=None) -> None:
     used = _CELL[0] if _CELL else set()
     _CELL[:] = []
     _TRACKERS[:] = []
+    _remember_missing(result)
     if used and getattr(result, "success", False):
         print(f"↳ this cell ran on your own code: {driven_by(used)}")
 
@@ -379,7 +445,7 @@ def install_notebook_hooks(shell=None) -> bool:
             return False
     if shell is None or not hasattr(shell, "set_custom_exc") or getattr(shell, "_tnn_student_hooks", False):
         return False if shell is None or not hasattr(shell, "set_custom_exc") else True
-    shell.set_custom_exc((NotImplementedError,), _show_unanswered)
+    shell.set_custom_exc((NotImplementedError, NameError), _show_error)
     if hasattr(shell, "events"):
         shell.events.register("pre_run_cell", _cell_started)
         shell.events.register("post_run_cell", _cell_ended)
