@@ -143,6 +143,10 @@ def test_feedback_never_shows_a_hidden_test(graded):
             for block in HIDDEN.findall(cell.source):
                 hidden_lines |= {ln.strip() for ln in block.splitlines()[1:-1] if len(ln.strip()) > 15
                                  and not ln.strip().startswith("#")}
+    # a line the released notebook shows too (a visible `except ValueError:`) is not hidden
+    for path in (ROOT / "notebooks").glob("*/*.ipynb"):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            hidden_lines -= {ln.strip() for ln in cell.source.splitlines()}
     assert hidden_lines
     for path in Path(out, "feedback").rglob("*.html"):
         import html
