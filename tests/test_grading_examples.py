@@ -184,3 +184,31 @@ def test_self_check_agrees_with_grading(graded):
             if status != "passed" and (status, mid) != (g_status, g_mid):
                 problems.append(f"{student}/{aid} {gid}: check {status} {mid}, grading {g_status} {g_mid}")
     assert len(checked) == len(paths) and not problems, "\n".join(problems)
+
+
+def test_no_misconception_student_reaches_what_its_sandbox_stubs():
+    """A misconception student's answers are the catalogue variant's own code: none of them
+    calls an exercise of its assignment or a near-twin of one (attribute calls such as
+    ``dv.log_softmax(z)``), which the grading sandbox stubs and grades as the reference used.
+    The whole class grading finds this too, but late and at the cost of a class."""
+    import re
+
+    import nbformat
+
+    from autograder.catalogue import find_misconception
+    from autograder.release.shortcuts import TWINS
+    from tnn_lib.topics import TOPICS
+
+    topics = {t.id: t for t in TOPICS}
+    problems = []
+    for path in sorted((EXAMPLES / "submitted").glob("*/*/*.ipynb")):
+        student, aid = path.parts[-3], path.parts[-2]
+        if find_misconception(student) is None or aid not in topics:
+            continue
+        exercises = set(topics[aid].exercises)
+        stubbed = exercises | {d.split(".", 1)[1] for e in exercises for d in TWINS.get(e, ())}
+        calls = re.compile(r"\.(%s)\(" % "|".join(sorted(map(re.escape, stubbed))))
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                problems += [f"{student}/{aid}: .{m}(" for m in calls.findall(cell.source)]
+    assert not problems, problems
