@@ -107,6 +107,36 @@ def ensure_system_packages() -> None:
 LAB_SETTINGS = [f"--LabApp.app_settings_dir={ROOT / 'jupyterlab'}"]
 
 
+COURSE_ID = "tnn-workbook"
+
+
+def local_exchange(root: Path = ROOT, exchange: Path | None = None) -> Path:
+    """nbgrader's exchange for the repository, in ``.exchange/`` of the clone (where the user
+    can write; nbgrader's default ``/srv/nbgrader/exchange`` usually does not exist): every
+    assignment of ``notebooks/`` released as ``nbgrader release_assignment`` lays it out
+    (``tnn-workbook/outbound/<assignment>/``), and the ``inbound/`` that *Submit* writes to.
+    JupyterLab's Assignment List then lists the assignments as fetched (``notebooks/<id>/``
+    is where the student works) and submits them; ``nbgrader collect`` with the same
+    exchange (``TNN_EXCHANGE``) brings them to ``submitted/`` for ``tnn-course grade``."""
+    exchange = Path(exchange) if exchange else root / ".exchange"
+    course = exchange / COURSE_ID
+    for sub in ("inbound", "outbound", "feedback_public"):
+        (course / sub).mkdir(parents=True, exist_ok=True)
+    for folder in sorted((root / "notebooks").iterdir()):
+        if not (folder.is_dir() and any(folder.glob("*.ipynb"))):
+            continue
+        out = course / "outbound" / folder.name
+        released = sorted(p.name for p in folder.glob("*.ipynb"))
+        if out.is_dir() and all((out / n).is_file() and (out / n).read_bytes() == (folder / n).read_bytes()
+                                for n in released):
+            continue
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        for n in released:                      # the released notebooks, never a student's edits
+            shutil.copy2(folder / n, out / n)
+    return exchange
+
+
 def lab(args) -> int:
     setup("")
     cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *LAB_SETTINGS]
@@ -117,6 +147,7 @@ def lab(args) -> int:
     env = dict(os.environ)
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(ROOT / "autograder")] + [
         p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p])
+    env["TNN_EXCHANGE"] = str(local_exchange(ROOT, env.get("TNN_EXCHANGE")))
     return run_forwarding(cmd + list(args), cwd=ROOT, env=env)
 
 
