@@ -69,7 +69,10 @@ def setup(extras: str) -> None:
         return
     must([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip"])
     target = f".[{extras}]" if extras else "."
-    must([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", target], cwd=ROOT)
+    # setuptools' "Editable installation ... folders with the same name as your package" is
+    # about running from the clone, which is the point here: not shown
+    quiet = dict(os.environ, PYTHONWARNINGS="ignore:Editable installation")
+    must([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", target], cwd=ROOT, env=quiet)
     stamp.write_text(digest)
 
 
@@ -137,11 +140,29 @@ def local_exchange(root: Path = ROOT, exchange: Path | None = None) -> Path:
     return exchange
 
 
+def ipc_fits() -> bool:
+    """Whether a kernel's socket files fit in Jupyter's runtime folder: a Unix socket's path
+    has at most 107 bytes, and a kernel's is ``<runtime>/kernel-<36-character id>-ipc-<n>``.
+    When it does not fit (a long home folder), kernels keep TCP on 127.0.0.1."""
+    try:
+        out = subprocess.run([str(PY), "-c", "from jupyter_core.paths import jupyter_runtime_dir as d; print(d())"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    runtime = out.stdout.strip()
+    return out.returncode == 0 and bool(runtime) and len(os.fsencode(runtime)) + len("/kernel--ipc-10") + 36 <= 100
+
+
 def lab(args) -> int:
     setup("")
     cmd = [BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *LAB_SETTINGS]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         cmd.append("--allow-root")
+    if os.name == "posix" and not any(a.startswith("--KernelManager.transport") for a in args) \
+            and ipc_fits():
+        # kernels on local sockets, not TCP: nothing to eavesdrop on, and no "Kernel is running
+        # over TCP without encryption" warning at every kernel start
+        cmd.append("--KernelManager.transport=ipc")
     # nbgrader's lab extensions load nbgrader_config.py from the Jupyter config path (and from
     # the folder they chdir to, notebooks/): put the course's autograder/ on that path
     env = dict(os.environ)

@@ -40,6 +40,9 @@ def test_workbook_lab_gives_nbgrader_the_course_config_and_submitting_works(tmp_
 
     exchange = tmp_path / "exchange"                   # where `workbook.py lab` lays out the exchange
     monkeypatch.setenv("TNN_EXCHANGE", str(exchange))
+    import tempfile
+    runtime = tempfile.mkdtemp(prefix="rt-", dir="/tmp")   # tmp_path is too long for a kernel's socket paths
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", runtime)
     port = free_port()
     seen = _workbook_lab_command(["--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
                                   "--IdentityProvider.token=lab"])
@@ -70,6 +73,13 @@ def test_workbook_lab_gives_nbgrader_the_course_config_and_submitting_works(tmp_
         body = urllib.parse.urlencode({"course_id": "tnn-workbook", "assignment_id": "02_batchnorm"}).encode()
         submitted = _call(port, "/assignments/submit", "POST", body)
         assert submitted["success"], submitted
+        # a kernel starts on local sockets: no "Kernel is running over TCP without encryption"
+        kernel = _call(port, "/api/kernels", "POST", b"{}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _call(port, f"/api/kernels/{kernel['id']}")["execution_state"] \
+                in ("starting", "unknown"):
+            time.sleep(0.5)
+        time.sleep(2)
     finally:
         proc.terminate()
         try:
@@ -80,6 +90,9 @@ def test_workbook_lab_gives_nbgrader_the_course_config_and_submitting_works(tmp_
     text = log.read_text()
     assert "nbgrader" in text.lower(), text[-2000:]      # the extensions did load
     assert "No nbgrader_config.py file found" not in text, text[-3000:]
+    assert "Kernel started" in text and "without encryption" not in text, text[-3000:]
+    assert "--KernelManager.transport=ipc" in seen["cmd"]
+    shutil.rmtree(runtime, ignore_errors=True)
     assert os.path.join("autograder") in seen["env"]["JUPYTER_CONFIG_PATH"]
     inbound = list((exchange / "tnn-workbook" / "inbound").iterdir())
     assert len(inbound) == 1 and inbound[0].name.split("+")[1] == "02_batchnorm", inbound
