@@ -28,6 +28,8 @@ def test_list_shows_every_topic_with_its_title():
     assert [line.split()[0] for line in lines] == list(TOPIC_WIDGETS)
     for topic, line in zip(TOPIC_WIDGETS, lines):
         assert lecture.TOPIC_TITLES[topic] in line
+    # the titles in one column, the longest id included (08_schedules_and_landscape)
+    assert len({line.index(lecture.TOPIC_TITLES[t]) for t, line in zip(TOPIC_WIDGETS, lines)}) == 1, lines
 
 
 def test_unknown_topic_is_a_clear_error():

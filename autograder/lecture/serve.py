@@ -368,8 +368,10 @@ def serve(topic: str, port: int = DEFAULT_PORT, dpi: int | None = None, out=sys.
 
 def _lecture(args) -> int:
     if args.list:
-        for topic, title in topics().items():
-            print(f"{topic:<20} {title}")
+        listed = topics()
+        width = max(map(len, listed), default=0)     # the longest id sets the column
+        for topic, title in listed.items():
+            print(f"{topic:<{width}}  {title}")
         return 0
     if not args.topic:
         raise ValueError("expected a topic id (e.g. `tnn-course lecture 02_batchnorm`); "
