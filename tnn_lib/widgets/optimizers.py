@@ -303,7 +303,8 @@ def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["opti
         lr_scale=widgets.FloatLogSlider(value=lr_scale, base=10, min=-1, max=1, step=0.1,
                                         description="lr × (base lr per optimizer)"),
         momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ"),
-        x0=widgets.FloatSlider(value=sx, min=BOX[0], max=BOX[1], step=0.1, description="start x"),
+        x0=widgets.FloatSlider(value=sx, min=BOX[0], max=BOX[1], step=0.1, readout_format=".3f",
+                               description="start x"),                  # read as start y is
         y0=widgets.FloatSlider(value=sy, min=BOX[0], max=BOX[1], step=0.001, readout_format=".3f",
                                description="start y"),
         steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps"),
