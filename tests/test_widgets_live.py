@@ -143,9 +143,10 @@ def test_encode_png_round_trips_the_pixels(channels):
     assert out.mode == ("RGB" if channels == 3 else "RGBA")
     np.testing.assert_array_equal(np.asarray(out), img)
     opaque = img.copy()
-    if channels == 4:
+    if channels == 4:                                    # opaque RGBA stays RGBA (no channel shuffle)
         opaque[..., 3] = 255
-        assert Image.open(io.BytesIO(encode_png(opaque))).mode == "RGB"
+        out = Image.open(io.BytesIO(encode_png(opaque)))
+        np.testing.assert_array_equal(np.asarray(out.convert("RGBA")), opaque)
 
 
 def test_encode_png_rejects_other_arrays():

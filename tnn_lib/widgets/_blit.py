@@ -29,11 +29,11 @@ from matplotlib.text import Text
 
 
 def _deflate():
-    """The fastest zlib-format compressor at hand: ISA-L's level 1 (``isal``, a dependency;
-    ~10× zlib's level 1 for a figure, output ~10 % larger), else zlib's level 1."""
+    """The fastest zlib-format compressor at hand: ISA-L's level 0 (``isal``, a dependency;
+    ~20× zlib's level 1 for a figure, output ~30 % larger), else zlib's level 1."""
     try:
         from isal import isal_zlib
-        return lambda data: isal_zlib.compress(data, 1)
+        return lambda data: isal_zlib.compress(data, 0)
     except ImportError:                      # pragma: no cover - isal is a dependency
         return lambda data: zlib.compress(data, 1)
 
@@ -46,19 +46,19 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 
 
 def encode_png(rgba) -> bytes:
-    """PNG bytes of an RGBA buffer (RGB when opaque), written directly: no row filter (a
-    figure's flat colours compress well unfiltered) and a fast deflate (see `_deflate`).
-    About 15× faster than Pillow's PNG at its fastest level, for a file about 10 % larger;
+    """PNG bytes of an RGBA (or RGB) buffer, written directly: no row filter (a figure's flat
+    colours compress well unfiltered) and a fast deflate (see `_deflate`). An RGBA buffer is
+    written as RGBA even when opaque: dropping the alpha channel is a strided copy that costs
+    more than twice the compression of the extra bytes (≈ 40 ms of a 2200 × 840 figure).
+    About 20× faster than Pillow's PNG at its fastest level, for a file about 20 % larger;
     any PNG decoder reads it (tests compare the pixels with Pillow's)."""
     arr = np.asarray(rgba)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
         raise ValueError(f"expected an (h, w, 3 or 4) uint8 image, got {arr.dtype} {arr.shape}")
     h, w, c = arr.shape
-    if c == 4 and arr[..., 3].min() == 255:   # opaque (the usual figure): drop the alpha channel
-        arr, c = arr[..., :3], 3
     raw = np.empty((h, w * c + 1), np.uint8)
     raw[:, 0] = 0                              # filter type 0 (none) on every row
-    raw[:, 1:].reshape(h, w, c)[...] = arr
+    raw[:, 1:] = arr.reshape(h, w * c)         # whole rows: a contiguous copy
     header = struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 6, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", _compress(raw.data))
             + _chunk(b"IEND", b""))
