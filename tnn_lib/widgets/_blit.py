@@ -214,3 +214,21 @@ def use_blitting(fig, dynamic, overlay=()):
     order, over the cached background), with the `overlay` artists composited on top."""
     BlitCanvas(fig, dynamic, overlay)          # the canvas attaches itself to the figure
     return fig
+
+
+NICE_STOPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5)
+
+
+def round_axis_end(n: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 × 10^k that is ≥ `n` (n > 0): an axis end for a
+    control such as a number of steps. The axis then changes (and the cached background is
+    rendered again, the slowest part of a redraw) only when the value passes a stop, not at
+    every value; the curve fills at least half of the axis."""
+    n = float(n)
+    if not n > 0:
+        return 1.0
+    k = 10.0 ** np.floor(np.log10(n))
+    for s in NICE_STOPS + (10.0,):
+        if s * k >= n * (1 - 1e-12):
+            return float(s * k)
+    return float(10 * k)  # pragma: no cover
