@@ -84,3 +84,23 @@ def test_kept_glyphs_draw_the_same_pixels_as_freetype():
     for _ in range(2):                                   # bitmaps made, then bitmaps kept
         FigureCanvasAgg.draw(kept)
         np.testing.assert_array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()))
+
+
+@pytest.mark.parametrize("widget", [0, 1])
+def test_a_background_redrawn_in_one_axes_is_the_whole_figure_redrawn(widget):
+    """The optimizer widgets redraw only the panel whose range follows `steps`
+    (``use_blitting(..., partial=True)``): the same pixels as a canvas that redraws everything."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    images = {}
+    for partial in (True, False):
+        app = widgets_for_topic("05_optimizers")[widget]
+        app.fig.canvas.PARTIAL = partial
+        app.fig.set_dpi(100)
+        app.refresh()
+        images[partial] = []
+        for steps in (250, 350, 200):
+            app.controls["steps"].value = steps
+            images[partial].append(_pixels(app.image.value))
+    for a, b in zip(images[True], images[False]):
+        np.testing.assert_array_equal(a, b)

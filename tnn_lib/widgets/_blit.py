@@ -121,6 +121,7 @@ class BlitCanvas(FigureCanvasAgg):
         # static background and overlay layer per static key (figure size, dpi, axis ranges): a
         # widget drawing drafts at a lower dpi during a drag and full frames at rest keeps both
         self._backgrounds = {}           # static key -> background region (the newest last)
+        self._extents = {}               # static key -> where its static content lies (see _measure)
         self._overlay_layers = {}        # dpi -> (row slice, col slice, rgb float array, alpha array) or None
         self._overlay_stale = True
         self._overlay_version = None
@@ -131,6 +132,7 @@ class BlitCanvas(FigureCanvasAgg):
     def invalidate(self):
         """Rebuild the static background (and the overlay) on the next PNG."""
         self._backgrounds.clear()
+        self._extents.clear()
         self._overlay_stale = True
 
     @property
@@ -175,7 +177,10 @@ class BlitCanvas(FigureCanvasAgg):
         places = [(a, a.get_position()) for a in self.dynamic + self.overlay if isinstance(a, Text)]
         states = self._hidden(self.dynamic + self.overlay)
         try:
-            FigureCanvasAgg.draw(self)
+            extents = self._rebuild_axes() if self.PARTIAL else None
+            if extents is None:
+                FigureCanvasAgg.draw(self)
+                extents = self._measure()
         finally:
             for a, v in states:
                 a.set_visible(v)
@@ -184,9 +189,92 @@ class BlitCanvas(FigureCanvasAgg):
         key = self._static_key()
         self._backgrounds.pop(key, None)
         self._backgrounds[key] = self.copy_from_bbox(self.figure.bbox)
+        self._extents[key] = extents
         while len(self._backgrounds) > self.KEEP:
-            self._backgrounds.pop(next(iter(self._backgrounds)))
+            oldest = next(iter(self._backgrounds))
+            del self._backgrounds[oldest]
+            self._extents.pop(oldest, None)
         self._overlay_layers.pop(self.figure.dpi, None)
+
+    # a background whose axes changed range only in some axes is redrawn only there
+    # (use_blitting(..., partial=True): measuring where each axes lies costs a little at every
+    # full render, worth it where one panel's range follows a control and another is costly,
+    # e.g. the optimizer race's f panel next to its contour plot)
+    PARTIAL = False
+
+    def _measure(self):
+        """Where the static content lies, in pixels: each axes' tight box (ticks, labels, title
+        included) and every figure-level artist's box; None when one cannot be measured."""
+        renderer = self.get_renderer()
+        fig = self.figure
+        try:
+            axes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+            others = [a.get_window_extent(renderer) for a in fig.get_children()
+                      if a is not fig.patch and a not in fig.axes and a.get_visible()]
+        except Exception:                                    # pragma: no cover - an exotic artist
+            return None
+        if any(b is None for b in axes):
+            return None
+        return dict(axes=[b.extents for b in axes], others=[b.extents for b in others])
+
+    def _rebuild_axes(self):
+        """Redraw only the axes whose range changed, over a kept background of the same size,
+        dpi and axes positions: their old and new tight boxes are filled with the figure's
+        colour and those axes drawn again (their static content; the dynamic and overlay
+        artists are hidden by the caller). Refused (None) when such a box touches another
+        axes' box or a figure-level artist, or the figure's colour is not opaque: the caller
+        then draws the whole figure. Returns the new extents."""
+        from matplotlib.colors import to_rgba
+
+        fig = self.figure
+        key = self._static_key()
+        face = to_rgba(fig.patch.get_facecolor())
+        if face[3] != 1.0 or not fig.patch.get_visible():
+            return None
+        for old in reversed(list(self._backgrounds)):
+            ext = self._extents.get(old)
+            if ext is None or old[:2] != key[:2] or len(old[2]) != len(key[2]):
+                continue
+            changed = [i for i, (a, b) in enumerate(zip(old[2], key[2])) if a != b]
+            if changed and all(old[2][i][4:] == key[2][i][4:] for i in changed):
+                break
+        else:
+            return None
+        others = [b for j, b in enumerate(ext["axes"]) if j not in changed] + ext["others"]
+        for i in changed:                                    # cheap refusal first: the old boxes
+            o = ext["axes"][i]
+            if any(o[0] - 3 < b[2] and b[0] < o[2] + 3 and o[1] - 3 < b[3] and b[1] < o[3] + 3 for b in others):
+                return None
+        renderer = self.get_renderer()
+        try:
+            new = {i: fig.axes[i].get_tightbbox(renderer) for i in changed}
+        except Exception:                                    # pragma: no cover
+            return None
+        if any(b is None for b in new.values()):
+            return None
+        regions = []
+        for i in changed:
+            o, n = ext["axes"][i], new[i].extents
+            regions.append((min(o[0], n[0]) - 3, min(o[1], n[1]) - 3, max(o[2], n[2]) + 3, max(o[3], n[3]) + 3))
+        for r in regions:
+            for b in others:
+                if r[0] < b[2] and b[0] < r[2] and r[1] < b[3] and b[1] < r[3]:
+                    return None
+        self.restore_region(self._backgrounds[old])
+        arr = np.asarray(self.buffer_rgba())
+        h, w = arr.shape[:2]
+        colour = np.array([round(255 * c) for c in face], np.uint8)
+        for x0, y0, x1, y1 in regions:                       # display y is upwards, rows downwards
+            r0, r1 = max(int(np.floor(h - y1)), 0), min(int(np.ceil(h - y0)), h)
+            c0, c1 = max(int(np.floor(x0)), 0), min(int(np.ceil(x1)), w)
+            if r0 < r1 and c0 < c1:
+                arr[r0:r1, c0:c1] = colour
+        for i in changed:
+            fig.axes[i].draw(renderer)
+        axes = list(ext["axes"])
+        for i in changed:
+            axes[i] = new[i].extents
+        return dict(axes=axes, others=ext["others"])
 
     def _render_overlay(self):
         """One layer per shown overlay artist, cropped to its own pixels: the compositing of
@@ -268,10 +356,13 @@ class BlitCanvas(FigureCanvasAgg):
         return None
 
 
-def use_blitting(fig, dynamic, overlay=()):
+def use_blitting(fig, dynamic, overlay=(), partial=False):
     """Give `fig` a :class:`BlitCanvas` redrawing only the artists in `dynamic` (in that
-    order, over the cached background), with the `overlay` artists composited on top."""
-    BlitCanvas(fig, dynamic, overlay)          # the canvas attaches itself to the figure
+    order, over the cached background), with the `overlay` artists composited on top;
+    ``partial=True``: a new background redraws only the axes whose range changed, when
+    they overlap nothing else (see :meth:`BlitCanvas._rebuild_axes`)."""
+    canvas = BlitCanvas(fig, dynamic, overlay)          # the canvas attaches itself to the figure
+    canvas.PARTIAL = bool(partial)
     return fig
 
 

@@ -230,7 +230,7 @@ def _build_race(fig):
         axis.set_title(" ")
     # titles in the overlay: re-rendered only when their text changes
     use_blitting(fig, [*a["paths"].values(), *a["ends"].values(), a["start"], a["minimum"], *a["losses"].values()],
-                 overlay=[ax.title, ax_f.title])
+                 overlay=[ax.title, ax_f.title], partial=True)    # a new steps range: only the f panel
     return a
 
 
@@ -372,7 +372,7 @@ def _build_switchboard(fig):
     ax_d.set_xlabel("step")
     ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
     ax.set_title(" ")
-    use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title])
+    use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title], partial=True)
     return a
 
 
