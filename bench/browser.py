@@ -22,7 +22,7 @@ For each topic this starts ``tnn-course lecture TOPIC`` (the real command, 200 d
 core (started here, stopped by its PID). The machine's load average is printed with each
 run: the machine may be shared, and "idle" means only that this benchmark adds no load.
 
-    .venv/bin/python bench/browser.py [TOPIC ...] [--rounds 5] [--dpi DPI] [--load] [--idle 10]
+    .venv/bin/python bench/browser.py [TOPIC ...] [--rounds 5] [--dpi DPI] [--load | --load-only] [--idle 10]
 """
 from __future__ import annotations
 
@@ -156,9 +156,12 @@ def main(argv=None) -> int:
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle page measured (default 10)")
     ap.add_argument("--load", action="store_true",
                     help="run again with one other process loading one core")
+    ap.add_argument("--load-only", action="store_true",
+                    help="only the run with one other process loading one core")
     args = ap.parse_args(argv)
-    run(args.topics, args.rounds, args.dpi, args.settle, args.idle, "no added load")
-    if args.load:
+    if not args.load_only:
+        run(args.topics, args.rounds, args.dpi, args.settle, args.idle, "no added load")
+    if args.load or args.load_only:
         spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
             run(args.topics, args.rounds, args.dpi, args.settle, args.idle, "one other process loading one core")
