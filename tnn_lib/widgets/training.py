@@ -143,12 +143,11 @@ def _build(fig):
 
 
 def _axis_ranges(epochs: int, curves: dict, n: int):
-    """x range up to `epochs` rounded up (1, 1.5, 2, 3, 5, 7.5 × 10^k); loss on whole decades,
-    accuracy from a multiple of 0.1: the cached background survives most setting changes,
-    and most epochs while training."""
-    from tnn_lib.widgets._blit import round_axis_end
-
-    xmax = round_axis_end(max(int(epochs), 1))
+    """x range up to `epochs`; loss on whole decades, accuracy from a multiple of 0.1: the
+    cached background survives most setting changes, and most epochs while training.
+    (The x range follows `epochs` exactly: before training it is all the figure shows of
+    the slider's value.)"""
+    xmax = max(int(epochs), 1)
     losses = np.concatenate([curves["train_loss"], curves["val_loss"]])
     losses = losses[np.isfinite(losses)]                  # a diverged run: show what is finite
     if not n or not losses.size:
