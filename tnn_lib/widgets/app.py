@@ -183,7 +183,7 @@ class WidgetApp:
         box.add_class("tnn-controls")
         self.widget = widgets.VBox([header, box, self.image, self.status] + list(extra or []))
         self.widget.add_class("tnn-widget")
-        self.refresh()
+        self.render("full", reuse=True)       # the first figure is kept too: the browser may come back to it
 
     @property
     def fig(self) -> Figure:

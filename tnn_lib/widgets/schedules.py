@@ -183,7 +183,8 @@ def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], sche
     a["limit"].set_ydata([limit, limit])
     a["ax_lr"].set_xlim(0, round_axis_end(max(steps - 1, 1)))   # round ends: the cached background
                                                                   # survives most step counts
-    a["ax_lr"].set_ylim(0, 1.4 * max(limit, float(np.max(rates)) if len(rates) else limit))
+    # the top rounded up (1, 1.5, 2, 3, 5, 7.5 × 10^k): the background survives most lr₀ changes
+    a["ax_lr"].set_ylim(0, round_axis_end(1.4 * max(limit, float(np.max(rates)) if len(rates) else limit)))
     a["ax_lr"].set_title(f"{schedule}: lr₀ = {lr_scale:.2f} × 2/λ_max", fontsize=9)
     a["path"].set_data(np.clip(path[:, 0], -1e3, 1e3), np.clip(path[:, 1], -1e3, 1e3))
     a["start"].set_data([path[0, 0]], [path[0, 1]])
