@@ -158,3 +158,27 @@ def test_encode_png_rejects_other_arrays():
 
 def test_the_module_keeps_its_draft_scale_below_one():
     assert 0 < app_mod.DRAFT_SCALE < 1 and app_mod.SETTLE_S > 0
+
+
+def test_a_setting_the_browser_comes_back_to_shows_its_kept_png_and_still_runs_the_draw():
+    app, drawn = _line_app()
+    first = bytes(app.image.value)
+    renders = []
+    png = app._png
+    app._png = lambda: renders.append(1) or png()
+
+    def from_browser(x):                                 # single changes (not a drag: no drafts)
+        time.sleep(app_mod.DRAG_GAP_S + 0.05)
+        app.controls["x"].set_state({"value": x})
+        assert app.live.idle(30)
+
+    from_browser(3.0)
+    three = bytes(app.image.value)
+    from_browser(1.0)                                    # back to the first figure: kept
+    assert bytes(app.image.value) == first and drawn[-1] == 1.0 and len(renders) == 1
+    from_browser(3.0)                                    # kept too
+    assert bytes(app.image.value) == three and drawn[-1] == 3.0 and len(renders) == 1
+    assert app.status.value == "<span>x = 3.0</span>"
+    app.controls["x"].value = 5.0                        # a change from Python forgets the kept PNGs
+    from_browser(3.0)
+    assert len(renders) == 3 and bytes(app.image.value) == three
