@@ -72,6 +72,12 @@ def test_from_browser_reads_the_property_lock():
     app.controls["x"].value = 4.0
     app.controls["x"].set_state({"value": 5.0})
     assert seen == [False, True]
+    import ipywidgets as widgets
+    menu, seen = widgets.Dropdown(options=["a", "b", "c"]), []   # a selection control syncs its index
+    menu.observe(lambda ch: seen.append(from_browser(ch)), names="value")
+    menu.value = "b"
+    menu.set_state({"index": 2})
+    assert seen == [False, True]
 
 
 def test_a_drag_draws_drafts_then_the_last_value_at_full_resolution():

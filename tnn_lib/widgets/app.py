@@ -367,9 +367,14 @@ class WidgetApp:
 
 def from_browser(change) -> bool:
     """Whether a trait change came from the front end: ipywidgets applies a comm message's
-    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``."""
+    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``.
+    A selection control (menu, toggle buttons, selection slider) syncs its ``index``: its
+    ``value`` follows from the browser's ``index``."""
     lock = getattr(change.get("owner"), "_property_lock", None)
-    return bool(lock) and change.get("name") in lock
+    if not lock:
+        return False
+    name = change.get("name")
+    return name in lock or (name == "value" and "index" in lock)
 
 
 class LiveRedraw:
