@@ -279,6 +279,43 @@ def change_and_time(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, flo
     return what, time.perf_counter() - t0
 
 
+INPUT_RECORDER = """w => { const img = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');
+  if (!window.__tnnInputs) { window.__tnnInputs = [];
+    for (const ev of ['keydown', 'mousedown', 'click', 'input', 'change'])
+      document.addEventListener(ev, () => window.__tnnInputs.push(performance.now()), true); }
+  if (!img.__tnnLoads) { img.__tnnLoads = [];
+    img.addEventListener('load', () => img.__tnnLoads.push([performance.now(), img.src])); }
+  window.__tnnInputs.length = 0; img.__tnnLoads.length = 0; }"""
+
+
+def change_and_time_in_page(page, c: dict, timeout_ms: float = 30_000) -> tuple[str, float, float]:
+    """As :func:`change_and_time`, timed twice: (what was done, seconds from the first input
+    event the page saw (key, mouse, input or change, in the capture phase) to the load of the
+    redrawn figure shown, both on the page's clock; seconds from the call of the browser
+    driver to that figure, as :func:`change_and_time` measures, which adds the driver's
+    round trips: locating the control, reading its state, focusing it)."""
+    old, width = figure_src(page, c["widget"]), figure_width(page, c["widget"])
+    page.evaluate(INPUT_RECORDER, c["widget"])
+    t0 = time.perf_counter()
+    what = change_control(page, c)
+    wait_figure_changed(page, c["widget"], old, timeout_ms, width)
+    wall = time.perf_counter() - t0
+    try:                                      # the load event is dispatched after `complete` is true
+        page.wait_for_function("w => { const i = document.querySelectorAll('.tnn-widget')[w].querySelector("
+                               "'img.tnn-figure'); return i.__tnnLoads.some(l => l[1] === i.src); }",
+                               arg=c["widget"], timeout=2000)
+    except Exception:
+        pass
+    src = figure_src(page, c["widget"])
+    inputs, loads = page.evaluate(
+        "w => [window.__tnnInputs, document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure')"
+        ".__tnnLoads]", c["widget"])
+    shown = [t for t, s in loads if s == src]
+    if not inputs or not shown:
+        return what, wall, wall
+    return what, (shown[-1] - inputs[0]) / 1e3, wall
+
+
 # --- drags: the figure following the hand ------------------------------------------------------
 
 FRAME_RECORDER = """w => { const img = document.querySelectorAll('.tnn-widget')[w].querySelector('img.tnn-figure');

@@ -56,3 +56,51 @@ def test_widget_state_is_explicit():
         for app in widgets_for_topic(topic.id):
             assert app.state.fig is app.fig and app.state.artists is not None, app.title
             assert not [k for k in vars(app.fig) if k.startswith("_tnn")], app.title
+
+
+def test_kept_glyphs_draw_the_same_pixels_as_freetype():
+    """The blitting canvas keeps glyph bitmaps (tnn_lib.widgets._blit): text drawn twice, at
+    other sub-pixel positions, rotated and as mathtext, is pixel-identical to matplotlib's own."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tnn_lib.widgets._blit import BlitCanvas
+
+    def make():
+        fig = new_figure(6, 3, dpi=200)
+        fig.set_layout_engine("none")
+        axes = fig.subplots(1, 2)
+        for k, ax in enumerate(axes):
+            ax.plot([0, 1], [0, 1], label=f"‖w‖ = {k + 0.37:.2f}, λ = 1e-0{k}")
+            ax.set_title(f"degree {k + 11}, γ = 0.{k}5 — title", fontsize=12)
+            ax.set_ylabel("rotated label gjpqy")
+            ax.text(0.3, 0.4 + 0.013 * k, "at 30°", rotation=30)
+            ax.legend()
+        fig.suptitle(r"mathtext $\alpha^2 + \beta$")
+        return fig
+
+    plain = FigureCanvasAgg(make())
+    plain.draw()
+    kept = BlitCanvas(make(), [])
+    for _ in range(2):                                   # bitmaps made, then bitmaps kept
+        FigureCanvasAgg.draw(kept)
+        np.testing.assert_array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()))
+
+
+@pytest.mark.parametrize("widget", [0, 1])
+def test_a_background_redrawn_in_one_axes_is_the_whole_figure_redrawn(widget):
+    """The optimizer widgets redraw only the panel whose range follows `steps`
+    (``use_blitting(..., partial=True)``): the same pixels as a canvas that redraws everything."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    images = {}
+    for partial in (True, False):
+        app = widgets_for_topic("05_optimizers")[widget]
+        app.fig.canvas.PARTIAL = partial
+        app.fig.set_dpi(100)
+        app.refresh()
+        images[partial] = []
+        for steps in (250, 350, 200):
+            app.controls["steps"].value = steps
+            images[partial].append(_pixels(app.image.value))
+    for a, b in zip(images[True], images[False]):
+        np.testing.assert_array_equal(a, b)

@@ -72,6 +72,12 @@ def test_from_browser_reads_the_property_lock():
     app.controls["x"].value = 4.0
     app.controls["x"].set_state({"value": 5.0})
     assert seen == [False, True]
+    import ipywidgets as widgets
+    menu, seen = widgets.Dropdown(options=["a", "b", "c"]), []   # a selection control syncs its index
+    menu.observe(lambda ch: seen.append(from_browser(ch)), names="value")
+    menu.value = "b"
+    menu.set_state({"index": 2})
+    assert seen == [False, True]
 
 
 def test_a_drag_draws_drafts_then_the_last_value_at_full_resolution():
@@ -143,9 +149,10 @@ def test_encode_png_round_trips_the_pixels(channels):
     assert out.mode == ("RGB" if channels == 3 else "RGBA")
     np.testing.assert_array_equal(np.asarray(out), img)
     opaque = img.copy()
-    if channels == 4:
+    if channels == 4:                                    # opaque RGBA stays RGBA (no channel shuffle)
         opaque[..., 3] = 255
-        assert Image.open(io.BytesIO(encode_png(opaque))).mode == "RGB"
+        out = Image.open(io.BytesIO(encode_png(opaque)))
+        np.testing.assert_array_equal(np.asarray(out.convert("RGBA")), opaque)
 
 
 def test_encode_png_rejects_other_arrays():
@@ -157,3 +164,27 @@ def test_encode_png_rejects_other_arrays():
 
 def test_the_module_keeps_its_draft_scale_below_one():
     assert 0 < app_mod.DRAFT_SCALE < 1 and app_mod.SETTLE_S > 0
+
+
+def test_a_setting_the_browser_comes_back_to_shows_its_kept_png_and_still_runs_the_draw():
+    app, drawn = _line_app()
+    first = bytes(app.image.value)
+    renders = []
+    png = app._png
+    app._png = lambda: renders.append(1) or png()
+
+    def from_browser(x):                                 # single changes (not a drag: no drafts)
+        time.sleep(app_mod.DRAG_GAP_S + 0.05)
+        app.controls["x"].set_state({"value": x})
+        assert app.live.idle(30)
+
+    from_browser(3.0)
+    three = bytes(app.image.value)
+    from_browser(1.0)                                    # back to the first figure: kept
+    assert bytes(app.image.value) == first and drawn[-1] == 1.0 and len(renders) == 1
+    from_browser(3.0)                                    # kept too
+    assert bytes(app.image.value) == three and drawn[-1] == 3.0 and len(renders) == 1
+    assert app.status.value == "<span>x = 3.0</span>"
+    app.controls["x"].value = 5.0                        # a change from Python forgets the kept PNGs
+    from_browser(3.0)
+    assert len(renders) == 3 and bytes(app.image.value) == three

@@ -36,21 +36,38 @@ DRAG_GAP_S = 0.3
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
     """Raise every text of `fig` (titles, labels, legends, annotations, tick labels) to at
     least `min_pt` points. `done` holds the ids of axes whose tick labels were already raised."""
-    from matplotlib.text import Text
-
     for ax in fig.axes:
         if done is not None and id(ax) in done:
             continue
         for axis in (ax.xaxis, ax.yaxis):
-            labels = axis.get_ticklabels()
-            size = labels[0].get_fontsize() if labels else min_pt
+            labels = axis.get_ticklabels(which="both")
+            size = min((t.get_fontsize() for t in labels), default=min_pt)
             if size < min_pt:
                 axis.set_tick_params(which="both", labelsize=min_pt)
         if done is not None:
             done.add(id(ax))
-    for t in fig.findobj(Text):
+    for t in _texts(fig):
         if t.get_fontsize() < min_pt:
             t.set_fontsize(min_pt)
+
+
+def _texts(fig):
+    """The texts of `fig`, as ``fig.findobj(Text)`` finds them but without walking the axes'
+    ticks (their labels are raised by `legible` once per axes through the tick parameters;
+    making the ticks to walk them cost ≈ 10 ms per redraw): an axis contributes its label
+    and its offset text."""
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    stack = [fig]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, Text):
+            yield a
+        if isinstance(a, Axis):
+            stack += [a.label, a.offsetText]
+            continue
+        stack.extend(a.get_children())
 
 
 def new_figure(width: float = 9.0, height: float = 4.0, dpi: int = DPI) -> Figure:
@@ -149,6 +166,7 @@ class WidgetApp:
         self.used = set()          # the exercises the last draw (and actions) ran on the student's code
         self._frozen = None   # (layout engine, axes it laid out): see refresh
         self._drawing = threading.RLock()   # one draw of this figure at a time (kernel thread, LiveRedraw)
+        self._frames = {}                   # frame key -> PNG of a setting drawn for the browser (see render)
         self.live = LiveRedraw(self)
         header = widgets.HTML(STYLE + f"<h3 class='tnn-title'>{title}</h3>"
                               + (f"<p class='tnn-description'>{description}</p>" if description else ""))
@@ -165,7 +183,7 @@ class WidgetApp:
         box.add_class("tnn-controls")
         self.widget = widgets.VBox([header, box, self.image, self.status] + list(extra or []))
         self.widget.add_class("tnn-widget")
-        self.refresh()
+        self.render("full", reuse=True)       # the first figure is kept too: the browser may come back to it
 
     @property
     def fig(self) -> Figure:
@@ -213,9 +231,16 @@ class WidgetApp:
         ("driven by your `adam_step`"). See :mod:`tnn_lib.student`."""
         self.render("full")
 
-    def render(self, quality: str = "full", values: dict | None = None) -> None:
+    def render(self, quality: str = "full", values: dict | None = None, reuse: bool = False) -> None:
         """Draw for `values` (default: the controls' current values) and publish the image:
-        at the figure's dpi (``"full"``) or at DRAFT_SCALE of it (``"draft"``, during a drag)."""
+        at the figure's dpi (``"full"``) or at DRAFT_SCALE of it (``"draft"``, during a drag).
+
+        ``reuse=True`` (the browser's changes, drawn by :class:`LiveRedraw`) keeps the PNG of
+        each setting drawn that way and publishes it again when the controls come back to that
+        setting (a toggle clicked back, a slider dragged back): the draw still runs, so the
+        figure's artists and the returned numbers are those of the setting, but the render and
+        the encoding are skipped. Any other render (a change from Python, a Train button's
+        epochs, an answer registered by the student edition) forgets the kept PNGs."""
         from tnn_lib import student
 
         if quality not in ("full", "draft"):
@@ -223,6 +248,9 @@ class WidgetApp:
         with self._drawing:
             t0 = time.perf_counter()
             values = self.values() if values is None else dict(values)
+            key = self._frame_key(quality, values) if reuse else None
+            if key is None:
+                self._frames.clear()
             self.needed = None
             try:
                 with student.tracking(isolated=True) as used:
@@ -236,19 +264,42 @@ class WidgetApp:
                 self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
                 return
             self.used = set(used) | self.driven_extra
-            legible(self.fig, done=self._legible_axes)
-            dpi = self.fig.dpi
-            if quality == "draft":
-                self.fig.set_dpi(dpi * DRAFT_SCALE)
-            try:
-                png = self._png()
-            finally:
+            png = self._frames.get(key) if key is not None else None
+            if png is None:
+                legible(self.fig, done=self._legible_axes)
+                dpi = self.fig.dpi
                 if quality == "draft":
-                    self.fig.set_dpi(dpi)
+                    self.fig.set_dpi(dpi * DRAFT_SCALE)
+                try:
+                    png = self._png()
+                finally:
+                    if quality == "draft":
+                        self.fig.set_dpi(dpi)
+                if key is not None:
+                    self._frames[key] = png
+                    while len(self._frames) > self.KEEP_FRAMES:
+                        self._frames.pop(next(iter(self._frames)))
+            elif key is not None:
+                self._frames[key] = self._frames.pop(key)       # the newest last
             self.image.value = png
             self.last_seconds = time.perf_counter() - t0
             self.last_quality, self.last_values = quality, values
             self._show_status()
+
+    KEEP_FRAMES = 48   # PNGs kept for settings the browser comes back to (≈ 0.5 MB each at 200 dpi)
+
+    def _frame_key(self, quality: str, values: dict):
+        """What a kept PNG depends on: the quality, the figure's size and dpi, the student
+        edition's answers and the control values (None when a value is not hashable)."""
+        from tnn_lib import student
+
+        try:
+            key = (quality, float(self.fig.dpi), tuple(self.fig.get_size_inches()), student._GENERATION[0],
+                   tuple(sorted(values.items())))
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def _show_status(self) -> None:
         """The status line: the draw's summary, then whose code drove it (the student edition)."""
@@ -267,6 +318,8 @@ class WidgetApp:
         the exercises it ran on the student's own code are named under later draws."""
         from tnn_lib import student
 
+        with self._drawing:
+            self._frames.clear()           # an action changes what a setting shows (e.g. trained epochs)
         try:
             with student.tracking(isolated=True) as used:
                 action()
@@ -314,9 +367,14 @@ class WidgetApp:
 
 def from_browser(change) -> bool:
     """Whether a trait change came from the front end: ipywidgets applies a comm message's
-    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``."""
+    values inside ``_lock_property``, which holds them in the widget's ``_property_lock``.
+    A selection control (menu, toggle buttons, selection slider) syncs its ``index``: its
+    ``value`` follows from the browser's ``index``."""
     lock = getattr(change.get("owner"), "_property_lock", None)
-    return bool(lock) and change.get("name") in lock
+    if not lock:
+        return False
+    name = change.get("name")
+    return name in lock or (name == "value" and "index" in lock)
 
 
 class LiveRedraw:
@@ -368,7 +426,7 @@ class LiveRedraw:
                 quality = "draft" if self._dragging else "full"
             t0 = time.perf_counter()
             try:
-                self.app.render(quality)
+                self.app.render(quality, reuse=True)
             except Exception as err:       # shown on the page; the next change tries again
                 self.app.show_error(err)
             self.frames.append((quality, time.perf_counter() - t0))

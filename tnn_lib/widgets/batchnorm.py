@@ -64,8 +64,10 @@ def _setup(fig):
     for ax, key, title in ((ax_raw, "raw", "before BN: each minibatch elsewhere"),
                            (ax_bn, "bn", "after BN")):
         for k in range(K):
-            artists[key].append(ax.scatter(np.zeros(B), np.zeros(B), s=7, color=COLORS[k], alpha=0.55,
-                                           label=f"minibatch {k + 1}"))
+            # markers of a line, not a scatter collection: the same dots (area 7 pt², edge 1.5 pt),
+            # without the collection's per-draw extent of its marker path (≈ 3 ms each, 8 of them)
+            artists[key].append(ax.plot(np.zeros(B), np.zeros(B), "o", ls="none", ms=7 ** 0.5, mew=1.5,
+                                        color=COLORS[k], alpha=0.55, label=f"minibatch {k + 1}")[0])
             artists[key + "_mu"].append(ax.plot([0], [0], marker="X", ms=10, color=COLORS[k], mec="k")[0])
         ax.axhline(0, color="0.7", lw=0.8)
         ax.axvline(0, color="0.7", lw=0.8)
@@ -103,8 +105,8 @@ def draw_covariate_shift(state, shift=DEFAULTS["shift"], gamma=DEFAULTS["gamma"]
     z = minibatches(shift)
     u = normalise(z, gamma, beta, mode)
     for k in range(K):
-        art["raw"][k].set_offsets(z[k])
-        art["bn"][k].set_offsets(u[k])
+        art["raw"][k].set_data(z[k, :, 0], z[k, :, 1])
+        art["bn"][k].set_data(u[k, :, 0], u[k, :, 1])
         art["raw_mu"][k].set_data([z[k, :, 0].mean()], [z[k, :, 1].mean()])
         art["bn_mu"][k].set_data([u[k, :, 0].mean()], [u[k, :, 1].mean()])
     # the target of training-mode BN: mean β, standard deviation γ (a ±γ box around β)

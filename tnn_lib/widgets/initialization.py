@@ -25,6 +25,7 @@ import numpy as np
 
 from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
+from tnn_lib.widgets._blit import round_axis_end
 
 from tnn_lib import init
 
@@ -295,7 +296,7 @@ def draw_activation_statistics(state, depth=DEFAULTS["depth"], width=DEFAULTS["w
     a["violins"].set_verts(_violins(d["hist"], d["edges"]))
     lo, hi = _RANGE[nonlinearity]
     ax_h.set_ylim(lo, hi)
-    ax_h.set_xlim(0.4, depth + 0.6)
+    ax_h.set_xlim(0.4, round_axis_end(depth) + 0.6)      # layers up to a round number (see ax_s)
     ylabel = f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])"
     if ax_h.get_ylabel() != ylabel:
         ax_h.set_ylabel(ylabel)
@@ -314,10 +315,11 @@ def draw_activation_statistics(state, depth=DEFAULTS["depth"], width=DEFAULTS["w
     a["lecture"].set_visible(shown)
     if shown != a["legend_has_lecture"]:
         _legend(fig, a, shown)
-    # y range on whole decades (and x on the depth): the cached background survives most changes
+    # y range on whole decades (and x up to the depth rounded up to 1, 1.5, 2, 3, 5, 7.5 × 10^k):
+    # the cached background survives most changes
     values = np.concatenate([lg(d["stds"]), lg(d["grad_stds"])] + ([lg(lecture[:k])] if shown else []))
     ax_s.set_ylim(np.floor(values.min()) - 0.25, np.ceil(values.max()) + 0.25)
-    ax_s.set_xlim(0.4, depth + 0.6)
+    ax_s.set_xlim(0.4, round_axis_end(depth) + 0.6)
 
     out = dict(means=np.array(d["means"]), stds=np.array(d["stds"]), grad_stds=np.array(d["grad_stds"]),
                hist=np.array(d["hist"]), edges=np.array(d["edges"]), saturated=np.array(d["saturated"]),

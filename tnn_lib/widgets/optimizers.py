@@ -22,6 +22,7 @@ from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
 
 from tnn_lib import optim
+from tnn_lib.widgets._blit import round_axis_end
 
 BOX = (-4.5, 4.5)  # every surface is drawn on [-4.5, 4.5]², Beale's usual domain
 
@@ -229,7 +230,7 @@ def _build_race(fig):
         axis.set_title(" ")
     # titles in the overlay: re-rendered only when their text changes
     use_blitting(fig, [*a["paths"].values(), *a["ends"].values(), a["start"], a["minimum"], *a["losses"].values()],
-                 overlay=[ax.title, ax_f.title])
+                 overlay=[ax.title, ax_f.title], partial=True)    # a new steps range: only the f panel
     return a
 
 
@@ -272,10 +273,11 @@ def draw_race(state, surface=DEFAULTS["surface"], optimizers=DEFAULTS["optimizer
     for name, label in zip(paths, labels):
         a["paths"][name].set_label(label)
     _set_legend(fig, a, ax, [a["paths"][n] for n in paths], tuple(labels), fontsize=7, loc="lower left")
-    # axis ranges: all steps; f on a fixed range per surface (log10 f from the 1e-12 floor to the
-    # largest f inside the plotted box), so that the cached background survives every change
-    # but the surface's and the number of steps, and two settings compare at a glance
-    ax_f.set_xlim(0, int(steps))
+    # axis ranges: the steps up to a round number (1, 1.5, 2, 3, 5, 7.5 × 10^k); f on a fixed
+    # range per surface (log10 f from the 1e-12 floor to the largest f inside the plotted box),
+    # so that the cached background survives every change but the surface's and the steps
+    # passing a round number, and two settings compare at a glance
+    ax_f.set_xlim(0, round_axis_end(int(steps)))
     ax_f.set_ylim(*F_RANGE[surface])
     ax_f.set_title("f along the trajectory" if surface == "saddle" else "log₁₀ f along the trajectory")
     final = {k: v[-1] for k, v in paths.items()}
@@ -371,7 +373,7 @@ def _build_switchboard(fig):
     ax_d.set_xlabel("step")
     ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
     ax.set_title(" ")
-    use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title])
+    use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title], partial=True)
     return a
 
 
@@ -404,7 +406,7 @@ def draw_switchboard(state, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITC
     _set_legend(fig, a, ax, [a["ref"], a["alt"]], label, fontsize=7, loc="lower left")
     ax.set_title(f"AdamW on the {SURFACES[surface][3]}, lr {SWITCH_LR}·η_t, λ = {weight_decay:g}, ε = {eps:.0e}")
     a["dist"].set_data(np.arange(k), np.log10(np.maximum(dist, 1e-17)))
-    ax_d.set_xlim(0, steps)
+    ax_d.set_xlim(0, round_axis_end(steps))            # round: the cached background survives most steps
     maxd, final = float(dist.max()), float(dist[-1])
     summary = (f"max distance from the PyTorch-convention trajectory: {maxd:.3g}; after {k - 1} steps: {final:.3g}"
                + ("" if switched else " (all switches in PyTorch's convention)"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from tnn_lib import optim
+from tnn_lib.widgets._blit import round_axis_end
 from tnn_lib.widgets.state import WidgetState, widget_state
 
 SCHEDULES = ("constant", "step decay (×½ every 20)", "1/t decay", "cosine annealing",
@@ -180,8 +181,10 @@ def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], sche
     _contours(state, surface, kappa)
     a["lr"].set_data(np.arange(len(rates)), rates)
     a["limit"].set_ydata([limit, limit])
-    a["ax_lr"].set_xlim(0, max(steps - 1, 1))
-    a["ax_lr"].set_ylim(0, 1.4 * max(limit, float(np.max(rates)) if len(rates) else limit))
+    a["ax_lr"].set_xlim(0, round_axis_end(max(steps - 1, 1)))   # round ends: the cached background
+                                                                  # survives most step counts
+    # the top rounded up (1, 1.5, 2, 3, 5, 7.5 × 10^k): the background survives most lr₀ changes
+    a["ax_lr"].set_ylim(0, round_axis_end(1.4 * max(limit, float(np.max(rates)) if len(rates) else limit)))
     a["ax_lr"].set_title(f"{schedule}: lr₀ = {lr_scale:.2f} × 2/λ_max", fontsize=9)
     a["path"].set_data(np.clip(path[:, 0], -1e3, 1e3), np.clip(path[:, 1], -1e3, 1e3))
     a["start"].set_data([path[0, 0]], [path[0, 1]])
@@ -190,7 +193,7 @@ def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], sche
     floor = FLOOR[surface]
     gap = np.maximum(np.where(np.isfinite(losses), losses - floor, 1e12), 1e-12)
     a["loss"].set_data(np.arange(len(gap)), np.minimum(gap, 1e12))
-    a["ax_loss"].set_xlim(0, max(steps, 1))
+    a["ax_loss"].set_xlim(0, round_axis_end(max(steps, 1)))
     a["ax_loss"].set_ylim(1e-12, 1e4 if not diverged else 1e12)
     a["ax_loss"].set_title("diverged" if diverged else f"final loss − min = {gap[-1]:.2g}", fontsize=9)
     summary = (f"2/λ_max = {limit:.4g}, lr₀ = {lr0:.4g}; after {len(rates)} steps "

@@ -144,7 +144,9 @@ def _build(fig):
 
 def _axis_ranges(epochs: int, curves: dict, n: int):
     """x range up to `epochs`; loss on whole decades, accuracy from a multiple of 0.1: the
-    cached background survives most setting changes, and most epochs while training."""
+    cached background survives most setting changes, and most epochs while training.
+    (The x range follows `epochs` exactly: before training it is all the figure shows of
+    the slider's value.)"""
     xmax = max(int(epochs), 1)
     losses = np.concatenate([curves["train_loss"], curves["val_loss"]])
     losses = losses[np.isfinite(losses)]                  # a diverged run: show what is finite
