@@ -13,6 +13,8 @@ from browser_tools import free_port
 
 from conftest import ROOT
 
+from autograder.course import COURSE_ID
+
 
 def _workbook_lab_command(extra):
     spec = importlib.util.spec_from_file_location("workbook_under_test", ROOT / "workbook.py")
@@ -30,6 +32,12 @@ def test_workbook_lab_gives_nbgrader_the_course_config(tmp_path):
     seen = _workbook_lab_command(["--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
                                   "--IdentityProvider.token=lab"])
     env = dict(seen["env"], HOME=str(tmp_path))
+    # the exchange (JUPYTERHUB.md: /srv/nbgrader/exchange on a server) in this HOME's config,
+    # without which nbgrader's course list fails; the course's own config still comes first
+    (tmp_path / "exchange").mkdir()
+    (tmp_path / ".jupyter").mkdir()
+    (tmp_path / ".jupyter" / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n", encoding="utf-8")
     log = tmp_path / "lab.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(seen["cmd"], cwd=seen["cwd"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -43,6 +51,11 @@ def test_workbook_lab_gives_nbgrader_the_course_config(tmp_path):
             except OSError:
                 time.sleep(0.5)
         assert courses is not None, log.read_text()[-3000:]
+        # nbgrader's course list answered without an error (with an exchange to read), and
+        # lists no course but this one (here the list is empty: nbgrader's probe of the local
+        # formgrader lists nothing in this test's lab; why is not established)
+        assert courses["success"] is True, courses
+        assert all(c["course_id"] == COURSE_ID for c in courses["value"]), courses
     finally:
         proc.terminate()
         try:
