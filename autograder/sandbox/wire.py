@@ -10,6 +10,8 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
 
 =====================  ===========================================================
 ``None``/bool/int/...  as themselves (a ``str`` or ``int`` subclass arrives as its base)
+``{"$": "f"}``         a float JSON cannot hold: ``nan``, ``inf``, ``-inf``
+``{"$": "c"}``         complex number, by its real and imaginary parts
 ``{"$": "a"}``         numpy array: dtype (from an allow-list), shape, buffer index
 ``{"$": "s"}``         numpy scalar (a 0-d array read back with ``[()]``)
 ``{"$": "t"/"l"}``     tuple / list
@@ -32,7 +34,8 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
 =====================  ===========================================================
 
 Anything else is refused with a :class:`WireError` naming the type that came and the
-kinds that are allowed. The grader's side decodes with :class:`Decoder`, which checks
+kinds that are allowed. :class:`Decoder` reads each kind of this table with its own method
+(:attr:`Decoder.KIND_DECODERS`). The grader's side decodes with :class:`Decoder`, which checks
 every node it reads; what the student process's encoder does is never trusted.
 """
 from __future__ import annotations
