@@ -127,6 +127,10 @@ def test_no_function_over_the_limit():
     assert long_functions() == []
 
 
+def test_no_function_of_the_example_class_builder_over_the_limit():
+    assert long_functions(pkg=ROOT / "tests" / "fixtures" / "example_class") == []
+
+
 def test_the_limit_is_measured(tmp_path):
     """The measure finds a planted long function, nested ones too, and spares the catalogue
     (so an empty list means something)."""
