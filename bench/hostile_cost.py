@@ -74,12 +74,13 @@ def main(argv=None) -> int:
     names = [n for n in subs if not args.only or n in args.only]
     # one worker's grader, as `tnn-course grade` keeps it: warm once (its sandbox's start is
     # the worker's cost, not a submission's), then each submission's time holding it
-    grader = Grader(timeout=args.timeout, memory_mb=defaults.MEMORY_MB, budget=args.budget)
+    from autograder.settings import Settings
+    grader = Grader(Settings(timeout=args.timeout, budget=args.budget))
 
     def held(name):
         path = write_submission(base / "submitted", name, subs[name])
         task = {"student": name, "assignment": TINY, "db_url": db_url, "source_dir": str(course / "solutions" / TINY),
-                "notebooks": {TINY: {"path": str(path), "layout": layout}}}
+                "notebooks": {TINY: {"path": str(path), "layout": layout.to_json()}}}
         t0 = time.perf_counter()
         result = grader.grade_task(task, config)
         return time.perf_counter() - t0, result["notebooks"][TINY]["cells"]

@@ -189,3 +189,18 @@ def test_the_sandbox_stubs_a_reference_class_and_keeps_the_rest():
         with pytest.raises(RuntimeError, match=name):
             ns[name](1.0) if name == "ReduceLROnPlateau" else ns[name](None, None, None)
     assert "is_better" not in stubbed and "def _check_step_args" in stubbed
+
+
+def test_the_decoder_reads_exactly_the_kinds_of_the_module_docstring():
+    """The module docstring's table and the decoder's dispatch table name the same kinds."""
+    import re
+
+    from autograder.sandbox import wire
+    documented = set(re.findall(r'``\{"\$": "([^"]+)"', wire.__doc__))
+    documented |= {k for pair in re.findall(r'``\{"\$": "([^"]+)"/"([^"]+)"\}``', wire.__doc__) for k in pair}
+    assert documented == set(wire.Decoder.KIND_DECODERS)
+    dec = wire.Decoder([], None, lambda h: None, {})
+    with pytest.raises(wire.WireError, match="unknown kind"):
+        dec.decode({"$": "nope"})
+    with pytest.raises(wire.WireError, match="unknown kind"):
+        dec.decode({"$": ["a"]})

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 
 from autograder import defaults
+from autograder.settings import Settings
 
 
 def _release(args) -> int:
@@ -37,10 +38,9 @@ def _grade(args) -> int:
         if args.submissions is None:
             raise ValueError("say which folder of submissions to grade (or --verify to compare the gradebook "
                              "with the results only)")
-        summary = grade(args.submissions, assignment=args.assignment, workers=args.workers, timeout=args.timeout,
-                        output=args.output, db_url=args.db, root=args.course_dir, memory_mb=args.memory_mb,
-                        regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, wait=args.wait,
-                        budget=args.budget)
+        settings = Settings.from_args(args, course=args.course_dir, db_url=args.db)
+        summary = grade(args.submissions, assignment=args.assignment, settings=settings, output=args.output,
+                        regrade=args.regrade, progress=not args.quiet, scheduler=args.scheduler, wait=args.wait)
     except GradingLocked as err:
         print(f"tnn-course grade: {err}", file=sys.stderr)
         return LOCKED
@@ -90,7 +90,7 @@ def _similarity(args) -> int:
 
 def _check(args) -> int:
     from autograder.cli.selfcheck import main_check
-    return main_check(args.notebook, timeout=args.timeout, memory_mb=args.memory_mb)
+    return main_check(args.notebook, settings=Settings.from_args(args))
 
 
 MAX_DEFAULT_WORKERS = defaults.MAX_WORKERS

@@ -1,9 +1,11 @@
 """``tnn-course check NOTEBOOK``: a student's own run of the visible tests.
 
 Runs the notebook as it is (no hidden tests, no restoring: it is the student's copy) in one
-process: its cells in an IPython shell, then its visible test cells with the same evaluation
-grading uses (:mod:`autograder.evaluation.testcells`), so each graded test cell gets the message grading
-would give: passed, or what differed and the misconception's name and hint.
+process, through the same stages as grading (:mod:`autograder.evaluation.pipeline`): its
+cells in an IPython shell, then its visible test cells with the same evaluation grading uses
+(:mod:`autograder.evaluation.testcells`) and the same reference scan, so each graded test cell
+gets the message grading would give: passed, or what differed and the misconception's name
+and hint.
 """
 from __future__ import annotations
 
@@ -11,34 +13,27 @@ import sys
 from pathlib import Path
 
 from autograder import defaults
-from autograder.outcomes.cells import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
+from autograder.settings import Settings
 
 
-def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = defaults.MEMORY_MB) -> list[dict]:
-    """Run the notebook at `path` in this process and its visible test cells with grading's
-    own evaluation (:func:`autograder.evaluation.testcells.evaluate_tests`); one outcome per graded test
-    cell, in order. (`tnn-course check` also limits this process's memory to `memory_mb`.)"""
-    from autograder.evaluation.testcells import LocalStudent, evaluate_tests, setup_cells
-    from autograder.evaluation.submission import load_notebook
+def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = defaults.MEMORY_MB,
+              settings: Settings | None = None) -> list[dict]:
+    """Run the notebook at `path` in this process through grading's own stages
+    (:data:`autograder.evaluation.pipeline.STAGES`: no sanitising, every cell run here, the
+    visible test cells only); one outcome per graded test cell, in order. `settings` (default:
+    `timeout` and `memory_mb` over :mod:`autograder.defaults`) are the run's settings;
+    (`tnn-course check` also limits this process's memory to its `memory_mb`.)"""
+    from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
+    from autograder.evaluation.testcells import LocalStudent
 
-    nb, state, message = load_notebook(path)
-    if nb is None:
-        raise ValueError(f"{path}: {message}")
-    answers = [nbgrader_meta(c)["grade_id"] for c in nb.cells if is_answer_cell(c)]
-    tests = [(nbgrader_meta(c).get("grade_id", "?"), c.source, float(nbgrader_meta(c).get("points", 0) or 0))
-             for c in nb.cells if is_test_cell(c)]
-    lesson = [c.source for c in nb.cells if c.cell_type == "code" and not is_test_cell(c) and not is_answer_cell(c)]
-    cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
-    student = LocalStudent(cells, timeout, cwd=str(Path(path).resolve().parent))
-    student.run_all()
-    stubs = {nbgrader_meta(nb.cells[i])["grade_id"] for i, r in student.results.items()
-             if is_answer_cell(nb.cells[i]) and r.get("ename") == "NotImplementedError"}
-    shown = {gid: safe_lines(visible_source(src)) for gid, src, _ in tests}
-    rows = evaluate_tests(tests, answers, student, setup_cells(lesson, [t[1] for t in tests], answers), timeout,
-                          visible_of=shown.get, unanswered=stubs)
-    for row in rows:
-        row.pop("outputs", None)
-    return rows
+    settings = settings or Settings(timeout=float(timeout), memory_mb=int(memory_mb))
+    cwd = str(Path(path).resolve().parent)
+
+    def start_student(cells, layout):
+        return LocalStudent(cells, settings.timeout, cwd=cwd)
+
+    result = run_stages(NotebookGrading(path, settings, start_student, run_every_cell=True), STAGES)
+    return [c.to_json() for c in result.cells]
 
 
 def _limit_memory(memory_mb: int) -> None:
@@ -86,11 +81,13 @@ def format_outcome(o: dict) -> str:
     return "\n".join(lines)
 
 
-def main_check(path, timeout=defaults.TIMEOUT_SECONDS, memory_mb=defaults.MEMORY_MB, stream=sys.stdout) -> int:
+def main_check(path, timeout=defaults.TIMEOUT_SECONDS, memory_mb=defaults.MEMORY_MB, stream=sys.stdout,
+               settings: Settings | None = None) -> int:
+    settings = (settings or Settings(timeout=float(timeout), memory_mb=int(memory_mb))).checked()
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such notebook: {path}")
-    _limit_memory(memory_mb)  # this process runs the student's code: the command line's limit
-    outcomes = run_check(path, timeout=timeout, memory_mb=memory_mb)
+    _limit_memory(settings.memory_mb)  # this process runs the student's code: the command line's limit
+    outcomes = run_check(path, settings=settings)
     for o in outcomes:
         print(format_outcome(o), file=stream)
     passed = sum(o["status"] == "passed" for o in outcomes)

@@ -171,13 +171,13 @@ def _restore_cells_class():
     return RestoreCells
 
 
-def _restore_metadata(nb, layout: dict) -> list[str]:
+def _restore_metadata(nb, layout) -> list[str]:
     """Before nbgrader sees the notebook: the first cell that claims a grade id of the source
     gets that cell's nbgrader metadata back (an edited ``grade``/``solution`` flag would make
     nbgrader's OverwriteCells fail on its checksum); later cells claiming the same id (a
     copied cell) become ordinary cells, which still run. Returns notes."""
     notes, seen = [], set()
-    known = layout.get("meta", {})
+    known = layout.meta
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader")
         gid = meta.get("grade_id") if isinstance(meta, dict) else None
@@ -196,11 +196,12 @@ def _restore_metadata(nb, layout: dict) -> list[str]:
     return notes
 
 
-def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
-    """nbgrader's autograde sanitising, plus putting cells back in order; returns notes."""
+def sanitise(nb, layout, resources: dict, config) -> tuple:
+    """nbgrader's autograde sanitising, plus putting cells back in order, by the source's
+    :class:`~autograder.records.Layout`; returns (notebook, notes)."""
     from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec
     notes = []
-    dropped = _drop_unknown_ids(nb, set(layout["order"]))
+    dropped = _drop_unknown_ids(nb, set(layout.order))
     if dropped:
         notes.append(f"cells marked {', '.join(sorted(set(dropped)))} are not part of the assignment; "
                      "they were run as ordinary cells")
@@ -209,13 +210,13 @@ def sanitise(nb, layout: dict, resources: dict, config) -> list[str]:
     for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
         nb, resources = pp(config=config).preprocess(nb, resources)
     nb, resources = _restore_cells_class()(config=config, add_missing_cells=True).preprocess(nb, resources)
-    for gid, _points in layout["tests"]:
+    for gid, _points in layout.tests:
         if gid not in before:
             notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")
     for gid, src in before.items():
-        if gid in layout["released"] and layout["released"][gid].strip() != src.strip():
+        if gid in layout.released and layout.released[gid].strip() != src.strip():
             notes.append(f"the test cell {gid} was edited; the original was restored (test cells are locked)")
-    if _source_order(nb, layout["order"]):
+    if _source_order(nb, layout.order):
         notes.append("the assignment's cells were not in their original order; they were run in that order "
                      "(your own cells moved along with the cell above them)")
     return nb, notes

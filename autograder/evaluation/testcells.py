@@ -23,7 +23,9 @@ import signal
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
+from autograder import defaults
 from autograder.source import strip_magics
 from autograder.checks import HIDDEN_CASE, MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source, hidden_lines
 from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
@@ -234,9 +236,10 @@ class SandboxedStudent(_StudentBase):
     """The student's notebook in a sandboxed process (:mod:`autograder.sandbox.launch`)."""
 
     def __init__(self, cells, timeout, runtime, data_dir, limits, sandbox=None, zygote=None, zygote_factory=None,
-                 deadline=None):
+                 deadline=None, max_output: int = defaults.MAX_OUTPUT_BYTES):
         super().__init__(cells, timeout, deadline)
         self.runtime, self.data_dir, self.limits, self.sandbox = runtime, data_dir, limits, sandbox
+        self.max_output = int(max_output)   # characters of a cell's output the student process keeps
         self.proc = None
         self._spare = zygote
         self._spare_factory = zygote_factory
@@ -270,7 +273,7 @@ class SandboxedStudent(_StudentBase):
     def _run(self, src, limit) -> dict:
         self.peer.deadline = time.monotonic() + limit
         try:
-            msg, _ = self.peer.request({"op": "run_cell", "source": src})
+            msg, _ = self.peer.request({"op": "run_cell", "source": src, "max_output": self.max_output})
         finally:
             self.peer.deadline = None
         return {"status": "ok" if msg.get("status") == "ok" else "error", "ename": str(msg.get("ename", ""))[:100],
@@ -468,13 +471,121 @@ def _diagnose(ex: str, fn, source: str) -> str | None:
     return diagnose(ex, fn, check_cases(source, ex) or [{"seed": 0}])
 
 
+@dataclass
+class Raised:
+    """What a test cell raised, as the student will read it: the error's name, its text
+    (tags first), where it was raised (quoting only lines the student can see), and whether
+    it was raised on a line of the cell's hidden region."""
+    ename: str = ""
+    text: str = ""
+    where: str = ""
+    in_hidden: bool = False
+
+
+def _explain(err: BaseException, ex: str | None, ns: dict, student, timeout: float, source: str, visible: set[str],
+             src_lines: list[str]) -> Raised:
+    """A failure of the test cell: its verdict's text, with the misconception that explains it
+    when the catalogue finds one (:func:`_diagnose`)."""
+    ename = getattr(err, "ename", type(err).__name__)
+    in_hidden = _failed_in(err, hidden_lines(source))
+    evalue = ""
+    tagged = str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG))
+    if isinstance(err, CheckFailure):
+        ename = "CheckFailure"
+    elif getattr(err, "from_student", False) and tagged:
+        evalue = "(a message your code raised)\n"  # the student cannot write the grader's tags
+    if in_hidden and getattr(err, "from_student", False):
+        evalue += f"your code raised {ename} on {HIDDEN_CASE}"   # its message could quote the case
+    else:
+        evalue += str(err)
+    if ename == "ReferenceUnavailable":
+        evalue = f"{REFERENCE_TAG}\n{ex}: your answer calls the tnn_lib reference: {evalue}"
+    where = "" if isinstance(err, CheckFailure) and tagged else _where(err, visible, src_lines)
+    if ename in ("AssertionError", "CheckFailure") and not tagged and ex:
+        try:
+            with student.limit(_limit_of(student, timeout)), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                found = _diagnose(ex, ns.get(ex), source)
+        except (CellTimeout, ProcessDied):
+            found = None
+        if found:
+            evalue = f"{MISCONCEPTION_TAG} {found}\n{evalue}"
+    return Raised(ename, evalue, where, in_hidden)
+
+
+def _run_test(ex: str | None, source: str, ns: dict, student, timeout: float, budget_left: float,
+              visible: set[str], out: io.StringIO) -> Raised:
+    """Run one test cell's source in the grader's namespace `ns`, with the student's `ex`
+    bound in it; what it raised (an empty :class:`Raised` when it passed)."""
+    import matplotlib.pyplot as plt
+    src_lines = strip_magics(source).splitlines()
+    try:
+        with student.limit(budget_left):
+            if ex:
+                value = student.lookup(ex)
+                if isinstance(value, Unsendable):
+                    raise CheckFailure(f"{ex}: {value.why}")
+                if value is not MISSING:
+                    ns[ex] = value
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings(), cell_source(source):  # a check names a misconception only if every case of the cell agrees
+                warnings.simplefilter("ignore")
+                exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
+    except CellTimeout:
+        if budget_left < timeout:
+            return Raised(TIMEOUT_ENAME, BUDGET_SPENT)
+        return Raised(TIMEOUT_ENAME, f"this cell did not finish within {timeout:g} s (an endless loop in your "
+                                     "code?); it was stopped and grading went on")
+    except ProcessDied:
+        return Raised(DEAD_ENAME, "your code ended the Python process while this cell ran (out of memory? "
+                                  "os._exit?); grading went on without it")
+    except BaseException as err:  # noqa: BLE001 - any failure of the test is its verdict
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return _explain(err, ex, ns, student, timeout, source, visible, src_lines)
+    finally:
+        plt.close("all")
+    return Raised()
+
+
+def _not_run_row(row: dict, student, budget_left: float) -> dict:
+    """A test cell left ungraded: the budget is spent, or the student process is gone."""
+    if budget_left <= 0 or getattr(student, "out_of_budget", False):
+        row.update(status="timeout", message=BUDGET_SPENT)
+        row["outputs"] = [_error(TIMEOUT_ENAME, BUDGET_SPENT)]
+    else:
+        row.update(status="not-run", message="not run: the student process could not be started again")
+        row["outputs"] = [_error(NOT_RUN_ENAME, row["message"])]
+    return row
+
+
+def _verdict(row: dict, raised: Raised, points: float, ex: str | None, unanswered, printed: str) -> dict:
+    """`row` filled from what the test cell raised: its status, points, misconception,
+    message and outputs."""
+    status, mid, message = "passed", None, ""
+    if raised.ename:
+        status, mid, message = read_error(raised.ename, raised.text)
+        if status in ("error", "failed") and raised.where:
+            message += f"\nwhere: {raised.where}"
+        if status == "unanswered" or (ex in unanswered and status in ("error", "failed")):
+            status = "unanswered"
+            if not message.startswith("not answered"):
+                message = "not answered yet: the answer cell still raises NotImplementedError"
+        row["outputs"] = [_error(raised.ename, clean(raised.text))]
+    else:
+        row["points"] = float(points)
+    if printed and not raised.in_hidden:   # what a failing hidden case printed stays unseen
+        row["outputs"].insert(0, {"output_type": "stream", "name": "stdout", "text": printed[:20_000]})
+    row.update(status=status, misconception=mid or "", message=message)
+    return row
+
+
 def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visible_of=None,
                    unanswered=frozenset()) -> list[dict]:
     """Run the graded test cells `tests` (a list of (grade_id, source, points)) against
     `student`. Returns one dict per cell: grade_id, exercise, points, max_points, status,
     misconception, message, and ``outputs`` (nbformat outputs for the autograded notebook).
     `visible_of(grade_id)` gives the lines of a test the student may see quoted."""
-    import matplotlib.pyplot as plt
     ns = grader_namespace(setup_sources)
     rows = []
     gave_up = False
@@ -484,91 +595,15 @@ def evaluate_tests(tests, answers, student, setup_sources, timeout: float, visib
                "misconception": "", "message": "", "outputs": []}
         budget_left = _limit_of(student, timeout)
         if gave_up or budget_left <= 0:
-            if budget_left <= 0 or getattr(student, "out_of_budget", False):
-                row.update(status="timeout", message=BUDGET_SPENT)
-                row["outputs"] = [_error(TIMEOUT_ENAME, BUDGET_SPENT)]
-            else:
-                row.update(status="not-run", message="not run: the student process could not be started again")
-                row["outputs"] = [_error(NOT_RUN_ENAME, row["message"])]
-            rows.append(row)
+            rows.append(_not_run_row(row, student, budget_left))
             continue
         for a in answers:
             ns.pop(a, None)
-        visible = visible_of(gid) if visible_of else set()
-        src_lines = strip_magics(source).splitlines()
-        hidden = hidden_lines(source)
-        in_hidden = False
-        out, errs = io.StringIO(), io.StringIO()
-        status, mid, message, ename, evalue = "passed", None, "", "", ""
-        try:
-            with student.limit(budget_left):
-                if ex:
-                    value = student.lookup(ex)
-                    if isinstance(value, Unsendable):
-                        raise CheckFailure(f"{ex}: {value.why}")
-                    if value is not MISSING:
-                        ns[ex] = value
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs), warnings.catch_warnings(), \
-                        cell_source(source):  # a check names a misconception only if every case of the cell agrees
-                    warnings.simplefilter("ignore")
-                    exec(compile("\n".join(src_lines) + "\n", "<test>", "exec"), ns)  # noqa: S102 - the source's test
-        except CellTimeout:
-            if budget_left < timeout:
-                ename, evalue = TIMEOUT_ENAME, BUDGET_SPENT
-            else:
-                ename, evalue = TIMEOUT_ENAME, (f"this cell did not finish within {timeout:g} s (an endless loop in "
-                                                "your code?); it was stopped and grading went on")
-        except ProcessDied:
-            ename, evalue = DEAD_ENAME, ("your code ended the Python process while this cell ran (out of memory? "
-                                         "os._exit?); grading went on without it")
-        except BaseException as err:  # noqa: BLE001 - any failure of the test is its verdict
-            if isinstance(err, KeyboardInterrupt):
-                raise
-            ename = getattr(err, "ename", type(err).__name__)
-            in_hidden = _failed_in(err, hidden)
-            if isinstance(err, CheckFailure):
-                ename = "CheckFailure"
-            elif getattr(err, "from_student", False) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)):
-                evalue = "(a message your code raised)\n"  # the student cannot write the grader's tags
-            if in_hidden and getattr(err, "from_student", False):
-                evalue += f"your code raised {ename} on {HIDDEN_CASE}"   # its message could quote the case
-            else:
-                evalue += str(err)
-            if ename == "ReferenceUnavailable":
-                evalue = f"{REFERENCE_TAG}\n{ex}: your answer calls the tnn_lib reference: {evalue}"
-            where = "" if isinstance(err, CheckFailure) and str(err).startswith((MISCONCEPTION_TAG, REFERENCE_TAG)) \
-                else _where(err, visible, src_lines)
-            if ename in ("AssertionError", "CheckFailure") and not str(err).startswith(
-                    (MISCONCEPTION_TAG, REFERENCE_TAG)) and ex:
-                try:
-                    with student.limit(_limit_of(student, timeout)), contextlib.redirect_stdout(io.StringIO()), \
-                            contextlib.redirect_stderr(io.StringIO()):
-                        found = _diagnose(ex, ns.get(ex), source)
-                except (CellTimeout, ProcessDied):
-                    found = None
-                if found:
-                    evalue = f"{MISCONCEPTION_TAG} {found}\n{evalue}"
-            if where:
-                evalue += f"\n__where__ {where}"
-        finally:
-            plt.close("all")
-        if ename:
-            text, _, where = evalue.partition("\n__where__ ")
-            status, mid, message = read_error(ename, text)
-            if status in ("error", "failed") and where:
-                message += f"\nwhere: {where}"
-            if status == "unanswered" or (ex in unanswered and status in ("error", "failed")):
-                status = "unanswered"
-                if not message.startswith("not answered"):
-                    message = "not answered yet: the answer cell still raises NotImplementedError"
-            row["outputs"] = [_error(ename, clean(text))]
-        else:
-            row["points"] = float(points)
-        if out.getvalue() and not in_hidden:   # what a failing hidden case printed stays unseen
-            row["outputs"].insert(0, {"output_type": "stream", "name": "stdout", "text": out.getvalue()[:20_000]})
-        row.update(status=status, misconception=mid or "", message=message)
-        rows.append(row)
-        if ename in (TIMEOUT_ENAME, DEAD_ENAME) or not student.alive():
+        out = io.StringIO()
+        raised = _run_test(ex, source, ns, student, timeout, budget_left,
+                           visible_of(gid) if visible_of else set(), out)
+        rows.append(_verdict(row, raised, points, ex, unanswered, out.getvalue()))
+        if raised.ename in (TIMEOUT_ENAME, DEAD_ENAME) or not student.alive():
             if not student.recover():
                 gave_up = True
     return rows

@@ -41,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 
+from autograder.settings import Settings
+
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", "examples"}
 ALLOWED_FAILURES = 1          # a task may be lost with one worker, not with two
 
@@ -145,22 +147,20 @@ class _WorkerState:
     """One per Dask worker process: the course, a private gradebook of its source cells,
     and one Grader (one warm sandbox) for the settings of the run."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: Settings):
         import tempfile
 
         from autograder.course import course_root, nbgrader_config
         from autograder.runners.worker import Grader, prepare_process
         prepare_process()
         _clean_stale()
-        self.settings = dict(settings)
+        self.settings = settings
         self.root = course_root()
         self.base = Path(tempfile.mkdtemp(prefix=f"tnn-dask-worker-{os.getpid()}-"))
         self.db_url = f"sqlite:///{self.base / 'gradebook.db'}"
         self.config = nbgrader_config(self.root, self.db_url)
         self.synced: set[str] = set()
-        self.grader = Grader(timeout=settings["timeout"], memory_mb=settings["memory_mb"],
-                             max_output_bytes=settings["max_output_bytes"], scratch_base=self.base / "scratch",
-                             budget=settings.get("budget"))
+        self.grader = Grader(settings.replace(scratch_base=str(self.base / "scratch")))
         (self.base / "scratch").mkdir()
         self.lock = threading.Lock()
 
@@ -203,7 +203,7 @@ def _clean_stale() -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _state(settings: dict) -> _WorkerState:
+def _state(settings: Settings) -> _WorkerState:
     with _STATE_LOCK:
         state = _STATE.get("state")
         if state is None or state.settings != settings:
@@ -220,7 +220,7 @@ def grade_remote(task: dict) -> str:
     status = getattr(worker, "tnn_course", {}).get(task["course"]) or {}
     if not status.get("ok") or status.get("fingerprint") != task["course"]:
         return json.dumps({"refused": {k: status.get(k) for k in ("name", "address", "host", "differs", "why")}})
-    state = _state(task["settings"])
+    state = _state(Settings.from_json(task["settings"]))
     with state.lock:
         started = time.perf_counter()
         state.sync(task["assignment"])
@@ -237,7 +237,7 @@ class DaskRunner:
     """Runs grading tasks on a Dask cluster with the interface of
     :class:`autograder.runners.grade.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
 
-    def __init__(self, address: str, settings: dict, log, connect_timeout: float = 30.0,
+    def __init__(self, address: str, settings: Settings, log, connect_timeout: float = 30.0,
                  watchdog: float | None = None):
         try:
             from distributed import Client
@@ -246,13 +246,13 @@ class DaskRunner:
         if not isinstance(address, str) or "://" not in address:
             raise ValueError(f"--scheduler must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")
         self.log = log
-        from autograder.defaults import watchdog_seconds
-        self.settings = {k: settings[k] for k in ("timeout", "memory_mb", "max_output_bytes", "budget")
-                         if k in settings}
+        # what a worker grades with (the course and gradebook are the worker's own)
+        self.settings = Settings(timeout=settings.timeout, budget=settings.budget, memory_mb=settings.memory_mb,
+                                 max_output_bytes=settings.max_output_bytes)
         # a task that runs longer than this (its submission's budget normally ends it well
         # before) is given up: a grader-error for that submission, and its worker restarted
-        self.watchdog = float(watchdog) if watchdog else watchdog_seconds(self.settings)
-        self.identity = course_identity(settings.get("course"))
+        self.watchdog = float(watchdog) if watchdog else self.settings.watchdog_seconds()
+        self.identity = course_identity(settings.course)
         self.resource = resource_name(self.identity["fingerprint"])
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
@@ -333,7 +333,7 @@ class DaskRunner:
             body = payload(task)
             body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
                                         "layout": info["layout"]} for name, info in body["notebooks"].items()}
-            body.update(course=self.identity["fingerprint"], settings=self.settings)
+            body.update(course=self.identity["fingerprint"], settings=self.settings.to_json())
             body.pop("db_url", None)
             body.pop("source_dir", None)
             key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{refusals.get(id(task), 0)}"

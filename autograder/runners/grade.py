@@ -30,26 +30,19 @@ from pathlib import Path
 
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
-from autograder.defaults import GRADER_VERSION, watchdog_seconds
+from autograder.defaults import GRADER_VERSION
 from autograder.gradebook.writer import sync_gradebook
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
-from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
+from autograder.outcomes.cells import UNGRADABLE, exercise_of
 from autograder.pages.report import write_report
+from autograder.records import Layout, NotebookResult
+from autograder.settings import Settings
 
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
                "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 MAX_ATTEMPTS = 2
-
-
-@dataclass
-class Settings:
-    timeout: float = defaults.TIMEOUT_SECONDS
-    memory_mb: int = defaults.MEMORY_MB
-    max_output_bytes: int = defaults.MAX_OUTPUT_BYTES
-    workers: int = 1
-    budget: float = defaults.BUDGET_SECONDS
 
 
 @dataclass
@@ -65,32 +58,17 @@ class Task:
 # ----------------------------------------------------------------------------------------
 # the assignment as the source defines it
 # ----------------------------------------------------------------------------------------
-def layout_of(path: Path) -> dict:
-    """The nbgrader cells of a source notebook, in order: ids, test cells and their points,
-    answer cells, each test cell's source (hidden regions included) and its released source."""
+def layout_of(path: Path) -> Layout:
+    """The nbgrader cells of a source notebook, in order (:class:`~autograder.records.Layout`):
+    ids, test cells and their points, answer cells, each test cell's source (hidden regions
+    included) and its released source (nbgrader's ``ClearHiddenTests``)."""
     import nbformat
     from nbgrader.preprocessors import ClearHiddenTests
-    nb = nbformat.read(str(path), as_version=4)
-    order, tests, answers, sources, released, lesson, meta = [], [], [], {}, {}, [], {}
+
+    from autograder.evaluation.pipeline import layout_of_notebook
     clear = ClearHiddenTests()
-    for cell in nb.cells:
-        gid = nbgrader_meta(cell).get("grade_id")
-        if cell.cell_type == "code" and not is_test_cell(cell) and not is_answer_cell(cell):
-            lesson.append(cell.source)
-        if not gid:
-            continue
-        order.append(gid)
-        meta[gid] = {"cell_type": cell.cell_type, "nbgrader": dict(nbgrader_meta(cell))}
-        if is_test_cell(cell):
-            tests.append((gid, float(nbgrader_meta(cell).get("points", 0))))
-            sources[gid] = cell.source
-            released[gid] = clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source
-        elif is_answer_cell(cell):
-            answers.append(gid)
-    from autograder.evaluation.testcells import setup_cells
-    setup = setup_cells(lesson, [sources[g] for g, _ in tests], answers)
-    return {"order": order, "tests": tests, "answers": answers, "sources": sources, "released": released,
-            "setup": setup, "lesson": lesson, "meta": meta}
+    return layout_of_notebook(nbformat.read(str(path), as_version=4),
+                              lambda cell: clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source)
 
 
 # ----------------------------------------------------------------------------------------
@@ -141,8 +119,7 @@ def _student_id(name: str) -> str:
 
 
 def fingerprint(task: Task, root: Path, settings: Settings) -> str:
-    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.timeout}|{settings.budget}|{settings.memory_mb}|{settings.max_output_bytes}"
-                       f"|{task.timestamp}".encode())
+    h = hashlib.sha256(f"{GRADER_VERSION}|{settings.fingerprint_text()}|{task.timestamp}".encode())
     for name in sorted(task.notebooks):
         p = task.notebooks[name]
         h.update(name.encode() + b"\0" + (Path(p).read_bytes() if p is not None and Path(p).is_file() else b"-"))
@@ -158,13 +135,13 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
 
-    def __init__(self, n: int, settings: dict, budget: float | None = None):
+    def __init__(self, n: int, settings: Settings, budget: float | None = None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
-        self.budget = budget if budget is not None else watchdog_seconds(settings)
+        self.budget = budget if budget is not None else settings.watchdog_seconds()
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
@@ -172,7 +149,8 @@ class WorkerPool:
         from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
-        proc = self.ctx.Process(target=worker_main, args=(child, dict(self.settings, scratch_base=base)), daemon=True)
+        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
+                                daemon=True)
         proc.start()
         child.close()
         return {"proc": proc, "conn": parent, "task": None, "base": base}
@@ -296,30 +274,36 @@ class Summary:
 def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECONDS, output="grading", db_url=None,
           root=None, memory_mb=defaults.MEMORY_MB, max_output_bytes=defaults.MAX_OUTPUT_BYTES, regrade=False,
           progress=True, log=None, worker_budget=None, scheduler=None, wait=False,
-          budget=defaults.BUDGET_SECONDS) -> Summary:
+          budget=defaults.BUDGET_SECONDS, settings: Settings | None = None) -> Summary:
     """Grade a class; see the module docstring. Returns the results and what was not graded.
+    `settings`: the run's :class:`~autograder.settings.Settings` (the command line's); without
+    it they are made from `workers`, `timeout`, `budget`, `memory_mb`, `max_output_bytes`,
+    `root` and `db_url`.
     `budget`: seconds one submission may take in all (its cells, their replays and its test
     cells); past it the tests not yet graded are timed out and those graded keep their points.
     `worker_budget`: the watchdog, seconds a worker may spend on one submission before it is
-    killed and replaced (default :func:`watchdog_seconds`: twice the budget and two minutes
-    more). `scheduler`: the address of a Dask scheduler
+    killed and replaced (default :meth:`Settings.watchdog_seconds`: twice the budget and two
+    minutes more). `scheduler`: the address of a Dask scheduler
     (``tcp://HOST:PORT``) to grade on its workers instead of `workers` local processes
     (:mod:`autograder.runners.dask_cluster`). One grading at a time per output folder and gradebook
     (:mod:`autograder.gradebook.lock`): another one holding either raises
     :class:`~autograder.gradebook.lock.GradingLocked`, or, with `wait`, is waited for."""
     from autograder.gradebook.lock import GradingLock
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
-    if not timeout > 0:
-        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
-    if not (course_root(root) / "solutions").is_dir():
-        raise FileNotFoundError(f"{course_root(root)} is not a course directory: it has no solutions/ folder")
-    discover(Path(submissions), assignment, course_root(root))   # bad input is said before any lock is taken
-    out, db_url = _output_and_gradebook(output, db_url, root)
+    if settings is None:
+        settings = Settings(timeout=timeout, budget=budget, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
+                            workers=workers, course=root, db_url=db_url).checked()
+        settings = settings.replace(timeout=float(timeout), budget=float(budget), memory_mb=int(memory_mb),
+                                    max_output_bytes=int(max_output_bytes))
+    settings.checked()
+    root = course_root(settings.course)
+    if not (root / "solutions").is_dir():
+        raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
+    discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
+    out, db_url = _output_and_gradebook(output, settings.db_url, root)
+    settings = settings.replace(course=str(root), db_url=db_url)
     with GradingLock(out, db_url, wait=wait, log=log):
-        return _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb,
-                             max_output_bytes, regrade, progress, log, worker_budget, scheduler, budget)
+        return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget, scheduler)
 
 
 def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
@@ -434,30 +418,40 @@ def _sync_missing(root: Path, aids, db_url: str, config) -> None:
             sync_gradebook(root, aid, db_url, config)
 
 
-def _grade_locked(submissions, assignment, workers, timeout, output, db_url, root, memory_mb, max_output_bytes,
-                  regrade, progress, log, worker_budget, scheduler, budget) -> Summary:
-    """:func:`grade`, with its locks held."""
+def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrade, progress, log, worker_budget,
+                  scheduler) -> Summary:
+    """:func:`grade`, with its locks held: plan, start the runner, bring the gradebook up to
+    date, grade what is left, then check and report the whole class."""
     from tqdm import tqdm
 
-    log = log or (lambda msg: print(msg, file=sys.stderr))
     ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
-    if not timeout > 0:
-        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
-    if not budget > 0:
-        raise ValueError(f"--budget must be a positive number of seconds, got {budget}")
-    root = course_root(root)
-    if not (root / "solutions").is_dir():
-        raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
-    out = Path(output).resolve()
-    settings = Settings(timeout=float(timeout), memory_mb=int(memory_mb), max_output_bytes=int(max_output_bytes),
-                        workers=workers, budget=float(budget))
-    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    root, db_url = Path(settings.course), settings.db_url
     tasks = discover(Path(submissions), assignment, root)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     config = nbgrader_config(root, db_url)
-    results, not_graded, todo, kept = {}, [], [], []
+    todo, kept = _plan(tasks, out, root, settings, regrade)
+    # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
+    pool = _start_runner(todo, settings, scheduler, worker_budget, log)
+    try:
+        layouts = _prepare(tasks, kept, out, root, db_url, config)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    results = {(t.student, t.assignment): prev for t, prev in kept}
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
+    bar.close()
+    ordered = [results[k] for k in sorted(results)]
+    return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
+                     stats=getattr(pool, "stats", None))
+
+
+def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool) -> tuple[list, list]:
+    """(to grade, kept): a submission whose result file still matches its fingerprint, was
+    graded and has its autograded notebooks is kept (with that result), unless `regrade`."""
+    todo, kept = [], []
     for t in tasks:
         t.fingerprint = fingerprint(t, root, settings)
         old = result_path(out, t.student, t.assignment)
@@ -471,57 +465,79 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
                 kept.append((t, prev))
                 continue
         todo.append(t)
-    # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
-    pool_settings = {"course": str(root), "db_url": db_url, "timeout": settings.timeout,
-                     "memory_mb": settings.memory_mb, "max_output_bytes": settings.max_output_bytes,
-                     "budget": settings.budget}
+    return todo, kept
+
+
+def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log):
+    """The runner of this run: None with nothing to grade, a Dask runner with a scheduler,
+    else a pool of local worker processes (both ``run(tasks, payload, on_done, on_crash)``)."""
     if not todo:
-        pool = None
-    elif scheduler:
-        from autograder.runners.dask_cluster import DaskRunner
-        pool = DaskRunner(scheduler, pool_settings, log, watchdog=worker_budget)
-    else:
-        pool = WorkerPool(min(workers, len(todo)), pool_settings, budget=worker_budget)
+        return None
+    if scheduler:
+        from autograder.runners.dask_cluster import DaskRunner   # Dask is a slow import
+        return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
+    return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget)
+
+
+def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> dict:
+    """The gradebook gets each assignment's source cells and every kept result (it may be
+    new: recording again is idempotent); returns each assignment's layouts."""
     layouts = {}
-    try:
-        for aid in sorted({t.assignment for t in tasks}):
-            sync_gradebook(root, aid, db_url, config)
-            layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
-        out.mkdir(parents=True, exist_ok=True)
-        for t, prev in kept:
-            try:  # the gradebook may be new: record the kept result again (idempotent)
-                record_in_gradebook(prev, out, db_url, t.timestamp, config)
-            except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
-                pass
-            results[(t.student, t.assignment)] = prev
-    except BaseException:
-        if pool is not None:
-            pool.close()
-        raise
+    for aid in sorted({t.assignment for t in tasks}):
+        sync_gradebook(root, aid, db_url, config)
+        layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+    out.mkdir(parents=True, exist_ok=True)
+    for t, prev in kept:
+        try:
+            record_in_gradebook(prev, out, db_url, t.timestamp, config)
+        except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+            pass
+    return layouts
 
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)
 
-    import queue
-    import threading
-    pending: queue.Queue = queue.Queue()
-    failure: list = []
+class ResultWriter:
+    """Writes each submission's result as it arrives, in arrival order, on its own thread
+    (off the one that feeds the workers): the autograded notebooks, the gradebook, the
+    feedback, and the result file last (it is what a rerun trusts)."""
 
-    def writer() -> None:
-        """Writes results in arrival order, off the thread that feeds the workers."""
+    def __init__(self, out: Path, db_url: str, config, root: Path, layouts: dict, results: dict, bar):
+        import queue
+        self.out, self.db_url, self.config, self.root = out, db_url, config, root
+        self.layouts, self.results, self.bar = layouts, results, bar
+        self.pending: queue.Queue = queue.Queue()
+        self.failure: list = []
+
+    def run(self, pool, todo: list) -> None:
+        """Grade `todo` on `pool` (then closed), writing each result as it comes."""
+        import threading
+        thread = threading.Thread(target=self._drain, name="tnn-results-writer", daemon=True)
+        thread.start()
+        try:
+            if todo:
+                pool.run(todo, self.payload, self.finish, self.crashed)
+        finally:
+            if pool is not None:
+                pool.close()
+            self.pending.put(None)
+            thread.join()
+        if self.failure:
+            raise self.failure[0]
+
+    def _drain(self) -> None:
         while True:
-            item = pending.get()
+            item = self.pending.get()
             if item is None:
                 return
             try:
-                write_result(*item)
+                self.write(*item)
             except BaseException as err:  # noqa: BLE001 - reported after the run
-                failure.append(err)
+                self.failure.append(err)
 
-    def finish(task: Task, result: dict) -> None:
-        pending.put((task, result))
+    def finish(self, task: Task, result: dict) -> None:
+        self.pending.put((task, result))
 
-    def write_result(task: Task, result: dict) -> None:
+    def write(self, task: Task, result: dict) -> None:
+        out = self.out
         result["fingerprint"] = task.fingerprint
         result["timestamp"] = task.timestamp
         for name, nbres in result["notebooks"].items():
@@ -529,43 +545,37 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
             if text is not None:
                 _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
         try:
-            record_in_gradebook(result, out, db_url, task.timestamp, config)
+            record_in_gradebook(result, out, self.db_url, task.timestamp, self.config)
         except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
             pass
         write_feedback(out, result)
         # the result file last: it is what a rerun trusts
         _atomic_write(result_path(out, task.student, task.assignment), json.dumps(result, indent=1, sort_keys=True))
-        results[(task.student, task.assignment)] = result
-        bar.update(1)
+        self.results[(task.student, task.assignment)] = result
+        self.bar.update(1)
 
-    def crashed(task: Task, why: str) -> None:
-        from autograder.runners.worker import _ungradable
+    def crashed(self, task: Task, why: str) -> None:
         msg = f"{why}; ask your instructor to look at it"
-        finish(task, {"student": task.student, "assignment": task.assignment,
-                      "notebooks": {name: _ungradable(layouts[task.assignment][name], "grader-error", msg)
-                                    for name in task.notebooks}})
+        self.finish(task, {"student": task.student, "assignment": task.assignment,
+                           "notebooks": {name: NotebookResult.ungradable(self.layouts[task.assignment][name],
+                                                                         "grader-error", msg).to_json()
+                                         for name in task.notebooks}})
 
-    def payload(task: Task) -> dict:
-        return {"student": task.student, "assignment": task.assignment, "db_url": db_url,
-                "source_dir": str(root / "solutions" / task.assignment),
-                "notebooks": {name: {"path": str(p) if p else None, "layout": layouts[task.assignment][name]}
+    def payload(self, task: Task) -> dict:
+        """What a worker is sent for `task` (JSON: it crosses a process boundary)."""
+        return {"student": task.student, "assignment": task.assignment, "db_url": self.db_url,
+                "source_dir": str(self.root / "solutions" / task.assignment),
+                "notebooks": {name: {"path": str(p) if p else None,
+                                     "layout": self.layouts[task.assignment][name].to_json()}
                               for name, p in task.notebooks.items()}}
 
-    thread = threading.Thread(target=writer, name="tnn-results-writer", daemon=True)
-    thread.start()
-    try:
-        if todo:
-            pool.run(todo, payload, finish, crashed)
-    finally:
-        if pool is not None:
-            pool.close()
-        pending.put(None)
-        thread.join()
-    bar.close()
-    if failure:
-        raise failure[0]
 
-    ordered = [results[k] for k in sorted(results)]
+def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings: Settings, config, log,
+              graded_now: int, stats) -> Summary:
+    """The whole class, once graded: what was not graded, the gradebook compared and
+    repaired, lateness, grades.csv, similarity.html, report.html and the feedback placed."""
+    db_url = settings.db_url
+    not_graded = []
     if any(nb.get("isolated") is False for r in ordered for nb in r["notebooks"].values()):
         log("tnn-course grade: bubblewrap could not run here: the students' code ran with memory, time and process "
             "limits but WITHOUT file and network isolation (install Debian's bubblewrap; see INSTRUCTORS.md)")
@@ -583,12 +593,12 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity.fingerprints): never a reason to lose the grades
         from autograder.similarity.report import write_similarity
-        write_similarity(out, ordered, root, workers=workers)
+        write_similarity(out, ordered, root, workers=settings.workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
     write_report(out, ordered)
-    placed = exchange.place_feedback(out, ordered, Path(submissions), config)
-    return Summary(ordered, not_graded, out, tuple(placed), graded_now=len(todo), stats=getattr(pool, "stats", None),
+    placed = exchange.place_feedback(out, ordered, submissions, config)
+    return Summary(ordered, not_graded, out, tuple(placed), graded_now=graded_now, stats=stats,
                    repaired=tuple(repaired), not_recorded=tuple(not_recorded))
 
 

@@ -22,14 +22,14 @@ import sys
 from . import peer as _peer
 from . import wire
 
-MAX_CELL_OUTPUT = 200_000
-
-
 class _Capped(io.TextIOBase):
-    """A stdout that keeps at most MAX_CELL_OUTPUT characters per cell."""
+    """A stdout that keeps at most `cap` characters per cell and counts the rest. The cap is
+    the grader's (``max_output`` of each ``run_cell`` request: the run's
+    ``Settings.max_output_bytes``, :mod:`autograder.defaults`); before one came, nothing is kept."""
 
     def __init__(self):
         self.size = 0
+        self.cap = 0
         self.kept = io.StringIO()
 
     def writable(self):
@@ -38,13 +38,15 @@ class _Capped(io.TextIOBase):
     def write(self, s):
         s = str(s)
         self.size += len(s)
-        if self.kept.tell() < MAX_CELL_OUTPUT:
-            self.kept.write(s[:MAX_CELL_OUTPUT - self.kept.tell()])
+        if self.kept.tell() < self.cap:
+            self.kept.write(s[:self.cap - self.kept.tell()])
         return len(s)
 
-    def reset(self):
+    def reset(self, cap=None):
         self.size = 0
         self.kept = io.StringIO()
+        if type(cap) is int and cap >= 0:
+            self.cap = cap
 
 
 class StudentPeer(_peer.Peer):
@@ -65,7 +67,7 @@ class StudentPeer(_peer.Peer):
 
     def _run_cell(self, msg):
         out = sys.stdout
-        out.reset() if isinstance(out, _Capped) else None
+        out.reset(msg.get("max_output")) if isinstance(out, _Capped) else None
         status, ename, evalue = "ok", "", ""
         try:
             result = self.shell.run_cell(str(msg.get("source", "")), store_history=True, silent=False)

@@ -10,6 +10,8 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
 
 =====================  ===========================================================
 ``None``/bool/int/...  as themselves (a ``str`` or ``int`` subclass arrives as its base)
+``{"$": "f"}``         a float JSON cannot hold: ``nan``, ``inf``, ``-inf``
+``{"$": "c"}``         complex number, by its real and imaginary parts
 ``{"$": "a"}``         numpy array: dtype (from an allow-list), shape, buffer index
 ``{"$": "s"}``         numpy scalar (a 0-d array read back with ``[()]``)
 ``{"$": "t"/"l"}``     tuple / list
@@ -32,7 +34,8 @@ The header is JSON, so decoding it can only ever produce ``dict``, ``list``, ``s
 =====================  ===========================================================
 
 Anything else is refused with a :class:`WireError` naming the type that came and the
-kinds that are allowed. The grader's side decodes with :class:`Decoder`, which checks
+kinds that are allowed. :class:`Decoder` reads each kind of this table with its own method
+(:attr:`Decoder.KIND_DECODERS`). The grader's side decodes with :class:`Decoder`, which checks
 every node it reads; what the student process's encoder does is never trusted.
 """
 from __future__ import annotations
@@ -350,6 +353,8 @@ class Decoder:
         return value
 
     def _decode_into(self, node, into, depth: int = 0):
+        """One node: JSON scalars as themselves, a ``{"$": kind}`` node by :attr:`KIND_DECODERS`
+        (the module docstring's table), anything else refused."""
         self._count()
         self._charge(1)
         if type(node) is dict and type(node.get("i")) is int and node.get("$") in ("t", "l", "d", "obj"):
@@ -357,141 +362,168 @@ class Decoder:
         if depth > MAX_DEPTH:
             raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
         t = type(node)
-        if node is None or t in (bool, int, str):
-            return node
-        if t is float:
+        if node is None or t in (bool, int, str, float):
             return node
         if t is not dict:
             self._fail(f"a JSON {t.__name__}")
         kind = node.get("$")
-        if kind == "f":
-            v = node.get("v")
-            if v not in ("nan", "inf", "-inf"):
-                self._fail("a bad float")
-            return float(v)
-        if kind == "...":
-            return Ellipsis
-        if kind == "c":
+        decode = self.KIND_DECODERS.get(kind) if type(kind) is str else None
+        if decode is None:
+            self._fail(f"an unknown kind {str(kind)[:20]!r}")
+        return decode(self, node, into, depth)
+
+    def _float(self, node, into, depth):
+        v = node.get("v")
+        if v not in ("nan", "inf", "-inf"):
+            self._fail("a bad float")
+        return float(v)
+
+    def _ellipsis(self, node, into, depth):
+        return Ellipsis
+
+    def _complex(self, node, into, depth):
+        try:
+            return complex(float(str(node["r"])), float(str(node["i"])))
+        except (KeyError, ValueError):
+            self._fail("a bad complex number")
+
+    def _ref(self, node, into, depth):
+        i = node.get("i")
+        if type(i) is not int or i not in self.table:
+            self._fail("a reference to nothing")
+        if i in self.open:
+            raise WireError("a value that contains itself cannot be sent between your code and the grader")
+        self._charge(self.weights.get(i, 1))
+        return self.table[i]
+
+    def _array(self, node, into, depth):
+        arr = self._read_array(node)
+        self._charge(max(0, arr.size - 1))
+        if isinstance(into, np.ndarray) and type(into) is np.ndarray and into.shape == arr.shape \
+                and into.flags.writeable and np.can_cast(arr.dtype, into.dtype, "same_kind"):
+            into[...] = arr
+            return self._remember(node, into)
+        return self._remember(node, arr)
+
+    def _scalar(self, node, into, depth):
+        arr = self._read_array(node)
+        self._charge(max(0, arr.size - 1))
+        if arr.ndim != 0:
+            self._fail("a scalar with a shape")
+        return self._remember(node, arr[()])
+
+    def _items(self, node) -> list:
+        items = node.get("v")
+        if type(items) is not list:
+            self._fail("a sequence without items")
+        return items
+
+    def _list(self, node, into, depth):
+        items = self._items(node)
+        target = into if type(into) is list else []
+        self._remember(node, target)
+        old = list(target)
+        new = [self.decode_into(v, old[k] if k < len(old) else None, depth + 1) for k, v in enumerate(items)]
+        target[:] = new
+        return target
+
+    def _tuple(self, node, into, depth):
+        items = self._items(node)
+        # a tuple cannot refer to itself: decode the items first
+        olds = tuple(into) if type(into) is tuple and len(into) == len(items) else (None,) * len(items)
+        placeholder = object()
+        i = node.get("i")
+        if type(i) is not int or i in self.table:
+            self._fail("a bad reference index")
+        self.table[i] = placeholder
+        vals = tuple(self.decode_into(v, o, depth + 1) for v, o in zip(items, olds))
+        if any(v is placeholder for v in vals):
+            self._fail("a tuple that contains itself")
+        if type(into) is tuple and len(into) == len(vals) and all(a is b for a, b in zip(into, vals)):
+            vals = into
+        self.table[i] = vals
+        return vals
+
+    def _dict(self, node, into, depth):
+        keys, values = node.get("k"), node.get("v")
+        if type(keys) is not list or type(values) is not list or len(keys) != len(values):
+            self._fail("a dict with mismatched keys and values")
+        target = into if type(into) is dict else {}
+        self._remember(node, target)
+        old = dict(target)
+        new = {}
+        for k, v in zip(keys, values):
+            key = self.decode(k, depth + 1)
             try:
-                return complex(float(str(node["r"])), float(str(node["i"])))
-            except (KeyError, ValueError):
-                self._fail("a bad complex number")
-        if kind == "ref":
-            i = node.get("i")
-            if type(i) is not int or i not in self.table:
-                self._fail("a reference to nothing")
-            if i in self.open:
-                raise WireError("a value that contains itself cannot be sent between your code and the grader")
-            self._charge(self.weights.get(i, 1))
-            return self.table[i]
-        if kind in ("a", "s"):
-            arr = self._read_array(node)
-            self._charge(max(0, arr.size - 1))
-            if kind == "s":
-                if arr.ndim != 0:
-                    self._fail("a scalar with a shape")
-                return self._remember(node, arr[()])
-            if isinstance(into, np.ndarray) and type(into) is np.ndarray and into.shape == arr.shape \
-                    and into.flags.writeable and np.can_cast(arr.dtype, into.dtype, "same_kind"):
-                into[...] = arr
-                return self._remember(node, into)
-            return self._remember(node, arr)
-        if kind in ("t", "l"):
-            items = node.get("v")
-            if type(items) is not list:
-                self._fail("a sequence without items")
-            if kind == "l":
-                target = into if type(into) is list else []
-                self._remember(node, target)
-                old = list(target)
-                new = [self.decode_into(v, old[k] if k < len(old) else None, depth + 1) for k, v in enumerate(items)]
-                target[:] = new
-                return target
-            # a tuple cannot refer to itself: decode the items first
-            olds = tuple(into) if type(into) is tuple and len(into) == len(items) else (None,) * len(items)
-            placeholder = object()
-            i = node.get("i")
-            if type(i) is not int or i in self.table:
-                self._fail("a bad reference index")
-            self.table[i] = placeholder
-            vals = tuple(self.decode_into(v, o, depth + 1) for v, o in zip(items, olds))
-            if any(v is placeholder for v in vals):
-                self._fail("a tuple that contains itself")
-            if type(into) is tuple and len(into) == len(vals) and all(a is b for a, b in zip(into, vals)):
-                vals = into
-            self.table[i] = vals
-            return vals
-        if kind == "d":
-            keys, values = node.get("k"), node.get("v")
-            if type(keys) is not list or type(values) is not list or len(keys) != len(values):
-                self._fail("a dict with mismatched keys and values")
-            target = into if type(into) is dict else {}
-            self._remember(node, target)
-            old = dict(target)
-            new = {}
-            for k, v in zip(keys, values):
-                key = self.decode(k, depth + 1)
-                try:
-                    hash(key)
-                except TypeError:
-                    self._fail("a dict key that is not hashable")
-                new[key] = self.decode_into(v, old.get(key), depth + 1)
-            target.clear()
-            target.update(new)
-            return target
-        if kind == "rng":
-            state = self.decode(node.get("state"), depth + 1)
-            gen = into if isinstance(into, np.random.Generator) else None
-            name = state.get("bit_generator") if type(state) is dict else None
-            if name not in BIT_GENERATORS:
-                self._fail(f"a generator with bit generator {str(name)[:40]!r}")
-            try:
-                if gen is None or type(gen.bit_generator).__name__ != name:
-                    gen = np.random.Generator(getattr(np.random, name)())
-                gen.bit_generator.state = state
-            except (TypeError, ValueError, KeyError) as err:
-                self._fail(f"a generator state numpy refuses: {err}")
-            return self._remember(node, gen)
-        if kind == "obj":
-            cls = self.classes.get(node.get("cls"))
-            if cls is None:
-                self._fail(f"an object of unknown class {str(node.get('cls'))[:80]!r}")
-            obj = into if type(into) is cls else cls.__new__(cls)
-            self._remember(node, obj)
-            state_node = node.get("state")
-            if type(state_node) is not dict or state_node.get("$") != "d":
-                self._fail("an object without attributes")
-            state = self.decode_into(state_node, dict(vars(obj)) if obj is into else None, depth + 1)
-            if not all(type(k) is str and k.isidentifier() and not k.startswith("__") for k in state):
-                self._fail("an object attribute that is not a plain name")
-            vars(obj).clear()
-            vars(obj).update(state)
-            return obj
-        if kind == "fn":
-            h = node.get("h")
-            if type(h) is not str or len(h) > 64:
-                self._fail("a bad function handle")
-            local = self.local_callable(h)
-            if local is not None:
-                return local
-            return self.make_callable(h, str(node.get("name", "function"))[:100])
-        if kind == "h":
-            h, cls = node.get("h"), node.get("cls")
-            if type(h) is not str or len(h) > 64 or type(cls) is not str or self.opaque is None:
-                self._fail("a bad handle of a kept value")
-            value = self.opaque(h, cls[:200])
-            if value is None:
-                self._fail("a handle of a kept value this side does not know")
-            if type(node.get("i")) is int:
-                self._remember(node, value)
-            return value
-        if kind == "o":
-            h = node.get("h")
-            if type(h) is not str or len(h) > 64 or self.local_callable(h) is not None:
-                self._fail("a bad object handle")
-            cls = str(node.get("cls", "object"))[:100]
-            return RemoteObject(self.make_callable(h, f"{cls} attribute access"), cls)
-        self._fail(f"an unknown kind {str(kind)[:20]!r}")
+                hash(key)
+            except TypeError:
+                self._fail("a dict key that is not hashable")
+            new[key] = self.decode_into(v, old.get(key), depth + 1)
+        target.clear()
+        target.update(new)
+        return target
+
+    def _generator(self, node, into, depth):
+        state = self.decode(node.get("state"), depth + 1)
+        gen = into if isinstance(into, np.random.Generator) else None
+        name = state.get("bit_generator") if type(state) is dict else None
+        if name not in BIT_GENERATORS:
+            self._fail(f"a generator with bit generator {str(name)[:40]!r}")
+        try:
+            if gen is None or type(gen.bit_generator).__name__ != name:
+                gen = np.random.Generator(getattr(np.random, name)())
+            gen.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as err:
+            self._fail(f"a generator state numpy refuses: {err}")
+        return self._remember(node, gen)
+
+    def _object(self, node, into, depth):
+        cls = self.classes.get(node.get("cls"))
+        if cls is None:
+            self._fail(f"an object of unknown class {str(node.get('cls'))[:80]!r}")
+        obj = into if type(into) is cls else cls.__new__(cls)
+        self._remember(node, obj)
+        state_node = node.get("state")
+        if type(state_node) is not dict or state_node.get("$") != "d":
+            self._fail("an object without attributes")
+        state = self.decode_into(state_node, dict(vars(obj)) if obj is into else None, depth + 1)
+        if not all(type(k) is str and k.isidentifier() and not k.startswith("__") for k in state):
+            self._fail("an object attribute that is not a plain name")
+        vars(obj).clear()
+        vars(obj).update(state)
+        return obj
+
+    def _function(self, node, into, depth):
+        h = node.get("h")
+        if type(h) is not str or len(h) > 64:
+            self._fail("a bad function handle")
+        local = self.local_callable(h)
+        if local is not None:
+            return local
+        return self.make_callable(h, str(node.get("name", "function"))[:100])
+
+    def _kept(self, node, into, depth):
+        h, cls = node.get("h"), node.get("cls")
+        if type(h) is not str or len(h) > 64 or type(cls) is not str or self.opaque is None:
+            self._fail("a bad handle of a kept value")
+        value = self.opaque(h, cls[:200])
+        if value is None:
+            self._fail("a handle of a kept value this side does not know")
+        if type(node.get("i")) is int:
+            self._remember(node, value)
+        return value
+
+    def _remote_object(self, node, into, depth):
+        h = node.get("h")
+        if type(h) is not str or len(h) > 64 or self.local_callable(h) is not None:
+            self._fail("a bad object handle")
+        cls = str(node.get("cls", "object"))[:100]
+        return RemoteObject(self.make_callable(h, f"{cls} attribute access"), cls)
+
+    # the value kinds of the module docstring's table, each with its decoder
+    KIND_DECODERS = {"f": _float, "...": _ellipsis, "c": _complex, "ref": _ref, "a": _array, "s": _scalar,
+                     "t": _tuple, "l": _list, "d": _dict, "rng": _generator, "obj": _object, "fn": _function,
+                     "h": _kept, "o": _remote_object}
 
     def _read_array(self, node) -> np.ndarray:
         dtype, shape, b = node.get("dtype"), node.get("shape"), node.get("b")
