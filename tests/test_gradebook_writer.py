@@ -101,6 +101,7 @@ def _compare(graded, url_a: str, url_b: str) -> None:
             record(r, _path(out, r), url_a, r["timestamp"], config)
         with Writer(url_b, config) as w:         # the bulk writer: all of them in one batch
             assert w.write([(r, _path(out, r), r["timestamp"]) for r in results]) == []
+            assert w.batch_errors == []          # written in one batch, not one by one
         a, b = rows(url_a), rows(url_b)
         for key in a:
             assert a[key] == b[key], (round_, key)
@@ -152,4 +153,5 @@ def test_a_failing_batch_is_rolled_back_and_recorded_one_by_one(graded, tmp_path
     with Writer(url_b, config) as w:
         failed = w.write(items)
     assert [f[0] is bad for f in failed] == [True] and "not-in-the-gradebook" in failed[0][1]
+    assert len(w.batch_errors) == 1 and "not-in-the-gradebook" in w.batch_errors[0]
     assert rows(url_a) == rows(url_b)

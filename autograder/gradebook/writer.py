@@ -138,6 +138,7 @@ class Writer:
     def __init__(self, db_url: str, config=None):
         prepare()
         self.db_url, self.config = db_url, config
+        self.batch_errors: list[str] = []     # why batches fell back to one submission at a time
         self.gb = open_gradebook(db_url)
 
     def close(self) -> None:
@@ -164,7 +165,8 @@ class Writer:
             try:
                 self._write_batch(items)
                 return []
-            except Exception:  # noqa: BLE001 - the batch is rolled back whole; one by one below
+            except Exception as err:  # noqa: BLE001 - the batch is rolled back whole; one by one below
+                self.batch_errors.append(f"{type(err).__name__}: {err}")
                 self._reset()
             failed = []
             for result, path, stamp in items:
@@ -184,46 +186,148 @@ class Writer:
                 self.gb = open_gradebook(self.db_url)
 
     def _write_batch(self, items) -> None:
+        """The batch in one transaction: three queries read what exists (students,
+        assignments, submissions with their rows), then nbgrader's objects are made and
+        changed as ``update_or_create_student``, ``update_or_create_submission``
+        (``add_submission``) and ``SaveAutoGrades`` do, and one flush writes them all."""
+        from nbgrader import utils
+        from nbgrader.api import Assignment, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+        from sqlalchemy.orm import selectinload
         db = self.gb.db
-        db.commit = db.flush        # nbgrader's per-call commits: flushes inside this transaction
-        try:
+        ids = sorted({r["student"] for r, _, _ in items})
+        with db.no_autoflush:
+            students = {s.id: s for s in db.query(Student).filter(Student.id.in_(ids))}
+            aids = sorted({r["assignment"] for r, _, _ in items})
+            assignments = {a.name: a for a in db.query(Assignment).filter(Assignment.name.in_(aids))}
+            for aid in aids:
+                if aid not in assignments:
+                    raise MissingEntry(f"No such assignment: {aid}")
+            subs = {}
+            for sub in db.query(SubmittedAssignment).filter(
+                    SubmittedAssignment.assignment_id.in_([a.id for a in assignments.values()]),
+                    SubmittedAssignment.student_id.in_(ids)).options(
+                    selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades),
+                    selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.comments)):
+                subs[(sub.assignment_id, sub.student_id)] = sub
+            cells = {}       # cell id -> name, for every notebook of the batch's assignments
+            for a in assignments.values():
+                for nb in a.notebooks:
+                    for c in list(nb.grade_cells) + list(nb.solution_cells) + list(nb.task_cells):
+                        cells[c.id] = c.name
             for result, path, stamp in items:
-                self._write_one(result, path, stamp)
-        finally:
-            del db.commit
+                sid, a = result["student"], assignments[result["assignment"]]
+                if sid not in students:                              # update_or_create_student
+                    students[sid] = Student(id=sid)
+                    db.add(students[sid])
+                sub = subs.get((a.id, sid))
+                if sub is None:                                      # add_submission
+                    sub = subs[(a.id, sid)] = _new_submission(a, students[sid], stamp)
+                    db.add(sub)
+                elif stamp:                                          # update_or_create_submission
+                    sub.timestamp = utils.parse_utc(stamp)
+                self._write_notebooks(result, path, sub, cells)
         db.commit()
 
-    def _write_one(self, result: dict, autograded, timestamp) -> None:
-        import nbformat
+    @staticmethod
+    def _write_notebooks(result: dict, autograded, sub, cells: dict) -> None:
+        from nbgrader.api import MissingEntry
         student, aid = result["student"], result["assignment"]
-        gb = self.gb
-        gb.update_or_create_student(student)
-        if timestamp:
-            gb.update_or_create_submission(aid, student, timestamp=timestamp)
-        else:
-            gb.update_or_create_submission(aid, student)
+        by_name = {snb.notebook.name: snb for snb in sub.notebooks}
         for name, nbres in result["notebooks"].items():
-            sub = gb.find_submission_notebook(name, aid, student)
+            snb = by_name.get(name)
+            if snb is None:       # nbgrader's find_submission_notebook raises the same
+                raise MissingEntry(f"No such submitted notebook: {name}/{aid} for {student}")
             if nbres["state"] != "graded":
-                for grade in sub.grades:
+                for grade in snb.grades:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
                 continue
-            nb = nbformat.read(str(autograded(name)), as_version=4)
-            _save_autogrades(sub, nb, name, aid, student)
-        gb.db.flush()
+            nb = _read_notebook(autograded(name))
+            _save_autogrades({cells[g.cell_id]: g for g in snb.grades}, {cells[c.cell_id]: c for c in snb.comments},
+                             nb, name, aid, student)
+
+
+def _read_notebook(path):
+    """An autograded notebook (the grader wrote it: nbformat 4) as ``nbformat.read`` gives
+    it, without the schema validation that costs a third of a submission's write; another
+    version goes through ``nbformat.read``."""
+    import nbformat
+    import nbformat.v4
+    text = open(path, encoding="utf-8").read()
+    nb = nbformat.v4.reads(text)          # nbformat's own reader of version 4, lines rejoined
+    return nb if nb.get("nbformat") == 4 else nbformat.reads(text, as_version=4)
+
+
+def _new_submission(assignment, student, stamp):
+    """nbgrader's ``Gradebook.add_submission``: the submission and the rows of every cell."""
+    from nbgrader import utils
+    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
+    kwargs = {"timestamp": utils.parse_utc(stamp)} if stamp else {}
+    submission = SubmittedAssignment(assignment=assignment, student=student, **kwargs)
+    for notebook in assignment.notebooks:
+        nb = SubmittedNotebook(notebook=notebook, assignment=submission)
+        for grade_cell in notebook.grade_cells:
+            Grade(cell_id=grade_cell.id, notebook=nb)
+        for solution_cell in notebook.solution_cells:
+            Comment(cell_id=solution_cell.id, notebook=nb)
+        for task_cell in notebook.task_cells:
+            Comment(cell_id=task_cell.id, notebook=nb)
+            Grade(cell_id=task_cell.id, notebook=nb)
+    return submission
+
+
+BATCH = 64   # submissions per transaction at most (what is waiting is written at once)
+
+
+def batches(q, most: int = BATCH):
+    """Lists of the items of the queue `q` until a ``None`` item: each list what is waiting
+    (blocking for the first, at most `most`)."""
+    import queue as _queue
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        batch = [item]
+        while len(batch) < most:
+            try:
+                item = q.get_nowait()
+            except _queue.Empty:
+                break
+            if item is None:
+                yield batch
+                return
+            batch.append(item)
+        yield batch
+
+
+class LazyWriter:
+    """A :class:`Writer` opened on first use and reopened after a failure to open; a
+    gradebook that cannot be opened makes :meth:`write` raise (the caller's end-of-run
+    comparison records what is missing)."""
+
+    def __init__(self, db_url: str, config):
+        self.db_url, self.config, self.writer = db_url, config, None
+
+    def write(self, items) -> list:
+        if self.writer is None:
+            self.writer = Writer(self.db_url, self.config)
+        return self.writer.write(items)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 _LOG = logging.getLogger("traitlets")   # where SaveAutoGrades's own log goes
 
 
-def _save_autogrades(sub, nb, notebook: str, aid: str, student: str) -> None:
+def _save_autogrades(grades: dict, comments: dict, nb, notebook: str, aid: str, student: str) -> None:
     """What nbgrader's ``SaveAutoGrades.preprocess_cell`` does to each cell of `nb`, on the
-    rows of the submitted notebook `sub` (found once, not one query per cell)."""
+    rows of one submitted notebook (`grades`, `comments`: by cell name; found once, not one
+    query per cell)."""
     from nbgrader import utils
     from nbgrader.api import MissingEntry
-    grades = {g.name: g for g in sub.grades}
-    comments = {c.name: c for c in sub.comments}
 
     def find(rows, kind, gid):
         row = rows.get(gid)

@@ -262,6 +262,22 @@ def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | N
            timestamp, config)
 
 
+def _autograded_of(out: Path, result: dict):
+    return lambda name: autograded_path(out, result["student"], result["assignment"], name)
+
+
+def record_many(items, out: Path, db_url: str, config) -> None:
+    """Record `items`, ``(result, timestamp)``, in one transaction
+    (:class:`~autograder.gradebook.writer.Writer`); what fails is compared and repaired at the
+    end of the run."""
+    from autograder.gradebook.writer import Writer
+    try:
+        with Writer(db_url, config) as w:
+            w.write([(r, _autograded_of(out, r), stamp) for r, stamp in items])
+    except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+        pass
+
+
 def rows_of(result: dict) -> list[dict]:
     rows = []
     for name in sorted(result["notebooks"]):
@@ -488,11 +504,9 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
             sync_gradebook(root, aid, db_url, config)
             layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
         out.mkdir(parents=True, exist_ok=True)
+        if kept:   # the gradebook may be new: record the kept results again (idempotent)
+            record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
         for t, prev in kept:
-            try:  # the gradebook may be new: record the kept result again (idempotent)
-                record_in_gradebook(prev, out, db_url, t.timestamp, config)
-            except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
-                pass
             results[(t.student, t.assignment)] = prev
     except BaseException:
         if pool is not None:
@@ -508,30 +522,38 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
     failure: list = []
 
     def writer() -> None:
-        """Writes results in arrival order, off the thread that feeds the workers."""
-        while True:
-            item = pending.get()
-            if item is None:
-                return
-            try:
-                write_result(*item)
-            except BaseException as err:  # noqa: BLE001 - reported after the run
-                failure.append(err)
+        """Writes results in arrival order, off the thread that feeds the workers: what is
+        waiting goes into the gradebook in one transaction (:class:`~autograder.gradebook.writer.Writer`)."""
+        from autograder.gradebook.writer import LazyWriter, batches
+        book = LazyWriter(db_url, config)
+        try:
+            for batch in batches(pending):
+                try:
+                    write_results(batch, book)
+                except BaseException as err:  # noqa: BLE001 - reported after the run
+                    failure.append(err)
+        finally:
+            book.close()
 
     def finish(task: Task, result: dict) -> None:
         pending.put((task, result))
 
-    def write_result(task: Task, result: dict) -> None:
-        result["fingerprint"] = task.fingerprint
-        result["timestamp"] = task.timestamp
-        for name, nbres in result["notebooks"].items():
-            text = nbres.pop("autograded", None)
-            if text is not None:
-                _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
+    def write_results(batch: list, book) -> None:
+        for task, result in batch:
+            result["fingerprint"] = task.fingerprint
+            result["timestamp"] = task.timestamp
+            for name, nbres in result["notebooks"].items():
+                text = nbres.pop("autograded", None)
+                if text is not None:
+                    _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
         try:
-            record_in_gradebook(result, out, db_url, task.timestamp, config)
+            book.write([(r, _autograded_of(out, r), t.timestamp) for t, r in batch])
         except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
             pass
+        for task, result in batch:
+            write_result(task, result)
+
+    def write_result(task: Task, result: dict) -> None:
         write_feedback(out, result)
         # the result file last: it is what a rerun trusts
         _atomic_write(result_path(out, task.student, task.assignment), json.dumps(result, indent=1, sort_keys=True))
