@@ -155,3 +155,38 @@ def test_a_failing_batch_is_rolled_back_and_recorded_one_by_one(graded, tmp_path
     assert [f[0] is bad for f in failed] == [True] and "not-in-the-gradebook" in failed[0][1]
     assert len(w.batch_errors) == 1 and "not-in-the-gradebook" in w.batch_errors[0]
     assert rows(url_a) == rows(url_b)
+
+
+def test_the_source_is_synced_again_only_when_it_changed(tmp_path):
+    """`sync_if_changed` skips nbgrader's SaveCells when the gradebook recorded this source,
+    and syncs when the source changed or the gradebook lost the assignment."""
+    import shutil
+
+    import nbformat
+
+    from autograder.course import nbgrader_config
+    from autograder.gradebook.writer import open_gradebook, sync_if_changed
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "solutions" / "03_dropout", course / "solutions" / "03_dropout")
+    url = f"sqlite:///{tmp_path / 'gb.db'}"
+    config = nbgrader_config(course, url)
+    assert sync_if_changed(course, "03_dropout", url, config) is True
+    assert sync_if_changed(course, "03_dropout", url, config) is False
+
+    def max_scores():
+        with open_gradebook(url) as gb:
+            return {c.name: c.max_score for c in gb.find_notebook("03_dropout", "03_dropout").grade_cells}
+    before = max_scores()
+    path = course / "solutions" / "03_dropout" / "03_dropout.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    cell.metadata["nbgrader"]["points"] = float(cell.metadata["nbgrader"]["points"]) + 1
+    nbformat.write(nb, str(path))
+    assert sync_if_changed(course, "03_dropout", url, config) is True
+    after = max_scores()
+    assert after[cell.metadata["nbgrader"]["grade_id"]] == before[cell.metadata["nbgrader"]["grade_id"]] + 1
+    assert sync_if_changed(course, "03_dropout", url, config) is False
+    with open_gradebook(url) as gb:
+        gb.remove_assignment("03_dropout")
+    assert sync_if_changed(course, "03_dropout", url, config) is True
+    assert max_scores() == after

@@ -115,6 +115,57 @@ def _record(result, autograded_path, db_url, timestamp, config) -> None:
         SaveAutoGrades(config=config).preprocess(nb, resources)
 
 
+SYNC_TABLE = "tnn_source_sync"   # assignment -> checksum of the source last recorded (our table)
+
+
+def source_checksum(notebooks) -> str:
+    """A checksum of an assignment's source notebooks (names and bytes) and nbgrader's version."""
+    import hashlib
+
+    import nbgrader
+    h = hashlib.sha256(f"nbgrader {nbgrader.__version__}".encode())
+    for path in sorted(notebooks, key=lambda p: p.name):
+        h.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _sync_table():
+    from sqlalchemy import Column, MetaData, String, Table
+    return Table(SYNC_TABLE, MetaData(), Column("assignment", String(128), primary_key=True),
+                 Column("checksum", String(64), nullable=False))
+
+
+def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
+    """:func:`sync_gradebook`, unless the gradebook says it recorded this very source already
+    (the checksum in its ``tnn_source_sync`` table, and every notebook of the assignment
+    present). Returns whether it synced. Running nbgrader's preprocessors and ``SaveCells``
+    over an unchanged source rewrites the same rows: a grading of one submission spent a
+    second on it."""
+    from sqlalchemy import select
+
+    from autograder.course import source_notebooks
+    notebooks = source_notebooks(root, aid)
+    want = source_checksum(notebooks)
+    table = _sync_table()
+    with open_gradebook(db_url) as gb:
+        table.create(gb.engine, checkfirst=True)
+        with gb.engine.connect() as conn:
+            have = conn.execute(select(table.c.checksum).where(table.c.assignment == aid)).scalar()
+        if have == want:
+            from nbgrader.api import MissingEntry
+            try:
+                names = {nb.name for nb in gb.find_assignment(aid).notebooks}
+            except MissingEntry:
+                names = set()
+            if {p.stem for p in notebooks} <= names:
+                return False
+    sync_assignment(root, aid, db_url, config, notebooks)
+    with open_gradebook(db_url) as gb, gb.engine.begin() as conn:
+        conn.execute(table.delete().where(table.c.assignment == aid))
+        conn.execute(table.insert().values(assignment=aid, checksum=want))
+    return True
+
+
 # ----------------------------------------------------------------------------------------
 # the bulk writer: many submissions, one gradebook connection, one transaction per batch
 # ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from pathlib import Path
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
 from autograder.defaults import GRADER_VERSION, watchdog_seconds
-from autograder.gradebook.writer import sync_gradebook
+from autograder.gradebook.writer import sync_gradebook, sync_if_changed
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, is_test_cell, nbgrader_meta
@@ -501,7 +501,7 @@ def _grade_locked(submissions, assignment, workers, timeout, output, db_url, roo
     layouts = {}
     try:
         for aid in sorted({t.assignment for t in tasks}):
-            sync_gradebook(root, aid, db_url, config)
+            sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
             layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
         out.mkdir(parents=True, exist_ok=True)
         if kept:   # the gradebook may be new: record the kept results again (idempotent)
