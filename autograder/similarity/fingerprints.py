@@ -494,13 +494,23 @@ class Match:
     evidence: str = "rare in the class"   # or why a common copy of a source is listed (rule 5)
 
 
+_K_RANGE = np.arange(K)
+
+
 def _covered(doc: Doc, weights: dict) -> np.ndarray:
     """Each token's weight: the largest rarity weight of the shared fingerprints covering
     it (0 for given code, separators and code not shared)."""
     out = np.zeros(len(doc.tokens))
+    pos, wts = [], []
+    prints = doc.prints
     for h, wt in weights.items():
-        for p in doc.prints.get(h, ()):
-            np.maximum(out[p:p + K], wt, out=out[p:p + K])
+        ps = prints.get(h)
+        if ps:
+            pos += ps
+            wts += [wt] * len(ps)
+    if pos:       # every K-gram's K tokens at once: the largest weight covering each token
+        idx = (np.asarray(pos, dtype=np.int64)[:, None] + _K_RANGE).ravel()
+        np.maximum.at(out, idx, np.repeat(np.asarray(wts, dtype=float), K))
     if doc.given is not None:
         out[doc.given] = 0.0
     out[doc.separators] = 0.0
