@@ -6,7 +6,13 @@ a graded submission goes in through nbgrader's ``SaveAutoGrades``, from the auto
 notebook whose test cells carry the grader's outputs, so formgrader, ``nbgrader export``
 and manual grading see what nbgrader itself would have written.
 
-Two things make this fast without changing what is written:
+During a run, graded submissions go in through :class:`Writer`: what is waiting, in one
+transaction, with the rows ``SaveAutoGrades`` writes (tests/test_gradebook_writer.py
+compares every row); :func:`record` (``SaveAutoGrades`` itself) is its fallback and what the
+end-of-run repair uses. The source is synced only when its checksum changed
+(:func:`sync_if_changed`).
+
+Two things make the nbgrader path fast without changing what is written:
 
 * SQLite runs in WAL mode with ``synchronous=NORMAL``: ``SaveAutoGrades`` commits once per
   cell, and each commit no longer waits for the disk. A commit survives a crash of the
