@@ -1,24 +1,30 @@
-"""Grading speed: per-student ``nbgrader autograde`` vs ``tnn-course grade --workers 1/2``.
+"""Grading speed: ``nbgrader autograde`` for the class vs ``tnn-course grade --workers 1/2``.
 
-    .venv/bin/python bench/grading.py [--assignment 01_divergences] [--students 40]
+    .venv/bin/python bench/grading.py [--assignment 01_divergences] [--students 20] [--per-student]
 
 Builds a synthetic class of STUDENTS submissions of one assignment from the example class
-(correct, blank, partial and misconception submissions, repeated), then grades it three
-ways, each from a fresh gradebook:
+(correct, blank, partial and misconception submissions, repeated), then grades it, each
+from a fresh gradebook:
 
-1. ``nbgrader autograde ASSIGNMENT --student S`` run once per student (a new interpreter,
-   nbgrader's imports and a kernel start for every submission: how nbgrader is used);
-2. ``tnn-course grade --workers 1`` (one process for the class);
-3. ``tnn-course grade --workers 2``.
+1. ``nbgrader autograde ASSIGNMENT`` for the class (one command, as instructors run it): the
+   baseline of the ratios;
+2. with --per-student, ``nbgrader autograde ASSIGNMENT --student S`` once per student (a new
+   interpreter, nbgrader's imports and a kernel start for every submission);
+3. ``tnn-course grade --workers 1`` (one process for the class);
+4. ``tnn-course grade --workers 2``.
 
-Prints seconds per submission and the speedups, and checks that the three give identical
-scores per student (and that workers 1 and 2 give identical grades.csv).
+Prints seconds per submission and the speedups, and checks that all give identical scores
+per student (and that workers 1 and 2 give identical grades.csv). Then one submission alone:
+``tnn-course grade`` of a class of one, wall time, the median of --rounds runs into a fresh
+gradebook and of --rounds runs into a gradebook that has the assignment already (a rerun,
+another student: what an instructor grading late submissions sees).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,8 +79,8 @@ def csv_scores(path: Path) -> dict:
     return scores
 
 
-def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: int) -> tuple[float, dict]:
-    course = work / "nbgrader-course"
+def nbgrader_course(aid: str, subs: Path, work: Path, timeout: int, name: str) -> Path:
+    course = work / name
     (course / "source").mkdir(parents=True)
     shutil.copytree(ROOT / "solutions" / aid, course / "source" / aid)
     shutil.copytree(subs, course / "submitted")
@@ -82,6 +88,24 @@ def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: in
     nbgrader = [str(BIN / "nbgrader")]
     subprocess.run(nbgrader + ["generate_assignment", aid, "--force"], cwd=course, env=env(), check=True,
                    capture_output=True)
+    return course
+
+
+def class_nbgrader(aid: str, students, subs: Path, work: Path, timeout: int) -> tuple[float, dict]:
+    """``nbgrader autograde ASSIGNMENT``: the class in one command."""
+    course = nbgrader_course(aid, subs, work, timeout, "nbgrader-class")
+    t0 = time.perf_counter()
+    r = subprocess.run([str(BIN / "nbgrader"), "autograde", aid, "--force"], cwd=course, env=env(),
+                       capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if r.returncode != 0:
+        print(f"  nbgrader autograde {aid} failed: {r.stderr[-300:]}", file=sys.stderr)
+    return seconds, nbgrader_scores(f"sqlite:///{course}/gradebook.db", aid, students)
+
+
+def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: int) -> tuple[float, dict]:
+    course = nbgrader_course(aid, subs, work, timeout, "nbgrader-course")
+    nbgrader = [str(BIN / "nbgrader")]
     t0 = time.perf_counter()
     for s in students:
         r = subprocess.run(nbgrader + ["autograde", aid, "--student", s, "--force"], cwd=course, env=env(),
@@ -92,10 +116,11 @@ def per_student_nbgrader(aid: str, students, subs: Path, work: Path, timeout: in
     return seconds, nbgrader_scores(f"sqlite:///{course}/gradebook.db", aid, students)
 
 
-def ours(aid: str, subs: Path, work: Path, workers: int, timeout: int) -> tuple[float, Path]:
-    out = work / f"out-w{workers}"
+def ours(aid: str, subs: Path, work: Path, workers: int, timeout: int, out: Path | None = None,
+         db: str | None = None) -> tuple[float, Path]:
+    out = out or work / f"out-w{workers}"
     cmd = [sys.executable, "-m", "autograder.cli.main", "grade", str(subs), "--assignment", aid, "--workers", str(workers),
-           "--timeout", str(timeout), "--output", str(out), "--db", f"sqlite:///{work}/gb-w{workers}.db", "-q"]
+           "--timeout", str(timeout), "--output", str(out), "--db", db or f"sqlite:///{work}/gb-w{workers}.db", "-q"]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -104,11 +129,31 @@ def ours(aid: str, subs: Path, work: Path, workers: int, timeout: int) -> tuple[
     return seconds, out
 
 
+def one_submission(aid: str, work: Path, timeout: int, rounds: int) -> tuple[list, list]:
+    """Wall seconds of ``tnn-course grade`` on a class of one: into a fresh gradebook, and
+    into a gradebook that has the assignment already (a new student each time)."""
+    fresh, warm = [], []
+    warm_db = f"sqlite:///{work}/gb-one-warm.db"
+    for i in range(rounds + 1):
+        subs = work / f"one-{i}"
+        synthetic_class(aid, 1, subs)
+        student = next(subs.iterdir())
+        student.rename(subs / f"late{i:02d}")
+        t, _ = ours(aid, subs, work, 1, timeout, out=work / f"out-one-fresh-{i}", db=f"sqlite:///{work}/gb-one-{i}.db")
+        fresh.append(t)
+        t, _ = ours(aid, subs, work, 1, timeout, out=work / f"out-one-warm-{i}", db=warm_db)
+        if i:            # the first run made the warm gradebook
+            warm.append(t)
+    return fresh[1:], warm
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--assignment", default="01_divergences")
-    p.add_argument("--students", type=int, default=40)
+    p.add_argument("--students", type=int, default=20)
     p.add_argument("--timeout", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=3, help="runs of the one-submission timing")
+    p.add_argument("--per-student", action="store_true", help="also time nbgrader autograde per student (slow)")
     p.add_argument("--skip-nbgrader", action="store_true", help="only time tnn-course grade")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="tnn-bench-grading-"))
@@ -116,28 +161,40 @@ def main(argv=None) -> int:
         subs = work / "submitted"
         students = synthetic_class(args.assignment, args.students, subs)
         n = len(students)
-        print(f"{n} submissions of {args.assignment} (machine: {os.cpu_count()} cores)")
-        rows = []
+        print(f"{n} submissions of {args.assignment} (machine: {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f} at the start)")
+        rows, nb_scores = [], {}
         if not args.skip_nbgrader:
-            t_nb, s_nb = per_student_nbgrader(args.assignment, students, subs, work, args.timeout)
-            rows.append(("nbgrader autograde per student", t_nb))
+            t_cls, nb_scores["nbgrader autograde for the class"] = class_nbgrader(args.assignment, students, subs, work,
+                                                                                  args.timeout)
+            rows.append(("nbgrader autograde (the class)", t_cls))
+            if args.per_student:
+                t_nb, nb_scores["nbgrader autograde per student"] = per_student_nbgrader(
+                    args.assignment, students, subs, work, args.timeout)
+                rows.append(("nbgrader autograde per student", t_nb))
         t1, out1 = ours(args.assignment, subs, work, 1, args.timeout)
         t2, out2 = ours(args.assignment, subs, work, 2, args.timeout)
         rows += [("tnn-course grade --workers 1", t1), ("tnn-course grade --workers 2", t2)]
         base = rows[0][1]
-        print(f"{'method':34s} {'total s':>8s} {'s/submission':>13s} {'speedup':>8s}")
+        print(f"{'method':34s} {'total s':>8s} {'s/submission':>13s} {'vs ' + rows[0][0][:24]:>28s}")
         for name, t in rows:
-            print(f"{name:34s} {t:8.1f} {t / n:13.2f} {base / t:7.2f}x")
+            print(f"{name:34s} {t:8.1f} {t / n:13.2f} {base / t:27.2f}x")
         s1, s2 = csv_scores(out1 / "grades.csv"), csv_scores(out2 / "grades.csv")
         same12 = (out1 / "grades.csv").read_text() == (out2 / "grades.csv").read_text()
         print(f"workers 1 vs 2: grades.csv identical: {same12}")
         ok = same12 and s1 == s2
-        if not args.skip_nbgrader:
+        for label, s_nb in nb_scores.items():
             differ = {s: (s_nb[s], s1.get(s)) for s in students if s_nb[s] != s1.get(s)}
-            print(f"nbgrader vs tnn-course: scores identical for {n - len(differ)} of {n} students"
+            print(f"{label} vs tnn-course: scores identical for {n - len(differ)} of {n} students"
                   + (f"; differ: {differ}" if differ else ""))
             ok = ok and not differ
         print("identical scores: " + ("yes" if ok else "NO"))
+        if args.rounds:
+            fresh, warm = one_submission(args.assignment, work, args.timeout, args.rounds)
+            print(f"one submission, tnn-course grade wall s: fresh gradebook median {statistics.median(fresh):.2f} "
+                  f"({', '.join(f'{t:.2f}' for t in fresh)}); gradebook that has the assignment median "
+                  f"{statistics.median(warm):.2f} ({', '.join(f'{t:.2f}' for t in warm)})")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         return 0 if ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,13 @@ a graded submission goes in through nbgrader's ``SaveAutoGrades``, from the auto
 notebook whose test cells carry the grader's outputs, so formgrader, ``nbgrader export``
 and manual grading see what nbgrader itself would have written.
 
-Two things make this fast without changing what is written:
+During a run, graded submissions go in through :class:`Writer`: what is waiting, in one
+transaction, with the rows ``SaveAutoGrades`` writes (tests/test_gradebook_writer.py
+compares every row); :func:`record` (``SaveAutoGrades`` itself) is its fallback and what the
+end-of-run repair uses. The source is synced only when its checksum changed
+(:func:`sync_if_changed`).
+
+Two things make the nbgrader path fast without changing what is written:
 
 * SQLite runs in WAL mode with ``synchronous=NORMAL``: ``SaveAutoGrades`` commits once per
   cell, and each commit no longer waits for the disk. A commit survives a crash of the
@@ -17,6 +23,7 @@ Two things make this fast without changing what is written:
 """
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -112,6 +119,291 @@ def _record(result, autograded_path, db_url, timestamp, config) -> None:
         nb = nbformat.read(str(autograded_path(name)), as_version=4)
         resources = {"nbgrader": {"db_url": db_url, "assignment": aid, "notebook": name, "student": student}}
         SaveAutoGrades(config=config).preprocess(nb, resources)
+
+
+SYNC_TABLE = "tnn_source_sync"   # assignment -> checksum of the source last recorded (our table)
+
+
+def source_checksum(notebooks) -> str:
+    """A checksum of an assignment's source notebooks (names and bytes) and nbgrader's version."""
+    import hashlib
+
+    import nbgrader
+    h = hashlib.sha256(f"nbgrader {nbgrader.__version__}".encode())
+    for path in sorted(notebooks, key=lambda p: p.name):
+        h.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _sync_table():
+    from sqlalchemy import Column, MetaData, String, Table
+    return Table(SYNC_TABLE, MetaData(), Column("assignment", String(128), primary_key=True),
+                 Column("checksum", String(64), nullable=False))
+
+
+def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
+    """:func:`sync_gradebook`, unless the gradebook says it recorded this very source already
+    (the checksum in its ``tnn_source_sync`` table, and every notebook of the assignment
+    present). Returns whether it synced. Running nbgrader's preprocessors and ``SaveCells``
+    over an unchanged source rewrites the same rows: a grading of one submission spent a
+    second on it."""
+    from sqlalchemy import select
+
+    from autograder.course import source_notebooks
+    notebooks = source_notebooks(root, aid)
+    want = source_checksum(notebooks)
+    table = _sync_table()
+    with open_gradebook(db_url) as gb:
+        table.create(gb.engine, checkfirst=True)
+        with gb.engine.connect() as conn:
+            have = conn.execute(select(table.c.checksum).where(table.c.assignment == aid)).scalar()
+        if have == want:
+            from nbgrader.api import MissingEntry
+            try:
+                names = {nb.name for nb in gb.find_assignment(aid).notebooks}
+            except MissingEntry:
+                names = set()
+            if {p.stem for p in notebooks} <= names:
+                return False
+    sync_assignment(root, aid, db_url, config, notebooks)
+    with open_gradebook(db_url) as gb, gb.engine.begin() as conn:
+        conn.execute(table.delete().where(table.c.assignment == aid))
+        conn.execute(table.insert().values(assignment=aid, checksum=want))
+    return True
+
+
+# ----------------------------------------------------------------------------------------
+# the bulk writer: many submissions, one gradebook connection, one transaction per batch
+# ----------------------------------------------------------------------------------------
+class Writer:
+    """Records graded submissions in batches, with the rows :func:`record` writes.
+
+    :func:`record` opens nbgrader's ``Gradebook`` (an engine, a connection, the schema
+    check) and ``SaveAutoGrades`` opens another, then commits once per cell: 150 ms a
+    submission into PostgreSQL. A ``Writer`` keeps one ``Gradebook`` for its lifetime and
+    writes a batch of submissions in one transaction: nbgrader's own
+    ``update_or_create_student`` / ``update_or_create_submission`` (their commits become
+    flushes inside the batch), then, cell by cell of each autograded notebook, what
+    ``SaveAutoGrades`` sets: ``auto_score`` from nbgrader's ``determine_grade``,
+    ``needs_manual_grade`` from the manual score, ``auto_comment`` from the checksum.
+
+    A batch that fails is rolled back whole and its submissions recorded one by one with
+    :func:`record` (nbgrader's own path); :meth:`write` returns those that still failed,
+    with why. Nothing is half-written: a crash inside a batch loses only uncommitted rows,
+    which the run's end (:func:`check` / :func:`repair`) or a rerun writes again."""
+
+    def __init__(self, db_url: str, config=None):
+        prepare()
+        self.db_url, self.config = db_url, config
+        self.batch_errors: list[str] = []     # why batches fell back to one submission at a time
+        self.gb = open_gradebook(db_url)
+
+    def close(self) -> None:
+        if self.gb is not None:
+            self.gb.close()
+            self.gb = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def write(self, items) -> list:
+        """Record `items`, each ``(result, autograded_path, timestamp)`` as :func:`record`
+        takes them, in one transaction. Returns ``[(result, error)]`` for those that could not
+        be recorded even one by one (empty when all were)."""
+        from sqlalchemy.exc import SAWarning
+        items = list(items)
+        if not items:
+            return []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            try:
+                self._write_batch(items)
+                return []
+            except Exception as err:  # noqa: BLE001 - the batch is rolled back whole; one by one below
+                self.batch_errors.append(f"{type(err).__name__}: {err}")
+                self._reset()
+            failed = []
+            for result, path, stamp in items:
+                try:
+                    record(result, path, self.db_url, stamp, self.config)
+                except Exception as err:  # noqa: BLE001 - reported to the caller
+                    failed.append((result, f"{type(err).__name__}: {err}"))
+            return failed
+
+    def _reset(self) -> None:
+        try:
+            self.gb.db.rollback()
+        except Exception:  # noqa: BLE001 - a broken connection: start a new gradebook
+            try:
+                self.gb.close()
+            finally:
+                self.gb = open_gradebook(self.db_url)
+
+    def _write_batch(self, items) -> None:
+        """The batch in one transaction: three queries read what exists (students,
+        assignments, submissions with their rows), then nbgrader's objects are made and
+        changed as ``update_or_create_student``, ``update_or_create_submission``
+        (``add_submission``) and ``SaveAutoGrades`` do, and one flush writes them all."""
+        from nbgrader import utils
+        from nbgrader.api import Assignment, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+        from sqlalchemy.orm import selectinload
+        db = self.gb.db
+        ids = sorted({r["student"] for r, _, _ in items})
+        with db.no_autoflush:
+            students = {s.id: s for s in db.query(Student).filter(Student.id.in_(ids))}
+            aids = sorted({r["assignment"] for r, _, _ in items})
+            assignments = {a.name: a for a in db.query(Assignment).filter(Assignment.name.in_(aids))}
+            for aid in aids:
+                if aid not in assignments:
+                    raise MissingEntry(f"No such assignment: {aid}")
+            subs = {}
+            for sub in db.query(SubmittedAssignment).filter(
+                    SubmittedAssignment.assignment_id.in_([a.id for a in assignments.values()]),
+                    SubmittedAssignment.student_id.in_(ids)).options(
+                    selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades),
+                    selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.comments)):
+                subs[(sub.assignment_id, sub.student_id)] = sub
+            cells = {}       # cell id -> name, for every notebook of the batch's assignments
+            for a in assignments.values():
+                for nb in a.notebooks:
+                    for c in list(nb.grade_cells) + list(nb.solution_cells) + list(nb.task_cells):
+                        cells[c.id] = c.name
+            for result, path, stamp in items:
+                sid, a = result["student"], assignments[result["assignment"]]
+                if sid not in students:                              # update_or_create_student
+                    students[sid] = Student(id=sid)
+                    db.add(students[sid])
+                sub = subs.get((a.id, sid))
+                if sub is None:                                      # add_submission
+                    sub = subs[(a.id, sid)] = _new_submission(a, students[sid], stamp)
+                    db.add(sub)
+                elif stamp:                                          # update_or_create_submission
+                    sub.timestamp = utils.parse_utc(stamp)
+                self._write_notebooks(result, path, sub, cells)
+        db.commit()
+
+    @staticmethod
+    def _write_notebooks(result: dict, autograded, sub, cells: dict) -> None:
+        from nbgrader.api import MissingEntry
+        student, aid = result["student"], result["assignment"]
+        by_name = {snb.notebook.name: snb for snb in sub.notebooks}
+        for name, nbres in result["notebooks"].items():
+            snb = by_name.get(name)
+            if snb is None:       # nbgrader's find_submission_notebook raises the same
+                raise MissingEntry(f"No such submitted notebook: {name}/{aid} for {student}")
+            if nbres["state"] != "graded":
+                for grade in snb.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+                continue
+            nb = _read_notebook(autograded(name))
+            _save_autogrades({cells[g.cell_id]: g for g in snb.grades}, {cells[c.cell_id]: c for c in snb.comments},
+                             nb, name, aid, student)
+
+
+def _read_notebook(path):
+    """An autograded notebook (the grader wrote it: nbformat 4) as ``nbformat.read`` gives
+    it, without the schema validation that costs a third of a submission's write; another
+    version goes through ``nbformat.read``."""
+    import nbformat
+    import nbformat.v4
+    text = open(path, encoding="utf-8").read()
+    nb = nbformat.v4.reads(text)          # nbformat's own reader of version 4, lines rejoined
+    return nb if nb.get("nbformat") == 4 else nbformat.reads(text, as_version=4)
+
+
+def _new_submission(assignment, student, stamp):
+    """nbgrader's ``Gradebook.add_submission``: the submission and the rows of every cell."""
+    from nbgrader import utils
+    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
+    kwargs = {"timestamp": utils.parse_utc(stamp)} if stamp else {}
+    submission = SubmittedAssignment(assignment=assignment, student=student, **kwargs)
+    for notebook in assignment.notebooks:
+        nb = SubmittedNotebook(notebook=notebook, assignment=submission)
+        for grade_cell in notebook.grade_cells:
+            Grade(cell_id=grade_cell.id, notebook=nb)
+        for solution_cell in notebook.solution_cells:
+            Comment(cell_id=solution_cell.id, notebook=nb)
+        for task_cell in notebook.task_cells:
+            Comment(cell_id=task_cell.id, notebook=nb)
+            Grade(cell_id=task_cell.id, notebook=nb)
+    return submission
+
+
+BATCH = 64   # submissions per transaction at most (what is waiting is written at once)
+
+
+def batches(q, most: int = BATCH):
+    """Lists of the items of the queue `q` until a ``None`` item: each list what is waiting
+    (blocking for the first, at most `most`)."""
+    import queue as _queue
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        batch = [item]
+        while len(batch) < most:
+            try:
+                item = q.get_nowait()
+            except _queue.Empty:
+                break
+            if item is None:
+                yield batch
+                return
+            batch.append(item)
+        yield batch
+
+
+class LazyWriter:
+    """A :class:`Writer` opened on first use and reopened after a failure to open; a
+    gradebook that cannot be opened makes :meth:`write` raise (the caller's end-of-run
+    comparison records what is missing)."""
+
+    def __init__(self, db_url: str, config):
+        self.db_url, self.config, self.writer = db_url, config, None
+
+    def write(self, items) -> list:
+        if self.writer is None:
+            self.writer = Writer(self.db_url, self.config)
+        return self.writer.write(items)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+_LOG = logging.getLogger("traitlets")   # where SaveAutoGrades's own log goes
+
+
+def _save_autogrades(grades: dict, comments: dict, nb, notebook: str, aid: str, student: str) -> None:
+    """What nbgrader's ``SaveAutoGrades.preprocess_cell`` does to each cell of `nb`, on the
+    rows of one submitted notebook (`grades`, `comments`: by cell name; found once, not one
+    query per cell)."""
+    from nbgrader import utils
+    from nbgrader.api import MissingEntry
+
+    def find(rows, kind, gid):
+        row = rows.get(gid)
+        if row is None:   # SaveAutoGrades's find_grade / find_comment raise the same
+            raise MissingEntry(f"No such {kind}: {gid} in {notebook}/{aid} for {student}")
+        return row
+
+    for cell in nb.cells:
+        if utils.is_grade(cell):
+            grade = find(grades, "grade", cell.metadata["nbgrader"]["grade_id"])
+            grade.auto_score, _ = utils.determine_grade(cell, _LOG)
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        if utils.is_solution(cell) or utils.is_task(cell):
+            comment = find(comments, "comment", cell.metadata["nbgrader"]["grade_id"])
+            if cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell) and \
+                    not utils.is_task(cell):
+                comment.auto_comment = "No response."
+            else:
+                comment.auto_comment = None
 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
 from autograder.defaults import GRADER_VERSION
-from autograder.gradebook.writer import sync_gradebook
+from autograder.gradebook.writer import sync_gradebook, sync_if_changed
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of
@@ -231,6 +231,22 @@ def result_path(out: Path, student: str, aid: str) -> Path:
 
 def autograded_path(out: Path, student: str, aid: str, notebook: str) -> Path:
     return out / "autograded" / student / aid / f"{notebook}.ipynb"
+
+
+def _autograded_of(out: Path, result: dict):
+    return lambda name: autograded_path(out, result["student"], result["assignment"], name)
+
+
+def record_many(items, out: Path, db_url: str, config) -> None:
+    """Record `items`, ``(result, timestamp)``, in one transaction
+    (:class:`~autograder.gradebook.writer.Writer`); what fails is compared and repaired at the
+    end of the run."""
+    from autograder.gradebook.writer import Writer
+    try:
+        with Writer(db_url, config) as w:
+            w.write([(r, _autograded_of(out, r), stamp) for r, stamp in items])
+    except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+        pass
 
 
 def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
@@ -484,14 +500,11 @@ def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config
     new: recording again is idempotent); returns each assignment's layouts."""
     layouts = {}
     for aid in sorted({t.assignment for t in tasks}):
-        sync_gradebook(root, aid, db_url, config)
+        sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
         layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
     out.mkdir(parents=True, exist_ok=True)
-    for t, prev in kept:
-        try:
-            record_in_gradebook(prev, out, db_url, t.timestamp, config)
-        except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
-            pass
+    if kept:   # the gradebook may be new: record the kept results again (idempotent)
+        record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
     return layouts
 
 
@@ -524,35 +537,44 @@ class ResultWriter:
             raise self.failure[0]
 
     def _drain(self) -> None:
-        while True:
-            item = self.pending.get()
-            if item is None:
-                return
-            try:
-                self.write(*item)
-            except BaseException as err:  # noqa: BLE001 - reported after the run
-                self.failure.append(err)
+        """What is waiting goes into the gradebook in one transaction
+        (:class:`~autograder.gradebook.writer.Writer`), then each result's files."""
+        from autograder.gradebook.writer import LazyWriter, batches
+        book = LazyWriter(self.db_url, self.config)
+        try:
+            for batch in batches(self.pending):
+                try:
+                    self.write(batch, book)
+                except BaseException as err:  # noqa: BLE001 - reported after the run
+                    self.failure.append(err)
+        finally:
+            book.close()
 
     def finish(self, task: Task, result: dict) -> None:
         self.pending.put((task, result))
 
-    def write(self, task: Task, result: dict) -> None:
+    def write(self, batch: list, book) -> None:
+        """`batch`: ``[(task, result)]``. The autograded notebooks, the gradebook (one
+        transaction), then per result its feedback and its result file, last: it is what a
+        rerun trusts."""
         out = self.out
-        result["fingerprint"] = task.fingerprint
-        result["timestamp"] = task.timestamp
-        for name, nbres in result["notebooks"].items():
-            text = nbres.pop("autograded", None)
-            if text is not None:
-                _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
+        for task, result in batch:
+            result["fingerprint"] = task.fingerprint
+            result["timestamp"] = task.timestamp
+            for name, nbres in result["notebooks"].items():
+                text = nbres.pop("autograded", None)
+                if text is not None:
+                    _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
         try:
-            record_in_gradebook(result, out, self.db_url, task.timestamp, self.config)
+            book.write([(r, _autograded_of(out, r), t.timestamp) for t, r in batch])
         except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
             pass
-        write_feedback(out, result)
-        # the result file last: it is what a rerun trusts
-        _atomic_write(result_path(out, task.student, task.assignment), json.dumps(result, indent=1, sort_keys=True))
-        self.results[(task.student, task.assignment)] = result
-        self.bar.update(1)
+        for task, result in batch:
+            write_feedback(out, result)
+            _atomic_write(result_path(out, task.student, task.assignment),
+                          json.dumps(result, indent=1, sort_keys=True))
+            self.results[(task.student, task.assignment)] = result
+            self.bar.update(1)
 
     def crashed(self, task: Task, why: str) -> None:
         msg = f"{why}; ask your instructor to look at it"

@@ -297,10 +297,22 @@ def _token_id(tok: str) -> int:
 
 def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
     """The (stable, 64-bit) hash of every K-gram of `tokens`."""
-    n = len(tokens) - k + 1
+    if len(tokens) - k + 1 <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    return _rolling_hashes(_token_ids(tokens), k)
+
+
+def _token_ids(tokens) -> np.ndarray:
+    get = _TOKEN_IDS.get
+    return np.array([get(t) or _token_id(t) for t in tokens], dtype=np.uint64)
+
+
+def _rolling_hashes(ids: np.ndarray, k: int = K) -> np.ndarray:
+    """The hash of each run of `k` consecutive token ids: a polynomial of the ids, then one
+    64-bit mixer (the one place it is written)."""
+    n = len(ids) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
-    ids = np.array([_token_id(t) for t in tokens], dtype=np.uint64)
     h = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(k):
@@ -345,16 +357,10 @@ def fingerprint_many(sources) -> list:
     lengths = np.array([len(st) for _, st in streams], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)])
     total = int(starts[-1])
-    ids = np.array([_token_id(t[0]) for _, st in streams for t in st], dtype=np.uint64)
+    get = _TOKEN_IDS.get
+    ids = np.array([get(t[0]) or _token_id(t[0]) for _, st in streams for t in st], dtype=np.uint64)
     n = total - K + 1
-    hashes = np.zeros(max(n, 0), dtype=np.uint64)
-    if n > 0:
-        with np.errstate(over="ignore"):
-            for j in range(K):
-                hashes = hashes * _MULT + ids[j:j + n]
-            hashes ^= hashes >> np.uint64(29)
-            hashes *= np.uint64(0xBF58476D1CE4E5B9)
-            hashes ^= hashes >> np.uint64(32)
+    hashes = _rolling_hashes(ids, K)
     # K-gram q belongs to document d when starts[d] <= q <= starts[d + 1] - K
     doc_of = np.repeat(np.arange(len(streams)), lengths)[:max(n, 0)]
     picked = np.zeros(0, dtype=np.int64)
@@ -363,7 +369,9 @@ def fingerprint_many(sources) -> list:
         inside = first + W - 1 + K - 1 < starts[doc_of[first] + 1]      # the window's last K-gram fits
         win = np.lib.stride_tricks.sliding_window_view(hashes, W)
         pos = first + (W - 1 - np.argmin(win[:, ::-1], axis=1))
-        picked = np.unique(pos[inside])
+        picked = pos[inside]          # non-decreasing: a window's rightmost minimum never moves left
+        if len(picked):
+            picked = picked[np.concatenate(([True], picked[1:] != picked[:-1]))]
     out = []
     for d, (src, stream) in enumerate(streams):
         a, m = int(starts[d]), int(lengths[d]) - K + 1
@@ -486,13 +494,23 @@ class Match:
     evidence: str = "rare in the class"   # or why a common copy of a source is listed (rule 5)
 
 
+_K_RANGE = np.arange(K)
+
+
 def _covered(doc: Doc, weights: dict) -> np.ndarray:
     """Each token's weight: the largest rarity weight of the shared fingerprints covering
     it (0 for given code, separators and code not shared)."""
     out = np.zeros(len(doc.tokens))
+    pos, wts = [], []
+    prints = doc.prints
     for h, wt in weights.items():
-        for p in doc.prints.get(h, ()):
-            np.maximum(out[p:p + K], wt, out=out[p:p + K])
+        ps = prints.get(h)
+        if ps:
+            pos += ps
+            wts += [wt] * len(ps)
+    if pos:       # every K-gram's K tokens at once: the largest weight covering each token
+        idx = (np.asarray(pos, dtype=np.int64)[:, None] + _K_RANGE).ravel()
+        np.maximum.at(out, idx, np.repeat(np.asarray(wts, dtype=float), K))
     if doc.given is not None:
         out[doc.given] = 0.0
     out[doc.separators] = 0.0
@@ -523,6 +541,22 @@ def _marks(doc: Doc, mask: np.ndarray) -> list:
 
 def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None,
                      passed=None) -> list[Match]:
+    """:func:`_compare_exercise` with the cyclic garbage collector paused: the tokens, spans
+    and dictionaries made here are hundreds of thousands of small objects without cycles
+    (freed as usual by their reference counts), which made the collector run its full passes
+    over and over: a fifth of the CPU time (bench/similarity.py)."""
+    import gc
+    if not gc.isenabled():
+        return _compare_exercise(aid, exercise, answers, sources, given_texts, stats, passed)
+    gc.disable()
+    try:
+        return _compare_exercise(aid, exercise, answers, sources, given_texts, stats, passed)
+    finally:
+        gc.enable()
+
+
+def _compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, given_texts, stats=None,
+                      passed=None) -> list[Match]:
     """Flagged matches of one exercise: `answers` {student: source}, `sources` {(kind, name):
     source}. See the module docstring. `stats`, a dict, gets the counts of fingerprints
     indexed and of the pairs of students examined; `passed`, the students whose answer
