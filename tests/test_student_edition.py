@@ -518,3 +518,18 @@ def test_recorded_arrays_are_packed_and_large_draws_stored_as_recipes():
     assert len(blobs) == 2     # one per dtype
     back = unpack(blobs, index)
     assert all(np.array_equal(back[k], v) for k, v in {"a": small, "b": np.arange(3), "c": normal}.items())
+
+
+def test_recorded_data_are_small(edition):
+    """The recorded data per assignment (JSON + .npz, as EDITION.json says and as on disk):
+    measured at 20–90 kB for most assignments, about 2.1 MB for 04 (two orthogonal 400×300
+    matrices of its test cell, which no recipe reproduces) and 2.8 MB for 07 (the layers'
+    calls of every train_epoch/evaluate misconception); a cap that fails if they grow."""
+    folder, _ = edition
+    info = json.loads((folder / "EDITION.json").read_text(encoding="utf-8"))
+    sizes = {r["assignment"]: r["bytes"] for r in info["recorded"]}
+    on_disk = {a: sum((folder / "tnn_lib" / "recorded" / f"{a}.{x}").stat().st_size for x in ("json", "npz"))
+               for a in sizes}
+    assert sizes == on_disk
+    assert max(sizes.values()) < 3_000_000 and sum(sizes.values()) < 6_000_000, sizes
+    assert sorted(a for a, b in sizes.items() if b > 200_000) == ["04_initialization", "07_training"], sizes
