@@ -2,6 +2,10 @@
 misconception and message: ``python edition_messages.py LIST.json`` with the package to use
 first on PYTHONPATH (the repository's, or a student edition's). LIST.json: [[key, path], ...].
 
+Each notebook starts as a `tnn-course check` of its own process would: nothing registered by
+an earlier notebook's checks (in the edition, a passing check registers the student's function
+for the lessons and widgets: a notebook of 00 must not lend its numerical_gradient to 03).
+
 The student's process runs the cells grading would run (its answers and the lesson cells they
 need), then the test cells with grading's own evaluation, as ``tnn-course check`` does.
 """
@@ -16,6 +20,12 @@ def messages(path: str) -> list:
     from autograder.evaluation.testcells import LocalStudent, cells_to_run, evaluate_tests, setup_cells
     from autograder.outcomes.cells import is_answer_cell, is_test_cell, nbgrader_meta, safe_lines, visible_source
     from autograder.evaluation.submission import load_notebook
+    try:
+        from tnn_lib import student as registry
+        registry.forget()
+        registry._MISSING.clear()
+    except ImportError:
+        pass
     nb, _, message = load_notebook(path)
     if nb is None:
         return [["invalid", message]]

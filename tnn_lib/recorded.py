@@ -82,11 +82,44 @@ def _function_id(f) -> str:
     """A function by its name and where it is defined (a test cell's lambda: its line), not
     by its module, which differs between the release's run and the student's."""
     code = getattr(f, "__code__", None)
-    where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None and code.co_filename.startswith("<") else ""
+    where = f"cell:{code.co_firstlineno}" if _in_a_cell(code) else ""
     bound = getattr(f, "__defaults__", None)   # lambda v, j=j: … in a loop: one function per j
     extra = f"({', '.join(repr(d) for d in bound)})" if bound and all(
         isinstance(d, (int, float, str, bool)) for d in bound) else ""
-    return f"{getattr(f, '__qualname__', type(f).__name__)}@{where}{extra}"
+    return f"{getattr(f, '__qualname__', type(f).__name__)}@{where}{extra}{_reads(f)}"
+
+
+def _in_a_cell(code) -> bool:
+    """Whether `code` was compiled from a notebook cell: ``<test>`` when the checks run the
+    test cells (release, grading, ``tnn-course check``), a file of ipykernel's (JupyterLab) or
+    ``<ipython-input-…>``: the same function is the same in all of them."""
+    import re
+    name = getattr(code, "co_filename", "") or ""
+    return name.startswith("<") or bool(re.search(r"ipykernel_\d+", name))
+
+
+def _reads(f) -> str:
+    """The plain values (numbers, text, None) a test cell's function reads from its cell or
+    its closure, as ``[name=value, …]``: ``lambda v: … inverted=inverted`` in a loop over
+    ``inverted`` is one function per value (not one function whose first call is replayed
+    for all)."""
+    code = getattr(f, "__code__", None)
+    if code is None or not _in_a_cell(code):
+        return ""
+    plain = (bool, int, float, str, type(None))
+    seen = {}
+    for name, cell in zip(code.co_freevars, getattr(f, "__closure__", None) or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, plain):
+            seen[name] = v
+    g = getattr(f, "__globals__", {}) or {}
+    for name in code.co_names:
+        if name in g and isinstance(g[name], plain) and not name.startswith("__"):
+            seen.setdefault(name, g[name])
+    return "[" + ", ".join(f"{k}={v!r}" for k, v in sorted(seen.items())) + "]" if seen else ""
 
 
 def _jsonable(state):
@@ -119,11 +152,25 @@ def decode(j, arrays):
         g = np.random.default_rng()
         g.bit_generator.state = j["generator"]
         return g
+    if "draw" in j:
+        return draw(j["draw"])
     if "function" in j:
         return Recorded("function", j["function"])
     if "object" in j:
         return Recorded(j["object"], decode(j["state"], arrays))
     raise ValueError(f"unknown record {sorted(j)}")
+
+
+def draw(recipe: dict, scale: bool = True):
+    """A recorded result that was ``scale ·`` the first draw (``recipe["method"]``:
+    ``standard_normal`` or ``random``) of a Generator in the recorded state (``shift +
+    scale · draw`` when it has a shift: ``Generator.uniform``): drawn again."""
+    g = np.random.default_rng()
+    g.bit_generator.state = recipe["generator"]
+    d = getattr(g, recipe["method"])(tuple(recipe["shape"]))
+    if not scale:
+        return d
+    return recipe["shift"] + recipe["scale"] * d if "shift" in recipe else d * recipe["scale"]
 
 
 def _key(k):
@@ -245,6 +292,21 @@ def _mutable(v) -> bool:
 # ----------------------------------------------------------------------------------------
 # the store
 # ----------------------------------------------------------------------------------------
+def unpack(members: dict, packed: dict | None) -> dict:
+    """The recorded arrays by key: slices of the per-dtype blobs (``packed``: ``{key: [blob,
+    offset, shape]}``, written by ``autograder.release.record.pack``), or the members
+    themselves when the data were not packed."""
+    if packed is None:
+        return members
+    out = {}
+    for key, (blob, offset, shape) in packed.items():
+        size = int(np.prod(shape, dtype=np.int64))
+        a = members[blob][offset:offset + size].reshape(shape)
+        a.flags.writeable = False
+        out[key] = a
+    return out
+
+
 class Store:
     """Every assignment's records of this edition (loaded on first use)."""
 
@@ -260,7 +322,7 @@ class Store:
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             meta = json.loads(path.read_text(encoding="utf-8"))
             with np.load(path.with_suffix(".npz"), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                arrays = unpack({k: z[k] for k in z.files}, meta.get("packed"))
             for rec in meta.get("calls", []):
                 self._calls.setdefault(rec["name"], []).append((rec, arrays))
             for name, cases in meta.get("checks", {}).items():

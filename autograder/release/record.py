@@ -64,8 +64,13 @@ class Recorder:
     (through any alias), with their arguments (in signature order), result and the arguments'
     state after the call."""
 
-    def __init__(self, targets: dict, enc: _DedupEncoder, skip: set | None = None):
+    def __init__(self, targets: dict, enc: _DedupEncoder, skip: set | None = None, transparent=()):
         self.targets, self.enc, self.skip = targets, enc, skip or set()
+        # recorded, but the calls they make are recorded too: the notebook's own exercises,
+        # whose edition calls run the student's function (which may call stubs) rather than
+        # replaying; any other recorded call is replayed whole, so its inner calls never
+        # happen in the edition and are not recorded
+        self.transparent = set(transparent)
         self.calls: list[dict] = []
         self.keys: set[str] = set()
         self._stack: list = []
@@ -79,6 +84,8 @@ class Recorder:
     def _global(self, frame, event, arg):
         if event != "call" or frame.f_code not in self.targets:
             return None
+        if any(not c["transparent"] for c in self._stack):   # inside a call replayed whole
+            return None
         name = self.targets[frame.f_code]
         if name in self.skip or frame.f_code.co_kwonlyargcount or frame.f_code.co_flags & inspect.CO_VARKEYWORDS:
             return None
@@ -89,7 +96,8 @@ class Recorder:
             before = [self.enc.encode(a) for a in args]
         except Unrecordable:
             return None
-        self._stack.append({"frame": frame, "name": name, "args": args, "before": before, "raised": None})
+        self._stack.append({"frame": frame, "name": name, "args": args, "before": before, "raised": None,
+                            "transparent": name in self.transparent})
         frame.f_trace_lines = False
         return self._local
 
@@ -211,32 +219,44 @@ def _quiet():
         yield
 
 
-def _run_test_cells(root: Path, aid: str, rec: Recorder, with_references: bool) -> None:
-    """Run the released notebook's visible test cells (check switched off) under `rec`."""
+def _run_test_cells(root: Path, aid: str, rec: Recorder, with_references: bool, variant=None) -> None:
+    """Run the released notebook's visible test cells (check switched off) under `rec`:
+    with the solution's answers, or the references as the answers (`with_references`), or
+    with the solution's answers but exercise ``variant[0]``'s answer being the function
+    ``variant[1]`` (a misconception's: a student with that mistake makes its calls).
+    ``with_references="others"``: the cell's own exercise is the solution's, every other
+    answer the reference (a student whose other answers call the tnn_lib reference)."""
     import matplotlib.pyplot as plt
     import autograder.checks as checks
     from autograder.catalogue import all_exercises
     from autograder.evaluation.testcells import setup_cells, strip_magics
+    from autograder.outcomes.cells import exercise_of
     cells = _cells(root / "notebooks" / aid / f"{aid}.ipynb")
     answers = _solution_answers(root, aid)
     lesson = ["".join(c["source"]) for c in cells
               if c.get("cell_type") == "code" and not _is_test(c) and not _meta(c).get("solution")]
-    tests = ["".join(c["source"]) for c in cells if _is_test(c)]
+    tests = [(_meta(c).get("grade_id", ""), "".join(c["source"])) for c in cells if _is_test(c)]
     known = all_exercises()
     saved = checks.check
     checks.check = lambda *a, **k: checks.Passed()
     try:
-        for src in tests:
+        for tid, src in tests:
             ns = {"__name__": "__record__"}
+            mine = exercise_of(tid, list(answers))
             with _quiet():
                 try:
-                    for s in setup_cells(lesson, [src], list(answers)):
-                        exec(compile(strip_magics(s), "<setup>", "exec"), ns)  # noqa: S102 - the course's cells
+                    with rec:   # a lesson cell's calls (07's digits, standardized by 06's standardize)
+                        for s in setup_cells(lesson, [src], list(answers)):
+                            exec(compile(strip_magics(s), "<setup>", "exec"), ns)  # noqa: S102 - the course's cells
                     for gid, a in answers.items():
-                        if with_references and gid in known:
+                        if with_references and gid in known and not (with_references == "others" and gid == mine):
                             ns[gid] = known[gid].reference
                         else:
                             exec(compile(strip_magics(a), "<answer>", "exec"), ns)  # noqa: S102
+                    if variant is not None:
+                        if not re.search(rf"\b{re.escape(variant[0])}\b", src):
+                            continue   # the cell does not call it
+                        ns[variant[0]] = variant[1]
                 except Exception:  # noqa: BLE001 - a lesson cell the edition cannot run: nothing to record
                     continue
                 with rec:
@@ -270,6 +290,7 @@ def record_assignment(root: Path, aid: str, stubbed: dict[str, set[str]]) -> tup
                 seen.add(k)
                 calls.append(c)
 
+    solved = _solutions_on_references(root, aid)
     for name in COURSE[aid]:
         if name not in stub_names and not _is_stubbed_class(name, stubbed):
             continue
@@ -287,20 +308,34 @@ def record_assignment(root: Path, aid: str, stubbed: dict[str, set[str]]) -> tup
         for kw in cases:
             args = dict(kw)
             seed, case, _ = args.pop("seed", 0), args.pop("case", None), args.pop("tol", None)
-            rec = Recorder(code_names, enc, skip={name})
+            rec = Recorder(code_names, enc, skip={name}, transparent=set(COURSE[aid]) - {name})
             with _quiet(), rec:
                 inputs = ex.make_inputs(np.random.default_rng(seed), case=case, **args)
                 who = {"reference": _outcome(ex, ex.reference, inputs, enc)}
                 for m in misconceptions_for(name):
                     who[m.id] = _outcome(ex, m.impl, inputs, enc)
+                if name in solved:   # the calls of a student's answer whose other answers call the references
+                    _outcome(ex, solved[name], inputs, enc)
             out[case_key(kw)] = who
             keep(rec)
         checks_out[name] = out
-    for with_refs in (False, True):
-        rec = Recorder(code_names, enc)
+    own = set(COURSE[aid])
+    for with_refs in (False, True, "others"):   # "others": the cell's exercise answered, the rest the references
+        rec = Recorder(code_names, enc, transparent=own)
         _run_test_cells(root, aid, rec, with_refs)
         keep(rec)
+    for name in COURSE[aid]:   # the calls a test cell's own code makes through a student's mistake
+        for m in misconceptions_for(name):
+            if m.impl is not None:
+                rec = Recorder(code_names, enc, transparent=own)
+                _run_test_cells(root, aid, rec, False, variant=(name, m.impl))
+                keep(rec)
     meta = {"assignment": aid, "checks": checks_out, "calls": calls}
+    for c in calls:
+        c["result"] = _as_draws(c["result"], c["args"], arrays)
+    used: set = set()
+    _arrays_used(meta, used)
+    arrays = {k: a for k, a in arrays.items() if k in used}
     return meta, arrays, {"cases": sum(len(v) for v in checks_out.values()), "calls": len(calls)}
 
 
@@ -313,8 +348,112 @@ def write_recorded(dest: Path, root: Path, aid: str, stubbed: dict[str, set[str]
     meta, arrays, counts = record_assignment(root, aid, stubbed)
     dest.mkdir(parents=True, exist_ok=True)
     jpath, zpath = dest / f"{aid}.json", dest / f"{aid}.npz"
+    blobs, meta["packed"] = pack(arrays)
     jpath.write_text(json.dumps(meta, sort_keys=True, separators=(",", ":")), encoding="utf-8")
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **blobs)
     zpath.write_bytes(buf.getvalue())
     return {"assignment": aid, "bytes": jpath.stat().st_size + zpath.stat().st_size, **counts}
+
+
+def pack(arrays: dict) -> tuple[dict, dict]:
+    """The arrays as one flat blob per dtype (``.npz`` members ``<dtype>``) and their index
+    ``{key: [dtype, offset, shape]}``: thousands of small arrays, each its own ``.npy`` member
+    with a 128-byte header and a zip entry, take several times their size; one compressed
+    stream per dtype does not (see :func:`tnn_lib.recorded.unpack`)."""
+    parts: dict[str, list] = {}
+    sizes: dict[str, int] = {}
+    index = {}
+    for key, a in arrays.items():
+        a = np.asarray(a)
+        dt = a.dtype.str
+        index[key] = [dt, sizes.get(dt, 0), list(a.shape)]
+        parts.setdefault(dt, []).append(a.ravel())
+        sizes[dt] = sizes.get(dt, 0) + a.size
+    blobs = {f"blob{i}": np.concatenate(v) for i, v in enumerate(parts.values())}
+    names = {dt: f"blob{i}" for i, dt in enumerate(parts)}
+    return blobs, {k: [names[dt], off, shape] for k, (dt, off, shape) in index.items()}
+
+
+DRAW_MIN = 4096   # elements: a smaller result is stored as it is
+
+
+def _as_draws(j, args, arrays):
+    """`j` (a recorded result) with every large float array that is exactly ``scale ·`` a draw
+    (``standard_normal`` or ``random``) of a Generator the call was given, as that draw's
+    recipe (:func:`tnn_lib.recorded.decode` draws it again): 04's test draws 400×300 weight
+    matrices, 1 MB each as numbers, a few bytes as a recipe. Exact or not at all."""
+    if isinstance(j, list):
+        return [_as_draws(x, args, arrays) for x in j]
+    if not isinstance(j, dict):
+        return j
+    if "tuple" in j:
+        return {"tuple": [_as_draws(x, args, arrays) for x in j["tuple"]]}
+    if "array" not in j:
+        return j
+    a = arrays[j["array"]]
+    if a.dtype != np.float64 or a.size < DRAW_MIN:
+        return j
+    from tnn_lib.recorded import draw
+    for state in [x["generator"] for x in args if isinstance(x, dict) and "generator" in x]:
+        for method in ("standard_normal", "random"):
+            recipe = {"generator": state, "method": method, "shape": list(a.shape), "scale": 1.0}
+            d = draw(recipe, scale=False)
+            i = int(np.argmax(np.abs(d)))
+            if d.flat[i] == 0:
+                continue
+            s0 = float(a.flat[i] / d.flat[i])
+            if s0 == 0:
+                continue   # zeros: they compress to nothing, and keep their sign
+            for s in (s0, float(np.nextafter(s0, np.inf)), float(np.nextafter(s0, -np.inf))):
+                if np.array_equal(d * s, a):
+                    return {"draw": dict(recipe, scale=s)}
+            if method == "random":   # Generator.uniform(low, high): low + (high - low) · random
+                s1, b1 = (float(v) for v in np.polyfit(d.ravel(), a.ravel(), 1))
+                lows = [float(b1 + k * np.spacing(b1)) for k in range(-64, 65)]
+                for low in lows:
+                    for s in (-2 * low, s1):
+                        if np.array_equal(low + s * d, a):
+                            return {"draw": dict(recipe, scale=s, shift=low)}
+    return j
+
+
+def _arrays_used(j, out: set) -> None:
+    if isinstance(j, list):
+        for x in j:
+            _arrays_used(x, out)
+    elif isinstance(j, dict):
+        for k, v in j.items():
+            if k in ("array", "scalar") and isinstance(v, str):
+                out.add(v)
+            else:
+                _arrays_used(v, out)
+
+
+def _solutions_on_references(root: Path, aid: str) -> dict:
+    """{exercise: the solution's answer}, each defined where the notebook's other answers are
+    the tnn_lib references (and the notebook's imports ran): an answer that calls another
+    exercise of its notebook calls the reference, as a student's does whose other answer
+    calls it."""
+    from autograder.catalogue import all_exercises
+    from autograder.evaluation.testcells import strip_magics
+    known = all_exercises()
+    answers = _solution_answers(root, aid)
+    imports = "\n".join(ln for c in _cells(root / "notebooks" / aid / f"{aid}.ipynb")
+                        if c.get("cell_type") == "code" and not _is_test(c) and not _meta(c).get("solution")
+                        for ln in "".join(c["source"]).splitlines() if ln.startswith(("import ", "from ")))
+    out = {}
+    for gid, src in answers.items():
+        if gid not in known:
+            continue
+        ns = {"__name__": "__record__"}
+        try:
+            with _quiet():
+                exec(compile(strip_magics(imports), "<setup>", "exec"), ns)  # noqa: S102 - the course's cells
+                ns.update({g: known[g].reference for g in answers if g in known and g != gid})
+                exec(compile(strip_magics(src), "<answer>", "exec"), ns)  # noqa: S102
+        except Exception:  # noqa: BLE001 - nothing to record for it
+            continue
+        if callable(ns.get(gid)):
+            out[gid] = ns[gid]
+    return out
