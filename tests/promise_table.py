@@ -33,7 +33,9 @@ import numpy as np
 class Promise:
     text: str
     test: Callable
-    ref_only: bool = False   # the notebook's docstring does not make this promise in these words
+    # True: the notebook's docstring does not make this promise in these words (reference only);
+    # "solution": the notebook's docstring makes it and tnn_lib's does not (solution only)
+    ref_only: bool | str = False
 
 
 def R(seed=0):
@@ -535,6 +537,9 @@ def bnj_default_eps_and_B(fn):
     truth = np.array([[1 / s - 1 / (2 * s) - 1 / (2 * s**3), -1 / (2 * s) + 1 / (2 * s**3)],
                       [-1 / (2 * s) + 1 / (2 * s**3), 1 / s - 1 / (2 * s) - 1 / (2 * s**3)]])
     close(fn(z), truth, 1e-9)
+
+
+def bnj_one_row(fn):
     raises(ValueError, fn, np.array([1.0]))
 
 
@@ -724,6 +729,16 @@ def mc_keep_prob_keyword(fn):
     fn(fwd_kwargs, np.ones(2), 0.4, 1, R(0))
     assert got == [0.3, 0.3, 0.4]
     assert np.array_equal(fn(fwd_two, np.ones(2), 0.3, 3, R(0)), np.full(2, 2.0))
+
+
+def mc_two_arguments(fn):
+    got = []
+
+    def forward(x_, mask_rng, *rest, **kw):
+        got.append((rest, kw))
+        return x_
+    fn(forward, np.ones(2), 0.3, 2, R(0))
+    assert got == [((), {}), ((), {})], "the notebook: call forward(x, rng) with these two arguments only"
 
 
 def mc_validates(fn):
@@ -1303,8 +1318,8 @@ def rprop_rules(fn):
     w = np.zeros(4)
     st = {}
     fn(w, np.array([1.0, -1.0, 0.0, 2.0]), st, lr=0.1)
-    assert np.array_equal(w, [-0.1, 0.1, 0.0, -0.1]) and st["step"] == 1
-    assert set(st) == {"prev", "step_size", "step"}
+    assert np.array_equal(w, [-0.1, 0.1, 0.0, -0.1])
+    assert {"prev", "step_size"} <= set(st)
     fn(w, np.array([3.0, 1.0, 5.0, 0.0]), st, lr=0.1)
     # same sign: Δ·1.2 and a step; flip: Δ·0.5, no step, prev 0; from 0: Δ kept; g = 0: no step
     close(st["step_size"], np.array([0.12, 0.05, 0.1, 0.1]), 1e-15)
@@ -1312,6 +1327,15 @@ def rprop_rules(fn):
     assert np.array_equal(st["prev"], [3.0, 0.0, 5.0, 0.0])
     fn(w, np.array([1.0, 1.0, 1.0, 1.0]), st, lr=0.1)
     close(st["step_size"], np.array([0.144, 0.05, 0.12, 0.1]), 1e-15)
+
+
+def rprop_state_keys(fn):
+    w, st = np.zeros(2), {}
+    fn(w, np.array([1.0, -1.0]), st, lr=0.1)
+    assert set(st) == {"prev", "step_size", "step"} and st["step"] == 1
+    prev, size = st["prev"], st["step_size"]
+    fn(w, np.array([1.0, 1.0]), st, lr=0.1)
+    assert st["step"] == 2 and st["prev"] is prev and st["step_size"] is size, "updated in place"
 
 
 def rprop_bounds(fn):
@@ -1423,7 +1447,7 @@ PROMISES = {
         _P("central differences with step h (default 1e-5): error h² on Σx³", ng_accuracy),
         _P("x of any shape; the gradient has x's shape", ng_any_shape),
         _P("x restored exactly", ng_restored),
-        _P("x restored also if f raises", ng_restored_on_raise),
+        _P("x restored also if f raises", ng_restored_on_raise, ref_only=True),
         _P("f may close over x: perturbed in place", ng_closure),
         _P("2·x.size evaluations of f", ng_evaluations),
     ],
@@ -1482,7 +1506,8 @@ PROMISES = {
     "batchnorm_jacobian": [
         _P("J[j, i] = du_j/dz_i, shape (B, B)", bnj_values),
         _P("symmetric; rows and columns sum to 0", bnj_symmetric_sums),
-        _P("ε defaults to 1e-5; B >= 2", bnj_default_eps_and_B),
+        _P("ε defaults to 1e-5", bnj_default_eps_and_B),
+        _P("B >= 2 (B = 1 raises ValueError)", bnj_one_row, ref_only=True),
     ],
     "population_statistics": [
         _P("mean of means, B/(B−1)·mean of variances; a float for (K,)", ps_values),
@@ -1516,7 +1541,9 @@ PROMISES = {
     "mc_dropout_predict": [
         _P("the mean of n_samples forward(x, rng) passes", mc_mean),
         _P("the same rng is passed to every call", mc_same_rng),
-        _P("keep_prob passed as a keyword when forward takes it (or **kwargs)", mc_keep_prob_keyword),
+        _P("keep_prob passed as a keyword when forward takes it (or **kwargs)", mc_keep_prob_keyword,
+           ref_only=True),
+        _P("(notebook 03) forward called with (x, rng) alone", mc_two_arguments, ref_only="solution"),
         _P("keep_prob and n_samples validated", mc_validates, ref_only=True),
     ],
     "init_weights": [
@@ -1579,7 +1606,8 @@ PROMISES = {
     "cosine_annealing": [_P("η₀ = lr0, η_Tmax = η_min, the closed form, rising past T_max; a float", cos_values)],
     "linear_warmup": [_P("η₀ = s·lr0, e·lr0 from t = T on, linear between; defaults 5, 1/3, 1", lw_values)],
     "rprop_step": [
-        _P("the three sign rules; state keys prev, step_size, step", rprop_rules),
+        _P("the three sign rules; Δ starts at lr", rprop_rules),
+        _P("state keys prev, step_size, step, arrays updated in place", rprop_state_keys, ref_only=True),
         _P("Δ within [Δ_min, Δ_max]", rprop_bounds),
         _P("w in place and returned; dw not modified; lr 0.01 by default", rprop_in_place),
     ],
