@@ -199,12 +199,21 @@ VCASES = [(ex, i) for ex in EXERCISES for i in range(len(VIOLATIONS.get(ex, []))
 
 
 def _run_with(ex, wrapper):
-    from mutation_tools import run_tests
-    ns, exercises = _solution_namespace(EXERCISES[ex])
-    ns = dict(ns)
-    ns["__violate__"] = wrapper
+    import re
+
+    from mutation_tools import _needs, run_tests
+    aid = EXERCISES[ex]
+    ns, exercises = _solution_namespace(aid)
     exercise = exercises[ex]
-    return run_tests(ns, exercise, exercise.answer + f"\n{ex} = __violate__({ex})\n")
+    answer = exercise.answer + f"\n{ex} = __violate__({ex})\n"
+    ns["__violate__"] = wrapper
+    why = run_tests(ns, exercise, answer)
+    for _ in range(3):      # a test cell that needs a lesson cell's name: run that lesson cell first
+        missing = re.match(r"NameError: name '(\w+)' is not defined", why or "")
+        if not missing or not _needs(aid, missing.group(1), ns):
+            break
+        why = run_tests(ns, exercise, answer)
+    return why
 
 
 @pytest.mark.parametrize("case", VCASES, ids=_id)
