@@ -287,7 +287,9 @@ def quickprop_step(w, dw, state, lr=0.01, max_growth=1.75):
 
     Notes
     -----
-    Per element, the exact rule:
+    Per element, the rule taught here: the pure secant step, a simplification of Fahlman's
+    rule (his also adds the gradient term −ε·g while the slope still points along the last
+    step; notebook 08 §5 shows both):
 
     * Δw_prev = 0 (the first step, or the weight did not move): a gradient step
       Δw = −lr·g;
