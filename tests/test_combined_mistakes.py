@@ -70,7 +70,44 @@ def softmax_kl_clamped_cross_entropy(z, d):
     return float(-np.sum(d * np.log(y + 1e-15)) / N), (y - d) / N
 
 
+def nesterov_old_velocity(w, dw, state, lr, momentum=0.9):
+    v = state.setdefault("v", np.zeros_like(w))
+    w -= lr * (dw + momentum * v)        # the look-ahead with the old velocity: heavy-ball momentum
+    v *= momentum
+    v += dw
+    return w
+
+
+def adagrad_precedence(w, dw, state, lr=0.01, eps=1e-10):
+    G = state.setdefault("G", np.zeros_like(w))
+    G += dw * dw
+    w -= lr * dw / np.sqrt(G) + eps
+    return w
+
+
+def rmsprop_precedence(w, dw, state, lr=0.01, alpha=0.99, eps=1e-8):
+    v = state.setdefault("v", np.zeros_like(w))
+    v *= alpha
+    v += (1 - alpha) * dw**2
+    w -= lr * dw / np.sqrt(v) + eps
+    return w
+
+
+def momentum_rebinds(w, dw, state, lr, momentum=0.9):
+    v = state.setdefault("v", np.zeros_like(w))
+    v = momentum * v + dw                # a new array: state["v"] stays zero
+    w -= lr * v
+    return w
+
+
 CORPUS = [
+    # single mistakes whose names used to point slightly wrong (issue 26)
+    ("nesterov_step", "05_optimizers", nesterov_old_velocity, {"nesterov-no-lookahead"}, {"nesterov-no-lookahead"}),
+    # (on 05's first Adagrad case, ε = 1e-9 added to the step is below the tolerance: the variant
+    # would agree with "ε ignored" there, so the catalogue has no Adagrad twin; nothing is named)
+    ("adagrad_step", "05_optimizers", adagrad_precedence, set(), set()),
+    ("rmsprop_step", "05_optimizers", rmsprop_precedence, {"rmsprop-eps-precedence"}, {"rmsprop-eps-precedence"}),
+    ("momentum_step", "05_optimizers", momentum_rebinds, {"momentum-state-not-saved"}, {"momentum-state-not-saved"}),
     # (exercise, notebook, answer, must be named, may be named)
     ("dropout_forward", "03_dropout", dropout_fwd_keep_prob_both_modes,
      {"dropout-scaled-by-keep-prob", "dropout-scaled-again-at-test"},
@@ -115,6 +152,12 @@ def test_a_combined_mistake_is_named_in_its_parts_and_nothing_wrongly(name, aid,
     named = _named(messages)
     assert named <= may, f"{fn.__name__}: named wrongly: {named - may}"
     assert must <= named, f"{fn.__name__}: not named: {must - named}\n" + "\n---\n".join(messages[:3])
+
+
+def test_the_names_point_at_the_mistake_written():
+    from autograder.catalogue import find_misconception
+    assert "old" in find_misconception("nesterov-no-lookahead").title      # the old velocity, not only "missing"
+    assert "rebinds" in find_misconception("momentum-state-not-saved").hint  # not the setdefault line again
 
 
 def test_per_mode_naming_says_the_other_mode_is_wrong_too():
