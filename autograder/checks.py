@@ -477,20 +477,51 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
         alts.append((m, alt))
     others = [kw for kw in _cell_cases_of(name) + list(ex.diagnostic_cases) if _case_key(kw) != _case_key(here)]
     named = _established(ex, student_fn, matched, others)
+    cascade = _cascade_note(name, student_fn)
     if len(named) == 1:
         m = named[0]
         if hidden:
             raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                               f"(on {HIDDEN_CASE})")
+                               f"(on {HIDDEN_CASE}){cascade}")
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                           f"(first difference: {out.detail}; inputs: {shown}){said}")
+                           f"(first difference: {out.detail}; inputs: {shown}){said}{cascade}")
     if hidden:
-        raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}")
+        raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}{cascade}")
     confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
     note = _partial_note(got, expected, confirmed, tol, ex.output_name)
     if not note:
         note = _per_mode_note(ex, student_fn, matched, others)
-    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}{note}")
+    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}{note}{cascade}")
+
+
+def _cascade_note(name: str, student_fn) -> str:
+    """When the answer calls the student's own answer to another exercise (adamw_step calling
+    adam_step) and that one fails its own first check, say so: the numbers alone point at
+    the wrong function."""
+    from autograder.catalogue import all_exercises, get_exercise
+    try:
+        code, glb = student_fn.__code__, student_fn.__globals__
+    except AttributeError:
+        return ""
+    failing = []
+    for other in dict.fromkeys(code.co_names):
+        if other == name or other not in all_exercises():
+            continue
+        fn = glb.get(other)
+        if not callable(fn) or fn is get_exercise(other).reference:
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                _check(other, fn, seed=0)
+        except CheckFailure:
+            failing.append(other)
+        except Exception:  # noqa: BLE001 - unanswered or broken: also not a working dependency
+            failing.append(other)
+    if not failing:
+        return ""
+    said = ", ".join(f"your {o}" for o in failing)
+    return (f"\nYour {name} calls {said}, which fails its own check "
+            f"(check(\"{failing[0]}\", {failing[0]}, seed=0)): fix {'it' if len(failing) == 1 else 'them'} first.")
 
 
 # ----------------------------------------------------------------------------------------

@@ -166,3 +166,29 @@ def test_per_mode_naming_says_the_other_mode_is_wrong_too():
     assert parts and all("wrong for another reason as well" in m for m in parts)
     assert not any(m.splitlines()[0].startswith(MISCONCEPTION_TAG) for m in msgs), \
         "neither mistake explains every case: named as parts, not as the answer's misconception"
+
+
+def test_a_call_to_the_students_own_failing_answer_is_named():
+    """An adamw_step that calls the student's own adam_step, which fails its own check."""
+    ns = {"np": np}
+    exec('''
+def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    t = state["t"] = state.get("t", 0) + 1
+    m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * dw
+    v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * dw * dw
+    w -= lr * m / (np.sqrt(v) + eps)          # no bias correction
+    return w
+
+def adamw_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    w -= lr * weight_decay * w
+    return adam_step(w, dw, state, lr, beta1, beta2, eps)
+''', ns)
+    msgs = _messages("05_optimizers", "adamw_step", ns["adamw_step"])
+    assert msgs and all("calls your adam_step, which fails its own check" in m for m in msgs), msgs[:1]
+    from tnn_lib.optim import adam_step as ref_adam
+
+    def adamw_on_reference(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        w *= 1 - lr * weight_decay * 2        # wrong, but what it calls is right: no cascade note
+        return ref_adam(w, dw, state, lr, beta1, beta2, eps)
+    msgs = _messages("05_optimizers", "adamw_step", adamw_on_reference)
+    assert msgs and not any("fails its own check" in m for m in msgs)
