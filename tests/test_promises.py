@@ -138,12 +138,6 @@ def members_mode_flipped(good):
     return bad
 
 
-def gradient_on_a_copy(good):
-    def bad(f, x, *a, **k):
-        return good(f, x.copy(), *a, **k)      # a closure over x sees no perturbation
-    return bad
-
-
 VIOLATIONS = {
     # exercise: [(promise broken, wrapper)]
     "linear_forward": [("x is not modified", modifies(0))],
@@ -151,8 +145,11 @@ VIOLATIONS = {
     "relu_backward": [("dout is not modified", modifies(0))],
     "sigmoid_backward": [("dout is not modified", modifies(0))],
     "tanh_backward": [("dout is not modified", modifies(0))],
-    "numerical_gradient": [("x restored exactly", modifies(1)),
-                           ("f may close over x", gradient_on_a_copy)],
+    # "f may close over x" (an answer that perturbs a copy) is not in this list: graded, the
+    # answer runs in the sandbox's process and a test cell's closure reads the grader's x, so a
+    # hidden test of it fails every correct answer; the promise is tested on the reference and
+    # the solution (tests/promise_table.py) and shown by the notebook's own lesson.
+    "numerical_gradient": [("x restored exactly", modifies(1))],
     "l2_divergence": [("y is not modified", modifies(0))],
     "l2_divergence_grad": [("y is not modified", modifies(0))],
     "kl_divergence": [("y is not modified", modifies(0))],
