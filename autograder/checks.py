@@ -477,18 +477,51 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
         alts.append((m, alt))
     others = [kw for kw in _cell_cases_of(name) + list(ex.diagnostic_cases) if _case_key(kw) != _case_key(here)]
     named = _established(ex, student_fn, matched, others)
+    cascade = _cascade_note(name, student_fn)
     if len(named) == 1:
         m = named[0]
         if hidden:
             raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                               f"(on {HIDDEN_CASE})")
+                               f"(on {HIDDEN_CASE}){cascade}")
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
-                           f"(first difference: {out.detail}; inputs: {shown}){said}")
+                           f"(first difference: {out.detail}; inputs: {shown}){said}{cascade}")
     if hidden:
-        raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}")
+        raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}{cascade}")
     confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
-    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}"
-                       f"{_partial_note(got, expected, confirmed, tol, ex.output_name)}")
+    note = _partial_note(got, expected, confirmed, tol, ex.output_name)
+    if not note:
+        note = _per_mode_note(ex, student_fn, matched, others)
+    raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}{note}{cascade}")
+
+
+def _cascade_note(name: str, student_fn) -> str:
+    """When the answer calls the student's own answer to another exercise (adamw_step calling
+    adam_step) and that one fails its own first check, say so: the numbers alone point at
+    the wrong function."""
+    from autograder.catalogue import all_exercises, get_exercise
+    try:
+        code, glb = student_fn.__code__, student_fn.__globals__
+    except AttributeError:
+        return ""
+    failing = []
+    for other in dict.fromkeys(code.co_names):
+        if other == name or other not in all_exercises():
+            continue
+        fn = glb.get(other)
+        if not callable(fn) or fn is get_exercise(other).reference:
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                _check(other, fn, seed=0)
+        except CheckFailure:
+            failing.append(other)
+        except Exception:  # noqa: BLE001 - unanswered or broken: also not a working dependency
+            failing.append(other)
+    if not failing:
+        return ""
+    said = ", ".join(f"your {o}" for o in failing)
+    return (f"\nYour {name} calls {said}, which fails its own check "
+            f"(check(\"{failing[0]}\", {failing[0]}, seed=0)): fix {'it' if len(failing) == 1 else 'them'} first.")
 
 
 # ----------------------------------------------------------------------------------------
@@ -599,6 +632,58 @@ def _established(ex, student_fn, candidates, cases) -> list:
         theirs = _quiet_run(ex, student_fn, inputs)
         left = [m for m in left if _agree(theirs, truth.run(m), tol)]
     return left
+
+
+def _where_shown(ex, student_fn, candidates, cases) -> list:
+    """Per mode: the `candidates` (matched on the failing case) whose variants the answer
+    matches on every case of `cases` where the variant differs from the reference (every case
+    the mistake speaks of), as (misconception, [cases where the variant is right and the
+    answer is wrong: another mistake]). Only those with at least one such other case: a
+    candidate without one is established outright."""
+    found = []
+    for m in candidates:
+        elsewhere, ok = [], True
+        for kw in cases:
+            made = _case_inputs(ex, kw)
+            if made is None:
+                continue
+            inputs, tol = made
+            truth = _Truth(ex, kw, inputs)
+            theirs, ref, var = _quiet_run(ex, student_fn, inputs), truth.run(None), truth.run(m)
+            if not ref[0]:
+                ok = False
+                break
+            if not _agree(var, ref, tol):          # a case this mistake shows in: the answer must show it
+                if not _agree(theirs, var, tol):
+                    ok = False
+                    break
+            elif not _agree(theirs, ref, tol):     # the mistake does not show here, yet the answer is wrong
+                elsewhere.append(kw)
+        if ok and elsewhere:
+            found.append((m, elsewhere))
+    return found
+
+
+def _per_mode_note(ex, student_fn, matched, cases) -> str:
+    """Two mistakes in different modes (training and test, say): name the one this case shows
+    when the answer reproduces it on every checked case it speaks of, and say that other
+    checked cases are wrong for another reason. Only a single such misconception is named."""
+    if not matched or not cases:
+        return ""
+    try:
+        found = _where_shown(ex, student_fn, matched, cases)
+    except Exception:  # noqa: BLE001 - nothing can be named
+        return ""
+    if len(found) != 1:
+        return ""
+    m, elsewhere = found[0]
+    # the kinds of those cases only (their seeds and sizes may be a hidden test's)
+    kinds = sorted({repr(kw["case"]) if kw.get("case") else "the default" for kw in elsewhere})
+    n = len(elsewhere)
+    return (f"\nPart of your answer (this case, and every checked case where that mistake would show) "
+            f"{PARTIAL_PHRASE} {m.title} [{m.id}].\nHint: {m.hint}\n"
+            f"Where that mistake would not show, your answer is wrong for another reason as well: "
+            f"{n} other checked case{'s' if n > 1 else ''} (case {', '.join(kinds)}).")
 
 
 def _wrong_parts_reproduced(got, expected, alt, tol):

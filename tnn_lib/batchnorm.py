@@ -8,6 +8,9 @@ Inference differs: the lecture notes average the batch statistics of the converg
 network (mean of batch means, B/(B−1) × mean of batch variances, see
 :func:`population_statistics`); PyTorch, and :class:`BatchNorm1d`, keep exponential running
 averages of the batch mean and the *unbiased* batch variance during training.
+
+No function modifies its arguments (inputs, ``dout``, the arrays of a cache); a cache holds
+the variance σ², not √(σ² + ε).
 """
 
 import numpy as np

@@ -4,6 +4,7 @@ Conventions: outputs ``y``, targets ``d`` and logits ``z`` have shape ``(N, C)``
 instance per row. The minibatch loss is the mean over the N rows of the per-instance
 divergence, so every gradient carries a factor 1/N. Everything built from logits is
 finite for logits as large as ±1000 (max-shift for softmax, softplus for the sigmoid).
+No function modifies its arguments.
 """
 
 import numpy as np

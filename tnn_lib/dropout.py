@@ -8,6 +8,8 @@ Two conventions, selected by ``inverted``:
 * lecture notes' first form (``inverted=False``): train ``x·mask``, test ``x·keep_prob``
   (equivalently ``W_test = keep_prob·W``, :func:`scale_weights_for_test`);
 * inverted dropout (``inverted=True``, PyTorch's): train ``x·mask/keep_prob``, test ``x``.
+
+No function modifies its arguments (``x``, ``dout``, a mask, ``W``).
 """
 
 import numpy as np

@@ -4,6 +4,8 @@ Every forward returns ``(out, cache)`` and every backward takes ``(dout, cache)`
 cache layouts are part of the grading contract (a student's backward is fed the
 reference forward's cache), so each docstring states exactly what the cache holds.
 Shapes: ``x`` is ``(N, D)``, ``W`` is ``(D, M)``, ``b`` is ``(M,)``; activations accept any shape.
+No function modifies its arguments (inputs, ``dout``, the arrays of a cache); the checks
+compare them after every call.
 """
 
 import numpy as np

@@ -8,7 +8,10 @@ values in ``state`` (a dict the caller creates empty, one per parameter) and ret
 Formulas and defaults follow ``torch.optim``; the ``*_lecture`` / ``*_paper`` variants are
 the lecture notes' and the papers' forms, for the notebook's side-by-side comparison.
 State keys: ``v`` (momentum buffer or running mean square), ``G`` (Adagrad's sum of
-squares), ``m`` (Adam's first moment), ``step`` (Adam's t, starting at 1).
+squares), ``m`` (Adam's first moment), ``step`` (Adam's t, starting at 1). The arrays in
+``state`` are created at the first step and updated in place after it. A step never
+modifies ``dw`` (L2's ``g = dw + λw`` is a new array): the checks compare ``dw`` after every
+step. The clipping functions, in contrast, update the arrays of ``grads`` in place.
 """
 
 import numpy as np

@@ -3,7 +3,7 @@
 Penalties take a dict of parameter arrays (e.g. ``model.params()``, or only its weight
 matrices: which arrays are penalised is the caller's choice, biases usually are not) and
 return ``(value, grads)`` with ``grads`` a dict with the same keys, to be added to the
-data gradients. Gradient clipping lives in :mod:`tnn_lib.optim`.
+data gradients; ``params`` is not modified. Gradient clipping lives in :mod:`tnn_lib.optim`.
 """
 
 import numpy as np

@@ -220,7 +220,7 @@ def rprop_step(w, dw, state, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
     Parameters
     ----------
     w : ndarray — updated in place
-    dw : ndarray, same shape — the gradient g
+    dw : ndarray, same shape — the gradient g; not modified
     state : dict — keeps ``prev`` (the previous g, zeroed where it flipped), ``step_size``
         (Δ, filled with ``lr`` at the first step) and ``step`` (the count)
     lr : float >= 0 — the initial step size
@@ -275,7 +275,7 @@ def quickprop_step(w, dw, state, lr=0.01, max_growth=1.75):
     Parameters
     ----------
     w : ndarray — updated in place
-    dw : ndarray, same shape — the gradient g
+    dw : ndarray, same shape — the gradient g; not modified
     state : dict — keeps ``prev_grad`` (g_prev) and ``prev_step`` (Δw_prev), both zero
         before the first step
     lr : float >= 0 — the rate of the gradient steps
@@ -287,7 +287,9 @@ def quickprop_step(w, dw, state, lr=0.01, max_growth=1.75):
 
     Notes
     -----
-    Per element, the exact rule:
+    Per element, the rule taught here: the pure secant step, a simplification of Fahlman's
+    rule (his also adds the gradient term −ε·g while the slope still points along the last
+    step; notebook 08 §5 shows both):
 
     * Δw_prev = 0 (the first step, or the weight did not move): a gradient step
       Δw = −lr·g;

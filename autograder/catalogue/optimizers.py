@@ -210,6 +210,14 @@ def _adagrad_not_accumulated(w, dw, state, lr=0.01, eps=1e-10):
     return w
 
 
+def _rmsprop_eps_precedence(w, dw, state, lr=0.01, alpha=0.99, eps=1e-8):
+    v = state.setdefault("v", np.zeros_like(w))
+    v *= alpha
+    v += (1.0 - alpha) * dw * dw
+    w -= lr * dw / np.sqrt(v) + eps  # precedence: ε is added to the step, not to the denominator
+    return w
+
+
 def _adagrad_fixed_eps(fixed_eps):
     def adagrad_step(w, dw, state, lr=0.01, eps=1e-10):
         G = state.setdefault("G", np.zeros_like(w))
@@ -314,11 +322,16 @@ MISCONCEPTIONS = [
        "PyTorch's momentum sums: v = μv + g, then w −= lr·v", impl=_momentum_ema),
     _M("momentum_step", "momentum-state-not-saved",
        "your velocity is not kept in `state` between steps, so every step is plain SGD",
-       "store the buffer in the dict: v = state.setdefault('v', np.zeros_like(w)); update it in place",
+       "`v = μ*v + dw` builds a new array and rebinds the name v: the array in state (from "
+       "state.setdefault('v', …)) stays as it was. Update it in place, v *= μ; v += dw, or store the "
+       "new one back, state['v'] = v",
        impl=_momentum_not_saved),
 
-    _M("nesterov_step", "nesterov-no-lookahead", "you wrote plain momentum: the look-ahead term is missing",
-       "PyTorch's Nesterov steps by g + μ·v_new (w −= lr·(g + μv)), the look-ahead after x̃ = x + ρv",
+    _M("nesterov_step", "nesterov-no-lookahead",
+       "your step is plain momentum, lr·(μ·v_old + g): either the look-ahead term is missing or it uses "
+       "the velocity from before this step's update",
+       "update the velocity first, v = μv + g, then step by g + μ·v with that new v: w −= lr·(g + μv) "
+       "(the look-ahead after x̃ = x + ρv); with the old v the step is exactly heavy-ball momentum",
        impl=_nesterov_no_lookahead),
     _M("nesterov_step", "nesterov-no-gradient-term", "you stepped by lr·μ·v only: the gradient term g is missing",
        "PyTorch's Nesterov step is w −= lr·(g + μ·v) with the new v = μv + g: the gradient at the "
@@ -361,6 +374,10 @@ MISCONCEPTIONS = [
        "torch.optim.RMSprop uses v itself: w ← w − lr·g/(√v + ε). Without the correction the first "
        "step is lr/√(1 − α), not lr — see 'RMSprop: a leaky average of squared gradients'",
        impl=_rmsprop(bias_correction=True)),
+    _M("rmsprop_step", "rmsprop-eps-precedence",
+       "operator precedence: lr*g/np.sqrt(v) + eps adds ε to the step, not to the denominator",
+       "put the sum in parentheses: w −= lr·g/(np.sqrt(v) + eps); as written every weight also moves by −ε "
+       "each step, and a zero gradient gives 0/0 = NaN", impl=_rmsprop_eps_precedence),
     _M("rmsprop_step", "rmsprop-eps-ignored", "you left ε out (or never used the eps argument): g/√v",
        "w ← w − lr·g/(√v + ε) with the eps you are given: without it a weight whose gradients are 0 "
        "gets 0/0 = NaN", impl=_rmsprop(use_eps=False, fixed_eps=0.0)),

@@ -51,16 +51,18 @@ def _rprop_inputs(rng, case=None, D=None, steps=None, lr=None):
 
 
 def _run_rprop(impl, inputs):
-    w, state, returned, in_place = inputs["w"], {}, [], []
+    w, state, returned, in_place, grads_after = inputs["w"], {}, [], [], []
     for g in inputs["grads"]:
-        passed = w
-        out = impl(passed, g.copy(), state, lr=inputs["lr"], etas=inputs["etas"], step_sizes=inputs["step_sizes"])
+        passed, given = w, g.copy()
+        out = impl(passed, given, state, lr=inputs["lr"], etas=inputs["etas"], step_sizes=inputs["step_sizes"])
+        grads_after.append(np.array(given, dtype=float, copy=True))
         if out is None:
             raise ValueError("the step returned None; update w in place and return it")
         returned.append(np.array(out, dtype=float, copy=True))
         in_place.append(np.array(passed, dtype=float, copy=True))
         w = out if isinstance(out, np.ndarray) else passed
-    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place)}
+    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place),
+            "the gradient dw after each step (left as given)": np.stack(grads_after)}
 
 
 def _rprop_no_zeroing(w, dw, state, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
@@ -121,19 +123,22 @@ def _quickprop_inputs(rng, case=None, D=None, steps=None, lr=None):
 
 
 def _run_quickprop(impl, inputs):
-    w, state, returned, in_place = inputs["w"], {}, [], []
+    w, state, returned, in_place, grads_after = inputs["w"], {}, [], [], []
     a, b, c = inputs["a"], inputs["b"], inputs["c"]
     for _ in range(inputs["steps"]):
         passed = w
         d = np.asarray(passed, dtype=float) - c
         g = a * d + b * d ** 3  # the gradient at the answer's own w
-        out = impl(passed, g, state, lr=inputs["lr"], max_growth=inputs["max_growth"])
+        given = g.copy()
+        out = impl(passed, given, state, lr=inputs["lr"], max_growth=inputs["max_growth"])
+        grads_after.append(given - g)   # 0 where dw was left as given (an exact zero: compared absolutely)
         if out is None:
             raise ValueError("the step returned None; update w in place and return it")
         returned.append(np.array(out, dtype=float, copy=True))
         in_place.append(np.array(passed, dtype=float, copy=True))
         w = out if isinstance(out, np.ndarray) else passed
-    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place)}
+    return {"w returned by each step": np.stack(returned), "w updated in place": np.stack(in_place),
+            "the change of dw by each step (0: left as given)": np.stack(grads_after)}
 
 
 def _quickprop_no_limit(w, dw, state, lr=0.01, max_growth=1.75):
