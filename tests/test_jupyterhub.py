@@ -318,15 +318,18 @@ def test_course_on_jupyterhub_with_system_accounts_pam_and_the_student_edition(t
                 fetched = accounts.home(S1) / AID / f"{AID}.ipynb"
                 assert fetched.is_file() and fetched.stat().st_uid == accounts.pw(S1).pw_uid
 
-                # open it, run the widget cell: the widget renders its figure
+                # open it, run the widget cell: the widget renders, and in the edition (which holds
+                # no answer) it runs on the student's batchnorm_forward, so it says to implement that first
                 _open_notebook(page, hub, S1, f"{AID}/{AID}.ipynb", len(released_nb["cells"]))
                 cell = page.locator(".jp-Notebook .jp-Cell").nth(widget_cell)
                 cell.locator(".jp-InputArea").click()
                 page.keyboard.press("Control+Enter")
-                fig = cell.locator(".jp-OutputArea .tnn-widget img.tnn-figure").first
-                fig.wait_for(timeout=180_000)
-                page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=fig.element_handle(),
-                                       timeout=60_000)
+                widget = cell.locator(".jp-OutputArea .tnn-widget").first
+                widget.wait_for(timeout=180_000)
+                assert widget.locator(".tnn-control").count() >= 1
+                status = widget.locator(".tnn-status")
+                page.wait_for_function("e => e.textContent.includes('implement `batchnorm_forward` first')",
+                                       arg=status.element_handle(), timeout=120_000)
 
                 # answer one exercise (with a known misconception), save
                 editor = page.locator(".jp-Notebook .jp-Cell").nth(answer_cell).locator(".cm-content")
