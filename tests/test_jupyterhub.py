@@ -210,7 +210,10 @@ def test_course_on_jupyterhub_with_system_accounts_pam_and_the_student_edition(t
         pytest.fail("the JupyterHub test runs the hub as root and makes system accounts (useradd), as CI does: "
                     "run it as root")
     accounts = Accounts()
-    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}hub-", dir="/tmp"))   # tmp_path's parents are root's only
+    # tmp_path's parents are root's only. Not under /tmp: a deployment's environments live
+    # outside it, and a student process of an unprivileged grader cannot re-bind an environment
+    # under /tmp on its own fresh /tmp (see INSTRUCTORS.md)
+    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}hub-", dir="/var/tmp"))
     hub = None
     try:
         base.chmod(0o755)
@@ -359,7 +362,9 @@ def test_course_on_jupyterhub_with_system_accounts_pam_and_the_student_edition(t
                 t1 = time.monotonic()
                 graded = as_instructor("tnn-course", "grade", "submitted/", "--workers", "1", "-q", check=False)
                 t_grade = time.monotonic() - t1
-                assert graded.returncode == 0, graded.stdout + graded.stderr
+                if graded.returncode != 0:     # say why: the result files hold the grader's message
+                    why = [p.read_text()[:4000] for p in (course / "grading" / "results").rglob("*.json")]
+                    raise AssertionError(graded.stdout + graded.stderr + "\n".join(why))
                 as_instructor("nbgrader", "release_feedback", AID)
                 assert _mode(ex / "feedback") == 0o711, oct(_mode(ex / "feedback"))   # traversable, not listable
                 course_page = course / "feedback" / S1 / AID / f"{AID}.html"
