@@ -341,11 +341,17 @@ def _show_unanswered(shell, etype, value, tb, tb_offset=None):
     for an unanswered exercise (see :func:`needed_first`), shown as the cell's error output;
     anything else as IPython shows it (an exception's own ``_render_traceback_`` included)."""
     line = None if hasattr(value, "_render_traceback_") else needed_first(value)
+    return _show_line(shell, (etype, value, tb), tb_offset, line)
+
+
+def _show_line(shell, exc_info, tb_offset, line):
+    """`line` as the cell's error output (one "… not answered yet" box), or, when None, the
+    error as IPython shows it."""
     if line is None:
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        shell.showtraceback(exc_info, tb_offset=tb_offset)
         return None
     stb = wrap([f"{_HEAD}{line}"])
-    shell._showtraceback(etype, value, stb)
+    shell._showtraceback(exc_info[0], exc_info[1], stb)
     return stb
 
 
@@ -385,12 +391,9 @@ def _show_missing_name(shell, etype, value, tb, tb_offset=None):
     """A NameError for a name an earlier cell would have assigned had an exercise it needs been
     answered: the earlier cell's one line. Any other NameError as IPython shows it."""
     line = _MISSING.get(getattr(value, "name", None) or "")
-    if line is None:
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        return None
-    stb = wrap([f"{_HEAD}{line} (an earlier cell that makes `{value.name}` needs it)"])
-    shell._showtraceback(etype, value, stb)
-    return stb
+    if line is not None:
+        line += f" (an earlier cell that makes `{value.name}` needs it)"
+    return _show_line(shell, (etype, value, tb), tb_offset, line)
 
 
 def _show_error(shell, etype, value, tb, tb_offset=None):
