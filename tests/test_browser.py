@@ -96,6 +96,7 @@ def _exercise(page, browser, topic: str, n_widgets: int, env=None) -> list[str]:
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"{topic}: error output on the page:\n{errors.first.text_content()[:2000]}"
         layout = _lecture_layout(page, topic)
+        _deck_navigation(page, topic, n_widgets)
         cs = controls(page)
         for w in range(n_widgets):
             assert any(c["widget"] == w for c in cs), f"{topic}: widget {w} has no tnn-control"
@@ -130,7 +131,8 @@ def _lecture_layout(page, topic: str) -> str:
             page.set_viewport_size({"width": w, "height": h})
             page.wait_for_timeout(300)
             m = measure_layout(page)
-            found += [f"{w}×{h}: {p}" for p in layout_problems(m, MIN_LECTURE_TEXT_PX if h >= 1080 else None)]
+            found += [f"{w}×{h}: {p}" for p in layout_problems(m, MIN_LECTURE_TEXT_PX if h >= 1080 else None,
+                                                                main_only=False)]
             rows.append(f"{w}×{h} {layout_row(m)}")
             if found:
                 page.screenshot(path=str(artifacts_dir() / f"lecture-{topic}-{w}x{h}-FAILED.png"))
@@ -138,6 +140,58 @@ def _lecture_layout(page, topic: str) -> str:
         page.set_viewport_size(size)
     assert not found, f"{topic}: the lecture page does not fit:\n" + "\n".join(found)
     return "; ".join(rows)
+
+
+WIDGET_PLACES = """() => Array.from(document.querySelectorAll('.tnn-widget')).map(w => {
+  const f = w.querySelector('img.tnn-figure').getBoundingClientRect(), r = w.getBoundingClientRect();
+  return {top: r.top, figure_top: f.top, figure_bottom: f.bottom}; })"""
+
+
+def _deck_navigation(page, topic: str, n_widgets: int) -> None:
+    """A page of several widgets is a deck at 1920×1080: a navigation lists the widgets by
+    title; PageDown brings the next widget to the top of the screen with its whole figure
+    showing (and the one before it out of sight), PageUp the one before, a click on a title
+    that widget. A page of one widget shows no navigation."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    try:
+        page.wait_for_timeout(300)
+        nav = page.locator("#tnn-lecture-nav")
+        if n_widgets < 2:
+            assert nav.count() == 0 or not nav.is_visible(), f"{topic}: a navigation on a page of one widget"
+            return
+        assert nav.is_visible(), f"{topic}: no navigation between its {n_widgets} widgets"
+        titles = [t.strip() for t in page.locator(".tnn-widget .tnn-title").all_inner_texts()]
+        buttons = nav.locator("button").all_inner_texts()
+        assert len(buttons) == n_widgets and all(t in b for t, b in zip(titles, buttons)), (titles, buttons)
+
+        def shown(k: int, how: str) -> None:
+            page.wait_for_timeout(400)
+            places = page.evaluate(WIDGET_PLACES)
+            w = places[k]
+            assert 0 <= w["top"] <= 40, f"{topic}: after {how}, widget {k} starts at {w['top']:.0f} px, not at the top"
+            assert w["figure_top"] >= 0 and w["figure_bottom"] <= 1080, f"{topic}: after {how}, widget {k}'s figure " \
+                f"spans {w['figure_top']:.0f}–{w['figure_bottom']:.0f} px of the 1080 px screen"
+            if k > 0:
+                assert places[k - 1]["figure_bottom"] <= 0, f"{topic}: after {how}, widget {k - 1}'s figure still shows"
+            current = nav.locator("button[aria-current='true']").all_inner_texts()
+            assert current == [buttons[k]], f"{topic}: after {how}, the navigation marks {current}, not {buttons[k]!r}"
+
+        page.locator("h1").first.click()  # the focus on the page, not on a control
+        for k in range(1, n_widgets):
+            page.keyboard.press("PageDown")
+            shown(k, "PageDown")
+        page.keyboard.press("PageDown")  # past the last widget: stays
+        shown(n_widgets - 1, "PageDown on the last widget")
+        for k in range(n_widgets - 2, -1, -1):
+            page.keyboard.press("PageUp")
+            shown(k, "PageUp")
+        nav.locator("button").nth(n_widgets - 1).click()
+        shown(n_widgets - 1, "a click on its title")
+        nav.locator("button").first.click()
+        shown(0, "a click on its title")
+    finally:
+        page.set_viewport_size(size)
 
 
 def test_chromium_is_there():

@@ -59,6 +59,9 @@ INDEX_TEMPLATE = r"""{%- extends 'voila/templates/lab/index.html.j2' -%}
   <style>
 LECTURE_CSS
   </style>
+  <script>
+LECTURE_JS
+  </script>
 {%- endblock notebook_css -%}
 """
 
@@ -143,6 +146,84 @@ body { margin: 0; }
 .tnn-figure { width: 100% !important; max-width: none !important; height: auto;
               max-height: calc(100vh - 290px); object-fit: contain; object-position: left top; }
 .tnn-status { font-size: 20px; }
+/* a page of several widgets is a deck: each widget snaps to the top of the screen, and the
+   navigation at the bottom right (or PageDown / PageUp) moves from one to the next */
+html, body, #rendered_cells { scroll-snap-type: y proximity; }
+.tnn-widget { scroll-snap-align: start; scroll-margin-top: 8px; min-height: calc(100vh - 24px); }
+#tnn-lecture-nav { position: fixed; right: 16px; bottom: 12px; z-index: 100; display: flex; gap: 8px;
+  background: rgba(255, 255, 255, 0.92); border: 1px solid #bbb; border-radius: 8px; padding: 6px; }
+#tnn-lecture-nav[hidden] { display: none; }
+#tnn-lecture-nav button { font-size: 20px; padding: 4px 12px; border: 1px solid #999; border-radius: 6px;
+  background: #f4f4f4; cursor: pointer; }
+#tnn-lecture-nav button[aria-current="true"] { background: #1f6feb; border-color: #1f6feb; color: white; }
+"""
+
+# The deck navigation of a page with several widgets. It is built from the widgets the page
+# shows (their titles), kept up to date only when the page's elements change (no timer: an
+# idle page costs nothing), and leaves PageDown / PageUp to a focused control (a slider uses
+# them for big steps).
+LECTURE_JS = r"""
+(function () {
+  function widgets() { return Array.from(document.querySelectorAll('.tnn-widget')); }
+  function current() {
+    var ws = widgets(), at = 0;
+    ws.forEach(function (w, k) { if (w.getBoundingClientRect().top <= window.innerHeight / 3) { at = k; } });
+    return at;
+  }
+  function go(k) {
+    var ws = widgets();
+    if (!ws.length) { return; }
+    k = Math.max(0, Math.min(ws.length - 1, k));
+    ws[k].scrollIntoView({block: 'start'});
+    mark();
+  }
+  function nav() {
+    var n = document.getElementById('tnn-lecture-nav');
+    if (!n && document.body) {
+      n = document.createElement('nav');
+      n.id = 'tnn-lecture-nav';
+      n.setAttribute('aria-label', 'widgets on this page');
+      n.hidden = true;
+      document.body.appendChild(n);
+    }
+    return n;
+  }
+  function mark() {
+    var n = nav(), at = current();
+    if (!n) { return; }
+    Array.from(n.children).forEach(function (b, k) { b.setAttribute('aria-current', k === at ? 'true' : 'false'); });
+  }
+  function build() {
+    var n = nav(), ws = widgets();
+    if (!n) { return; }
+    if (ws.length < 2) { n.hidden = true; return; }
+    if (n.childElementCount === ws.length) { return; }
+    n.textContent = '';
+    ws.forEach(function (w, k) {
+      var b = document.createElement('button'), t = w.querySelector('.tnn-title');
+      b.type = 'button';
+      b.textContent = (k + 1) + ' · ' + (t ? t.textContent.trim() : 'widget ' + (k + 1));
+      b.title = 'show this widget (PageDown / PageUp: the next / previous one)';
+      b.addEventListener('click', function () { go(k); });
+      n.appendChild(b);
+    });
+    n.hidden = false;
+    mark();
+  }
+  document.addEventListener('keydown', function (e) {
+    if (e.key !== 'PageDown' && e.key !== 'PageUp') { return; }
+    var t = e.target;
+    if (t && t.closest && (t.closest('.tnn-control') || t.closest('input, select, textarea'))) { return; }
+    if (widgets().length < 2) { return; }
+    e.preventDefault();
+    go(current() + (e.key === 'PageDown' ? 1 : -1));
+  });
+  window.addEventListener('scroll', mark, {passive: true, capture: true});
+  document.addEventListener('DOMContentLoaded', function () {
+    build();
+    new MutationObserver(build).observe(document.body, {childList: true, subtree: true});
+  });
+})();
 """
 
 
@@ -187,7 +268,8 @@ def write_template(jupyter_dir: Path) -> Path:
     tdir = Path(jupyter_dir) / "voila" / "templates" / TEMPLATE
     tdir.mkdir(parents=True, exist_ok=True)
     (tdir / "conf.json").write_text(json.dumps({"base_template": "lab"}))
-    (tdir / "index.html.j2").write_text(INDEX_TEMPLATE.replace("LECTURE_CSS", LECTURE_CSS))
+    (tdir / "index.html.j2").write_text(INDEX_TEMPLATE.replace("LECTURE_CSS", LECTURE_CSS)
+                                         .replace("LECTURE_JS", LECTURE_JS))
     (tdir / "page.html").write_text(PAGE_TEMPLATE)
     return tdir
 
