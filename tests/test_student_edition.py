@@ -347,6 +347,9 @@ def test_installed_edition_checks_grades_and_opens_jupyterlab_with_widgets(insta
         for p in alive:
             p.kill()
         assert not alive, "JupyterLab outlived workbook.py"
+    # no deprecation noise at start (notebook_shim, which sets off "ServerApp.token config is
+    # deprecated", is off in the edition's settings)
+    assert "deprecated" not in lab.log.read_text().lower(), lab.log.read_text()[-3000:]
 
 
 def _get(url: str, proc, timeout: float = 120) -> str:

@@ -91,6 +91,9 @@ def test_workbook_lab_gives_nbgrader_the_course_config_and_submitting_works(tmp_
     assert "nbgrader" in text.lower(), text[-2000:]      # the extensions did load
     assert "No nbgrader_config.py file found" not in text, text[-3000:]
     assert "Kernel started" in text and "without encryption" not in text, text[-3000:]
+    # notebook_shim (a shim for classic-notebook extensions; none of ours needs it) reads every
+    # ServerApp attribute and so sets off "ServerApp.token config is deprecated": it is off
+    assert "deprecated" not in text.lower(), text[-3000:]
     assert "--KernelManager.transport=ipc" in seen["cmd"]
     shutil.rmtree(runtime, ignore_errors=True)
     assert os.path.join("autograder") in seen["env"]["JUPYTER_CONFIG_PATH"]
