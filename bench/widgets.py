@@ -12,6 +12,11 @@ browser would (``control.value = ...``), and split every redraw into
 at the lecture's resolution (``--dpi``, default 200) and at the draft resolution used while a
 slider is dragged (``--draft-dpi``). Prints the medians in ms, the PNG size, and the slowest
 control per topic; the browser side (transfer, decode) is ``bench/browser.py``'s.
+
+``--drag`` instead sweeps every slider across its range (25 values, or each of its stops) as a
+drag does, a draft frame per value (``app.render("draft", ...)``: new values, so no kept PNG),
+and prints the median and worst draft in ms (1000 / median bounds the redraws per second the
+kernel can give) and the full frame at the end.
 """
 from __future__ import annotations
 
@@ -116,6 +121,45 @@ def bench_app(timer, app, dpi, draft_dpi, repeat):
     return rows
 
 
+def slider_values(control) -> list | None:
+    """The values a drag across `control` passes (None: not a slider)."""
+    import numpy as np
+
+    if isinstance(control, widgets.SelectionSlider):
+        return [o[1] if isinstance(o, tuple) else o for o in control.options]
+    if isinstance(control, widgets.FloatLogSlider):
+        return list(control.base ** np.linspace(control.min, control.max, 25))
+    if isinstance(control, widgets.IntSlider):
+        return sorted({int(round(v)) for v in np.linspace(control.min, control.max, 25)})
+    if isinstance(control, widgets.FloatSlider):
+        return [float(v) for v in np.linspace(control.min, control.max, 25)]
+    return None
+
+
+def bench_drag(topics, dpi) -> None:
+    print(f"kernel-side drag: one draft per value across each slider, {dpi} dpi, ms")
+    print(f"{'topic':<28} {'control':<18} {'draft':>6} {'max':>6} {'full':>6} {'values':>6}")
+    for topic in topics:
+        for app in widgets_for_topic(topic):
+            app.fig.set_dpi(dpi)
+            app.refresh()
+            for name, control in app.controls.items():
+                values = slider_values(control)
+                if not values:
+                    continue
+                times = []
+                for v in values:
+                    t0 = time.perf_counter()
+                    app.render("draft", {**app.values(), name: v})
+                    times.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                app.render("full", {**app.values(), name: values[-1]})
+                full = time.perf_counter() - t0
+                app.refresh()
+                print(f"{topic:<28} {name:<18} {1e3 * statistics.median(times):>6.0f} {1e3 * max(times):>6.0f} "
+                      f"{1e3 * full:>6.0f} {len(values):>6}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("topics", nargs="*", default=list(TOPIC_WIDGETS), metavar="TOPIC")
@@ -123,7 +167,11 @@ def main(argv=None) -> int:
     ap.add_argument("--draft-dpi", type=int, default=None,
                     help="the draft resolution during a drag (default: the widgets' own, DRAFT_SCALE × dpi; 0: skip)")
     ap.add_argument("--repeat", type=int, default=3, help="changes there and back per control (default 3)")
+    ap.add_argument("--drag", action="store_true", help="sweep every slider as a drag does, draft frames")
     args = ap.parse_args(argv)
+    if args.drag:
+        bench_drag(args.topics, args.dpi)
+        return 0
     from tnn_lib.widgets import app as app_mod
     draft_dpi = args.draft_dpi if args.draft_dpi is not None else round(args.dpi * app_mod.DRAFT_SCALE)
     timer = Timer()

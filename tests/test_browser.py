@@ -280,7 +280,8 @@ def test_released_notebooks_in_jupyterlab(page, browser, tmp_path):
 
 # --- a dragged slider: the figure follows the hand -------------------------------------------
 
-DRAGGED = [("02_batchnorm", "shift"), ("08_schedules_and_landscape", "lr_scale")]
+DRAGGED = [("02_batchnorm", "shift"), ("08_schedules_and_landscape", "lr_scale"),
+           ("01_divergences", "p")]   # p: the y range follows the slider (drafts drawn whole)
 
 
 @pytest.mark.parametrize("topic,control", DRAGGED)

@@ -104,3 +104,50 @@ def test_a_background_redrawn_in_one_axes_is_the_whole_figure_redrawn(widget):
             images[partial].append(_pixels(app.image.value))
     for a, b in zip(images[True], images[False]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_overlay_artist_is_rendered_again_alone_when_its_text_changes():
+    """A title in the overlay shows a control's value: when it changes only its layer is
+    rendered again (the legend's is kept), and the frame is still matplotlib's whole figure."""
+    from tnn_lib.widgets._blit import use_blitting
+
+    fig = new_figure(6, 3, dpi=100)
+    fig.set_layout_engine("none")
+    ax = fig.subplots()
+    line, = ax.plot([0, 1, 2], [1, 0, 2], label="a line")
+    legend = ax.legend(loc="upper left")
+    ax.set_title("value 1")
+    use_blitting(fig, [line], overlay=[ax.title, legend])
+    canvas = fig.canvas
+    figure_png(fig)
+    legend_layer = canvas._overlay_layers[(100, id(legend))]
+    ax.set_title("value 2.5")
+    line.set_ydata([2, 1, 0])
+    fast = figure_png(fig)
+    assert canvas._overlay_layers[(100, id(legend))] is legend_layer
+    assert canvas._overlay_layers[(100, id(ax.title))][0][1][0][0] == "value 2.5"
+    ref = _pixels(reference_png(fig))
+    assert ((np.abs(_pixels(fast) - ref).max(axis=-1)) > 8).mean() < 0.002
+
+
+@pytest.mark.parametrize("topic,control,values", [
+    ("04_initialization", "nonlinearity", None),       # the axis label follows the control
+    ("05_optimizers", "surface", None),                # the contours: a background per surface
+    ("08_schedules_and_landscape", "kappa", (2.0, 20.0, 2.0)),
+])
+def test_backgrounds_kept_per_label_or_surface_show_that_setting(topic, control, values):
+    """Backgrounds are kept per axis label and per the widget's tag (which surface's contours)
+    instead of being thrown away: a setting chosen again shows its own figure."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic(topic)[0]
+    c = app.controls[control]
+    if values is None:
+        opts = [o[1] if isinstance(o, tuple) else o for o in c.options]
+        values = (opts[1], opts[2 % len(opts)], opts[1], opts[0])
+    for v in values:
+        c.value = v
+        fast, ref = _pixels(app.image.value), _pixels(reference_png(app.fig))
+        app.refresh()                                   # (reference_png drew everything: cache again)
+        assert fast.shape == ref.shape
+        assert (np.abs(fast - ref).max(axis=-1) > 8).mean() < 0.005, (control, v)

@@ -188,3 +188,64 @@ def test_a_setting_the_browser_comes_back_to_shows_its_kept_png_and_still_runs_t
     app.controls["x"].value = 5.0                        # a change from Python forgets the kept PNGs
     from_browser(3.0)
     assert len(renders) == 3 and bytes(app.image.value) == three
+
+
+def test_a_drag_where_the_axis_follows_the_slider_ends_on_the_full_redraw_of_its_value():
+    """The divergence explorer's y range follows p: every draft needs a background of its own,
+    so drafts draw the whole figure once (not cached); the frame once the hand stopped is the
+    same figure as the widget drawn afresh for that p (pixel for pixel up to drawing order)."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("01_divergences")[0]
+    canvas = app.fig.canvas
+    values = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.6, 0.7]
+    for v in values:
+        app.controls["p"].set_state({"value": v})
+        time.sleep(0.02)
+    assert app.live.idle(60)
+    qualities = [q for q, _ in app.live.frames]
+    assert "draft" in qualities and qualities[-1] == "full"
+    assert canvas._draft_misses, "no draft drew a new axis range plainly"
+    ref = widgets_for_topic("01_divergences")[0]
+    ref.controls["p"].value = values[-1]
+    assert app.last["p"] == values[-1] and _size(app.image.value) == _size(ref.image.value)
+    diff = np.abs(_pixels(app.image.value) - _pixels(ref.image.value)).max(axis=-1)
+    assert (diff > 8).mean() < 0.002
+
+
+def test_a_draft_background_is_kept_only_the_second_time_it_is_needed():
+    """A draft whose axis range has no kept background is drawn whole, plainly, and its
+    background is not kept; the second draft needing it builds and keeps it (a drag whose
+    axes do not move then blits from its second frame on). Both drafts show the same pixels."""
+    from tnn_lib.widgets._blit import use_blitting
+
+    app, _ = _line_app()
+    use_blitting(app.fig, [app.state.artists["line"]])
+    canvas = app.fig.canvas
+    app.refresh()
+    n = len(canvas._backgrounds)
+    app.render("draft", {"x": 2.0})
+    first = bytes(app.image.value)
+    assert len(canvas._backgrounds) == n and len(canvas._draft_misses) == 1
+    app.render("draft", {"x": 2.0})
+    assert len(canvas._backgrounds) == n + 1
+    np.testing.assert_array_equal(_pixels(first), _pixels(app.image.value))
+    app.render("draft", {"x": 3.0})                     # blitted over the kept background
+    assert len(canvas._backgrounds) == n + 1
+    app.refresh()
+    assert app.fig.dpi == 100 and _size(app.image.value) == (400, 200)
+
+
+def test_warm_drafts_prepares_the_draft_background_and_shows_nothing_new():
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("02_batchnorm")[0]
+    shown, dpi = bytes(app.image.value), app.fig.dpi
+    canvas = app.fig.canvas
+    app.warm_drafts()
+    assert bytes(app.image.value) == shown and app.fig.dpi == dpi
+    assert any(k[1] == dpi * DRAFT_SCALE for k in canvas._backgrounds)
+    app.controls["shift"].set_state({"value": 1.0})       # a drag: the first draft blits at once
+    app.controls["shift"].set_state({"value": 1.25})
+    assert app.live.idle(60)
+    assert not canvas._draft_misses

@@ -79,6 +79,8 @@ def check_same_shape(name_a, a, name_b, b):
 
 
 def _check_real_scalar(name, v):
+    if type(v) is float and v - v == 0.0:      # a finite Python float (inf − inf and nan − nan are nan)
+        return v                               # (the common case: an optimizer's step checks its hyper-parameters)
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype != object:
         v = v[()]  # a 0-d array counts as its scalar
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.number)) or np.ndim(v) != 0:

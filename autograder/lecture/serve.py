@@ -255,6 +255,8 @@ def lecture_notebook(topic: str, dpi: int | None = None):
         "for app in apps:\n"
         + (f"    app.fig.set_dpi({int(dpi)})  # sharper on a projector\n    app.refresh()\n" if dpi else "")
         + "    display(app.widget)\n"
+        "for app in apps:\n"
+        "    app.warm_drafts()  # a dragged slider's first draft as fast as the next ones\n"
     )
     nb = nbformat.v4.new_notebook()
     nb.metadata["title"] = f"{topic} · {title}"

@@ -111,6 +111,40 @@ def _draw_glyphs_cached(renderer, gc, x, y, angle, glyphs, boxes):
                                            0, gc)
 
 
+# The same for a text's layout (its glyphs and their positions, FreeType's kerning and
+# shaping): matplotlib lays a text out again at every draw (≈ 1–2 ms a tick label), though
+# it depends only on the string, the font and its size and the dpi.
+_LAYOUTS: dict = {}
+_LAYOUTS_KEEP = 20_000
+
+
+def _draw_text_cached(renderer, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+    """RendererAgg.draw_text with the layout of plain (not math) text kept (see above)."""
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+
+    if ismath:
+        return RendererAgg.draw_text(renderer, gc, x, y, s, prop, angle, ismath, mtext)
+    features = mtext.get_fontfeatures() if mtext is not None else None
+    language = mtext.get_language() if mtext is not None else None
+    size = prop.get_size_in_points()
+    flags = get_hinting_flag()
+    try:
+        key = (s, hash(prop), size, renderer.dpi, features if features is None else tuple(features), language, flags)
+        hash(key)
+    except TypeError:                                   # pragma: no cover - unhashable features
+        return RendererAgg.draw_text(renderer, gc, x, y, s, prop, angle, ismath, mtext)
+    items = _LAYOUTS.get(key)
+    if items is None:
+        font = renderer._prepare_font(prop)
+        items = [(item.ft_object, item.glyph_index, item.x, item.y)
+                 for item in font._layout(s, flags=flags, features=features, language=language)]
+        if len(_LAYOUTS) >= _LAYOUTS_KEEP:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = items
+    renderer._draw_text_glyphs_and_boxes(
+        gc, x, y, angle, ((ft, size, glyph, 0, 1, dx, dy) for ft, glyph, dx, dy in items), [])
+
+
 class BlitCanvas(FigureCanvasAgg):
     """An Agg canvas that caches everything but ``dynamic`` artists between PNG saves."""
 
@@ -122,16 +156,28 @@ class BlitCanvas(FigureCanvasAgg):
         # widget drawing drafts at a lower dpi during a drag and full frames at rest keeps both
         self._backgrounds = {}           # static key -> background region (the newest last)
         self._extents = {}               # static key -> where its static content lies (see _measure)
-        self._overlay_layers = {}        # dpi -> (row slice, col slice, rgb float array, alpha array) or None
+        # per overlay artist and dpi: (what it shows, its layer or None); an artist whose text
+        # changed is rendered again alone (a title showing a control's value, not the legend too)
+        self._overlay_layers = {}        # (dpi, id(artist)) -> (key, (rows, cols, rgb·alpha, 255 − alpha) or None)
         self._overlay_stale = True
-        self._overlay_version = None
+        # draft frames (a dragged slider, see tnn_lib.widgets.app.LiveRedraw): a background is
+        # cached only the second time a draft needs it; the first time the whole figure is drawn
+        # once, plainly (a new axis range per value, as when an axis follows the slider, then
+        # costs one draw, not a background, its measure, the overlay layer and the blit)
+        self.drafting = False
+        self._draft_misses = {}
+        # what else the static content shows (e.g. which surface's contours): a widget that sets
+        # it instead of calling invalidate() keeps a background per tag (a surface chosen again
+        # comes back at once)
+        self.static_tag = None
 
     # ------------------------------------------------------------------ cache control
-    KEEP = 4  # static backgrounds kept (e.g. draft and full resolution, two axis ranges each)
+    KEEP = 6  # static backgrounds kept (e.g. draft and full resolution, three axis ranges each)
 
     def invalidate(self):
         """Rebuild the static background (and the overlay) on the next PNG."""
         self._backgrounds.clear()
+        self._draft_misses.clear()
         self._extents.clear()
         self._overlay_stale = True
 
@@ -143,18 +189,24 @@ class BlitCanvas(FigureCanvasAgg):
         """Re-render only the overlay layer on the next PNG."""
         self._overlay_stale = True
 
+    @staticmethod
+    def _artist_key(a):
+        """What an overlay artist shows: its visibility and its (legend) texts and their places."""
+        texts = a.get_texts() if hasattr(a, "get_texts") else [a] if hasattr(a, "get_text") else []
+        return (a.get_visible(), tuple((t.get_text(), t.get_position()) for t in texts))
+
     def _overlay_key(self):
         """What the overlay layer shows: visibility and text of its (legend) texts."""
-        key = []
-        for a in self.overlay:
-            texts = a.get_texts() if hasattr(a, "get_texts") else [a] if hasattr(a, "get_text") else []
-            key.append((id(a), a.get_visible(), tuple((t.get_text(), t.get_position()) for t in texts)))
-        return tuple(key)
+        return tuple((id(a),) + self._artist_key(a) for a in self.overlay)
 
     def _static_key(self):
         fig = self.figure
+        # an axis label is part of the background's key: a widget whose label follows a control
+        # (the initialization explorer's nonlinearity) keeps a background per label, no invalidate
         return (tuple(fig.get_size_inches()), fig.dpi,
-                tuple(ax.get_xlim() + ax.get_ylim() + tuple(ax.get_position().bounds) for ax in fig.axes))
+                tuple(ax.get_xlim() + ax.get_ylim() + tuple(ax.get_position().bounds)
+                      + (ax.xaxis.label.get_text(), ax.yaxis.label.get_text()) for ax in fig.axes),
+                self.static_tag)
 
     # ------------------------------------------------------------------ rendering
     def get_renderer(self):
@@ -162,6 +214,9 @@ class BlitCanvas(FigureCanvasAgg):
         if "_draw_text_glyphs_and_boxes" not in vars(renderer):          # a new renderer (size, dpi)
             renderer._draw_text_glyphs_and_boxes = (
                 lambda gc, x, y, angle, glyphs, boxes, r=renderer: _draw_glyphs_cached(r, gc, x, y, angle, glyphs, boxes))
+            renderer.draw_text = (
+                lambda gc, x, y, s, prop, angle, ismath=False, mtext=None, r=renderer:
+                _draw_text_cached(r, gc, x, y, s, prop, angle, ismath, mtext))
         return renderer
 
     def _hidden(self, artists):
@@ -180,7 +235,9 @@ class BlitCanvas(FigureCanvasAgg):
             extents = self._rebuild_axes() if self.PARTIAL else None
             if extents is None:
                 FigureCanvasAgg.draw(self)
-                extents = self._measure()
+                # where the content lies matters only to a partial rebuild (tight boxes: ≈ 30 %
+                # of a background's cost, every tick label laid out again)
+                extents = self._measure() if self.PARTIAL else None
         finally:
             for a, v in states:
                 a.set_visible(v)
@@ -194,7 +251,9 @@ class BlitCanvas(FigureCanvasAgg):
             oldest = next(iter(self._backgrounds))
             del self._backgrounds[oldest]
             self._extents.pop(oldest, None)
-        self._overlay_layers.pop(self.figure.dpi, None)
+        dpi = self.figure.dpi
+        for k in [k for k in self._overlay_layers if k[0] == dpi]:       # the layout may have moved them
+            del self._overlay_layers[k]
 
     # a background whose axes changed range only in some axes is redrawn only there
     # (use_blitting(..., partial=True): measuring where each axes lies costs a little at every
@@ -233,7 +292,7 @@ class BlitCanvas(FigureCanvasAgg):
             return None
         for old in reversed(list(self._backgrounds)):
             ext = self._extents.get(old)
-            if ext is None or old[:2] != key[:2] or len(old[2]) != len(key[2]):
+            if ext is None or old[:2] != key[:2] or old[3:] != key[3:] or len(old[2]) != len(key[2]):
                 continue
             changed = [i for i, (a, b) in enumerate(zip(old[2], key[2])) if a != b]
             if changed and all(old[2][i][4:] == key[2][i][4:] for i in changed):
@@ -276,38 +335,60 @@ class BlitCanvas(FigureCanvasAgg):
             axes[i] = new[i].extents
         return dict(axes=axes, others=ext["others"])
 
-    def _render_overlay(self):
-        """One layer per shown overlay artist, cropped to its own pixels: the compositing of
-        every frame then touches only the legends' and titles' rectangles."""
+    def _overlay(self):
+        """The layers of the shown overlay artists at the figure's dpi, each cropped to its own
+        pixels (the compositing of every frame then touches only the legends' and titles'
+        rectangles); an artist is rendered again only when what it shows changed."""
         dpi = self.figure.dpi
-        layers = self._overlay_layers[dpi] = []         # (rows, cols, rgb·alpha, 255 − alpha) per artist
-        renderer = self.get_renderer()
+        if self._overlay_stale:
+            self._overlay_layers.clear()
+            self._overlay_stale = False
+        ids = {id(a) for a in self.overlay}
+        for k in [k for k in self._overlay_layers if k[1] not in ids]:   # artists no longer in the overlay
+            del self._overlay_layers[k]
+        layers = []
         for a in self.overlay:
-            if not a.get_visible():
-                continue
-            renderer.clear()                                  # transparent
-            (a.axes or self.figure).draw_artist(a)
-            arr = np.asarray(self.buffer_rgba())
-            h, w = arr.shape[:2]
-            try:                                              # where to look: the artist's extent, padded
-                bb = a.get_window_extent(renderer)
-                r0, r1 = max(int(h - bb.y1) - 4, 0), min(int(h - bb.y0) + 5, h)
-                c0, c1 = max(int(bb.x0) - 4, 0), min(int(bb.x1) + 5, w)
-            except Exception:
-                r0, r1, c0, c1 = 0, h, 0, w
-            alpha = arr[r0:r1, c0:c1, 3]
-            rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
-            if rows.size == 0:
-                continue
-            rs, cs = slice(r0 + rows[0], r0 + rows[-1] + 1), slice(c0 + cols[0], c0 + cols[-1] + 1)
-            # premultiplied in integers: every frame then composites rgb·a + under·(255 − a),
-            # rounded /255 exactly by shifts (the same pixels as float arithmetic, ~2× faster)
-            crop = arr[rs, cs]
-            a8 = crop[..., 3:].astype(np.uint16)
-            layers.append((rs, cs, crop[..., :3].astype(np.uint16) * a8, 255 - a8))
+            key = self._artist_key(a)
+            entry = self._overlay_layers.get((dpi, id(a)))
+            if entry is None or entry[0] != key:
+                entry = self._overlay_layers[(dpi, id(a))] = (key, self._render_overlay_artist(a) if key[0] else None)
+            if entry[1] is not None:
+                layers.append(entry[1])
+        return layers
+
+    def _render_overlay_artist(self, a):
+        """One overlay artist alone on a transparent canvas, cropped to its pixels (None: none)."""
+        renderer = self.get_renderer()
+        renderer.clear()                                  # transparent
+        (a.axes or self.figure).draw_artist(a)
+        arr = np.asarray(self.buffer_rgba())
+        h, w = arr.shape[:2]
+        try:                                              # where to look: the artist's extent, padded
+            bb = a.get_window_extent(renderer)
+            r0, r1 = max(int(h - bb.y1) - 4, 0), min(int(h - bb.y0) + 5, h)
+            c0, c1 = max(int(bb.x0) - 4, 0), min(int(bb.x1) + 5, w)
+        except Exception:
+            r0, r1, c0, c1 = 0, h, 0, w
+        alpha = arr[r0:r1, c0:c1, 3]
+        rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+        if rows.size == 0:
+            return None
+        rs, cs = slice(r0 + rows[0], r0 + rows[-1] + 1), slice(c0 + cols[0], c0 + cols[-1] + 1)
+        # premultiplied in integers: every frame then composites rgb·a + under·(255 − a),
+        # rounded /255 exactly by shifts (the same pixels as float arithmetic, ~2× faster)
+        crop = arr[rs, cs]
+        a8 = crop[..., 3:].astype(np.uint16)
+        return (rs, cs, crop[..., :3].astype(np.uint16) * a8, 255 - a8)
 
     def render_png(self) -> bytes:
         key = self._static_key()
+        if key not in self._backgrounds and self.drafting and self.figure.get_layout_engine() is None \
+                and key not in self._draft_misses:
+            self._draft_misses[key] = True
+            while len(self._draft_misses) > 64:
+                self._draft_misses.pop(next(iter(self._draft_misses)))
+            FigureCanvasAgg.draw(self)                   # everything, once (see __init__)
+            return encode_png(self.buffer_rgba())
         if key not in self._backgrounds:
             if self.figure.get_layout_engine() is not None:
                 # lay the figure out once with everything visible (titles take their room),
@@ -319,20 +400,14 @@ class BlitCanvas(FigureCanvasAgg):
             key = self._static_key()
         else:
             self._backgrounds[key] = self._backgrounds.pop(key)      # the newest
-        version = self._overlay_key()
-        if self._overlay_stale or version != self._overlay_version:
-            self._overlay_layers.clear()
-            self._overlay_stale = False
-            self._overlay_version = version
-        if self.figure.dpi not in self._overlay_layers:
-            self._render_overlay()
+        layers = self._overlay()          # (before the background is restored: they render on the canvas)
         self.get_renderer()               # of the figure's current size and dpi
         self.restore_region(self._backgrounds[key])
         for a in self.dynamic:
             if a.get_visible():
                 (a.axes or self.figure).draw_artist(a)
         arr = np.asarray(self.buffer_rgba())
-        for rs, cs, premultiplied, inverse in self._overlay_layers.get(self.figure.dpi) or ():
+        for rs, cs, premultiplied, inverse in layers:
             x = arr[rs, cs, :3] * inverse              # uint16: at most 255·255 + 255·255 + 128
             x += premultiplied
             x += 128

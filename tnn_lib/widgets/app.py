@@ -23,9 +23,11 @@ MIN_FONT_PT = 12.0
 DPI = 144
 # While a control is dragged, frames are drafts at this fraction of the figure's dpi (a quarter
 # of the pixels: the Agg render and the PNG cost about a quarter); the full-resolution frame
-# follows once no new value came for SETTLE_S seconds.
+# follows once no new value came for SETTLE_S seconds (the hand stopped: on a loaded machine
+# a drag's values come up to ≈ 250 ms apart, each a browser-kernel round trip; a full frame
+# drawn between two of them would delay the next draft by a full frame's cost).
 DRAFT_SCALE = 0.5
-SETTLE_S = 0.12
+SETTLE_S = 0.25
 # A control's next value within DRAG_GAP_S of its previous one, or while that one's frame is
 # still being drawn, is a drag: drafts from then on. (ipywidgets' front end sends a dragged
 # slider's next value only once the kernel took the previous one, so values of a drag come
@@ -268,13 +270,16 @@ class WidgetApp:
             if png is None:
                 legible(self.fig, done=self._legible_axes)
                 dpi = self.fig.dpi
+                canvas = self.fig.canvas
                 if quality == "draft":
                     self.fig.set_dpi(dpi * DRAFT_SCALE)
+                    canvas.drafting = True          # a blitting canvas draws a new range once, plainly
                 try:
                     png = self._png()
                 finally:
                     if quality == "draft":
                         self.fig.set_dpi(dpi)
+                        canvas.drafting = False
                 if key is not None:
                     self._frames[key] = png
                     while len(self._frames) > self.KEEP_FRAMES:
@@ -285,6 +290,22 @@ class WidgetApp:
             self.last_seconds = time.perf_counter() - t0
             self.last_quality, self.last_values = quality, values
             self._show_status()
+
+    def warm_drafts(self) -> None:
+        """Prepare the draft frames of a drag ahead of the hand: render the current figure
+        once at the draft resolution without showing it (a blitting figure keeps that
+        background; the text's glyphs and layouts at that dpi are kept too), so the first
+        draft of the first drag costs what the later ones do. Lecture mode calls this while
+        its kernel is preheated, before the page is opened."""
+        with self._drawing:
+            if self.needed is not None or not self.fig.axes:
+                return
+            dpi = self.fig.dpi
+            self.fig.set_dpi(dpi * DRAFT_SCALE)
+            try:
+                self._png()
+            finally:
+                self.fig.set_dpi(dpi)
 
     KEEP_FRAMES = 48   # PNGs kept for settings the browser comes back to (≈ 0.5 MB each at 200 dpi)
 

@@ -208,19 +208,32 @@ def perceptron_data(label_noise: float = SURFACE_DEFAULTS["label_noise"], seed: 
     return x, d
 
 
+@lru_cache(maxsize=4)
+def _surface_terms(extent: float):
+    """Per weight range, what does not depend on the labels: the weight grids and, for every
+    example and grid point, z = w·x, σ(z) and softplus(z) (one exp and one log1p: the costly
+    part of a surface, shared by every label-noise level; the inputs x are the same draw)."""
+    x, _ = perceptron_data(0.0)
+    w1 = np.linspace(-extent, extent, GRID)
+    w2 = np.linspace(-extent, extent, GRID)
+    W = np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2)          # (G², 2)
+    z = x @ W.T                                                       # (N, G²)
+    e = np.exp(-np.abs(z))
+    y = np.where(z >= 0, 1.0, e) / (1.0 + e)                          # σ(z), stable
+    softplus = np.maximum(z, 0.0) + np.log1p(e)
+    return w1, w2, z, y, softplus
+
+
 @lru_cache(maxsize=64)
 def perceptron_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"]):
     """Mean L2 ½(σ(w·x) − d)² and mean KL (binary cross-entropy) over the examples, on a
     GRID × GRID grid of weights w = (w1, w2) in [−extent, extent]². Returns (w1, w2, L2, KL)
     with L2[i, j], KL[i, j] at w = (w1[j], w2[i])."""
-    x, d = perceptron_data(label_noise)
-    w1 = np.linspace(-extent, extent, GRID)
-    w2 = np.linspace(-extent, extent, GRID)
-    W = np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2)          # (G², 2)
-    z = x @ W.T                                                       # (N, G²)
-    y = _sigmoid(z)
+    _, d = perceptron_data(label_noise)
+    w1, w2, z, y, softplus = _surface_terms(float(extent))
+    w1, w2 = w1.copy(), w2.copy()
     l2 = (0.5 * (y - d[:, None]) ** 2).mean(axis=0).reshape(GRID, GRID)
-    kl = (_softplus(z) - d[:, None] * z).mean(axis=0).reshape(GRID, GRID)
+    kl = (softplus - d[:, None] * z).mean(axis=0).reshape(GRID, GRID)
     for arr in (w1, w2, l2, kl):
         arr.setflags(write=False)
     return w1, w2, l2, kl

@@ -299,8 +299,7 @@ def draw_activation_statistics(state, depth=DEFAULTS["depth"], width=DEFAULTS["w
     ax_h.set_xlim(0.4, round_axis_end(depth) + 0.6)      # layers up to a round number (see ax_s)
     ylabel = f"activation ({nonlinearity}; clipped to [{lo:g}, {hi:g}])"
     if ax_h.get_ylabel() != ylabel:
-        ax_h.set_ylabel(ylabel)
-        fig.canvas.invalidate()                      # static text changed: new background
+        ax_h.set_ylabel(ylabel)                      # a background per label (the blitting canvas' key)
     ax_h.set_title(f"{scheme} init, {depth} × {width} units, {n_samples} inputs")
 
     # log10 on a linear axis: the same picture as semilogy at a fraction of the tick-drawing cost

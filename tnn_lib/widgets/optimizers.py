@@ -186,7 +186,7 @@ def _set_surface(fig, a, surface):
     if minimum is not None:
         a["minimum"].set_data([minimum[0]], [minimum[1]])
     a["surface"] = surface
-    fig.canvas.invalidate()
+    fig.canvas.static_tag = surface       # a background per surface (kept: a surface chosen again is at once)
 
 
 def _two_panels(fig):

@@ -150,8 +150,8 @@ def _contours(state: WidgetState, surface: str, kappa: float):
     levels = np.geomspace(0.02, f.max(), 14) if surface == "valley" else np.linspace(f.min(), f.max(), 20)
     state.artists["contours"] = [ax.contour(gx, gy, f, levels=levels, colors="0.75", linewidths=0.6)]
     state.data["surface"], state.data["kappa"] = surface, kappa
-    if hasattr(state.fig.canvas, "invalidate"):
-        state.fig.canvas.invalidate()           # the contours are part of the cached background
+    if hasattr(state.fig.canvas, "static_tag"):
+        state.fig.canvas.static_tag = (surface, kappa)   # the contours are part of the cached background
 
 
 def draw_schedule_explorer(state: WidgetState, surface=DEFAULTS["surface"], schedule=DEFAULTS["schedule"],
