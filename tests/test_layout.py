@@ -1,6 +1,8 @@
 """The grading code's layout: its folders follow the path of a submission, no module of
-`autograder` imports itself back through others (at module level or inside a function), and no
-function is longer than the limit (the catalogue's student-style variants excepted)."""
+`autograder` imports itself back through others (at module level or inside a function), no
+function is longer than the limit (the catalogue's student-style variants excepted), and a
+module is imported inside a function only where its import is slow (:data:`SLOW_IMPORTS`) or
+the student edition does not ship it."""
 from __future__ import annotations
 
 import ast
@@ -12,6 +14,41 @@ MAX_LINES = 100
 # the pipeline, in the order a submission travels, and what stands beside it
 STAGES = ("release", "sandbox", "evaluation", "outcomes", "gradebook", "pages")
 BESIDE = ("cli", "runners", "similarity", "lecture", "catalogue")
+
+
+# Imports inside a function (the import policy of autograder/AUTHORING.md). A function imports a
+# module only when importing it at the top of the file would put a slow import on a path that
+# must stay fast; the line says so (`# slow import (see AUTHORING.md)`). Cost: the median
+# cumulative time of `python -X importtime -c 'import M'`, 5 fresh interpreters, on the course's
+# development machine (2 shared cores); "~" where the figure varied with the machine's load.
+SLOW_IMPORTS = {
+    # module (a package covers its submodules): (measured cost, why it is deferred)
+    "nbgrader": ("2.5 s", "gradebook, release and LMS export only; grading starts without it (issue 27)"),
+    "nbconvert": ("1.2 s", "nbgrader's preprocessors; the lecture server's export"),
+    "nbclient": ("0.6 s", "comes with nbconvert; not on grading's path"),
+    "jupyter_client": ("0.3 s", "kernels: lecture server and nbgrader only"),
+    "sqlalchemy": ("0.4 s", "the gradebook alone; `tnn-course check` never opens one"),
+    "alembic": ("0.5 s", "gradebook migrations, once per gradebook"),
+    "dask": ("0.6 s", "`--dask` grading only"),
+    "distributed": ("1.3 s", "`--dask` grading only"),
+    "matplotlib": ("0.7 s (pyplot 1.0 s)", "figures: widgets, the class report, the sandbox's warm-up"),
+    "ipywidgets": ("0.4 s", "widgets in a notebook; `import tnn_lib.widgets` lists them without it"),
+    "IPython": ("0.25 s", "a shell: the student process and the notebook hooks, never `tnn-course --help`"),
+    "traitlets": ("0.1 s", "IPython's and nbgrader's configuration, with them"),
+    "nbformat": ("0.3 s", "reading a notebook: the commands that read one pay for it"),
+    "numpy": ("0.15 s", "the sandbox's warm-up loads it with matplotlib before the zygote forks"),
+    "sklearn": ("1.5 s", "the digits data set, loaded once by the notebooks that train on it"),
+    "contourpy": ("0.1 s", "one widget's contour surface"),
+    # modules of the course whose import is slow through what they import at their top
+    "autograder.runners.dask_cluster": ("1.3 s", "imports distributed: `--dask` grading only"),
+    "autograder.cli.selfcheck": ("0.9 s", "the grading pipeline (IPython, nbformat): `tnn-course check` only, "
+                                 "`tnn-course --help` and the other commands go without it"),
+    "tnn_lib.widgets.app": ("1.0 s", "ipywidgets and matplotlib: a widget's first display"),
+    "tnn_lib.widgets._blit": ("0.7 s", "matplotlib: a widget's first display"),
+    "tnn_lib.recorded": ("0.15 s", "numpy: `import tnn_lib` stays light (its docstring), the hooks need it later"),
+}
+DEFER_COMMENT = "# slow import (see AUTHORING.md)"
+EDITION_COMMENT = "# not in the student edition"
 
 
 def module_name(path: Path) -> str:
@@ -181,3 +218,112 @@ def test_a_new_check_function_appears_in_the_sandbox_stub(monkeypatch):
     exec(compile(checks_stub(), "<stub>", "exec"), ns)  # noqa: S102 - our own generated source
     assert ns["check_something_new"](1, expected=2) is True
     assert issubclass(ns["NewFailure"], AssertionError)
+
+
+def _resolve(name: str, path: Path, node) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    if node.level:
+        pkg = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        up = pkg.split(".")
+        base = ".".join(up[:len(up) - node.level + 1] + ([base] if base else []))
+    return [base]
+
+
+def function_imports(root: Path = ROOT, packages=("autograder", "tnn_lib")):
+    """(file, line, function, module imported, source line) of every import inside a function,
+    the `jupyterhub/` config folder and the catalogue's student-style variants excepted (a
+    variant is written as a student would: its source is compared with theirs)."""
+    out = []
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            if "__pycache__" in path.parts or "jupyterhub" in path.parts:
+                continue
+            rel = path.relative_to(root)
+            parts = rel.with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            variants = _variant_names(name) if "catalogue" in parts else set()
+
+            def visit(node, fn):
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        if child.name not in variants:
+                            visit(child, child.name)
+                    elif isinstance(child, (ast.Import, ast.ImportFrom)) and fn:
+                        for mod in _resolve(name, path, child):
+                            out.append((str(rel), child.lineno, fn, mod, lines[child.lineno - 1]))
+                    else:
+                        visit(child, fn)
+            visit(ast.parse(text), None)
+    return out
+
+
+def _variant_names(module: str) -> set[str]:
+    """The functions of catalogue module `module` that are a misconception's variant."""
+    if module == "autograder.catalogue" or not module.startswith("autograder.catalogue."):
+        return set()
+    from autograder.catalogue import _load
+    _, misconceptions = _load()
+    return {m.impl.__name__ for ms in misconceptions.values() for m in ms
+            if getattr(m.impl, "__module__", None) == module}
+
+
+def edition_modules(root: Path = ROOT) -> set[str]:
+    """The modules of `autograder` the student edition ships (its STUDENT_MODULES)."""
+    from autograder.release.edition import STUDENT_MODULES
+    return {module_name(p) if root == ROOT else ".".join(p.relative_to(root).with_suffix("").parts)
+            for pattern in STUDENT_MODULES for p in root.glob(pattern)}
+
+
+def _in(mod: str, names) -> bool:
+    return any(mod == n or mod.startswith(n + ".") for n in names)
+
+
+def unexplained_function_imports(root: Path = ROOT, edition=None) -> list[tuple]:
+    """The imports inside a function that the policy does not allow: a module outside
+    :data:`SLOW_IMPORTS`, unless a module the student edition ships imports one it does not;
+    and an allowed one whose line does not say why it is deferred."""
+    edition = edition_modules(root) if edition is None else edition
+    bad = []
+    for rel, line, fn, mod, src in function_imports(root):
+        parts = Path(rel).with_suffix("").parts
+        importer = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if _in(mod, SLOW_IMPORTS):
+            ok = DEFER_COMMENT in src
+        elif mod.startswith("autograder.") and importer in edition and mod not in edition:
+            ok = EDITION_COMMENT in src
+        else:
+            ok = False
+        if not ok:
+            bad.append((rel, line, fn, mod))
+    return bad
+
+
+def test_a_function_imports_only_slow_modules_and_says_so():
+    bad = unexplained_function_imports()
+    assert bad == [], ("import these at the top of the file, or measure them and add them to SLOW_IMPORTS "
+                       f"with the line's comment: {bad}")
+
+
+def test_the_import_policy_finds_planted_imports(tmp_path):
+    """The check finds a planted function-level import of a fast module, of a slow one without
+    its comment, and of a grader-only module from a module of the edition without its comment;
+    it passes the same imports said to be deferred, and the catalogue's variants."""
+    (tmp_path / "autograder" / "runners").mkdir(parents=True)
+    (tmp_path / "tnn_lib").mkdir()
+    (tmp_path / "autograder" / "runners" / "m.py").write_text(
+        "import os\n\n\ndef f():\n    import json\n    import nbgrader.api\n"
+        f"    import nbgrader  {DEFER_COMMENT}\n    return json, os\n\n\n"
+        "class C:\n    def g(self):\n        from . import grade\n"
+        f"        from autograder.runners import worker  {EDITION_COMMENT}\n")
+    (tmp_path / "tnn_lib" / "w.py").write_text(
+        f"def w():\n    import matplotlib.pyplot as plt  {DEFER_COMMENT}\n    from tnn_lib import topics\n")
+    edition = {"autograder.runners.m"}
+    assert unexplained_function_imports(tmp_path, edition) == [
+        ("autograder/runners/m.py", 5, "f", "json"), ("autograder/runners/m.py", 6, "f", "nbgrader.api"),
+        ("autograder/runners/m.py", 13, "g", "autograder.runners"), ("tnn_lib/w.py", 3, "w", "tnn_lib")]
+    # out of the edition, a grader-only module is no excuse
+    assert ("autograder/runners/m.py", 14, "g", "autograder.runners") in unexplained_function_imports(tmp_path, set())
