@@ -16,36 +16,36 @@ STAGES = ("release", "sandbox", "evaluation", "outcomes", "gradebook", "pages")
 BESIDE = ("cli", "runners", "similarity", "lecture", "catalogue")
 
 
-# Imports inside a function (the import policy of autograder/AUTHORING.md). A function imports a
-# module only when importing it at the top of the file would put a slow import on a path that
-# must stay fast; the line says so (`# slow import (see AUTHORING.md)`). Cost: the median
-# cumulative time of `python -X importtime -c 'import M'`, 5 fresh interpreters, on the course's
-# development machine (2 shared cores); "~" where the figure varied with the machine's load.
+# Imports inside a function (the import policy of autograder/AUTHORING.md, which has this table).
+# A function imports a module only when importing it at the top of the file would put a slow
+# import on a path that must stay fast; the line says so (`# slow import (see AUTHORING.md)`).
+# Cost: the cumulative time of `python -X importtime -c 'import M'`, range of the min and the
+# median of 7 fresh interpreters on the course's busy 2-core development machine.
 SLOW_IMPORTS = {
     # module (a package covers its submodules): (measured cost, why it is deferred)
-    "nbgrader": ("2.5 s", "gradebook, release and LMS export only; grading starts without it (issue 27)"),
-    "nbconvert": ("1.2 s", "nbgrader's preprocessors; the lecture server's export"),
-    "nbclient": ("0.6 s", "comes with nbconvert; not on grading's path"),
-    "jupyter_client": ("0.3 s", "kernels: lecture server and nbgrader only"),
-    "sqlalchemy": ("0.4 s", "the gradebook alone; `tnn-course check` never opens one"),
-    "alembic": ("0.5 s", "gradebook migrations, once per gradebook"),
-    "dask": ("0.6 s", "`--dask` grading only"),
-    "distributed": ("1.3 s", "`--dask` grading only"),
-    "matplotlib": ("0.7 s (pyplot 1.0 s)", "figures: widgets, the class report, the sandbox's warm-up"),
-    "ipywidgets": ("0.4 s", "widgets in a notebook; `import tnn_lib.widgets` lists them without it"),
-    "IPython": ("0.25 s", "a shell: the student process and the notebook hooks, never `tnn-course --help`"),
-    "traitlets": ("0.1 s", "IPython's and nbgrader's configuration, with them"),
-    "nbformat": ("0.3 s", "reading a notebook: the commands that read one pay for it"),
-    "numpy": ("0.15 s", "the sandbox's warm-up loads it with matplotlib before the zygote forks"),
-    "sklearn": ("1.5 s", "the digits data set, loaded once by the notebooks that train on it"),
-    "contourpy": ("0.1 s", "one widget's contour surface"),
+    "nbgrader": ("6.8-9 s", "gradebook, release and LMS export; grading starts without it"),
+    "nbconvert": ("4.5-6.8 s", "nbgrader's preprocessors, the lecture export"),
+    "nbclient": ("5.5-6.3 s", "with nbconvert; not on grading's path"),
+    "nbformat": ("3.5-5.2 s", "the commands that read a notebook pay for it, `--help` does not"),
+    "jupyter_client": ("0.5-0.7 s", "kernels: lecture server and nbgrader"),
+    "sqlalchemy": ("0.8-1.0 s", "the gradebook; `tnn-course check` never opens one"),
+    "alembic": ("1.2-2.5 s", "gradebook migrations, once per gradebook"),
+    "dask": ("0.2-0.6 s", "`tnn-course grade --dask` only"),
+    "distributed": ("1.6-1.9 s", "`tnn-course grade --dask` only"),
+    "matplotlib": ("0.6-0.7 s (pyplot 1.7-2.0 s)", "figures: widgets, class report, the sandbox's warm-up"),
+    "ipywidgets": ("0.5 s", "a widget's first display"),
+    "IPython": ("0.3-0.4 s", "a shell: the student process, the notebook hooks"),
+    "traitlets": ("0.15-0.2 s", "IPython's and nbgrader's configuration, with them"),
+    "numpy": ("0.07-0.26 s", "the sandbox's warm-up loads it with matplotlib before the zygote forks"),
+    "sklearn": ("1.8-2.7 s", "the digits data set, loaded by the notebooks that train on it"),
+    "contourpy": ("0.08 s", "one widget's contour surface"),
     # modules of the course whose import is slow through what they import at their top
-    "autograder.runners.dask_cluster": ("1.3 s", "imports distributed: `--dask` grading only"),
-    "autograder.cli.selfcheck": ("0.9 s", "the grading pipeline (IPython, nbformat): `tnn-course check` only, "
-                                 "`tnn-course --help` and the other commands go without it"),
-    "tnn_lib.widgets.app": ("1.0 s", "ipywidgets and matplotlib: a widget's first display"),
-    "tnn_lib.widgets._blit": ("0.7 s", "matplotlib: a widget's first display"),
-    "tnn_lib.recorded": ("0.15 s", "numpy: `import tnn_lib` stays light (its docstring), the hooks need it later"),
+    "autograder.runners.dask_cluster": ("1.5-2.2 s", "distributed: `--dask` grading only"),
+    "autograder.cli.selfcheck": ("1.0-1.1 s", "the grading pipeline: `tnn-course check` only, `--help` and "
+                                 "the other commands go without it"),
+    "tnn_lib.widgets.app": ("1.7-2.2 s", "ipywidgets, matplotlib: a widget's first display"),
+    "tnn_lib.widgets._blit": ("1.0-1.3 s", "matplotlib: a widget's first display"),
+    "tnn_lib.recorded": ("0.13-0.38 s", "numpy: the edition's records, read by the hooks `import tnn_lib` installs"),
 }
 # modules on a path that must stay light even of fast imports: their other imports wait for use
 LIGHT_MODULES = {
@@ -339,3 +339,9 @@ def test_the_import_policy_finds_planted_imports(tmp_path):
         ("tnn_lib/w.py", 3, "w", "tnn_lib")]
     # out of the edition, a grader-only module is no excuse
     assert ("autograder/runners/m.py", 14, "g", "autograder.runners") in unexplained_function_imports(tmp_path, set())
+
+
+def test_every_deferred_module_is_in_the_authoring_table():
+    section = (PKG / "AUTHORING.md").read_text(encoding="utf-8").split("## Imports", 1)[1]
+    missing = [m for m in [*SLOW_IMPORTS, *LIGHT_MODULES] if f"`{m}`" not in section]
+    assert missing == [], f"add these to the table of autograder/AUTHORING.md (## Imports): {missing}"
