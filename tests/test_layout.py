@@ -345,3 +345,39 @@ def test_every_deferred_module_is_in_the_authoring_table():
     section = (PKG / "AUTHORING.md").read_text(encoding="utf-8").split("## Imports", 1)[1]
     missing = [m for m in [*SLOW_IMPORTS, *LIGHT_MODULES] if f"`{m}`" not in section]
     assert missing == [], f"add these to the table of autograder/AUTHORING.md (## Imports): {missing}"
+
+
+def _top_level_imports(tree):
+    """The import statements that run when the module is imported (not inside a function)."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def edition_top_level_misses(known, edition) -> list[tuple[str, str]]:
+    """(module, imported module) where a module of the edition imports, when it is imported, a
+    module of `autograder` the edition does not ship."""
+    bad = []
+    for name in sorted(edition & set(known)):
+        path = known[name]
+        for node in _top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            for t in _resolve(name, path, node) + ([f"{_resolve(name, path, node)[0]}.{a.name}" for a in node.names]
+                                                  if isinstance(node, ast.ImportFrom) else []):
+                while t and t not in known:
+                    t = t.rpartition(".")[0]
+                if t and t.startswith("autograder.") and t not in edition:
+                    bad.append((name, t))
+    return sorted(set(bad))
+
+
+def test_the_edition_modules_import_only_edition_modules_when_imported():
+    """An installed edition has only STUDENT_MODULES: a top-level import of another module of
+    `autograder` would break its `tnn-course check` (the planted case shows the check sees one)."""
+    known, edition = modules(), edition_modules()
+    assert edition_top_level_misses(known, edition) == []
+    assert edition_top_level_misses(known, edition - {"autograder.outcomes.diagnose"}) != []
