@@ -26,15 +26,26 @@ import ast
 import contextlib
 import contextvars
 import copy
+import functools
 import io
+import os
 import re
+import reprlib
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from autograder import catalogue
 from autograder.source import strip_magics
+
+try:  # the student edition's helpers and records; autograder works without them
+    from tnn_lib import student as _student
+    from tnn_lib.recorded import STORE as _STORE
+except ImportError:
+    _student = _STORE = None
 
 # what graded test cells import; the grader's sandbox gets a stand-in of each of these names
 # (autograder.sandbox.launch.checks_stub), generated from this list
@@ -64,11 +75,8 @@ def readable(message: str, head: str) -> list:
     without its machine-readable tag lines."""
     lines = [ln for ln in message.splitlines()
              if not (ln.startswith(MISCONCEPTION_TAG) or ln.startswith(REFERENCE_TAG))]
-    try:  # broken at spaces: JupyterLab's output otherwise breaks long lines mid-word
-        from tnn_lib.student import wrap
-        lines = wrap(lines)
-    except ImportError:
-        pass
+    if _student is not None:  # broken at spaces: JupyterLab's output otherwise breaks long lines mid-word
+        lines = _student.wrap(lines)
     return [f"\x1b[1;31m{head}\x1b[0m"] + lines
 
 
@@ -129,7 +137,7 @@ def _after_cell(result) -> None:
 
 def _shell():
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # slow import (see AUTHORING.md)
         return get_ipython()
     except Exception:
         return None
@@ -165,7 +173,6 @@ class Outcome:
 # ----------------------------------------------------------------------------------------
 def short(v) -> str:
     """repr of an answer for a message, cut to a readable length whatever its size."""
-    import reprlib
     r = reprlib.Repr()
     r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, 6, 120, 120
     try:
@@ -403,9 +410,7 @@ def check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: fl
 
 
 def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: float | None = None, **sizes):
-    from autograder.catalogue import get_exercise, misconceptions_for
-
-    ex = get_exercise(name)
+    ex = catalogue.get_exercise(name)
     if not callable(student_fn):
         raise CheckFailure(f"{name}: expected a function, got {type(student_fn).__name__}")
     rng = np.random.default_rng(seed)
@@ -468,7 +473,7 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
         _count("check")
         return Passed()
     alts, matched = [], []
-    for m in misconceptions_for(name):
+    for m in catalogue.misconceptions_for(name):
         ok, alt = truth.run(m)
         if not ok:
             continue
@@ -498,17 +503,16 @@ def _cascade_note(name: str, student_fn) -> str:
     """When the answer calls the student's own answer to another exercise (adamw_step calling
     adam_step) and that one fails its own first check, say so: the numbers alone point at
     the wrong function."""
-    from autograder.catalogue import all_exercises, get_exercise
     try:
         code, glb = student_fn.__code__, student_fn.__globals__
     except AttributeError:
         return ""
     failing = []
     for other in dict.fromkeys(code.co_names):
-        if other == name or other not in all_exercises():
+        if other == name or other not in catalogue.all_exercises():
             continue
         fn = glb.get(other)
-        if not callable(fn) or fn is get_exercise(other).reference:
+        if not callable(fn) or fn is catalogue.get_exercise(other).reference:
             continue
         try:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -737,15 +741,14 @@ def established_misconception(name: str, student_fn, cases) -> str | None:
 
 
 def _established_misconception(name: str, student_fn, cases) -> str | None:
-    from autograder.catalogue import get_exercise, misconceptions_for
-    ex = get_exercise(name)
+    ex = catalogue.get_exercise(name)
     if not callable(student_fn):
         return None
     every = []
     for kw in list(cases) + list(ex.diagnostic_cases):
         if _case_key(kw) not in {_case_key(k) for k in every}:
             every.append(kw)
-    left, wrong = misconceptions_for(name), False
+    left, wrong = catalogue.misconceptions_for(name), False
     for kw in every:
         made = _case_inputs(ex, kw)
         if made is None:
@@ -773,14 +776,9 @@ def case_key(kw: dict) -> str:
 def _edition_records(name: str):
     """The recorded data of exercise `name` in the student edition, else None (the
     repository, or an exercise whose answer the edition holds)."""
-    try:
-        import tnn_lib.student as student
-        if not student.EDITION:
-            return None
-        from tnn_lib.recorded import STORE
-    except ImportError:
+    if _student is None or not _student.EDITION:
         return None
-    return STORE if name in STORE.exercises() else None
+    return _STORE if name in _STORE.exercises() else None
 
 
 class NotRecorded(CheckFailure):
@@ -825,24 +823,18 @@ def _describe_kwargs(kw: dict) -> str:
 def _checking(name: str):
     """While exercise `name` is checked: the edition's stub of `name` replays nothing (an
     answer that calls it uses the reference)."""
-    try:
-        import tnn_lib.student as student
-    except ImportError:
+    if _student is None:
         yield
         return
-    student._CHECKING.append(name)
+    _student._CHECKING.append(name)
     try:
         yield
     finally:
-        student._CHECKING.remove(name)
+        _student._CHECKING.remove(name)
 
 
 def _own_reference(err) -> bool:
-    try:
-        from tnn_lib.student import OwnReference
-    except ImportError:
-        return False
-    return isinstance(err, OwnReference)
+    return _student is not None and isinstance(err, _student.OwnReference)
 
 
 def _parts(value):
@@ -887,8 +879,6 @@ def _partial_note(got, expected, alts, tol, output_name: str, limit: int = 2) ->
 def _student_line(err: BaseException) -> str:
     """The line of the student's own code that raised `err` (the deepest frame outside this
     package, the Python installation and its libraries), as "\nat `line` in fn"; "" if none."""
-    import os
-    import traceback
     ours = os.path.dirname(os.path.abspath(__file__))
     library = tuple({os.path.abspath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
     found = None
@@ -946,11 +936,7 @@ def _edition_registry():
     """tnn_lib.student when this is the student edition (EDITION true), else None: in the
     repository, and so in grading (where the student's functions are proxies into the
     sandbox), nothing is ever registered."""
-    try:
-        from tnn_lib import student
-    except ImportError:
-        return None
-    return student if getattr(student, "EDITION", False) else None
+    return _student if getattr(_student, "EDITION", False) else None
 
 
 def _registering(check_fn):
@@ -958,8 +944,6 @@ def _registering(check_fn):
     e.g. ReduceLROnPlateau) with :func:`tnn_lib.student.register` when the check passes and
     withdraws it when a check of the same answer fails: the edition's stubs, and so the
     lessons, the `tnn_lib` classes and the widgets, then run on the student's own code."""
-    import functools
-
     @functools.wraps(check_fn)
     def check(name, student_fn, *args, **kwargs):
         try:

@@ -7,6 +7,7 @@ the course directory) unless another SQLAlchemy URL is given.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
@@ -22,7 +23,6 @@ ASSIGNMENTS = tuple(COURSE)
 def ensure_tools_on_path() -> None:
     """nbgrader runs the `alembic` executable to open a gradebook; when this environment is
     used without being activated, its bin directory is not on PATH. Put it there."""
-    import sys
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import importlib
 
+from tnn_lib.student import install_notebook_hooks as _install_notebook_hooks
+
 __version__ = "0.1.0"
 
 _SUBMODULES = ("layers", "gradcheck", "divergences", "batchnorm", "dropout", "init", "optim",
@@ -50,8 +52,7 @@ def _notebook_hooks() -> None:
     # in a notebook: an unanswered exercise that a cell needs shows as one line saying which
     # to implement first, never a traceback (tnn_lib.student.install_notebook_hooks)
     try:
-        from tnn_lib.student import install_notebook_hooks
-        install_notebook_hooks()
+        _install_notebook_hooks()
     except Exception:  # noqa: BLE001 - a display nicety never breaks an import
         pass
 

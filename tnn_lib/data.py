@@ -39,7 +39,7 @@ def load_digits_split(rng=0, fractions=(0.6, 0.2, 0.2)):
         ``x_*`` float64 (N_*, 64), ``y_*`` int64 (N_*,) in 0..9. With the default
         fractions N = 1078, 359, 360.
     """
-    from sklearn.datasets import load_digits  # lazy: keeps ``import tnn_lib`` light
+    from sklearn.datasets import load_digits  # slow import (see AUTHORING.md)
 
     fr = np.asarray(fractions, dtype=np.float64) if np.ndim(fractions) == 1 else None
     if fr is None or fr.shape != (3,) or np.any(fr <= 0) or abs(fr.sum() - 1) > 1e-9:

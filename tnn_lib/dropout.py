@@ -12,6 +12,8 @@ Two conventions, selected by ``inverted``:
 No function modifies its arguments (``x``, ``dout``, a mask, ``W``).
 """
 
+import inspect
+
 import numpy as np
 
 from tnn_lib._validate import check_array, check_int, check_prob, check_same_shape
@@ -106,7 +108,6 @@ def scale_weights_for_test(W, keep_prob):
 
 def _takes_keep_prob(forward) -> bool:
     """Whether ``forward`` accepts a ``keep_prob`` keyword (named, or through ``**kwargs``)."""
-    import inspect
     try:
         params = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):  # a builtin or a C callable: call it as the SPEC says

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,6 @@ def _in_a_cell(code) -> bool:
     """Whether `code` was compiled from a notebook cell: ``<test>`` when the checks run the
     test cells (release, grading, ``tnn-course check``), a file of ipykernel's (JupyterLab) or
     ``<ipython-input-…>``: the same function is the same in all of them."""
-    import re
     name = getattr(code, "co_filename", "") or ""
     return name.startswith("<") or bool(re.search(r"ipykernel_\d+", name))
 

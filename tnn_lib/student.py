@@ -54,8 +54,8 @@ def wrap(lines, width: int = WIDTH) -> list:
     that stays whole), continuations indented by two spaces: a notebook shows them without
     breaking a word in any window at least that wide. A coloured head (``\x1b[…m…\x1b[0m``)
     at the start of a line keeps its colour; colour codes are not counted."""
-    import re
-    import textwrap
+    import re  # keeps `import tnn_lib` light (see AUTHORING.md)
+    import textwrap  # keeps `import tnn_lib` light (see AUTHORING.md)
 
     ansi = re.compile(r"\x1b\[[0-9;]*m")
     out = []
@@ -75,7 +75,7 @@ def wrap(lines, width: int = WIDTH) -> list:
 
 def home(name: str) -> str:
     """Where exercise `name` is written: the notebook (and section, where known)."""
-    from tnn_lib.topics import TOPICS
+    from tnn_lib.topics import TOPICS  # keeps `import tnn_lib` light (see AUTHORING.md)
 
     for topic in TOPICS:
         if name in topic.exercises:
@@ -194,7 +194,7 @@ def replayed(twin: str, exercise: str, args: tuple):
         raise OwnReference(f"the reference of {exercise} is not in the student edition")
     if not _recorded_calls(twin):
         return False, None
-    from tnn_lib.recorded import STORE
+    from tnn_lib.recorded import STORE  # slow import (see AUTHORING.md)
     return STORE.replay(twin, args)
 
 
@@ -208,7 +208,7 @@ _CHECKING: list = []
 
 def _recorded_calls(name: str) -> bool:
     try:
-        from tnn_lib.recorded import STORE
+        from tnn_lib.recorded import STORE  # slow import (see AUTHORING.md)
     except ImportError:
         return False
     return bool(STORE.calls(name))
@@ -227,7 +227,7 @@ class _Replaying:
         if not _CHECKING and self.fn is not None:
             return self._own(*args, **kwargs)
         if not kwargs:
-            from tnn_lib.recorded import STORE
+            from tnn_lib.recorded import STORE  # slow import (see AUTHORING.md)
             found, result = STORE.replay(self.name, args)
             if found:
                 return result
@@ -313,7 +313,7 @@ def driven_by(names) -> str:
 
 def exercises() -> set:
     """The names of every exercise of the course."""
-    from tnn_lib.topics import TOPICS
+    from tnn_lib.topics import TOPICS  # keeps `import tnn_lib` light (see AUTHORING.md)
     return {name for topic in TOPICS for name in topic.exercises}
 
 
@@ -359,7 +359,7 @@ def _assigned_names(source: str) -> set:
     """The names a cell's code assigns at its top level (assignments, for-loop targets, `def`,
     `class`, imports), never those local to a function it defines. Empty when it is not
     Python (a magic, a syntax error)."""
-    import ast
+    import ast  # keeps `import tnn_lib` light (see AUTHORING.md)
 
     try:
         tree = ast.parse(source)
@@ -442,7 +442,7 @@ def install_notebook_hooks(shell=None) -> bool:
         if "IPython" not in sys.modules:
             return False
         try:
-            from IPython import get_ipython
+            from IPython import get_ipython  # slow import (see AUTHORING.md)
             shell = get_ipython()
         except Exception:  # noqa: BLE001
             return False

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 
 from autograder import defaults
@@ -10,11 +11,11 @@ from autograder.settings import Settings
 
 
 def _release(args) -> int:
-    from autograder.release.notebooks import release
+    from autograder.release.notebooks import release  # not in the student edition
     for path in release(args.assignments or None, root=args.course_dir, db_url=args.db, quiet=not args.verbose):
         print(f"released {path}")
     if args.student_edition:
-        from autograder.release.edition import write_student_edition
+        from autograder.release.edition import write_student_edition  # not in the student edition
         answers = [a for a in (args.answers or "").split(",") if a.strip()]
         folder, archive = write_student_edition(args.student_edition, args.assignments or None, root=args.course_dir,
                                                 answers=[a.strip() for a in answers])
@@ -30,8 +31,8 @@ LOCKED = 3   # exit status: another grading holds the output folder or the grade
 
 
 def _grade(args) -> int:
-    from autograder.gradebook.lock import GradingLocked
-    from autograder.runners.grade import grade
+    from autograder.gradebook.lock import GradingLocked  # not in the student edition
+    from autograder.runners.grade import grade  # not in the student edition
     try:
         if args.verify:
             return _verify(args)
@@ -73,7 +74,7 @@ def _say_gradebook(repaired, not_recorded, n) -> None:
 
 
 def _verify(args) -> int:
-    from autograder.runners.grade import verify
+    from autograder.runners.grade import verify  # not in the student edition
     if args.submissions is not None:
         raise ValueError("--verify compares the gradebook with the results in --output; it takes no SUBMISSIONS")
     v = verify(output=args.output, db_url=args.db, root=args.course_dir, wait=args.wait)
@@ -84,12 +85,12 @@ def _verify(args) -> int:
 
 
 def _similarity(args) -> int:
-    from autograder.similarity.report import main_similarity
+    from autograder.similarity.report import main_similarity  # not in the student edition
     return main_similarity(args.grading_dir, root=args.course_dir, workers=args.workers)
 
 
 def _check(args) -> int:
-    from autograder.cli.selfcheck import main_check
+    from autograder.cli.selfcheck import main_check  # slow import (see AUTHORING.md)
     return main_check(args.notebook, settings=Settings.from_args(args))
 
 
@@ -106,7 +107,6 @@ def add_workers_option(parser, what: str) -> None:
 def default_workers() -> int:
     """One grading worker per CPU this process may use, at most MAX_DEFAULT_WORKERS (each
     runs a kernel of up to --memory-mb)."""
-    import os
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_similarity)
 
     if importlib.util.find_spec("autograder.lecture.serve") is not None:
-        from autograder.lecture.serve import add_parser
+        from autograder.lecture.serve import add_parser  # not in the student edition
         add_parser(sub)
     return p
 

@@ -13,7 +13,16 @@ import sys
 from pathlib import Path
 
 from autograder import defaults
+from autograder.catalogue import find_misconception
+from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG
+from autograder.evaluation import pipeline
+from autograder.evaluation.testcells import LocalStudent
 from autograder.settings import Settings
+
+try:  # POSIX only: elsewhere the self-check runs without a memory limit
+    import resource
+except ImportError:
+    resource = None
 
 
 def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = defaults.MEMORY_MB,
@@ -23,28 +32,27 @@ def run_check(path, timeout: float = defaults.TIMEOUT_SECONDS, memory_mb: int = 
     visible test cells only); one outcome per graded test cell, in order. `settings` (default:
     `timeout` and `memory_mb` over :mod:`autograder.defaults`) are the run's settings;
     (`tnn-course check` also limits this process's memory to its `memory_mb`.)"""
-    from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
-    from autograder.evaluation.testcells import LocalStudent
-
     settings = settings or Settings(timeout=float(timeout), memory_mb=int(memory_mb))
     cwd = str(Path(path).resolve().parent)
 
     def start_student(cells, layout):
         return LocalStudent(cells, settings.timeout, cwd=cwd)
 
-    result = run_stages(NotebookGrading(path, settings, start_student, run_every_cell=True), STAGES)
+    result = pipeline.run_stages(pipeline.NotebookGrading(path, settings, start_student, run_every_cell=True),
+                                 pipeline.STAGES)
     return [c.to_json() for c in result.cells]
 
 
 def _limit_memory(memory_mb: int) -> None:
+    if resource is None:
+        return
     try:
-        import resource
         if memory_mb and memory_mb > 0:
             lim = memory_mb * 1024 * 1024
             soft, hard = resource.getrlimit(resource.RLIMIT_AS)
             if soft == resource.RLIM_INFINITY or soft > lim:
                 resource.setrlimit(resource.RLIMIT_AS, (lim, hard))
-    except (ImportError, ValueError, OSError):
+    except (ValueError, OSError):
         pass
 
 
@@ -57,8 +65,6 @@ def is_poll(o: dict) -> bool:
 def format_outcome(o: dict) -> str:
     """The lines `tnn-course check` prints for one test cell: PASS, ANSWERED (a poll), or
     FAIL with the misconception and its hint once, then the rest of the message."""
-    from autograder.catalogue import find_misconception
-    from autograder.checks import MISCONCEPTION_TAG, REFERENCE_TAG
     if o["status"] == "passed" and is_poll(o):
         return f"ANSWERED  {o['grade_id']}: answered; graded after submission"
     head = f"{'PASS' if o['status'] == 'passed' else 'FAIL'}  {o['grade_id']} ({o['points']:g}/{o['max_points']:g})"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autograder.cli.main import add_check_parser, run
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from autograder.cli.main import add_check_parser
     p = argparse.ArgumentParser(prog="tnn-course", description="Check your tnn-workbook notebook with the "
                                 "visible tests and grading's messages. Your instructor grades the submissions.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -19,7 +20,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from autograder.cli.main import run
     return run(build_parser(), argv)
 
 

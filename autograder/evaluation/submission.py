@@ -74,7 +74,7 @@ def _upgrade_v3(data: dict) -> dict | None:
     """A version 3 notebook (cells in ``worksheets``) as a version 4 one, by nbformat's own
     upgrade; None when nbformat cannot read it."""
     try:
-        from nbformat import v4
+        from nbformat import v4  # slow import (see AUTHORING.md)
         nb = v4.upgrade(nbformat.from_dict(data), from_version=3, from_minor=int(data.get("nbformat_minor", 0) or 0))
         out = _plain(nb)
     except Exception:
@@ -140,7 +140,7 @@ def _source_order(nb, order: list[str]) -> bool:
 
 
 def _restore_cells_class():
-    from nbgrader.preprocessors import OverwriteCells
+    from nbgrader.preprocessors import OverwriteCells  # slow import (see AUTHORING.md)
 
     class RestoreCells(OverwriteCells):
         """nbgrader's OverwriteCells, putting a deleted test cell back after the nearest
@@ -199,7 +199,7 @@ def _restore_metadata(nb, layout) -> list[str]:
 def sanitise(nb, layout, resources: dict, config) -> tuple:
     """nbgrader's autograde sanitising, plus putting cells back in order, by the source's
     :class:`~autograder.records.Layout`; returns (notebook, notes)."""
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec  # slow import (see AUTHORING.md)
     notes = []
     dropped = _drop_unknown_ids(nb, set(layout.order))
     if dropped:

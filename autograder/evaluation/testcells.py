@@ -17,19 +17,28 @@ test cells not yet graded are timed out; those graded before keep their points.
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
+import copy
 import io
+import os
 import signal
 import sys
 import time
+import traceback
+import types
 import warnings
 from dataclasses import dataclass
 
 from autograder import defaults
 from autograder.source import strip_magics
-from autograder.checks import HIDDEN_CASE, MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source, hidden_lines
+from autograder.checks import (HIDDEN_CASE, MISCONCEPTION_TAG, REFERENCE_TAG, CheckFailure, cell_source, hidden_lines,
+                               check_cases)
 from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
+from autograder.catalogue import all_exercises
+from autograder.outcomes.diagnose import diagnose
+from autograder.sandbox.wire import WireError
 
 UNSENDABLE_ENAME = "Unsendable"
 
@@ -50,7 +59,6 @@ def free_names(source: str) -> set[str]:
             stores.add(node.name)
         elif isinstance(node, ast.arg):
             stores.add(node.arg)
-    import builtins
     return loads - stores - set(dir(builtins))
 
 
@@ -183,7 +191,6 @@ class _StudentBase:
         return res
 
     def _run_guarded(self, src, limit) -> dict:
-        from autograder.sandbox.wire import WireError
         try:
             return self._run(src, limit)
         except CellTimeout:
@@ -246,7 +253,7 @@ class SandboxedStudent(_StudentBase):
         self.isolated = None
 
     def _start(self):
-        from autograder.sandbox.launch import StudentProcess
+        from autograder.sandbox.launch import StudentProcess  # not in the student edition
         for attempt in range(2):
             proc = None
             try:
@@ -323,7 +330,7 @@ class LocalStudent(_StudentBase):
         self.deadline = None
 
     def _start(self):
-        from IPython.core.interactiveshell import InteractiveShell
+        from IPython.core.interactiveshell import InteractiveShell  # slow import (see AUTHORING.md)
         if self.shell is None:
             main = sys.modules.get("__main__")
             self.shell = InteractiveShell.instance(colors="nocolor")
@@ -334,7 +341,6 @@ class LocalStudent(_StudentBase):
         self.shell.reset(new_session=False)
 
     def _run(self, src, limit) -> dict:
-        import os
         old = os.getcwd()
         out = io.StringIO()
         try:
@@ -398,8 +404,6 @@ def grader_namespace(setup_sources: list[str]) -> dict:
     The setup runs once per process; each call gets its own deep copy of the data it made
     (a student's in-place update of ``x_val`` through a proxy reaches this copy only), with
     modules, functions and classes shared."""
-    import copy
-    import types
     key = tuple(setup_sources)
     if key not in _SETUP_CACHE:
         _SETUP_CACHE.clear()
@@ -413,9 +417,9 @@ def grader_namespace(setup_sources: list[str]) -> dict:
 
 
 def _run_setup(setup_sources: list[str]) -> dict:
-    import matplotlib
+    import matplotlib  # slow import (see AUTHORING.md)
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
     ns = {"__name__": "__grader__"}
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             warnings.catch_warnings():
@@ -428,7 +432,6 @@ def _run_setup(setup_sources: list[str]) -> dict:
 
 def _where(err: BaseException, visible: set[str], source_lines: list[str]) -> str:
     """Where an error was raised, quoting only lines the student can see."""
-    import traceback
     parts = []
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename != "<test>" or not frame.lineno:
@@ -455,7 +458,6 @@ BUDGET_SPENT = ("not graded: the time this submission may take (its budget) ran 
 
 def _failed_in(err: BaseException, lines: set[int]) -> bool:
     """Whether the test cell's own line that raised `err` is one of `lines` (its hidden region)."""
-    import traceback
     if not lines:
         return False
     at = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == "<test>"]
@@ -463,9 +465,6 @@ def _failed_in(err: BaseException, lines: set[int]) -> bool:
 
 
 def _diagnose(ex: str, fn, source: str) -> str | None:
-    from autograder.catalogue import all_exercises
-    from autograder.outcomes.diagnose import diagnose
-    from autograder.checks import check_cases
     if ex not in all_exercises() or not callable(fn):
         return None
     return diagnose(ex, fn, check_cases(source, ex) or [{"seed": 0}])
@@ -517,7 +516,7 @@ def _run_test(ex: str | None, source: str, ns: dict, student, timeout: float, bu
               visible: set[str], out: io.StringIO) -> Raised:
     """Run one test cell's source in the grader's namespace `ns`, with the student's `ex`
     bound in it; what it raised (an empty :class:`Raised` when it passed)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
     src_lines = strip_magics(source).splitlines()
     try:
         with student.limit(budget_left):

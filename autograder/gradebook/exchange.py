@@ -19,14 +19,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from autograder.gradebook.writer import open_gradebook
 from autograder.pages.feedback import feedback_path
 
 
 def mark_late(results: list, db_url: str) -> None:
     """Set ``result["seconds_late"]`` (0 when on time, or when there is no due date or no
     timestamp) from nbgrader's gradebook."""
-    from autograder.gradebook.writer import open_gradebook
-    from nbgrader.api import MissingEntry
+    from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
     with open_gradebook(db_url) as gb:
         for r in results:
             try:
@@ -56,7 +56,7 @@ def place_feedback(out: Path, results: list, submissions: Path, config) -> list[
     ``submission_secret.txt`` and ``timestamp.txt``), copy its feedback page from `out` to
     nbgrader's feedback folder of the course, one page per notebook of the assignment, with
     the two files ``release_feedback`` reads. Returns the pages placed."""
-    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.coursedir import CourseDirectory  # slow import (see AUTHORING.md)
     coursedir = CourseDirectory(config=config)
     placed = []
     for r in results:

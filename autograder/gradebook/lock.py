@@ -174,8 +174,8 @@ class AdvisoryLock:
         self.conn = None
 
     def try_acquire(self) -> dict | None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.pool import NullPool
+        from sqlalchemy import create_engine, text  # slow import (see AUTHORING.md)
+        from sqlalchemy.pool import NullPool  # slow import (see AUTHORING.md)
         rec = me("the gradebook")
         app = f"{APP_PREFIX} pid={rec['pid']} host={rec['host']}"[:63]
         self.engine = create_engine(self.db_url, poolclass=NullPool,
@@ -210,7 +210,7 @@ class AdvisoryLock:
     def release(self) -> None:
         if self.conn is None:
             return
-        from sqlalchemy import text
+        from sqlalchemy import text  # slow import (see AUTHORING.md)
         try:
             self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
             self.conn.commit()
@@ -224,14 +224,14 @@ class AdvisoryLock:
 
 def _safe_url(db_url: str) -> str:
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # slow import (see AUTHORING.md)
         return make_url(db_url).render_as_string(hide_password=True)
     except Exception:
         return "(gradebook)"
 
 
 def sqlite_path(db_url: str) -> Path | None:
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # slow import (see AUTHORING.md)
     url = make_url(db_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -240,7 +240,7 @@ def sqlite_path(db_url: str) -> Path | None:
 
 def locks_for(output: Path, db_url: str) -> list:
     """The locks a grading of `output` into `db_url` takes, in the order it takes them."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # slow import (see AUTHORING.md)
     locks: list = [FileLock(Path(output) / LOCK_NAME, f"the output folder {output}")]
     db = sqlite_path(db_url)
     if db is not None:

@@ -23,9 +23,13 @@ Two things make the nbgrader path fast without changing what is written:
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import queue as _queue
 import warnings
 from pathlib import Path
+
+from autograder.course import ensure_tools_on_path, source_notebooks
 
 _PREPARED = False
 
@@ -35,10 +39,9 @@ def prepare() -> None:
     global _PREPARED
     if _PREPARED:
         return
-    from autograder.course import ensure_tools_on_path
     ensure_tools_on_path()   # nbgrader may run the environment's `alembic` executable
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy import event  # slow import (see AUTHORING.md)
+    from sqlalchemy.engine import Engine  # slow import (see AUTHORING.md)
 
     @event.listens_for(Engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):
@@ -49,11 +52,11 @@ def prepare() -> None:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-    import nbgrader.api
+    import nbgrader.api  # slow import (see AUTHORING.md)
     try:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-        from nbgrader.dbutil import ALEMBIC_DIR
+        from alembic.config import Config  # slow import (see AUTHORING.md)
+        from alembic.script import ScriptDirectory  # slow import (see AUTHORING.md)
+        from nbgrader.dbutil import ALEMBIC_DIR  # slow import (see AUTHORING.md)
         cfg = Config()
         cfg.set_main_option("script_location", ALEMBIC_DIR)
         head = ScriptDirectory.from_config(cfg).get_current_head()
@@ -66,15 +69,15 @@ def prepare() -> None:
 
 def open_gradebook(db_url: str):
     prepare()
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook  # slow import (see AUTHORING.md)
     return Gradebook(db_url)
 
 
 def sync_assignment(root: Path, aid: str, db_url: str, config, notebooks) -> None:
     """Record the assignment's source cells and checksums (`notebooks`: its source paths)."""
-    import nbformat
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums,
-                                        LockCells, SaveCells)
+    import nbformat  # slow import (see AUTHORING.md)
+    from nbgrader.preprocessors import (  # slow import (see AUTHORING.md)
+        CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells)
     prepare()
     with open_gradebook(db_url) as gb:
         gb.update_or_create_assignment(aid)
@@ -88,7 +91,7 @@ def sync_assignment(root: Path, aid: str, db_url: str, config, notebooks) -> Non
 def record(result: dict, autograded_path, db_url: str, timestamp: str | None, config) -> None:
     """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades.
     `autograded_path(notebook)` is where its autograded notebook was written."""
-    from sqlalchemy.exc import SAWarning
+    from sqlalchemy.exc import SAWarning  # slow import (see AUTHORING.md)
     prepare()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush chatter
@@ -96,8 +99,8 @@ def record(result: dict, autograded_path, db_url: str, timestamp: str | None, co
 
 
 def _record(result, autograded_path, db_url, timestamp, config) -> None:
-    import nbformat
-    from nbgrader.preprocessors import SaveAutoGrades
+    import nbformat  # slow import (see AUTHORING.md)
+    from nbgrader.preprocessors import SaveAutoGrades  # slow import (see AUTHORING.md)
     student, aid = result["student"], result["assignment"]
     with open_gradebook(db_url) as gb:
         gb.update_or_create_student(student)
@@ -126,9 +129,7 @@ SYNC_TABLE = "tnn_source_sync"   # assignment -> checksum of the source last rec
 
 def source_checksum(notebooks) -> str:
     """A checksum of an assignment's source notebooks (names and bytes) and nbgrader's version."""
-    import hashlib
-
-    import nbgrader
+    import nbgrader  # slow import (see AUTHORING.md)
     h = hashlib.sha256(f"nbgrader {nbgrader.__version__}".encode())
     for path in sorted(notebooks, key=lambda p: p.name):
         h.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
@@ -136,7 +137,7 @@ def source_checksum(notebooks) -> str:
 
 
 def _sync_table():
-    from sqlalchemy import Column, MetaData, String, Table
+    from sqlalchemy import Column, MetaData, String, Table  # slow import (see AUTHORING.md)
     return Table(SYNC_TABLE, MetaData(), Column("assignment", String(128), primary_key=True),
                  Column("checksum", String(64), nullable=False))
 
@@ -147,9 +148,8 @@ def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
     present). Returns whether it synced. Running nbgrader's preprocessors and ``SaveCells``
     over an unchanged source rewrites the same rows: a grading of one submission spent a
     second on it."""
-    from sqlalchemy import select
+    from sqlalchemy import select  # slow import (see AUTHORING.md)
 
-    from autograder.course import source_notebooks
     notebooks = source_notebooks(root, aid)
     want = source_checksum(notebooks)
     table = _sync_table()
@@ -158,7 +158,7 @@ def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
         with gb.engine.connect() as conn:
             have = conn.execute(select(table.c.checksum).where(table.c.assignment == aid)).scalar()
         if have == want:
-            from nbgrader.api import MissingEntry
+            from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
             try:
                 names = {nb.name for nb in gb.find_assignment(aid).notebooks}
             except MissingEntry:
@@ -213,7 +213,7 @@ class Writer:
         """Record `items`, each ``(result, autograded_path, timestamp)`` as :func:`record`
         takes them, in one transaction. Returns ``[(result, error)]`` for those that could not
         be recorded even one by one (empty when all were)."""
-        from sqlalchemy.exc import SAWarning
+        from sqlalchemy.exc import SAWarning  # slow import (see AUTHORING.md)
         items = list(items)
         if not items:
             return []
@@ -247,9 +247,9 @@ class Writer:
         assignments, submissions with their rows), then nbgrader's objects are made and
         changed as ``update_or_create_student``, ``update_or_create_submission``
         (``add_submission``) and ``SaveAutoGrades`` do, and one flush writes them all."""
-        from nbgrader import utils
-        from nbgrader.api import Assignment, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
-        from sqlalchemy.orm import selectinload
+        from nbgrader import utils  # slow import (see AUTHORING.md)
+        from nbgrader.api import Assignment, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook  # slow import (see AUTHORING.md)
+        from sqlalchemy.orm import selectinload  # slow import (see AUTHORING.md)
         db = self.gb.db
         ids = sorted({r["student"] for r, _, _ in items})
         with db.no_autoflush:
@@ -287,7 +287,7 @@ class Writer:
 
     @staticmethod
     def _write_notebooks(result: dict, autograded, sub, cells: dict) -> None:
-        from nbgrader.api import MissingEntry
+        from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
         student, aid = result["student"], result["assignment"]
         by_name = {snb.notebook.name: snb for snb in sub.notebooks}
         for name, nbres in result["notebooks"].items():
@@ -308,8 +308,8 @@ def _read_notebook(path):
     """An autograded notebook (the grader wrote it: nbformat 4) as ``nbformat.read`` gives
     it, without the schema validation that costs a third of a submission's write; another
     version goes through ``nbformat.read``."""
-    import nbformat
-    import nbformat.v4
+    import nbformat  # slow import (see AUTHORING.md)
+    import nbformat.v4  # slow import (see AUTHORING.md)
     text = open(path, encoding="utf-8").read()
     nb = nbformat.v4.reads(text)          # nbformat's own reader of version 4, lines rejoined
     return nb if nb.get("nbformat") == 4 else nbformat.reads(text, as_version=4)
@@ -317,8 +317,8 @@ def _read_notebook(path):
 
 def _new_submission(assignment, student, stamp):
     """nbgrader's ``Gradebook.add_submission``: the submission and the rows of every cell."""
-    from nbgrader import utils
-    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook
+    from nbgrader import utils  # slow import (see AUTHORING.md)
+    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook  # slow import (see AUTHORING.md)
     kwargs = {"timestamp": utils.parse_utc(stamp)} if stamp else {}
     submission = SubmittedAssignment(assignment=assignment, student=student, **kwargs)
     for notebook in assignment.notebooks:
@@ -339,7 +339,6 @@ BATCH = 64   # submissions per transaction at most (what is waiting is written a
 def batches(q, most: int = BATCH):
     """Lists of the items of the queue `q` until a ``None`` item: each list what is waiting
     (blocking for the first, at most `most`)."""
-    import queue as _queue
     while True:
         item = q.get()
         if item is None:
@@ -383,8 +382,8 @@ def _save_autogrades(grades: dict, comments: dict, nb, notebook: str, aid: str, 
     """What nbgrader's ``SaveAutoGrades.preprocess_cell`` does to each cell of `nb`, on the
     rows of one submitted notebook (`grades`, `comments`: by cell name; found once, not one
     query per cell)."""
-    from nbgrader import utils
-    from nbgrader.api import MissingEntry
+    from nbgrader import utils  # slow import (see AUTHORING.md)
+    from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
 
     def find(rows, kind, gid):
         row = rows.get(gid)
@@ -408,7 +407,6 @@ def _save_autogrades(grades: dict, comments: dict, nb, notebook: str, aid: str, 
 
 def sync_gradebook(root: Path, aid: str, db_url: str, config) -> None:
     """Record the assignment's source cells and checksums in the gradebook."""
-    from autograder.course import source_notebooks
     sync_assignment(root, aid, db_url, config, source_notebooks(root, aid))
 
 
@@ -424,8 +422,8 @@ def differences(gb, result: dict) -> list[str]:
     (what makes nbgrader's ``SaveAutoGrades`` and formgrader fail), an autograder score that
     is not the result's points, a timestamp that is not the submission's. Manual scores,
     extra credit and comments are the graders' own and are not compared."""
-    from nbgrader import utils
-    from nbgrader.api import MissingEntry
+    from nbgrader import utils  # slow import (see AUTHORING.md)
+    from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
     student, aid = result["student"], result["assignment"]
     try:
         sub = gb.find_submission(aid, student)
@@ -469,7 +467,7 @@ def differences(gb, result: dict) -> list[str]:
 def complete_submission(gb, aid: str, student: str) -> int:
     """Add the grade and comment rows a submission lacks (as nbgrader's ``add_submission``
     makes them), keeping every row it has, manual grades included. Returns rows added."""
-    from nbgrader.api import Comment, Grade, MissingEntry, SubmittedNotebook
+    from nbgrader.api import Comment, Grade, MissingEntry, SubmittedNotebook  # slow import (see AUTHORING.md)
     try:
         sub = gb.find_submission(aid, student)
     except MissingEntry:
@@ -511,7 +509,7 @@ def check(results: list, db_url: str) -> dict:
 def repair(result: dict, autograded_path, db_url: str, config) -> list[str]:
     """Record one result again, after completing its submission's rows; returns what still
     differs (empty when the gradebook now agrees)."""
-    from sqlalchemy.exc import SAWarning
+    from sqlalchemy.exc import SAWarning  # slow import (see AUTHORING.md)
     prepare()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)

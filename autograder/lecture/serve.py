@@ -13,6 +13,7 @@ are what the tests and ``bench/browser.py`` use too.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import errno
 import json
 import os
@@ -25,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from tnn_lib.topics import TOPICS
+from tnn_lib.widgets import TOPIC_WIDGETS
 
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
@@ -229,7 +233,6 @@ LECTURE_JS = r"""
 
 def topics() -> dict:
     """Topic id -> title, for every topic that has lecture widgets."""
-    from tnn_lib.widgets import TOPIC_WIDGETS
     return {t: TOPIC_TITLES.get(t, t) for t in TOPIC_WIDGETS}
 
 
@@ -244,7 +247,7 @@ def check_topic(topic: str) -> str:
 def lecture_notebook(topic: str, dpi: int | None = None):
     """The lecture page of `topic` as a notebook: a title, and a cell showing its widgets
     (their figures redrawn at `dpi` if given)."""
-    import nbformat
+    import nbformat  # slow import (see AUTHORING.md)
     title = topics().get(topic, topic)
     code = (
         "import warnings\n"
@@ -322,7 +325,6 @@ def lecture_env(jupyter_dir: Path) -> dict:
 
 def _die_with_parent():  # runs in the Voilà child before exec: SIGTERM it if we die (Linux)
     try:
-        import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
@@ -330,7 +332,6 @@ def _die_with_parent():  # runs in the Voilà child before exec: SIGTERM it if w
 
 def _descendants(pid: int) -> list:
     try:
-        import psutil
         return psutil.Process(pid).children(recursive=True)
     except Exception:
         return []
@@ -339,14 +340,7 @@ def _descendants(pid: int) -> list:
 def _listens(pid: int, port: int) -> bool:
     """Whether process `pid` itself listens on `port` (not some other program that took it)."""
     try:
-        import psutil
         conns = psutil.Process(pid).net_connections(kind="tcp")
-    except ImportError:  # without psutil: anything answering on the port
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return True
-        except OSError:
-            return False
     except Exception:
         return False
     return any(c.status == "LISTEN" and c.laddr and c.laddr.port == port for c in conns)
@@ -398,7 +392,7 @@ def serve(topic: str, port: int = DEFAULT_PORT, dpi: int | None = None, out=sys.
     if not 20 <= dpi <= 400:
         raise ValueError(f"--dpi must be between 20 and 400, got {dpi}")
     port = check_port(port)
-    import nbformat
+    import nbformat  # slow import (see AUTHORING.md)
     workdir = Path(tempfile.mkdtemp(prefix=f"tnn-lecture-{topic}-"))
     proc = None
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

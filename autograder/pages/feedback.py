@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autograder.catalogue import find_misconception
 from autograder.files import atomic_write, esc
 
 STATUS_TEXT = {
@@ -30,7 +31,6 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.85rem;white-spac
 
 
 def misconception_box(mid: str) -> str:
-    from autograder.catalogue import find_misconception
     try:
         m = find_misconception(mid)
     except Exception:

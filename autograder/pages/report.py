@@ -18,6 +18,7 @@ from pathlib import Path
 from autograder.checks import PARTIAL_ID
 from autograder.gradebook.exchange import late_text
 from autograder.files import atomic_write, esc
+from autograder.catalogue import find_misconception
 
 CHART_ROWS = 20  # misconceptions drawn in the chart; the table lists every one
 CRASHED = ("error", "kernel-died")
@@ -34,7 +35,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:84rem;margin:2rem auto
 def _png(fig, alt: str) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
     plt.close(fig)
     return (f"<img alt='{esc(alt)}' src='data:image/png;base64,"
             + base64.b64encode(buf.getvalue()).decode() + "'>")
@@ -76,8 +77,8 @@ def summarise(results: list) -> dict:
 
 def score_histogram(scores: list, max_points: float):
     """Students per score, one bar per point when the assignment has at most 40 points."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
+    from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
     top = max(max_points, 1e-9)
     bins = int(round(top)) + 1 if top <= 40 and float(top).is_integer() else 20
     edges = [i - 0.5 for i in range(bins + 1)] if bins == int(round(top)) + 1 else None
@@ -92,7 +93,7 @@ def score_histogram(scores: list, max_points: float):
 
 def pass_rate_chart(cells: dict):
     """Per test cell, the % of students who passed it; its height grows with the cells."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
     ids = sorted(cells)
     rates = [100.0 * cells[g][0] / max(1, cells[g][1]) for g in ids]
     fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(ids) + 1.1), layout="constrained")
@@ -105,8 +106,8 @@ def pass_rate_chart(cells: dict):
 
 def misconception_chart(common: list, alone: list, within: list):
     """The first CHART_ROWS misconceptions by frequency, stacked: only mistake / among others."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
+    from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
     common, alone, within = common[:CHART_ROWS], alone[:CHART_ROWS], within[:CHART_ROWS]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(common) + 1.3), layout="constrained")
     ax.barh(range(len(common)), alone, color="#c44e52", label="the answer's only mistake")
@@ -122,7 +123,6 @@ def misconception_chart(common: list, alone: list, within: list):
 
 
 def _misconceptions(s: dict) -> list:
-    from autograder.catalogue import find_misconception
     total = s["misconceptions"] + s["partial"]
     common = sorted(total, key=lambda m: (-total[m], m))
     alone = [s["misconceptions"][m] for m in common]
@@ -191,7 +191,7 @@ def _assignment(aid: str, s: dict) -> list:
 
 
 def render(results: list) -> str:
-    import matplotlib
+    import matplotlib  # slow import (see AUTHORING.md)
     matplotlib.use("Agg")
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Class report</title><style>{STYLE}"

@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
 from autograder.course import course_root
+from autograder.release.record import write_recorded
+from autograder.release.shortcuts import TWINS
+from autograder.release.stubs import stub_module, strip_catalogue
+from autograder.sandbox.launch import references_of
+from tnn_lib.topics import TOPICS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
 
@@ -83,8 +90,6 @@ def _released(root: Path, assignments) -> list[Path]:
 
 def solution_lines(root: Path) -> set[str]:
     """Every line (stripped) inside a solution region of the source notebooks."""
-    import json
-    import re
     region = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
     out = set()
     for path in sorted((root / "solutions").glob("*/*.ipynb")):
@@ -101,8 +106,6 @@ def solution_lines(root: Path) -> set[str]:
 def stubbed_names(answers=()) -> dict[str, set[str]]:
     """{tnn_lib module stem: names} that the edition stubs: the references of every exercise
     whose assignment is not in `answers`, and their near-twins."""
-    from autograder.sandbox.launch import references_of
-    from tnn_lib.topics import TOPICS
     unknown = set(answers) - {t.id for t in TOPICS}
     if unknown:
         raise ValueError(f"--answers: unknown assignment(s) {sorted(unknown)}; expected ids such as "
@@ -112,8 +115,6 @@ def stubbed_names(answers=()) -> dict[str, set[str]]:
 
 
 def _twin_exercises(answers) -> dict[str, str]:
-    from autograder.release.shortcuts import TWINS
-    from tnn_lib.topics import TOPICS
     held = {e for t in TOPICS if t.id in set(answers) for e in t.exercises}
     out = {}
     for ex, dotted in TWINS.items():
@@ -125,7 +126,6 @@ def _twin_exercises(answers) -> dict[str, str]:
 
 def _edition_text(root: Path, rel: Path, stubbed, twins, secrets) -> str | None:
     """The edition's text of the package file `rel`, or None to copy it as it is."""
-    from autograder.release.stubs import stub_module, strip_catalogue
     parts = rel.parts
     text = (root / rel).read_text(encoding="utf-8")
     if parts[0] == "tnn_lib":
@@ -170,7 +170,6 @@ def write_student_edition(dest, assignments=None, root=None, answers=()) -> tupl
             shutil.copyfile(root / rel, tmp / rel)
         else:
             (tmp / rel).write_text(text, encoding="utf-8")
-    from autograder.release.record import write_recorded
     recorded = [write_recorded(tmp / "tnn_lib" / "recorded", root, rel.parts[1], stubbed)
                 for rel in notebooks if rel.parts[1] not in answers]
     info = {"answers": sorted(answers), "assignments": [rel.parts[1] for rel in notebooks],
@@ -214,14 +213,12 @@ EDITION_SETTINGS = ("jupyter/labconfig/page_config.json", "jupyter/jupyter_serve
 def _release_time() -> tuple:
     """The zip's file dates: the time of the release (local time, as zip stores it), or
     ``SOURCE_DATE_EPOCH`` when set (a reproducible build)."""
-    import time
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     stamp = time.gmtime(int(epoch)) if epoch and epoch.isdigit() else time.localtime()
     return tuple(max(v, lo) for v, lo in zip(stamp[:6], (1980, 1, 1, 0, 0, 0)))
 
 
 def _titles(root: Path, assignments) -> str:
-    from tnn_lib.topics import TOPICS
     wanted = set(assignments) if assignments else None
     return "\n".join(f"| `{t.id}` | {t.title} |" for t in TOPICS
                      if (wanted is None or t.id in wanted) and (root / "notebooks" / t.id).is_dir())

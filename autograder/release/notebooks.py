@@ -1,12 +1,14 @@
 """``tnn-course release``: regenerate ``notebooks/`` from ``solutions/`` with nbgrader."""
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
 from pathlib import Path
 
 from autograder.course import ASSIGNMENTS, course_root, ensure_tools_on_path, nbgrader_config
+from autograder.source import strip_magics
 
 
 def source_assignments(root: Path) -> list[str]:
@@ -22,8 +24,8 @@ def poll_stub(cell: dict) -> None:
     """A poll's answer cell (an nbgrader solution cell whose grade_id starts with ``poll_``)
     is released as ``poll_x = ...  # your answer`` instead of nbgrader's generic stub, so the
     student sees the name to set; the visible check then reads ``...`` as unanswered."""
-    from nbgrader.utils import compute_checksum
-    from nbformat import from_dict
+    from nbgrader.utils import compute_checksum  # slow import (see AUTHORING.md)
+    from nbformat import from_dict  # slow import (see AUTHORING.md)
 
     meta = cell.get("metadata", {}).get("nbgrader", {})
     gid = meta.get("grade_id", "")
@@ -41,9 +43,6 @@ RUN_ALL_TAG = "raises-exception"
 
 def _names(source: str) -> tuple[set, set]:
     """(names a cell binds, names it reads) — empty if it does not parse (magics, etc.)."""
-    import ast
-
-    from autograder.source import strip_magics
     try:
         tree = ast.parse(strip_magics(source))
     except SyntaxError:
@@ -103,7 +102,7 @@ def normalise_release(path: Path) -> None:
 
 def release(assignments=None, root=None, db_url=None, quiet=False) -> list[Path]:
     """Run nbgrader's generate_assignment for each assignment; return the released files."""
-    from nbgrader.apps import NbGraderAPI
+    from nbgrader.apps import NbGraderAPI  # slow import (see AUTHORING.md)
 
     ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
     root = course_root(root)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import inspect
 import io
 import json
@@ -32,7 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tnn_lib.recorded import Encoder, Unrecordable
+import autograder.checks as checks
+from autograder.catalogue import all_exercises, get_exercise, misconceptions_for
+from autograder.checks import check_cases, _quiet_run, _case_key, case_key
+from autograder.course import COURSE
+from autograder.evaluation.testcells import setup_cells, strip_magics
+from autograder.outcomes.cells import exercise_of
+from tnn_lib.recorded import Encoder, Unrecordable, draw
 
 REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
@@ -149,7 +156,6 @@ def _is_test(cell) -> bool:
 
 
 def visible_cases(root: Path, aid: str, name: str) -> list[dict]:
-    from autograder.checks import check_cases
     out = []
     for cell in _cells(root / "notebooks" / aid / f"{aid}.ipynb"):
         if _is_test(cell):
@@ -161,7 +167,6 @@ def visible_cases(root: Path, aid: str, name: str) -> list[dict]:
 
 def hidden_cases(root: Path, aid: str, name: str) -> list[dict]:
     """The cases of exercise `name` that the hidden tests of ``solutions/<aid>`` check."""
-    from autograder.checks import check_cases
     out = []
     for cell in _cells(root / "solutions" / aid / f"{aid}.ipynb"):
         if not _is_test(cell):
@@ -181,7 +186,6 @@ def hidden_cases(root: Path, aid: str, name: str) -> list[dict]:
 
 def targets(stubbed: dict[str, set[str]]) -> dict:
     """{code object: name} of the functions the edition stubs ({module stem: names})."""
-    import importlib
     out = {}
     for stem, names in stubbed.items():
         mod = importlib.import_module(f"tnn_lib.{stem.replace('/', '.')}")
@@ -193,7 +197,6 @@ def targets(stubbed: dict[str, set[str]]) -> dict:
 
 
 def _outcome(ex, impl, inputs, enc):
-    from autograder.checks import _quiet_run
     ok, value = _quiet_run(ex, impl, inputs)
     if not ok:
         return [False, value]
@@ -211,7 +214,7 @@ def _solution_answers(root: Path, aid: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _quiet():
-    import matplotlib
+    import matplotlib  # slow import (see AUTHORING.md)
     matplotlib.use("Agg")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -226,11 +229,7 @@ def _run_test_cells(root: Path, aid: str, rec: Recorder, with_references: bool, 
     ``variant[1]`` (a misconception's: a student with that mistake makes its calls).
     ``with_references="others"``: the cell's own exercise is the solution's, every other
     answer the reference (a student whose other answers call the tnn_lib reference)."""
-    import matplotlib.pyplot as plt
-    import autograder.checks as checks
-    from autograder.catalogue import all_exercises
-    from autograder.evaluation.testcells import setup_cells, strip_magics
-    from autograder.outcomes.cells import exercise_of
+    import matplotlib.pyplot as plt  # slow import (see AUTHORING.md)
     cells = _cells(root / "notebooks" / aid / f"{aid}.ipynb")
     answers = _solution_answers(root, aid)
     lesson = ["".join(c["source"]) for c in cells
@@ -272,9 +271,6 @@ def _run_test_cells(root: Path, aid: str, rec: Recorder, with_references: bool, 
 def record_assignment(root: Path, aid: str, stubbed: dict[str, set[str]]) -> tuple[dict, dict, dict]:
     """(meta, arrays, sizes) of the recorded data of assignment `aid`: `stubbed` is what the
     edition stubs ({module stem: names})."""
-    from autograder.catalogue import get_exercise, misconceptions_for
-    from autograder.checks import _case_key, case_key
-    from autograder.course import COURSE
     arrays: dict = {}
     enc = _DedupEncoder(arrays)
     code_names = targets(stubbed)
@@ -394,7 +390,6 @@ def _as_draws(j, args, arrays):
     a = arrays[j["array"]]
     if a.dtype != np.float64 or a.size < DRAW_MIN:
         return j
-    from tnn_lib.recorded import draw
     for state in [x["generator"] for x in args if isinstance(x, dict) and "generator" in x]:
         for method in ("standard_normal", "random"):
             recipe = {"generator": state, "method": method, "shape": list(a.shape), "scale": 1.0}
@@ -435,8 +430,6 @@ def _solutions_on_references(root: Path, aid: str) -> dict:
     the tnn_lib references (and the notebook's imports ran): an answer that calls another
     exercise of its notebook calls the reference, as a student's does whose other answer
     calls it."""
-    from autograder.catalogue import all_exercises
-    from autograder.evaluation.testcells import strip_magics
     known = all_exercises()
     answers = _solution_answers(root, aid)
     imports = "\n".join(ln for c in _cells(root / "notebooks" / aid / f"{aid}.ipynb")

@@ -23,9 +23,14 @@ import copy
 import importlib
 import inspect
 import io
+import json
 import warnings
 
 import numpy as np
+
+from autograder.catalogue import get_exercise, all_exercises
+from autograder.checks import check_cases, compare
+from autograder.course import course_root
 
 # exercise -> the callables ("module.name", or "module.Class" for a class) that reproduce it.
 # Found by find_twins() (tests/test_shortcuts.py keeps this table complete).
@@ -183,10 +188,6 @@ def unavailable(ref):
 def exercise_cases(name: str) -> list[dict]:
     """The cases of exercise `name` the search runs: its visible checks in the released
     notebooks, and its diagnostic cases."""
-    import json
-    from autograder.catalogue import get_exercise
-    from autograder.course import course_root
-    from autograder.checks import check_cases
     cases = []
     for path in sorted((course_root() / "notebooks").glob("*/*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
@@ -211,7 +212,6 @@ def find_twins(exercises=None) -> dict[str, list[tuple[str, str]]]:
     """{exercise: [(dotted name, adapter)]}: every callable of `tnn_lib` other than the
     exercise's reference that, through an adapter, reproduces the reference's output on
     every case of :func:`exercise_cases`."""
-    from autograder.catalogue import all_exercises
     known = all_exercises()
     names = list(exercises) if exercises else list(known)
     pool = candidates()
@@ -231,7 +231,6 @@ def find_twins(exercises=None) -> dict[str, list[tuple[str, str]]]:
 
 
 def _search(ex, name, signature, pool, made) -> dict:
-    from autograder.checks import compare
     found: dict[str, list[tuple[str, str]]] = {}
     if True:
         for dotted, fn in pool:

@@ -31,16 +31,27 @@ One Dask task per submission. Each task runs the same grade-one path as a local 
 """
 from __future__ import annotations
 
+import asyncio
+import glob
 import hashlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import autograder
+import tnn_lib
+from autograder.course import course_root, nbgrader_config, source_notebooks
+from autograder.defaults import GRADER_VERSION
+from autograder.gradebook.writer import sync_gradebook
+from autograder.runners.worker import Grader, prepare_process
+from autograder.sandbox.launch import clean_after
 from autograder.settings import Settings
 
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", "examples"}
@@ -67,13 +78,9 @@ def course_identity(root: Path | str | None = None) -> dict:
     notebooks (``solutions/``, with their data files), of ``tnn_lib`` and of the grader
     (the ``autograder`` package, its grading version, and the versions of Python, numpy
     and nbgrader it runs with), and one fingerprint of all three."""
-    import nbgrader
-    import numpy
+    import nbgrader  # slow import (see AUTHORING.md)
+    import numpy  # slow import (see AUTHORING.md)
 
-    import autograder
-    import tnn_lib
-    from autograder.course import course_root
-    from autograder.defaults import GRADER_VERSION
     root = course_root(root)
     parts = {
         "source notebooks": _tree_hash(root / "solutions"),
@@ -113,7 +120,6 @@ class CoursePlugin(_PluginBase):
         self.name = resource_name(expected["fingerprint"])   # one plugin per course version
 
     async def setup(self, worker):
-        import asyncio
         loop = asyncio.get_running_loop()
         try:
             mine = await loop.run_in_executor(None, course_identity)
@@ -148,10 +154,6 @@ class _WorkerState:
     and one Grader (one warm sandbox) for the settings of the run."""
 
     def __init__(self, settings: Settings):
-        import tempfile
-
-        from autograder.course import course_root, nbgrader_config
-        from autograder.runners.worker import Grader, prepare_process
         prepare_process()
         _clean_stale()
         self.settings = settings
@@ -166,18 +168,14 @@ class _WorkerState:
 
     def sync(self, aid: str) -> None:
         if aid not in self.synced:
-            from autograder.course import source_notebooks
-            from autograder.gradebook.writer import sync_gradebook
             if not source_notebooks(self.root, aid):
                 raise ValueError(f"this worker's course ({self.root}) has no assignment {aid}")
             sync_gradebook(self.root, aid, self.db_url, self.config)
             self.synced.add(aid)
 
     def close(self):
-        from autograder.sandbox.launch import clean_after
         self.grader.close()
         clean_after(self.base / "scratch")
-        import shutil
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -187,10 +185,6 @@ _STATE_LOCK = threading.Lock()
 
 def _clean_stale() -> None:
     """Folders of Dask grading processes of this machine that died (killed workers)."""
-    import glob
-    import tempfile
-
-    from autograder.sandbox.launch import clean_after
     for d in glob.glob(os.path.join(tempfile.gettempdir(), "tnn-dask-worker-*-*")):
         try:
             pid = int(Path(d).name.split("-")[3])
@@ -199,7 +193,6 @@ def _clean_stale() -> None:
         if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
             if Path(d, "scratch").is_dir():
                 clean_after(Path(d, "scratch"))
-            import shutil
             shutil.rmtree(d, ignore_errors=True)
 
 
@@ -215,7 +208,7 @@ def _state(settings: Settings) -> _WorkerState:
 
 def grade_remote(task: dict) -> str:
     """The Dask task: grade one submission on this worker; returns a JSON string."""
-    from distributed import get_worker
+    from distributed import get_worker  # slow import (see AUTHORING.md)
     worker = get_worker()
     status = getattr(worker, "tnn_course", {}).get(task["course"]) or {}
     if not status.get("ok") or status.get("fingerprint") != task["course"]:
@@ -240,7 +233,7 @@ class DaskRunner:
     def __init__(self, address: str, settings: Settings, log, connect_timeout: float = 30.0,
                  watchdog: float | None = None):
         try:
-            from distributed import Client
+            from distributed import Client  # slow import (see AUTHORING.md)
         except ImportError as err:  # pragma: no cover
             raise ValueError("--scheduler needs Dask distributed (pip install distributed)") from err
         if not isinstance(address, str) or "://" not in address:
@@ -304,8 +297,8 @@ class DaskRunner:
         return sorted(a for a, w in info.items() if w.get("resources", {}).get(self.resource, 0) >= 1)
 
     def run(self, tasks, payload, on_done, on_crash):
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
+        from distributed import as_completed  # slow import (see AUTHORING.md)
+        from distributed.scheduler import KilledWorker  # slow import (see AUTHORING.md)
         pending = list(tasks)
         pending.reverse()                       # pop() takes them in order
         running = as_completed(loop=self.client.loop)

@@ -17,27 +17,40 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import re
 import sys
+import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
 from autograder.defaults import GRADER_VERSION
-from autograder.gradebook.writer import sync_gradebook, sync_if_changed
+from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, open_gradebook, record, repair,
+                                         sync_gradebook, sync_if_changed)
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of
 from autograder.pages.report import write_report
 from autograder.records import Layout, NotebookResult
 from autograder.settings import Settings
+from autograder.evaluation.pipeline import layout_of_notebook
+from autograder.gradebook import exchange
+from autograder.gradebook.lock import GradingLock
+from autograder.runners.worker import worker_main
+from autograder.sandbox.launch import clean_after
+from autograder.similarity.report import write_similarity
 
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
                "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
@@ -62,10 +75,9 @@ def layout_of(path: Path) -> Layout:
     """The nbgrader cells of a source notebook, in order (:class:`~autograder.records.Layout`):
     ids, test cells and their points, answer cells, each test cell's source (hidden regions
     included) and its released source (nbgrader's ``ClearHiddenTests``)."""
-    import nbformat
-    from nbgrader.preprocessors import ClearHiddenTests
+    import nbformat  # slow import (see AUTHORING.md)
+    from nbgrader.preprocessors import ClearHiddenTests  # slow import (see AUTHORING.md)
 
-    from autograder.evaluation.pipeline import layout_of_notebook
     clear = ClearHiddenTests()
     return layout_of_notebook(nbformat.read(str(path), as_version=4),
                               lambda cell: clear.preprocess_cell(nbformat.from_dict(dict(cell)), {}, 0)[0].source)
@@ -145,8 +157,6 @@ class WorkerPool:
         self.workers = [self._start() for _ in range(n)]
 
     def _start(self):
-        import tempfile
-        from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
         proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
@@ -157,7 +167,6 @@ class WorkerPool:
 
     @staticmethod
     def _clean(w):
-        from autograder.sandbox.launch import clean_after
         clean_after(w["base"])
 
     def run(self, tasks, payload, on_done, on_crash):
@@ -241,7 +250,6 @@ def record_many(items, out: Path, db_url: str, config) -> None:
     """Record `items`, ``(result, timestamp)``, in one transaction
     (:class:`~autograder.gradebook.writer.Writer`); what fails is compared and repaired at the
     end of the run."""
-    from autograder.gradebook.writer import Writer
     try:
         with Writer(db_url, config) as w:
             w.write([(r, _autograded_of(out, r), stamp) for r, stamp in items])
@@ -251,7 +259,6 @@ def record_many(items, out: Path, db_url: str, config) -> None:
 
 def record_in_gradebook(result: dict, out: Path, db_url: str, timestamp: str | None, config) -> None:
     """Write one submission's grades with nbgrader's gradebook API and SaveAutoGrades."""
-    from autograder.gradebook.writer import record
     record(result, lambda name: autograded_path(out, result["student"], result["assignment"], name), db_url,
            timestamp, config)
 
@@ -304,7 +311,6 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     (:mod:`autograder.runners.dask_cluster`). One grading at a time per output folder and gradebook
     (:mod:`autograder.gradebook.lock`): another one holding either raises
     :class:`~autograder.gradebook.lock.GradingLocked`, or, with `wait`, is waited for."""
-    from autograder.gradebook.lock import GradingLock
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if settings is None:
         settings = Settings(timeout=timeout, budget=budget, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
@@ -330,7 +336,6 @@ def verify_gradebook(results: list, out: Path, db_url: str, config, log) -> tupl
     """Compare every result with the gradebook and record again each one that differs
     (:func:`autograder.gradebook.writer.repair`). Returns (repaired, not_recorded), each a list of
     (student, assignment, what)."""
-    from autograder.gradebook.writer import check, repair
     try:
         found = check(results, db_url)
     except Exception as err:  # noqa: BLE001 - the gradebook cannot be read: nothing agrees
@@ -387,8 +392,6 @@ def verify(output="grading", db_url=None, root=None, wait=False, log=None) -> Ve
     The gradebook against every result file of `output` (repairing what differs, as every
     run does at its end), and ``grades.csv`` against the same result files (written again
     when it differs: it is made from them)."""
-    from autograder.gradebook import exchange
-    from autograder.gradebook.lock import GradingLock
     log = log or (lambda msg: print(msg, file=sys.stderr))
     out, db_url = _output_and_gradebook(output, db_url, root)
     root = course_root(root)
@@ -404,7 +407,6 @@ def verify(output="grading", db_url=None, root=None, wait=False, log=None) -> Ve
             exchange.mark_late(results, db_url)
         except Exception as err:  # noqa: BLE001
             log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
-        import io
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
         w.writeheader()
@@ -420,9 +422,8 @@ def verify(output="grading", db_url=None, root=None, wait=False, log=None) -> Ve
 
 def _sync_missing(root: Path, aids, db_url: str, config) -> None:
     """Record the source cells of the assignments the gradebook does not have."""
-    from nbgrader.api import MissingEntry
+    from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
 
-    from autograder.gradebook.writer import open_gradebook
     for aid in sorted(aids):
         names = [p.stem for p in source_notebooks(root, aid)]
         with open_gradebook(db_url) as gb:
@@ -438,8 +439,6 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
                   scheduler) -> Summary:
     """:func:`grade`, with its locks held: plan, start the runner, bring the gradebook up to
     date, grade what is left, then check and report the whole class."""
-    from tqdm import tqdm
-
     ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
     root, db_url = Path(settings.course), settings.db_url
     tasks = discover(Path(submissions), assignment, root)
@@ -490,7 +489,7 @@ def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log)
     if not todo:
         return None
     if scheduler:
-        from autograder.runners.dask_cluster import DaskRunner   # Dask is a slow import
+        from autograder.runners.dask_cluster import DaskRunner  # slow import (see AUTHORING.md)
         return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
     return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget)
 
@@ -514,7 +513,6 @@ class ResultWriter:
     feedback, and the result file last (it is what a rerun trusts)."""
 
     def __init__(self, out: Path, db_url: str, config, root: Path, layouts: dict, results: dict, bar):
-        import queue
         self.out, self.db_url, self.config, self.root = out, db_url, config, root
         self.layouts, self.results, self.bar = layouts, results, bar
         self.pending: queue.Queue = queue.Queue()
@@ -522,7 +520,6 @@ class ResultWriter:
 
     def run(self, pool, todo: list) -> None:
         """Grade `todo` on `pool` (then closed), writing each result as it comes."""
-        import threading
         thread = threading.Thread(target=self._drain, name="tnn-results-writer", daemon=True)
         thread.start()
         try:
@@ -539,7 +536,6 @@ class ResultWriter:
     def _drain(self) -> None:
         """What is waiting goes into the gradebook in one transaction
         (:class:`~autograder.gradebook.writer.Writer`), then each result's files."""
-        from autograder.gradebook.writer import LazyWriter, batches
         book = LazyWriter(self.db_url, self.config)
         try:
             for batch in batches(self.pending):
@@ -607,14 +603,12 @@ def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings:
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     # the gradebook is the record: it must say what the result files say
     repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log)
-    from autograder.gradebook import exchange
     try:
         exchange.mark_late(ordered, db_url)
     except Exception as err:  # the grades stand; lateness is then unknown
         log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity.fingerprints): never a reason to lose the grades
-        from autograder.similarity.report import write_similarity
         write_similarity(out, ordered, root, workers=settings.workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
@@ -625,7 +619,6 @@ def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings:
 
 
 def write_csv(path: Path, results: list) -> None:
-    import io
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()

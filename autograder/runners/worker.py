@@ -12,13 +12,25 @@ notebook's layout and each notebook's result (:mod:`autograder.records`).
 """
 from __future__ import annotations
 
+import logging
 import os
+import time
 import traceback
+import warnings
 from pathlib import Path
 
+try:  # comes with scikit-learn
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+from autograder.course import nbgrader_config
 from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
 from autograder.evaluation.submission import sanitise
+from autograder.evaluation.testcells import SandboxedStudent
+from autograder.gradebook.writer import prepare
 from autograder.records import Layout, NotebookResult
+from autograder.sandbox.launch import Limits, Zygote, build_runtime, bwrap_works
 from autograder.settings import Settings
 
 
@@ -33,7 +45,6 @@ class Grader:
     sandbox (:class:`autograder.sandbox.launch.Zygote`) that forks each student process."""
 
     def __init__(self, settings: Settings):
-        from autograder.sandbox.launch import Limits
         self.settings = settings
         self.budget = settings.budget   # seconds one submission (all its notebooks) may take; None: no limit
         self.limits = Limits(memory_mb=settings.memory_mb)
@@ -43,7 +54,6 @@ class Grader:
         self.scratch_base = settings.scratch_base
 
     def runtime(self, layout) -> Path:
-        from autograder.sandbox.launch import build_runtime
         key = ",".join(sorted(layout.answers))
         if key not in self.runtimes:
             self.runtimes[key] = build_runtime(layout.answers)
@@ -52,7 +62,6 @@ class Grader:
     def zygote(self, runtime):
         """The warm sandbox of this runtime (started on first use, restarted when it died);
         None where bubblewrap cannot run: then each submission gets a fresh process."""
-        from autograder.sandbox.launch import Zygote, bwrap_works
         if self.sandbox is False or not bwrap_works():
             return None
         z = self._zygotes.get(runtime)
@@ -81,8 +90,6 @@ class Grader:
                        deadline: float | None = None) -> NotebookResult:
         """One notebook through :data:`~autograder.evaluation.pipeline.STAGES`: nbgrader's
         sanitising, the student's cells in a sandboxed process."""
-        from autograder.evaluation.testcells import SandboxedStudent
-
         def start_student(cells, lay):
             runtime = self.runtime(lay)
             return SandboxedStudent(cells, self.settings.timeout, runtime, Path(source_dir), self.limits,
@@ -98,7 +105,6 @@ class Grader:
 
     def grade_task(self, task: dict, config) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
-        import time
         out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
         deadline = None
         for name, info in task["notebooks"].items():
@@ -128,24 +134,20 @@ def prepare_process() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = "1"
-    import nbgrader.preprocessors  # noqa: F401  (import once, here)
-    import logging
-    import warnings
+    import nbgrader.preprocessors  # noqa: F401  # slow import (see AUTHORING.md): once per process, here
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Cell is missing an id field")
     try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except Exception:
+        if threadpool_limits is not None:
+            threadpool_limits(1)
+    except Exception:  # noqa: BLE001 - one BLAS thread is an optimisation
         pass
-    from autograder.gradebook.writer import prepare
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 
 def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
     `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary)."""
-    from autograder.course import nbgrader_config
     prepare_process()
     settings = Settings.from_json(settings)
     config = nbgrader_config(settings.course, settings.db_url)

@@ -25,9 +25,13 @@ with the same limits but without file and network isolation, and :attr:`isolated
 from __future__ import annotations
 
 import ast
+import compileall
 import hashlib
+import json
 import os
+import resource
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -38,8 +42,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import defaults
+import autograder
+import tnn_lib
+from autograder import defaults, checks
+from autograder.catalogue import all_exercises
+from autograder.release.shortcuts import twin_names
 from autograder.sandbox import wire
+from autograder.sandbox.peer import Peer
 
 HERE = Path(__file__).resolve().parent
 SANDBOX_FILES = ("__init__.py", "wire.py", "peer.py", "student.py")
@@ -62,8 +71,6 @@ def checks_stub() -> str:
     """A stand-in for :mod:`autograder.checks` inside the grader's sandbox, generated from
     ``checks.__all__``: graded test cells run in the grader, never here, so a notebook's
     imports of these names only need to succeed (a check defined later is never missing)."""
-    from autograder import checks
-
     out = ['"""A stand-in for autograder.checks inside the grader\'s sandbox.\n\nGraded test cells are run by '
            'the grader, in another process, never here; a notebook\'s\nimports of these names only need to '
            'succeed.\n"""\n']
@@ -114,8 +121,6 @@ def references_of(exercises) -> dict[str, set[str]]:
     """{module file stem: {function names}} of the references of `exercises`, and of their
     near-twins (:data:`autograder.release.shortcuts.TWINS`: other callables of `tnn_lib` that
     reproduce an answer, such as ``optim._adam`` for ``adam_step``)."""
-    from autograder.release.shortcuts import twin_names
-    from autograder.catalogue import all_exercises
     known = all_exercises()
     out: dict[str, set[str]] = {}
     for name in exercises:
@@ -134,7 +139,6 @@ def references_of(exercises) -> dict[str, set[str]]:
 def build_runtime(exercises, cache_dir: Path | None = None) -> Path:
     """The runtime directory for an assignment whose exercises are `exercises` (cached by
     content: the same sources and exercises give the same directory)."""
-    import tnn_lib
     lib = Path(tnn_lib.__file__).resolve().parent
     refs = references_of(exercises)
     h = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in refs.items())).encode())
@@ -161,7 +165,6 @@ def build_runtime(exercises, cache_dir: Path | None = None) -> Path:
     (tmp / "tnn_sandbox").mkdir()
     for f in SANDBOX_FILES:
         shutil.copy(HERE / f, tmp / "tnn_sandbox" / f)
-    import compileall
     compileall.compile_dir(str(tmp), quiet=1, force=True)
     (tmp / ".complete").write_text("ok\n")
     for d, _, fs in os.walk(tmp):
@@ -228,8 +231,6 @@ def _python_roots() -> list[str]:
 def _hidden_dirs() -> list[str]:
     """The real tnn_lib and autograder packages (and the course directory) if they are inside
     a directory the sandbox shows."""
-    import tnn_lib
-    import autograder
     out = [os.path.dirname(os.path.realpath(tnn_lib.__file__)), os.path.dirname(os.path.realpath(autograder.__file__))]
     return out
 
@@ -277,7 +278,6 @@ class Limits:
         self.memory_mb, self.cpu_seconds, self.processes, self.file_mb = memory_mb, cpu_seconds, processes, file_mb
 
     def apply(self):  # in the child, before exec
-        import resource
         if self.memory_mb > 0:
             lim = self.memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
@@ -412,7 +412,6 @@ class StudentProcess:
 
     def __init__(self, runtime: Path, data_dir: Path | None, limits: Limits, sandbox: bool | None = None,
                  startup_timeout: float = 60):
-        from autograder.sandbox.peer import Peer
         self.isolated = bwrap_works() if sandbox is None else (sandbox and bwrap_works())
         self.scratch = Path(tempfile.mkdtemp(prefix="tnn-scratch-"))
         os.chmod(self.scratch, 0o777)
@@ -535,8 +534,6 @@ class Zygote:
         self.ready = False
 
     def _line(self, timeout: float) -> dict:
-        import json
-        import select
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -559,8 +556,6 @@ class Zygote:
         return self.proc.poll() is None
 
     def fork(self, data_dir: Path | None) -> "Child":
-        import json
-        import select
         self.wait_ready()
         self.count += 1
         self.clean_scratch()
@@ -627,7 +622,6 @@ class Child:
     isolated = True
 
     def __init__(self, zygote: Zygote, sock, scratch: Path):
-        from autograder.sandbox.peer import Peer
         self.zygote, self.scratch = zygote, scratch
         self.channel = wire.Channel(sock)
         self.peer = Peer(self.channel, "g", strict=True)

@@ -17,6 +17,7 @@ import contextlib
 import io
 import itertools
 import sys
+import traceback
 import warnings
 
 from . import wire
@@ -306,7 +307,6 @@ def _message(err: BaseException) -> str:
 
 def _where(err: BaseException) -> str:
     """The deepest line of the notebook's own code (a cell) in the traceback."""
-    import traceback
     found = ""
     try:
         for frame in traceback.extract_tb(err.__traceback__):

@@ -15,8 +15,13 @@ changed by it. It only has to be useful to an honest notebook.
 """
 from __future__ import annotations
 
+import ctypes
 import io
+import json
 import os
+import shutil
+import signal
+import socket
 import sys
 
 from . import peer as _peer
@@ -100,8 +105,8 @@ class StudentPeer(_peer.Peer):
 
 
 def _shell():
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
+    from IPython.core.interactiveshell import InteractiveShell  # slow import (see AUTHORING.md)
+    from traitlets.config import Config  # slow import (see AUTHORING.md)
     config = Config()
     config.HistoryManager.enabled = False   # no history thread: the zygote forks
     shell = InteractiveShell.instance(config=config, colors="nocolor", history_length=0)
@@ -112,10 +117,10 @@ def _shell():
 
 
 def _warm():
-    import numpy  # noqa: F401
-    import matplotlib
+    import numpy  # noqa: F401  # slow import (see AUTHORING.md)
+    import matplotlib  # slow import (see AUTHORING.md)
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401  # slow import (see AUTHORING.md)
     return _shell()
 
 
@@ -141,7 +146,6 @@ def serve(fd: int, shell, namespaces: bool | None = None) -> None:
 def _not_dumpable():
     """No ptrace and no /proc/<pid>/mem for processes of the same user (the children)."""
     try:
-        import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE, 0
     except Exception:
         pass
@@ -167,7 +171,6 @@ def _own_namespaces(tmp_mb: int = 64, shm_mb: int = 64) -> bool:
     Then every capability is dropped. The next student's process gets new ones: nothing is
     cleaned, nothing can carry over. Returns False where the kernel refuses (no nested
     user namespaces): the process stays a plain child in a session of its own."""
-    import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     uid, gid = os.getuid(), os.getgid()
     ok = libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) == 0
@@ -205,7 +208,6 @@ def _own_namespaces(tmp_mb: int = 64, shm_mb: int = 64) -> bool:
 def _mount(libc, source, target, fstype, flags, data):
     enc = (lambda v: v.encode() if isinstance(v, str) else v)
     if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
@@ -236,7 +238,6 @@ def _fresh_mounts(libc, tmp_mb: int, shm_mb: int) -> None:
 def _clean_tmp(top="/tmp"):
     """Empty /tmp, except the read-only binds of the Python environment that may sit under it
     (TNN_SANDBOX_KEEP): their parent directories are emptied around them."""
-    import shutil
     keep = [k for k in os.environ.get("TNN_SANDBOX_KEEP", "").split(":") if k]
     for entry in os.listdir(top):
         path = os.path.join(top, entry)
@@ -262,9 +263,6 @@ def zygote(fd: int, scratch_root: str) -> None:
     child has its own mount and IPC namespaces (:func:`_own_namespaces`), so its /tmp,
     /dev/shm and System V objects end with it; ``/tmp`` is emptied as well only for a kernel
     that refused those namespaces."""
-    import json
-    import signal
-    import socket
     sock = socket.socket(fileno=fd)
     shell = _warm()
     _not_dumpable()

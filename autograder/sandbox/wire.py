@@ -40,6 +40,7 @@ every node it reads; what the student process's encoder does is never trusted.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import select
@@ -82,7 +83,6 @@ class ChannelTimeout(TimeoutError):
 def tnn_classes() -> dict:
     """The ``tnn_lib`` classes that may travel by state, by qualified name. Imported lazily,
     from whichever ``tnn_lib`` this process has."""
-    import importlib
     out = {}
     for mod_name in ("tnn_lib.nn", "tnn_lib.batchnorm", "tnn_lib.optim"):
         try:

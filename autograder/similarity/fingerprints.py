@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import keyword
 import math
 import re
@@ -545,7 +546,6 @@ def compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, give
     and dictionaries made here are hundreds of thousands of small objects without cycles
     (freed as usual by their reference counts), which made the collector run its full passes
     over and over: a fifth of the CPU time (bench/similarity.py)."""
-    import gc
     if not gc.isenabled():
         return _compare_exercise(aid, exercise, answers, sources, given_texts, stats, passed)
     gc.disable()

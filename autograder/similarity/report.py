@@ -10,18 +10,28 @@ comparison itself is :mod:`autograder.similarity.fingerprints`.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import csv
+import importlib
 import inspect
 import io
 import json
+import multiprocessing
+import pkgutil
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import tnn_lib
+from autograder import catalogue
+from autograder.course import course_root
 from autograder.files import atomic_write, esc
+from autograder.outcomes.cells import is_answer_cell, nbgrader_meta
+from autograder.pages.report import write_report
 from autograder.similarity.fingerprints import (KINDS, LONG_SCORE, LONG_TOKENS, MIN_SCORE, MIN_TOKENS, RARE_MIN, RARE_SHARE,
                                    VERBATIM_NAMES, Match, compare_exercise)
+from tnn_lib.topics import TOPICS
 
 PARALLEL_MIN_ANSWERS = 2000   # smaller classes are compared in one process (starting more costs more)
 CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "score", "shared_tokens",
@@ -32,8 +42,7 @@ CSV_COLUMNS = ["assignment", "exercise", "student", "source_kind", "source", "sc
 # ----------------------------------------------------------------------------------------
 def _answer_cells(path: Path) -> tuple[dict, list]:
     """({grade id: source} of a notebook's answer cells, [every other text of it])."""
-    import nbformat
-    from autograder.outcomes.cells import is_answer_cell, nbgrader_meta
+    import nbformat  # slow import (see AUTHORING.md)
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception:   # noqa: BLE001 - a course file that cannot be read adds nothing
@@ -50,9 +59,6 @@ def _answer_cells(path: Path) -> tuple[dict, list]:
 def reference_source(exercise: str) -> str | None:
     """The source of `tnn_lib`'s function (or class) `exercise`, found by introspection,
     with the module's helpers it calls."""
-    import importlib
-    import pkgutil
-    import tnn_lib
     for info in pkgutil.iter_modules(tnn_lib.__path__):
         if info.name.startswith("_") or info.name == "widgets":
             continue
@@ -68,7 +74,6 @@ def reference_source(exercise: str) -> str | None:
                 return None
             # the module's helpers it calls (``adam_step`` is ``_adam``), other exercises'
             # references excepted: also copyable
-            from tnn_lib.topics import TOPICS
             exercises = {e for t in TOPICS for e in t.exercises}
             code = getattr(obj, "__code__", None)
             for name in (code.co_names if code is not None else ()):
@@ -87,8 +92,7 @@ def variant_sources(exercise: str) -> dict:
     """{misconception id: source} of the catalogue's variants of `exercise`."""
     out = {}
     try:
-        from autograder.catalogue import _load
-        _, misconceptions = _load()
+        _, misconceptions = catalogue._load()
     except Exception:   # noqa: BLE001
         return out
     for m in misconceptions.get(exercise, []):
@@ -133,9 +137,6 @@ def course_sources(root: Path, aid: str) -> Course:
 
 
 def _module_of(exercise: str) -> str:
-    import importlib
-    import pkgutil
-    import tnn_lib
     for info in pkgutil.iter_modules(tnn_lib.__path__):
         if not info.name.startswith("_") and info.name != "widgets":
             mod = importlib.import_module(f"tnn_lib.{info.name}")
@@ -190,8 +191,6 @@ def compare_class(results: list, root: Path, stats=None, workers: int = 1) -> li
             jobs.append((aid, ex, answers, course.sources.get(ex, {}), course.given.get(ex, []),
                          passed.get(aid, {}).get(ex, set())))
     if workers > 1 and len(jobs) > 1 and sum(len(j[2]) for j in jobs) >= PARALLEL_MIN_ANSWERS:
-        import concurrent.futures
-        import multiprocessing
         with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
                                                     mp_context=multiprocessing.get_context("spawn")) as pool:
             done = list(pool.map(_job, jobs))
@@ -317,7 +316,6 @@ def render(found: list, answers: dict) -> str:
 
 def main_similarity(grading_dir, root=None, workers: int = 1) -> int:
     """``tnn-course similarity GRADING_DIR``: rebuild the page from the result files."""
-    from autograder.course import course_root
     out = Path(grading_dir)
     if not (out / "results").is_dir():
         raise FileNotFoundError(f"{out} holds no graded results (no results/ folder): run tnn-course grade first")
@@ -326,7 +324,6 @@ def main_similarity(grading_dir, root=None, workers: int = 1) -> int:
     page, found = write_similarity(out, results, root, workers=workers)
     report = out / "report.html"
     if report.is_file() and "similarity.html" not in report.read_text(encoding="utf-8", errors="replace"):
-        from autograder.pages.report import write_report
         write_report(out, sorted(results, key=lambda r: (r["student"], r["assignment"])))
     print(f"{len(found)} similar answers in {len(results)} submissions: {page}, {out / 'similarity.csv'}")
     return 0

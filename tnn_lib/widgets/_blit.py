@@ -20,22 +20,27 @@ titles that change now and then are cheaper there than among the dynamic artists
 from __future__ import annotations
 
 import io
+import math
 import struct
 import zlib
 
 import numpy as np
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
+
+try:  # a dependency
+    from isal import isal_zlib
+except ImportError:  # pragma: no cover
+    isal_zlib = None
 
 
 def _deflate():
     """The fastest zlib-format compressor at hand: ISA-L's level 0 (``isal``, a dependency;
     ~20× zlib's level 1 for a figure, output ~30 % larger), else zlib's level 1."""
-    try:
-        from isal import isal_zlib
+    if isal_zlib is not None:
         return lambda data: isal_zlib.compress(data, 0)
-    except ImportError:                      # pragma: no cover - isal is a dependency
-        return lambda data: zlib.compress(data, 1)
+    return lambda data: zlib.compress(data, 1)                # pragma: no cover - isal is a dependency
 
 
 _compress = _deflate()
@@ -76,10 +81,8 @@ _GLYPHS_KEEP = 50_000
 
 def _draw_glyphs_cached(renderer, gc, x, y, angle, glyphs, boxes):
     """RendererAgg._draw_text_glyphs_and_boxes with the glyph bitmaps kept (see above)."""
-    import math
-
-    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
-    from matplotlib.ft2font import RenderMode
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag  # slow import (see AUTHORING.md)
+    from matplotlib.ft2font import RenderMode  # slow import (see AUTHORING.md)
 
     if boxes or not gc.get_antialiased():
         return RendererAgg._draw_text_glyphs_and_boxes(renderer, gc, x, y, angle, glyphs, boxes)
@@ -283,7 +286,7 @@ class BlitCanvas(FigureCanvasAgg):
         artists are hidden by the caller). Refused (None) when such a box touches another
         axes' box or a figure-level artist, or the figure's colour is not opaque: the caller
         then draws the whole figure. Returns the new extents."""
-        from matplotlib.colors import to_rgba
+        from matplotlib.colors import to_rgba  # slow import (see AUTHORING.md)
 
         fig = self.figure
         key = self._static_key()

@@ -9,9 +9,10 @@ import traceback
 from typing import Callable
 
 import ipywidgets as widgets
-
 from matplotlib.figure import Figure  # (no pyplot: nothing is shown by side effect)
 
+from tnn_lib import student
+from tnn_lib.widgets._blit import encode_png
 from tnn_lib.widgets.state import WidgetState, widget_state  # noqa: F401 - re-exported
 
 
@@ -58,8 +59,8 @@ def _texts(fig):
     ticks (their labels are raised by `legible` once per axes through the tick parameters;
     making the ticks to walk them cost ≈ 10 ms per redraw): an axis contributes its label
     and its offset text."""
-    from matplotlib.axis import Axis
-    from matplotlib.text import Text
+    from matplotlib.axis import Axis  # slow import (see AUTHORING.md)
+    from matplotlib.text import Text  # slow import (see AUTHORING.md)
 
     stack = [fig]
     while stack:
@@ -85,10 +86,9 @@ def figure_png(fig: Figure) -> bytes:
     times more for a PNG that is only ~1.5× smaller). A figure with a blitting canvas
     (:mod:`tnn_lib.widgets._blit`) redraws only its dynamic artists.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # slow import (see AUTHORING.md)
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets._blit import encode_png
 
     canvas = fig.canvas
     if hasattr(canvas, "render_png"):
@@ -243,8 +243,6 @@ class WidgetApp:
         figure's artists and the returned numbers are those of the setting, but the render and
         the encoding are skipped. Any other render (a change from Python, a Train button's
         epochs, an answer registered by the student edition) forgets the kept PNGs."""
-        from tnn_lib import student
-
         if quality not in ("full", "draft"):
             raise ValueError(f"quality: expected 'full' or 'draft', got {quality!r}")
         with self._drawing:
@@ -312,8 +310,6 @@ class WidgetApp:
     def _frame_key(self, quality: str, values: dict):
         """What a kept PNG depends on: the quality, the figure's size and dpi, the student
         edition's answers and the control values (None when a value is not hashable)."""
-        from tnn_lib import student
-
         try:
             key = (quality, float(self.fig.dpi), tuple(self.fig.get_size_inches()), student._GENERATION[0],
                    tuple(sorted(values.items())))
@@ -324,8 +320,6 @@ class WidgetApp:
 
     def _show_status(self) -> None:
         """The status line: the draw's summary, then whose code drove it (the student edition)."""
-        from tnn_lib import student
-
         self.driven_by = student.driven_by(self.used)
         summary = self.last.get("summary") if isinstance(self.last, dict) else None
         parts = [f"<span>{summary}</span>"] if summary else []
@@ -337,8 +331,6 @@ class WidgetApp:
         """Run `action()` (a button's work, e.g. training) the way :meth:`refresh` runs a draw:
         an exercise not implemented yet shows as one line in the status (False is returned);
         the exercises it ran on the student's own code are named under later draws."""
-        from tnn_lib import student
-
         with self._drawing:
             self._frames.clear()           # an action changes what a setting shows (e.g. trained epochs)
         try:
@@ -366,7 +358,7 @@ class WidgetApp:
         """The figure's PNG; a constrained/tight layout is computed on the first render and
         then frozen (a layout engine re-lays out all text on every draw), and computed again
         only when the draw function replaced the figure's axes."""
-        from matplotlib.layout_engine import PlaceHolderLayoutEngine
+        from matplotlib.layout_engine import PlaceHolderLayoutEngine  # slow import (see AUTHORING.md)
 
         fig = self.fig
         axes = list(fig.axes)
@@ -382,7 +374,7 @@ class WidgetApp:
         return png
 
     def _ipython_display_(self):  # displaying the app shows its widget
-        from IPython.display import display
+        from IPython.display import display  # slow import (see AUTHORING.md)
         display(self.widget)
 
 

@@ -114,7 +114,7 @@ def _build(fig):
     are rendered once; every update redraws only the curves, the shading and the titles,
     with the legends composited on top.
     """
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -220,9 +220,9 @@ def activation_explorer(activation: str = DEFAULTS["activation"], bias_init: flo
                         weight_scale: float = DEFAULTS["weight_scale"],
                         show_derivative: bool = DEFAULTS["show_derivative"]):
     """Activation dropdown, bias-initialisation and weight-scale sliders, derivative toggle."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         activation=widgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation"),

@@ -86,7 +86,7 @@ def _setup(fig):
 
 
 def _rect():
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # slow import (see AUTHORING.md)
     return Rectangle((0, 0), 1, 1, fill=False, ls="--", lw=1.2, color="k")
 
 
@@ -124,9 +124,9 @@ def draw_covariate_shift(state, shift=DEFAULTS["shift"], gamma=DEFAULTS["gamma"]
 def covariate_shift(shift: float = DEFAULTS["shift"], gamma: float = DEFAULTS["gamma"],
                     beta: float = DEFAULTS["beta"], mode: str = DEFAULTS["mode"]):
     """Shift, γ and β sliders and a training/inference toggle over K shifted minibatches."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         shift=widgets.FloatSlider(value=shift, min=0.0, max=5.0, step=0.25, description="shift between batches"),

@@ -87,9 +87,9 @@ def _intervals(mask, grid):
 
 # ------------------------------------------------------------------------------- explorer
 def _build_explorer(fig):
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -181,9 +181,9 @@ def draw_divergences(state, p=DEFAULTS["p"], show=DEFAULTS["show"], mark_nonconv
 def divergence_explorer(p: float = DEFAULTS["p"], show: str = DEFAULTS["show"],
                         mark_nonconvex: bool = DEFAULTS["mark_nonconvex"]):
     """Target-p slider, L2/KL toggle, non-convex-region checkbox."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="target p"),
@@ -258,7 +258,7 @@ def _cut(extent: float, label_noise: float):
 
 
 def _build_surfaces(fig):
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -351,9 +351,9 @@ def draw_loss_surfaces(state, extent=SURFACE_DEFAULTS["extent"], label_noise=SUR
 def loss_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"],
                       colour_scale: str = SURFACE_DEFAULTS["colour_scale"]):
     """Weight-range and label-noise sliders, linear/log colour toggle."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=1.0, description="weight range ±"),

@@ -145,9 +145,9 @@ def draw_dropout_scaling(state, keep_prob=DEFAULTS["keep_prob"], n_samples=DEFAU
 def dropout_scaling(keep_prob: float = DEFAULTS["keep_prob"], n_samples: int = DEFAULTS["n_samples"],
                     convention: str = DEFAULTS["convention"]):
     """Keep-probability and sample-count sliders and a scaling-convention dropdown."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         keep_prob=widgets.FloatSlider(value=keep_prob, min=0.05, max=1.0, step=0.05,

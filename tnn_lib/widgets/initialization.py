@@ -19,9 +19,15 @@ dL/dW comes from N × N Gram matrices, and BLAS runs on one thread (see :func:`_
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
+
+try:  # comes with scikit-learn
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover
+    ThreadpoolController = None
 
 from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
@@ -56,8 +62,7 @@ _RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "relu": (0.0, 3.0), "linea
 def blas_controller():
     """A threadpoolctl controller (or None without threadpoolctl); the widget keeps one in its state."""
     try:
-        from threadpoolctl import ThreadpoolController
-        return ThreadpoolController()
+        return ThreadpoolController() if ThreadpoolController is not None else None
     except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return None
 
@@ -66,8 +71,6 @@ def _one_blas_thread(controller=None):
     """BLAS on one thread during the widget's computation: these matrices are small, and on a
     busy 2-core machine OpenBLAS' second thread costs 10× more in waiting than it saves.
     `controller` from :func:`blas_controller` (a new one if None)."""
-    import contextlib
-
     c = controller if controller is not None else blas_controller()
     return contextlib.nullcontext() if c is None else c.limit(limits=1, user_api="blas")
 
@@ -253,9 +256,9 @@ def _build(fig):
     are rendered once per axis range; an update redraws the histograms, the curves and the
     titles, with the legend composited on top.
     """
-    from matplotlib.collections import PolyCollection
+    from matplotlib.collections import PolyCollection  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -333,9 +336,9 @@ def activation_statistics_explorer(depth: int = DEFAULTS["depth"], width: int = 
                                    scheme: str = DEFAULTS["scheme"], nonlinearity: str = DEFAULTS["nonlinearity"],
                                    n_samples: int = DEFAULTS["n_samples"]):
     """Depth, width, initialization scheme and nonlinearity → per-layer histograms and std curves."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         depth=widgets.IntSlider(value=depth, min=1, max=20, description="layers"),

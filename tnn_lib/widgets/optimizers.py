@@ -139,7 +139,7 @@ def run_optimizer(surface: str, name: str, lr: float, momentum: float, start: tu
 @lru_cache(maxsize=8)
 def surface_grid(surface: str, n: int = 120):
     """(X, Y, log-scaled values for the background image, contour line segments) of `surface`."""
-    import contourpy
+    import contourpy  # slow import (see AUTHORING.md)
 
     xs = np.linspace(*BOX, n)
     X, Y = np.meshgrid(xs, xs)
@@ -161,7 +161,7 @@ def _start(surface, x0, y0):
 
 def _surface_axes(ax, surface):
     """The surface panel's static artists (shaded image, contour lines, minimum); see `_set_surface`."""
-    from matplotlib.collections import LineCollection
+    from matplotlib.collections import LineCollection  # slow import (see AUTHORING.md)
 
     a = dict(surface=None)
     a["shade"] = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35,
@@ -217,7 +217,7 @@ def _build_race(fig):
     once per surface and axis range; an update redraws the trajectories, the loss curves and
     the titles, with the legend composited on top.
     """
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     ax, ax_f = _two_panels(fig)
     a = dict(ax=ax, ax_f=ax_f, **_surface_axes(ax, DEFAULTS["surface"]))
@@ -292,9 +292,9 @@ def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["opti
                    lr_scale: float = DEFAULTS["lr_scale"], momentum: float = DEFAULTS["momentum"],
                    steps: int = DEFAULTS["steps"]):
     """Beale's function, a long valley and a saddle point: pick optimizers, lr, momentum and start."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     sx, sy = SURFACES[surface][2]
     controls = dict(
@@ -361,7 +361,7 @@ def run_adamw_variant(surface: str, eps_inside: bool, bias_correction: bool, dec
 
 def _build_switchboard(fig):
     """Axes and artists of the switchboard, created once per figure (blitting, as `_build_race`)."""
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     ax, ax_d = _two_panels(fig)
     a = dict(ax=ax, ax_d=ax_d, **_surface_axes(ax, SWITCH_DEFAULTS["surface"]))
@@ -417,9 +417,9 @@ def draw_switchboard(state, surface=SWITCH_DEFAULTS["surface"], eps_inside=SWITC
 def convention_switchboard(surface: str = SWITCH_DEFAULTS["surface"], eps: float = SWITCH_DEFAULTS["eps"],
                            weight_decay: float = SWITCH_DEFAULTS["weight_decay"], steps: int = SWITCH_DEFAULTS["steps"]):
     """Toggles for the conventions where the lecture notes and the AdamW paper differ from PyTorch."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         surface=widgets.Dropdown(options=[(v[3], k) for k, v in SURFACES.items()], value=surface,

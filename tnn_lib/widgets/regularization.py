@@ -9,7 +9,14 @@ form, a few ms), cached per setting with what the figure shows of them.
 from __future__ import annotations
 
 
+import contextlib
+
 import numpy as np
+
+try:  # comes with scikit-learn
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 from tnn_lib import student
 from tnn_lib.widgets.state import widget_state
@@ -95,11 +102,8 @@ def _iterates(X, y, Xv, y_val, lr, s, V, b, steps):
 
 def _one_blas_thread():
     """One BLAS thread: for these small products several threads only compete for 2 busy cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        from contextlib import nullcontext
-        return nullcontext()
+    if threadpool_limits is None:  # pragma: no cover
+        return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
 
 
@@ -108,7 +112,7 @@ _GRID = np.linspace(-1.0, 1.0, 300)
 
 def _plain_log_axis(axis):
     """Log axis with plain tick labels (1, 10, 100): mathtext labels are slow to render."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # slow import (see AUTHORING.md)
 
     axis.set_major_locator(LogLocator(base=10.0, numticks=6))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -147,7 +151,7 @@ def _build(fig):
     rendered once per axis range; an update redraws the fits, the samples, the curves and
     the titles, with the legends composited on top.
     """
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -228,9 +232,9 @@ def draw_overfitting(state, lam=DEFAULTS["lam"], degree=DEFAULTS["degree"], n_po
 def overfitting_explorer(lam: float = DEFAULTS["lam"], degree: int = DEFAULTS["degree"],
                          n_points: int = DEFAULTS["n_points"]):
     """λ, polynomial degree and data-size sliders over a regression of sin(πx)."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         lam=widgets.FloatLogSlider(value=lam, base=10, min=-6, max=0, step=0.25, description="λ (L2)",

@@ -124,14 +124,14 @@ def _setup(fig) -> dict:
     ax_path.set_xlabel("x")
     ax_path.set_ylabel("y")
     a["loss"], = ax_loss.semilogy([], [], color="tab:purple")
-    from matplotlib.ticker import LogLocator, NullLocator
+    from matplotlib.ticker import LogLocator, NullLocator  # slow import (see AUTHORING.md)
     ax_loss.yaxis.set_major_locator(LogLocator(numticks=6))   # few labels: the text is most of a redraw
     ax_loss.yaxis.set_minor_locator(NullLocator())
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss − min")
     # blitting (tnn_lib.widgets._blit): axes, ticks, labels and contours are rendered once per
     # axis range (and surface, κ); an update draws the curves and titles, the legend on top
-    from tnn_lib.widgets._blit import use_blitting
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
     for ax in (ax_lr, ax_path, ax_loss):
         ax.set_title(" ", fontsize=9)
     use_blitting(fig, [a["lr"], a["limit"], a["path"], a["start"], a["loss"], ax_lr.title, ax_path.title,
@@ -208,9 +208,9 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
                       noise: float = DEFAULTS["noise"]):
     """Surface and schedule menus; sliders for lr₀ (× 2/λ_max), momentum, κ, the number of steps
     and the gradient noise."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     wide = dict(layout=widgets.Layout(width="320px"), style={"description_width": "initial"})
     controls = dict(

@@ -34,7 +34,7 @@ class WidgetState:
 
 def widget_state(target) -> WidgetState:
     """`target` if it is a :class:`WidgetState`, else a fresh one for the Figure `target`."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # slow import (see AUTHORING.md)
 
     if isinstance(target, WidgetState):
         return target

@@ -10,14 +10,21 @@ plain function too, which the button calls with a per-epoch callback.
 """
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 
 import numpy as np
 
-from tnn_lib.widgets.state import widget_state
+try:  # comes with scikit-learn
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
+from tnn_lib.widgets.state import widget_state
 from tnn_lib import nn, optim
 from tnn_lib.train import evaluate, train_epoch
+from tnn_lib.data import load_digits_split
+from tnn_lib.widgets.regularization import _plain_log_axis
 
 OPTIMIZERS = ("adamw", "adam", "sgd_momentum", "sgd")
 HIDDEN = 64
@@ -30,7 +37,6 @@ DEFAULTS = dict(batchnorm=True, dropout=True, optimizer="adamw", epochs=20)
 @lru_cache(maxsize=1)
 def digits():
     """The standardized digits split of :func:`tnn_lib.data.load_digits_split` (cached: it never changes)."""
-    from tnn_lib.data import load_digits_split
     return load_digits_split(0)
 
 
@@ -92,11 +98,8 @@ def train_run(batchnorm=DEFAULTS["batchnorm"], dropout=DEFAULTS["dropout"], opti
 
 def _one_blas_thread():
     """Small matrices: one BLAS thread is ~10× faster than several competing for 2 busy cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        from contextlib import nullcontext
-        return nullcontext()
+    if threadpool_limits is None:  # pragma: no cover
+        return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
 
 
@@ -108,10 +111,9 @@ def _build(fig):
     redraws the curves, the titles and the "press Train" message, with the legends
     composited on top.
     """
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets._blit import use_blitting
-    from tnn_lib.widgets.regularization import _plain_log_axis
+    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -203,9 +205,9 @@ def draw_training_dashboard(state, batchnorm=DEFAULTS["batchnorm"], dropout=DEFA
 def training_dashboard(batchnorm: bool = DEFAULTS["batchnorm"], dropout: bool = DEFAULTS["dropout"],
                        optimizer: str = DEFAULTS["optimizer"], epochs: int = DEFAULTS["epochs"]):
     """Toggles for BN and dropout, an optimizer dropdown, an epochs slider and a Train button."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets.app import WidgetApp, new_figure
+    from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
         batchnorm=widgets.Checkbox(value=batchnorm, description="batch norm"),
