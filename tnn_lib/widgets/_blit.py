@@ -26,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.text import Text
 
 try:  # a dependency
@@ -81,7 +81,6 @@ _GLYPHS_KEEP = 50_000
 
 def _draw_glyphs_cached(renderer, gc, x, y, angle, glyphs, boxes):
     """RendererAgg._draw_text_glyphs_and_boxes with the glyph bitmaps kept (see above)."""
-    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag  # slow import (see AUTHORING.md)
     from matplotlib.ft2font import RenderMode  # slow import (see AUTHORING.md)
 
     if boxes or not gc.get_antialiased():
@@ -123,8 +122,6 @@ _LAYOUTS_KEEP = 20_000
 
 def _draw_text_cached(renderer, gc, x, y, s, prop, angle, ismath=False, mtext=None):
     """RendererAgg.draw_text with the layout of plain (not math) text kept (see above)."""
-    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
-
     if ismath:
         return RendererAgg.draw_text(renderer, gc, x, y, s, prop, angle, ismath, mtext)
     features = mtext.get_fontfeatures() if mtext is not None else None
