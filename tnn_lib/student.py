@@ -54,8 +54,8 @@ def wrap(lines, width: int = WIDTH) -> list:
     that stays whole), continuations indented by two spaces: a notebook shows them without
     breaking a word in any window at least that wide. A coloured head (``\x1b[…m…\x1b[0m``)
     at the start of a line keeps its colour; colour codes are not counted."""
-    import re  # keeps `import tnn_lib` light (see AUTHORING.md)
-    import textwrap  # keeps `import tnn_lib` light (see AUTHORING.md)
+    import re  # keeps start-up light (see AUTHORING.md)
+    import textwrap  # keeps start-up light (see AUTHORING.md)
 
     ansi = re.compile(r"\x1b\[[0-9;]*m")
     out = []
@@ -75,7 +75,7 @@ def wrap(lines, width: int = WIDTH) -> list:
 
 def home(name: str) -> str:
     """Where exercise `name` is written: the notebook (and section, where known)."""
-    from tnn_lib.topics import TOPICS  # keeps `import tnn_lib` light (see AUTHORING.md)
+    from tnn_lib.topics import TOPICS  # keeps start-up light (see AUTHORING.md)
 
     for topic in TOPICS:
         if name in topic.exercises:
@@ -313,7 +313,7 @@ def driven_by(names) -> str:
 
 def exercises() -> set:
     """The names of every exercise of the course."""
-    from tnn_lib.topics import TOPICS  # keeps `import tnn_lib` light (see AUTHORING.md)
+    from tnn_lib.topics import TOPICS  # keeps start-up light (see AUTHORING.md)
     return {name for topic in TOPICS for name in topic.exercises}
 
 
@@ -359,7 +359,7 @@ def _assigned_names(source: str) -> set:
     """The names a cell's code assigns at its top level (assignments, for-loop targets, `def`,
     `class`, imports), never those local to a function it defines. Empty when it is not
     Python (a magic, a syntax error)."""
-    import ast  # keeps `import tnn_lib` light (see AUTHORING.md)
+    import ast  # keeps start-up light (see AUTHORING.md)
 
     try:
         tree = ast.parse(source)

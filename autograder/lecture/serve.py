@@ -13,7 +13,6 @@ are what the tests and ``bench/browser.py`` use too.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import errno
 import json
 import os
@@ -26,10 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from tnn_lib.topics import TOPICS
-from tnn_lib.widgets import TOPIC_WIDGETS
 
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
@@ -233,6 +229,7 @@ LECTURE_JS = r"""
 
 def topics() -> dict:
     """Topic id -> title, for every topic that has lecture widgets."""
+    from tnn_lib.widgets import TOPIC_WIDGETS  # keeps start-up light (see AUTHORING.md)
     return {t: TOPIC_TITLES.get(t, t) for t in TOPIC_WIDGETS}
 
 
@@ -325,6 +322,7 @@ def lecture_env(jupyter_dir: Path) -> dict:
 
 def _die_with_parent():  # runs in the Voilà child before exec: SIGTERM it if we die (Linux)
     try:
+        import ctypes  # keeps start-up light (see AUTHORING.md)
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
@@ -332,6 +330,7 @@ def _die_with_parent():  # runs in the Voilà child before exec: SIGTERM it if w
 
 def _descendants(pid: int) -> list:
     try:
+        import psutil  # keeps start-up light (see AUTHORING.md)
         return psutil.Process(pid).children(recursive=True)
     except Exception:
         return []
@@ -340,7 +339,14 @@ def _descendants(pid: int) -> list:
 def _listens(pid: int, port: int) -> bool:
     """Whether process `pid` itself listens on `port` (not some other program that took it)."""
     try:
+        import psutil  # keeps start-up light (see AUTHORING.md)
         conns = psutil.Process(pid).net_connections(kind="tcp")
+    except ImportError:  # without psutil: anything answering on the port
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            return False
     except Exception:
         return False
     return any(c.status == "LISTEN" and c.laddr and c.laddr.port == port for c in conns)
