@@ -491,16 +491,22 @@ def given_hashes(texts) -> set:
 @functools.lru_cache(maxsize=4096)
 def _text_hashes(text: str) -> frozenset:
     out = {int(h) for h in fingerprint(text).hashes}
-    fragments = []
+    fragments = set()
     for line in text.splitlines():
-        fragments.append(line)
-        fragments += _BACKTICKS.findall(line)
-        fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
-    for frag in fragments:
-        toks = _hint_tokens(frag)
-        if len(toks) >= K:
-            for extra in ([], [";"]):
-                out.update(int(h) for h in kgram_hashes(toks + extra))
+        fragments.add(line)
+        fragments.update(_BACKTICKS.findall(line))
+        fragments.update(re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line))
+    # every K-gram of each fragment's tokens, and of them followed by ";": hashed in one pass
+    # over the fragments end to end, the K-grams that straddle two fragments left out
+    streams = [toks + [";"] for toks in map(_hint_tokens, fragments) if len(toks) >= K]
+    if streams:
+        hashes = _rolling_hashes(_token_ids([t for toks in streams for t in toks]), K)
+        lengths = np.array([len(toks) for toks in streams])
+        ends = np.cumsum(lengths)
+        starts = (ends - lengths)
+        first = np.repeat(starts, lengths - K + 1)
+        within = first + np.concatenate([np.arange(n - K + 1) for n in lengths.tolist()])
+        out.update(hashes[within].tolist())
     return frozenset(out)
 
 
