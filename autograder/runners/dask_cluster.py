@@ -36,6 +36,7 @@ import glob
 import hashlib
 import json
 import os
+import queue
 import secrets
 import shutil
 import socket
@@ -297,11 +298,12 @@ class DaskRunner:
         return sorted(a for a, w in info.items() if w.get("resources", {}).get(self.resource, 0) >= 1)
 
     def run(self, tasks, payload, on_done, on_crash):
-        from distributed import as_completed  # slow import (see AUTHORING.md)
         from distributed.scheduler import KilledWorker  # slow import (see AUTHORING.md)
         pending = list(tasks)
         pending.reverse()                       # pop() takes them in order
-        running = as_completed(loop=self.client.loop)
+        # each task's future, put here by Dask the moment it ends: the loop wakes at once
+        # (it polled every 0.2 s, and a worker sat idle that long between two submissions)
+        ended: queue.Queue = queue.Queue()
         meta: dict = {}
         refusals: dict = {}
         good: list = [0.0, []]
@@ -336,23 +338,30 @@ class DaskRunner:
             fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
                                      workers=good_workers() or None, allow_other_workers=True)
             meta[fut.key] = (task, time.perf_counter(), fut)
-            running.add(fut)
+            fut.add_done_callback(ended.put)
+
+        def wait() -> float:
+            """Seconds to wait for a task to end: until the watchdog's next deadline, at most 1."""
+            first = min((submitted for _, submitted, _ in meta.values()), default=time.perf_counter())
+            return min(1.0, max(0.01, first + self.watchdog - time.perf_counter()))
 
         while pending and len(meta) < capacity():
             submit(pending.pop())
         while meta:                            # the tasks in flight (a given-up one is no longer)
-            if not running.has_ready():
+            try:
+                fut = ended.get(timeout=wait())
+            except queue.Empty:
                 self._give_up_overdue(meta, on_crash)
                 while pending and len(meta) < capacity():
                     submit(pending.pop())
-                if meta and not running.has_ready():
-                    time.sleep(0.2)
                 continue
-            fut = next(running)
             if fut.key not in meta:           # given up by the watchdog: already reported
                 fut.release()
                 continue
             task, submitted, _ = meta.pop(fut.key)
+            # its worker is free: give it the next submission before fetching this result
+            while pending and len(meta) < capacity():
+                submit(pending.pop())
             if fut.status == "finished":
                 reply = json.loads(fut.result())
                 fut.release()
@@ -379,6 +388,7 @@ class DaskRunner:
                     on_crash(task, f"Dask workers died {ALLOWED_FAILURES + 1} times while grading it")
                 else:
                     on_crash(task, f"{type(err).__name__}: {err}")
+            self._give_up_overdue(meta, on_crash)     # also while other tasks keep ending
             while pending and len(meta) < capacity():
                 submit(pending.pop())
 

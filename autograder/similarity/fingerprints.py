@@ -111,8 +111,9 @@ class Doc:
     own: int = 0          # how many tokens are the answer's own (not given code, not separators)
 
     def __post_init__(self):
-        self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
-        self.own = int((~self.separators).sum())
+        if self.separators is None:
+            self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
+            self.own = int((~self.separators).sum())
 
 
 _SEPARATORS = frozenset((";", "{", "}"))
@@ -129,39 +130,49 @@ _ASSIGN_OPS = frozenset(("=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "**=", 
                          ":="))
 
 
+_STR, _NL, _NUM, _NAME, _OP, _OTHER = range(1, 7)      # _LEX's groups, in order
+_GROUP_KIND = (None, "str", "nl", "num", "name", "op", "other")
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+_KEEP_KW = frozenset(_KEEP | set(keyword.kwlist))       # names kept as they are
+_KEYWORDS = frozenset(keyword.kwlist)
+
+
 def _logical_lines(source: str) -> list:
     """[(indent, [(kind, text, start, end)])]: the source's logical lines (brackets joined,
     ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
     (strings, numbers, names, operators) that never fails: an answer that does not parse
     is still compared on what it says."""
     lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, 0, False
+    kinds = _GROUP_KIND
     for m in _LEX.finditer(source):
-        kind = m.lastgroup
-        if kind == "nl":
+        g = m.lastindex
+        if g == _NL:
             if depth == 0 and cur:
                 lines.append((indent, cur))
                 cur = []
             line_start, same_line = m.end(), False
             continue
-        if kind == "other":
+        if g == _OTHER:
             continue
-        a, b = m.span(kind)
+        a, b = m.span(g)
         text = source[a:b]
-        if kind == "op":
-            if text in "([{":
+        if g == _OP:
+            if text in _OPEN:
                 depth += 1
-            elif text in ")]}" and depth:
-                depth -= 1
+            elif text in _CLOSE:
+                if depth:
+                    depth -= 1
             elif text == ";" and depth == 0:
                 if cur:
                     lines.append((indent, cur))
                 cur = []
                 same_line = True          # the next statement has this one's indent
                 continue
-        if not cur and not same_line:
-            indent = a - line_start if a >= line_start else 0
+        if not cur:
+            if not same_line:
+                indent = a - line_start if a >= line_start else 0
         same_line = False
-        cur.append((kind, text, a, b))
+        cur.append((kinds[g], text, a, b))
     if cur:
         lines.append((indent, cur))
     return lines
@@ -170,36 +181,39 @@ def _logical_lines(source: str) -> list:
 def _normalise_line(toks: list) -> list:
     """[(normalised token, start, end)] of one logical line: see the module docstring."""
     out, depth, params = [], 0, None
+    append = out.append
     n = len(toks)
+    prev = ""
     for i, (kind, s, a, b) in enumerate(toks):
         if kind == "name":
-            prev = toks[i - 1][1] if i else ""
-            nxt = toks[i + 1][1] if i + 1 < n else ""
-            if keyword.iskeyword(s) or prev == "." or s in _KEEP:
-                out.append((s, a, b))
+            if s in _KEEP_KW or prev == ".":
+                append((s, a, b))
             elif s in _NUMPY:
-                out.append(("np", a, b))
-            elif nxt == "=" and depth > 0 and params is None:      # a keyword argument's name
-                out.append((s, a, b))
+                append(("np", a, b))
+            elif depth > 0 and params is None and i + 1 < n and toks[i + 1][1] == "=":   # a keyword argument's name
+                append((s, a, b))
             else:
-                out.append(("V", a, b))
+                append(("V", a, b))
+        elif kind == "op":
+            if s in _OPEN:
+                depth += 1
+                if s == "(" and i >= 2 and params is None and toks[i - 2][1] == "def":
+                    params = depth
+            elif s in _CLOSE and depth > 0:
+                if depth == params:
+                    params = None
+                depth -= 1
+            append((s, a, b))
         elif kind == "num":
-            out.append(("N", a, b))
+            append(("N", a, b))
         elif kind == "str":
             if out and out[-1][0] == "S":      # implicit concatenation: one literal
                 out[-1] = ("S", out[-1][1], b)
             else:
-                out.append(("S", a, b))
+                append(("S", a, b))
         else:
-            if s in "([{":
-                depth += 1
-                if s == "(" and i >= 2 and toks[i - 2][1] == "def" and params is None:
-                    params = depth
-            elif s in ")]}" and depth > 0:
-                if depth == params:
-                    params = None
-                depth -= 1
-            out.append((s, a, b))
+            append((s, a, b))
+        prev = s
     return out
 
 
@@ -237,6 +251,9 @@ def _reads_writes(toks: list):
     return reads, writes
 
 
+_SEMI = (";", None, None)
+
+
 def _canonical(lines: list) -> list:
     """The normalised token stream: blocks marked ``{`` ``}``, statements ended by ``;``,
     bare strings (docstrings) dropped, and each run of consecutive simple statements of a
@@ -245,6 +262,12 @@ def _canonical(lines: list) -> list:
     out, stack, run = [], [], []
 
     def flush():
+        if len(run) < 2:
+            if run:
+                out.extend(run[0][0])
+                out.append(_SEMI)
+                run.clear()
+            return
         deps = [rw for _, rw in run]
         before = [{i for i in range(j) if deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0]}
                   for j in range(len(run))]
@@ -254,7 +277,7 @@ def _canonical(lines: list) -> list:
             j = min((j for j in left if not (before[j] & left)), key=lambda j: (keys[j], j))
             left.discard(j)
             out.extend(run[j][0])
-            out.append((";", None, None))
+            out.append(_SEMI)
         run.clear()
 
     for indent, toks in lines:
@@ -273,7 +296,7 @@ def _canonical(lines: list) -> list:
         if rw is None:
             flush()
             out.extend(_normalise_line(toks))
-            out.append((";", None, None))
+            out.append(_SEMI)
             continue
         run.append((_normalise_line(toks), rw))
         if len(run) == MAX_RUN:
@@ -289,11 +312,21 @@ _TOKEN_IDS: dict = {}
 _MULT = np.uint64(1_000_003)
 
 
+_SEPARATOR_IDS = frozenset(zlib.crc32(t.encode("utf-8")) + 1 for t in _SEPARATORS)
+_SEPARATOR_IDS_EXACT = [True]     # no other token has a separator's id (else they are told apart by text)
+
+
 def _token_id(tok: str) -> int:
     tid = _TOKEN_IDS.get(tok)
     if tid is None:
         tid = _TOKEN_IDS[tok] = zlib.crc32(tok.encode("utf-8")) + 1
+        if tid in _SEPARATOR_IDS and tok not in _SEPARATORS:
+            _SEPARATOR_IDS_EXACT[0] = False
     return tid
+
+
+for _t in _SEPARATORS:
+    _token_id(_t)
 
 
 def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
@@ -348,18 +381,29 @@ def fingerprint(source: str) -> Doc:
 
 def fingerprint_many(sources) -> list:
     """:func:`fingerprint` of each of `sources`, the hashing and winnowing done for all of
-    them at once (one pass of numpy over the concatenated streams)."""
+    them at once (one pass of numpy over the concatenated streams). Identical sources are
+    read once."""
     streams, cache = [], {}
     for src in sources:
         src = str(src)[:MAX_SOURCE_CHARS]
-        if src not in cache:
-            cache[src] = _canonical(_logical_lines(src))
-        streams.append((src, cache[src]))
-    lengths = np.array([len(st) for _, st in streams], dtype=np.int64)
+        stream = cache.get(src)
+        if stream is None:
+            stream = cache[src] = _canonical(_logical_lines(src))
+        streams.append((src, stream))
+    lengths = np.fromiter((len(st) for _, st in streams), dtype=np.int64, count=len(streams))
     starts = np.concatenate([[0], np.cumsum(lengths)])
     total = int(starts[-1])
-    get = _TOKEN_IDS.get
-    ids = np.array([get(t[0]) or _token_id(t[0]) for _, st in streams for t in st], dtype=np.uint64)
+    flat = [t[0] for _, st in streams for t in st]
+    ids_of = _TOKEN_IDS
+    for t in set(flat).difference(ids_of):
+        _token_id(t)
+    ids = np.array(list(map(ids_of.__getitem__, flat)), dtype=np.uint64)
+    if _SEPARATOR_IDS_EXACT[0]:
+        separators = np.isin(ids, np.array([ids_of[t] for t in _SEPARATORS], dtype=np.uint64))
+    else:       # a token's id equals a separator's: tell them apart by their text
+        separators = np.fromiter((t in _SEPARATORS for t in flat), dtype=bool, count=len(flat))
+    own = np.concatenate([[0], np.cumsum(~separators)])
+    own = (own[starts[1:]] - own[starts[:-1]]).tolist()
     n = total - K + 1
     hashes = _rolling_hashes(ids, K)
     # K-gram q belongs to document d when starts[d] <= q <= starts[d + 1] - K
@@ -373,21 +417,31 @@ def fingerprint_many(sources) -> list:
         picked = pos[inside]          # non-decreasing: a window's rightmost minimum never moves left
         if len(picked):
             picked = picked[np.concatenate(([True], picked[1:] != picked[:-1]))]
+    bounds = np.searchsorted(picked, np.minimum(starts[:-1], starts[1:] - K + 1)).tolist()
+    ends = np.searchsorted(picked, np.maximum(starts[:-1], starts[1:] - K + 1)).tolist()
+    picked_list = picked.tolist()
+    picked_hashes = hashes[picked].tolist()
     out = []
+    empty = np.zeros(0, dtype=np.uint64)
     for d, (src, stream) in enumerate(streams):
         a, m = int(starts[d]), int(lengths[d]) - K + 1
-        doc_hashes = hashes[a:a + m] if m > 0 else np.zeros(0, dtype=np.uint64)
-        if 0 < m < W:           # too short for a window: its smallest K-gram
-            sel = [a + m - 1 - int(np.argmin(doc_hashes[::-1]))]
-        else:
-            lo, hi = np.searchsorted(picked, [a, a + max(m, 0)])
-            sel = picked[lo:hi].tolist()
+        doc_hashes = hashes[a:a + m] if m > 0 else empty
         prints: dict = {}
-        for q, h in zip(sel, hashes[sel].tolist() if len(sel) else []):
-            prints.setdefault(h, []).append(q - a)
-        tokens = [t[0] for t in stream]
+        if 0 < m < W:           # too short for a window: its smallest K-gram
+            q = m - 1 - int(np.argmin(doc_hashes[::-1]))
+            prints[int(doc_hashes[q])] = [q]
+        elif m > 0:
+            lo, hi = bounds[d], ends[d]
+            for q, h in zip(picked_list[lo:hi], picked_hashes[lo:hi]):
+                got = prints.get(h)
+                if got is None:
+                    prints[h] = [q - a]
+                else:
+                    got.append(q - a)
+        tokens = flat[a:a + int(lengths[d])]
         spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
-        out.append(Doc(src, tokens, spans, doc_hashes, prints))
+        out.append(Doc(src, tokens, spans, doc_hashes, prints, separators=separators[a:a + int(lengths[d])],
+                       own=own[d]))
     return out
 
 
@@ -438,16 +492,22 @@ def given_hashes(texts) -> set:
 @functools.lru_cache(maxsize=4096)
 def _text_hashes(text: str) -> frozenset:
     out = {int(h) for h in fingerprint(text).hashes}
-    fragments = []
+    fragments = set()
     for line in text.splitlines():
-        fragments.append(line)
-        fragments += _BACKTICKS.findall(line)
-        fragments += re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line)
-    for frag in fragments:
-        toks = _hint_tokens(frag)
-        if len(toks) >= K:
-            for extra in ([], [";"]):
-                out.update(int(h) for h in kgram_hashes(toks + extra))
+        fragments.add(line)
+        fragments.update(_BACKTICKS.findall(line))
+        fragments.update(re.split(r",\s{2,}|;|\s+and\s+|\s+then\s+", line))
+    # every K-gram of each fragment's tokens, and of them followed by ";": hashed in one pass
+    # over the fragments end to end, the K-grams that straddle two fragments left out
+    streams = [toks + [";"] for toks in map(_hint_tokens, fragments) if len(toks) >= K]
+    if streams:
+        hashes = _rolling_hashes(_token_ids([t for toks in streams for t in toks]), K)
+        lengths = np.array([len(toks) for toks in streams])
+        ends = np.cumsum(lengths)
+        starts = (ends - lengths)
+        first = np.repeat(starts, lengths - K + 1)
+        within = first + np.concatenate([np.arange(n - K + 1) for n in lengths.tolist()])
+        out.update(hashes[within].tolist())
     return frozenset(out)
 
 
@@ -465,11 +525,12 @@ def _mark_given(docs: list, given: set) -> None:
 
 def _mark_one(doc: Doc, given: set, hit: np.ndarray) -> None:
     mask = np.zeros(len(doc.tokens), dtype=bool)
-    for p in np.flatnonzero(hit).tolist():
-        mask[p:p + K] = True
+    at = np.flatnonzero(hit)
+    if len(at):
+        mask[(at[:, None] + _K_RANGE).ravel()] = True      # every given K-gram's K tokens
+        doc.prints = {h: p for h, p in doc.prints.items() if h not in given}
     doc.given = mask
     doc.own = int((~(mask | doc.separators)).sum())
-    doc.prints = {h: p for h, p in doc.prints.items() if h not in given}
 
 
 # ----------------------------------------------------------------------------------------
@@ -592,23 +653,31 @@ def _compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, giv
             sts = holders.get(h, ())
             if sts and rarity(len(sts), rare_max, False) >= SEED_WEIGHT:
                 candidates.update((st, key) for st in sts if not _variant_of_correct(st, key, correct))
+    # each answer's fingerprints that are not common: a pair shares those of one side that
+    # the other has (one set intersection each, in C)
+    rare = {st: {h for h in d.prints if len(holders[h]) <= rare_max} for st, d in docs.items()}
     pairs = {}
     for a, b in candidates:
-        other = refs[b] if isinstance(b, tuple) else docs[b]
-        pairs[(a, b)] = {h for h in docs[a].prints.keys() & other.prints.keys() if len(holders[h]) <= rare_max}
+        pairs[(a, b)] = rare[a] & (refs[b].prints.keys() if isinstance(b, tuple) else rare[b])
     if stats is not None:
         stats["fingerprints"] = stats.get("fingerprints", 0) + len(holders)
         stats["pairs"] = stats.get("pairs", 0) + sum(not isinstance(b, tuple) for _, b in pairs)
         stats["seconds_fingerprinting"] = stats.get("seconds_fingerprinting", 0.0) + t_prints
     masses: dict = {}
+    # rarity() by holder count, and of every indexed fingerprint, once per exercise
+    by_count = {pair: [min(1.0, rarity(c, rare_max, pair)) for c in range(n + 2)] for pair in (True, False)}
+    weigh = {pair: {h: rarity(len(sts), rare_max, pair) for h, sts in holders.items() if len(sts) <= rare_max}
+             for pair in (True, False)}
 
     def mass(key, doc, pair: bool) -> float:
         """The weight of a document's distinctive code: its tokens, each weighing as its
         rarest fingerprint does (given code and code common in the class weigh nothing)."""
-        if (key, pair) not in masses:
-            masses[(key, pair)] = float(_covered(doc, {h: min(1.0, rarity(len(holders.get(h, ())) or 1, rare_max,
-                                                                             pair)) for h in doc.prints}).sum())
-        return masses[(key, pair)]
+        got = masses.get((key, pair))
+        if got is None:
+            table = by_count[pair]
+            got = masses[(key, pair)] = float(_covered(doc, {h: table[len(holders.get(h, ())) or 1]
+                                                             for h in doc.prints}).sum())
+        return got
 
     found = []
     for (a, b), shared in sorted(pairs.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
@@ -617,9 +686,12 @@ def _compare_exercise(aid: str, exercise: str, answers: dict, sources: dict, giv
         if len(shared) < 2:
             continue
         is_pair = not isinstance(b, tuple)
-        weights = {h: rarity(len(holders[h]), rare_max, is_pair) for h in shared}
         # upper bounds first (each fingerprint covers at most K tokens): cheap, exact
-        reach = K * sum(weights.values())
+        weight = weigh[is_pair]
+        reach = K * sum(map(weight.__getitem__, shared))
+        if reach < MIN_TOKENS:
+            continue
+        weights = {h: weight[h] for h in shared}
         if reach < MIN_TOKENS or reach < least * min(mass(a, da, is_pair), mass(b, db, is_pair)
                                                      if is_pair else mass(a, da, is_pair)):
             continue
