@@ -605,6 +605,41 @@ def lnb_unmodified(fn):
     ok()
 
 
+
+def wnb_gradients(fn):
+    from tnn_lib.batchnorm import weightnorm_forward
+    r = R(35)
+    v, g, dw = r.standard_normal((4, 3)), r.standard_normal(3), r.standard_normal((4, 3))
+    _, cache = weightnorm_forward(v, g)
+    dv, dg = fn(dw, cache)
+    L = lambda v_, g_: np.sum(dw * weightnorm_forward(v_, g_)[0])
+    close(dv, num_grad(lambda a: L(a, g), v), 1e-6)
+    close(dg, num_grad(lambda a: L(v, a), g), 1e-6)
+    assert (dv.shape, dg.shape) == ((4, 3), (3,))
+
+
+def wnb_orthogonal(fn):
+    # v = columns (3, 4, 0), (0, 0, 2) of norms 5 and 2, g = (2, -1): the formula worked by hand,
+    # dg = dw·v/‖v‖ = (11/5, 4), dv = g/‖v‖ (dw − dg v/‖v‖), orthogonal to v
+    v = np.array([[3.0, 0.0], [4.0, 0.0], [0.0, 2.0]])
+    g, dw = np.array([2.0, -1.0]), np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 4.0]])
+    dv, dg = fn(dw, (v, g, np.array([5.0, 2.0])))
+    close(dg, np.array([11.0 / 5.0, 4.0]), 1e-12)
+    close(dv, np.array([[2 / 5 * (1 - 33 / 25), -1 / 2 * 1.0],
+                        [2 / 5 * (2 - 44 / 25), 0.0],
+                        [0.0, -1 / 2 * (4 - 4.0)]]), 1e-12)
+    assert np.all(np.abs((v * dv).sum(axis=0)) < 1e-12)
+
+
+def wnb_unmodified(fn):
+    from tnn_lib.batchnorm import weightnorm_forward
+    r = R(36)
+    v, dw = r.standard_normal((3, 2)), r.standard_normal((3, 2))
+    cache = weightnorm_forward(v, np.array([1.5, -0.5]))[1]
+    ok = unchanged(dw, *cache)
+    fn(dw, cache)
+    ok()
+
 # ============================================================================ 03_dropout
 def dof_mask_from_rng(fn):
     x = R(40).standard_normal((5, 6))
@@ -1521,6 +1556,11 @@ PROMISES = {
     "layernorm_backward": [
         _P("dx, dγ, dβ are the gradients of Σ dout·out", lnb_gradients),
         _P("dout and the cache are not modified", lnb_unmodified),
+    ],
+    "weightnorm_backward": [
+        _P("dv, dg are the gradients of Σ dw·w, w = g·v/‖v‖", wnb_gradients),
+        _P("dg = dw·v/‖v‖, dv = g/‖v‖ (dw − dg v/‖v‖), orthogonal to v (exact values)", wnb_orthogonal),
+        _P("dw and the cache are not modified", wnb_unmodified),
     ],
     "dropout_forward": [
         _P("mask = rng.random(x.shape) < keep_prob; out = x·m/keep_prob; cache mask float64", dof_mask_from_rng),

@@ -329,3 +329,30 @@ def test_layernorm_normalises_rows_and_cache_layout():
     assert eps == 1e-5
     one, _ = bn.layernorm_forward(x[:1], np.ones(2), np.zeros(2))  # a batch of one is fine
     np.testing.assert_allclose(one, out[:1])
+
+
+# --------------------------------------------------------------------------- weight norm
+def test_weightnorm_forward_gives_each_column_the_length_g_and_the_direction_of_v():
+    v = np.array([[3.0, 0.0], [4.0, 0.0], [0.0, -2.0]])          # column norms 5 and 2
+    w, (v_c, g_c, norm) = bn.weightnorm_forward(v, np.array([10.0, -1.0]))
+    assert np.array_equal(norm, [5.0, 2.0])
+    assert np.allclose(w, [[6.0, 0.0], [8.0, 0.0], [0.0, 1.0]], rtol=0, atol=1e-15)
+    assert v_c is v and np.array_equal(g_c, [10.0, -1.0])
+
+
+def test_weightnorm_forward_refuses_a_zero_column_and_a_g_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="v: expected no zero column"):
+        bn.weightnorm_forward(np.array([[1.0, 0.0], [2.0, 0.0]]), np.ones(2))
+    with pytest.raises(ValueError, match="g"):
+        bn.weightnorm_forward(np.ones((3, 2)), np.ones(3))
+
+
+def test_weightnorm_backward_matches_numerical_gradient_and_is_orthogonal_to_v():
+    rng = np.random.default_rng(11)
+    v, g, dw = rng.standard_normal((5, 3)), rng.uniform(-2.0, 2.0, 3), rng.standard_normal((5, 3))
+    _, cache = bn.weightnorm_forward(v, g)
+    dv, dg = bn.weightnorm_backward(dw, cache)
+    loss = lambda v_, g_: np.sum(dw * bn.weightnorm_forward(v_, g_)[0])
+    assert rel_error(dv, numerical_gradient(lambda a: loss(a, g), v.copy())) < 1e-7
+    assert rel_error(dg, numerical_gradient(lambda a: loss(v, a), g.copy())) < 1e-7
+    assert np.all(np.abs((v * dv).sum(axis=0)) < 1e-12 * len(v) * np.abs(v).max() * np.abs(dv).max())

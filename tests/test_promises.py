@@ -165,6 +165,7 @@ VIOLATIONS = {
     "layernorm_forward": [("x is not modified", modifies(0)),
                           ("the cache holds σ², not √(σ² + ε)", cache_std_for_var)],
     "layernorm_backward": [("dout is not modified", modifies(0))],
+    "weightnorm_backward": [("dw is not modified", modifies(0))],
     "dropout_forward": [("x is not modified", modifies(0)),
                         ("the cache's mask is float64", cache_mask_bool)],
     "dropout_backward": [("dout is not modified", modifies(0))],

@@ -1,4 +1,4 @@
-"""Batch normalization and layer normalization (notebook ``02_batchnorm``).
+"""Batch normalization, layer normalization and weight normalization (notebook ``02_batchnorm``).
 
 Shapes: ``z`` (or ``x``) is ``(N, D)`` — a minibatch of N instances (the lecture's B) of
 D neurons; ``gamma`` and ``beta`` are ``(D,)``. Training-mode batch norm uses the batch
@@ -22,6 +22,7 @@ __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_jacobian",
     "population_statistics", "BatchNorm1d",
     "layernorm_forward", "layernorm_backward",
+    "weightnorm_forward", "weightnorm_backward",
 ]
 
 
@@ -249,3 +250,58 @@ def layernorm_backward(dout, cache):
     dx = (du - du.mean(axis=1, keepdims=True)
           - x_hat * (du * x_hat).mean(axis=1, keepdims=True)) / np.sqrt(var + eps)
     return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- weight norm
+def weightnorm_forward(v, g):
+    """Weight normalisation (Salimans and Kingma, 2016): each column of the weights as a
+    length times a direction.
+
+    .. math:: w_{:j} = g_j \\frac{v_{:j}}{\\lVert v_{:j}\\rVert}
+
+    Parameters
+    ----------
+    v : ndarray, shape (D_in, D_out) — one column per output neuron, none of them zero
+    g : ndarray, shape (D_out,) — the lengths
+
+    Returns
+    -------
+    w : ndarray, shape (D_in, D_out), with ``‖w[:, j]‖ = |g_j|``
+    cache : tuple ``(v, g, norm)``; ``norm`` of shape (D_out,) holds ``‖v[:, j]‖``.
+
+    Raises
+    ------
+    ValueError, naming ``v``, when a column of ``v`` is zero (its direction is undefined).
+    """
+    v = check_array("v", v, ndim=2).astype(np.float64, copy=False)
+    g = check_array("g", g, shape=(v.shape[1],)).astype(np.float64, copy=False)
+    norm = np.linalg.norm(v, axis=0)
+    if np.any(norm == 0):
+        raise ValueError(f"v: expected no zero column (its direction v/||v|| is undefined), "
+                         f"got zero columns {np.flatnonzero(norm == 0).tolist()}")
+    return g * v / norm, (v, g, norm)
+
+
+def weightnorm_backward(dw, cache):
+    """Backward of :func:`weightnorm_forward`, column by column.
+
+    .. math:: \\frac{\\partial L}{\\partial g_j} = \\frac{dw_{:j}\\cdot v_{:j}}{\\lVert v_{:j}\\rVert},\\qquad
+              \\frac{\\partial L}{\\partial v_{:j}} = \\frac{g_j}{\\lVert v_{:j}\\rVert}
+              \\Big(dw_{:j} - \\frac{\\partial L}{\\partial g_j}\\,\\frac{v_{:j}}{\\lVert v_{:j}\\rVert}\\Big)
+
+    ``dv[:, j]`` is orthogonal to ``v[:, j]``.
+
+    Parameters
+    ----------
+    dw : ndarray, shape (D_in, D_out) — the upstream gradient ∂L/∂w
+    cache : tuple ``(v, g, norm)`` from :func:`weightnorm_forward`
+
+    Returns
+    -------
+    dv : ndarray, shape (D_in, D_out)
+    dg : ndarray, shape (D_out,)
+    """
+    v, g, norm = cache
+    dw = _check_dout(dw, v.shape)
+    dg = (dw * v).sum(axis=0) / norm
+    return g / norm * (dw - dg * v / norm), dg

@@ -106,6 +106,7 @@ SECTIONS: dict[str, str] = {
     "population_statistics": "section 5. Inference: the statistics of the converged network",
     "layernorm_forward": "section 6. Layer norm",
     "layernorm_backward": "section 6. Layer norm",
+    "weightnorm_backward": "section 7. Weight normalisation",
     "dropout_forward": "section 2. Two conventions: scale at test, or scale in training",
     "dropout_backward": "section 3. Backward through the mask",
     "scale_weights_for_test": "section 4. Testing: the expected network",

@@ -29,7 +29,7 @@ TOPICS = (
            "sigmoid_bce"), ("divergence_explorer", "loss_surfaces")),
     Topic("02_batchnorm", "batchnorm", "Batch normalization",
           ("batchnorm_forward", "batchnorm_jacobian", "batchnorm_backward", "population_statistics",
-           "layernorm_forward", "layernorm_backward"), ("covariate_shift",)),
+           "layernorm_forward", "layernorm_backward", "weightnorm_backward"), ("covariate_shift",)),
     Topic("03_dropout", "dropout", "Dropout",
           ("dropout_forward", "dropout_backward", "scale_weights_for_test", "mc_dropout_predict"),
           ("dropout_scaling",)),

@@ -289,6 +289,69 @@ def _ln_backward_variant(axis=1, mean_path=True, var_path=True, dgamma="x_hat", 
     return layernorm_backward
 
 
+# --------------------------------------------------------------------------- weight norm
+_WN_CASES = ("one_column", "negative_g", "small_norm")
+
+
+def _wn_backward_inputs(rng, case=None, D=5, M=3):
+    """v (D, M) with column norms away from 1 (in [1.5, 3], or [0.02, 0.2] for ``small_norm``),
+    so that a missing or extra 1/‖v‖ shows; g away from 0 and ±1 (a missing g, or g·dg, shows);
+    a random upstream dw."""
+    if case is not None and case not in _WN_CASES:
+        _unknown("weightnorm_backward", case, _WN_CASES)
+    if case == "one_column":
+        M = 1
+    v = rng.standard_normal((D, M))
+    lo, hi = (0.02, 0.2) if case == "small_norm" else (1.5, 3.0)
+    v = v / np.linalg.norm(v, axis=0) * rng.uniform(lo, hi, M)
+    g = rng.uniform(1.3, 2.5, M) * rng.choice([-1.0, 1.0], M)
+    if case == "negative_g":
+        g = -np.abs(g)
+    return {"v": v, "g": g, "dw": rng.standard_normal((D, M))}
+
+
+def _wn_backward_call(impl, inputs):
+    _, cache = bn.weightnorm_forward(inputs["v"], inputs["g"])
+    return impl(inputs["dw"], cache)
+
+
+# weight norm's mistakes, written out as a student would write them
+def _wn_no_projection(dw, cache):
+    v, g, norm = cache
+    dg = (dw * v).sum(axis=0) / norm
+    dv = g / norm * dw                               # ‖v‖ treated as a constant
+    return dv, dg
+
+
+def _wn_dg_not_normalised(dw, cache):
+    v, g, norm = cache
+    dg = (dw * v).sum(axis=0)                        # dw·v without the 1/‖v‖
+    dv = g / norm * (dw - dg * v / norm)
+    return dv, dg
+
+
+def _wn_projection_sign(dw, cache):
+    v, g, norm = cache
+    dg = (dw * v).sum(axis=0) / norm
+    dv = g / norm * (dw + dg * v / norm)             # the component along v added, not removed
+    return dv, dg
+
+
+def _wn_dg_uses_w(dw, cache):
+    v, g, norm = cache
+    w = g * v / norm
+    dg = (dw * w).sum(axis=0)                        # ∂w/∂g taken as w instead of v/‖v‖
+    dv = g / norm * (dw - dg * v / norm)
+    return dv, dg
+
+
+def _wn_dv_without_g(dw, cache):
+    v, g, norm = cache
+    dg = (dw * v).sum(axis=0) / norm
+    dv = (dw - dg * v / norm) / norm                 # the factor g of w = g·v/‖v‖ dropped
+    return dv, dg
+
+
 # Diagnostic shapes: N ≠ D, neither 1 or 2, so the batch and the feature axis cannot be confused.
 _BN_DIAG = ({"seed": 104729, "N": 7, "D": 4},)
 _LN_DIAG = ({"seed": 104729, "N": 5, "D": 7},)
@@ -303,6 +366,8 @@ EXERCISES = [
     Exercise("layernorm_forward", bn.layernorm_forward, _ln_inputs, call=_forward_out, diagnostic_cases=_LN_DIAG),
     Exercise("layernorm_backward", bn.layernorm_backward, _ln_backward_inputs, call=_ln_backward_call,
              output_name="(dx, dgamma, dbeta)", diagnostic_cases=_LN_DIAG),
+    Exercise("weightnorm_backward", bn.weightnorm_backward, _wn_backward_inputs, call=_wn_backward_call,
+             output_name="(dv, dg)", diagnostic_cases=({"seed": 104729, "D": 7, "M": 4},)),
 ]
 
 _FWD = "see 'Batch norm: the forward pass'"
@@ -459,4 +524,28 @@ MISCONCEPTIONS = [
                   "dgamma and dbeta have shape (1, D): the sums over the batch kept their axis",
                   "γ and β are (D,): dgamma = (dout * x_hat).sum(axis=0), dbeta = dout.sum(axis=0), without keepdims",
                   impl=_ln_backward_variant(keepdims=True)),
+    # weightnorm_backward
+    Misconception("weightnorm_backward", "wn-no-projection",
+                  "your dv is g/‖v‖ · dw: it treats ‖v‖ as a constant",
+                  "‖v‖ depends on v: dv = (g/‖v‖)(dw − dg · v/‖v‖), which removes the component along v "
+                  "(it went to g) — see 'Weight normalisation'",
+                  impl=_wn_no_projection),
+    Misconception("weightnorm_backward", "wn-dg-not-normalised",
+                  "your dg is dw·v without dividing by ‖v‖",
+                  "∂w/∂g = v/‖v‖, so dg = (dw · v)/‖v‖ per column — see 'Weight normalisation'",
+                  impl=_wn_dg_not_normalised),
+    Misconception("weightnorm_backward", "wn-projection-sign",
+                  "your dv adds the component along v instead of removing it",
+                  "dv = (g/‖v‖)(dw − dg · v/‖v‖): dv is orthogonal to v — see 'Weight normalisation'",
+                  impl=_wn_projection_sign),
+    Misconception("weightnorm_backward", "wn-dg-uses-w",
+                  "your dg is dw·w: you took ∂w/∂g to be w",
+                  "w = g · v/‖v‖ is linear in g with slope v/‖v‖ (not w = g · that): dg = (dw · v)/‖v‖ — see "
+                  "'Weight normalisation'",
+                  impl=_wn_dg_uses_w),
+    Misconception("weightnorm_backward", "wn-dv-without-g",
+                  "your dv lacks the factor g",
+                  "w = g · v/‖v‖ carries g into every path through v: dv = (g/‖v‖)(dw − dg · v/‖v‖) — see "
+                  "'Weight normalisation'",
+                  impl=_wn_dv_without_g),
 ]
