@@ -37,6 +37,7 @@ from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of
 from autograder.pages.report import write_report
 from autograder.records import Layout, NotebookResult
+from autograder.runners.timings import mark
 from autograder.settings import Settings
 
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
@@ -135,9 +136,10 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
 
-    def __init__(self, n: int, settings: Settings, budget: float | None = None):
+    def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
+        self.warm = list(warm) if warm else None   # answer cells: each worker boots its sandbox at once
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
@@ -149,7 +151,7 @@ class WorkerPool:
         from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
-        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
+        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json(), self.warm),
                                 daemon=True)
         proc.start()
         child.close()
@@ -205,12 +207,20 @@ class WorkerPool:
                 self.workers[i] = self._start()
                 feed(self.workers[i])
 
-    def close(self):
+    def stop(self):
+        """Tell every worker to finish (they end their sandboxes and exit on their own);
+        :meth:`close` waits for them."""
+        if getattr(self, "stopped", False):
+            return
+        self.stopped = True
         for w in self.workers:
             try:
                 w["conn"].send(None)
             except (OSError, BrokenPipeError):
                 pass
+
+    def close(self):
+        self.stop()
         for w in self.workers:
             w["proc"].join(timeout=30)
             if w["proc"].is_alive():
@@ -305,6 +315,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     (:mod:`autograder.gradebook.lock`): another one holding either raises
     :class:`~autograder.gradebook.lock.GradingLocked`, or, with `wait`, is waited for."""
     from autograder.gradebook.lock import GradingLock
+    mark("parent: imports")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if settings is None:
         settings = Settings(timeout=timeout, budget=budget, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
@@ -319,6 +330,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     out, db_url = _output_and_gradebook(output, settings.db_url, root)
     settings = settings.replace(course=str(root), db_url=db_url)
     with GradingLock(out, db_url, wait=wait, log=log):
+        mark("parent: checked the input, took the lock")
         return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget, scheduler)
 
 
@@ -446,8 +458,10 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     config = nbgrader_config(root, db_url)
     todo, kept = _plan(tasks, out, root, settings, regrade)
+    mark("parent: found and planned the submissions")
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
     pool = _start_runner(todo, settings, scheduler, worker_budget, log)
+    mark("parent: started the workers")
     try:
         layouts = _prepare(tasks, kept, out, root, db_url, config)
     except BaseException:
@@ -457,11 +471,33 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     results = {(t.student, t.assignment): prev for t, prev in kept}
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
-    bar.close()
-    ordered = [results[k] for k in sorted(results)]
-    return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
-                     stats=getattr(pool, "stats", None))
+    if todo:
+        _preload_pages()
+    try:
+        ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
+        bar.close()
+        mark("parent: graded and wrote every submission")
+        ordered = [results[k] for k in sorted(results)]
+        return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
+                         stats=getattr(pool, "stats", None))
+    finally:
+        if hasattr(pool, "stop"):
+            pool.close()   # the local workers were told to stop; their exit is waited for here, at the end
+
+
+def _preload_pages() -> None:
+    """Import matplotlib (``report.html``'s charts) on a thread while the workers grade:
+    this process mostly waits then, and the charts are drawn after the last result."""
+    import threading
+
+    def load():
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401  # slow import (see AUTHORING.md)
+        except Exception:  # noqa: BLE001 - the report imports it again and says what failed
+            pass
+    threading.Thread(target=load, name="tnn-preload-pages", daemon=True).start()
 
 
 def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool) -> tuple[list, list]:
@@ -492,7 +528,22 @@ def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log)
     if scheduler:
         from autograder.runners.dask_cluster import DaskRunner   # Dask is a slow import
         return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
-    return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget)
+    return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget,
+                      warm=_first_answers(Path(settings.course), todo[0].assignment))
+
+
+def _first_answers(root: Path, aid: str) -> list | None:
+    """The answer cells of the assignment's first source notebook (what a worker's sandbox
+    is built for), read without nbgrader; None when it cannot be read (the worker then
+    starts its sandbox with its first notebook)."""
+    import nbformat
+
+    from autograder.evaluation.pipeline import layout_of_notebook
+    try:
+        first = source_notebooks(root, aid)[0]
+        return layout_of_notebook(nbformat.read(str(first), as_version=4)).answers
+    except Exception:  # noqa: BLE001 - only a head start
+        return None
 
 
 def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> dict:
@@ -501,7 +552,9 @@ def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config
     layouts = {}
     for aid in sorted({t.assignment for t in tasks}):
         sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
+        mark("parent: gradebook has the source")
         layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+        mark("parent: layouts of the source")
     out.mkdir(parents=True, exist_ok=True)
     if kept:   # the gradebook may be new: record the kept results again (idempotent)
         record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
@@ -528,9 +581,13 @@ class ResultWriter:
         try:
             if todo:
                 pool.run(todo, self.payload, self.finish, self.crashed)
-        finally:
+        except BaseException:
             if pool is not None:
                 pool.close()
+            raise
+        finally:
+            if pool is not None:   # the workers end while the results are written; closed at the very end
+                (getattr(pool, "stop", None) or pool.close)()
             self.pending.put(None)
             thread.join()
         if self.failure:
@@ -551,6 +608,7 @@ class ResultWriter:
             book.close()
 
     def finish(self, task: Task, result: dict) -> None:
+        mark("parent: a result came back")
         self.pending.put((task, result))
 
     def write(self, batch: list, book) -> None:
@@ -575,6 +633,7 @@ class ResultWriter:
                           json.dumps(result, indent=1, sort_keys=True))
             self.results[(task.student, task.assignment)] = result
             self.bar.update(1)
+        mark("writer: autograded notebooks, gradebook, feedback, result files")
 
     def crashed(self, task: Task, why: str) -> None:
         msg = f"{why}; ask your instructor to look at it"
@@ -607,19 +666,24 @@ def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings:
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     # the gradebook is the record: it must say what the result files say
     repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log)
+    mark("parent: compared the gradebook")
     from autograder.gradebook import exchange
     try:
         exchange.mark_late(ordered, db_url)
     except Exception as err:  # the grades stand; lateness is then unknown
         log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
+    mark("parent: lateness")
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity.fingerprints): never a reason to lose the grades
         from autograder.similarity.report import write_similarity
         write_similarity(out, ordered, root, workers=settings.workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
+    mark("parent: grades.csv, similarity.html")
     write_report(out, ordered)
+    mark("parent: report.html")
     placed = exchange.place_feedback(out, ordered, submissions, config)
+    mark("parent: feedback placed")
     return Summary(ordered, not_graded, out, tuple(placed), graded_now=graded_now, stats=stats,
                    repaired=tuple(repaired), not_recorded=tuple(not_recorded))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
 from autograder.evaluation.submission import sanitise
 from autograder.records import Layout, NotebookResult
+from autograder.runners.timings import mark
 from autograder.settings import Settings
 
 
@@ -64,6 +65,15 @@ class Grader:
             z = self._zygotes[runtime] = Zygote(runtime, self.limits, base=self.scratch_base)
         return z
 
+    def warm_up(self, answers) -> None:
+        """Start the warm sandbox of an assignment whose answer cells are `answers`, without
+        waiting for it: it boots (bubblewrap, Python, numpy) while this process imports
+        nbgrader. Any failure is left for the first notebook to meet and report."""
+        try:
+            self.zygote(self.runtime(Layout(answers=list(answers))))
+        except Exception:   # noqa: BLE001 - started again, and reported, when a notebook is graded
+            pass
+
     def _warm(self, layout) -> None:
         try:
             z = self.zygote(self.runtime(layout))
@@ -94,7 +104,7 @@ class Grader:
             return sanitise(nb, lay, resources, config)
 
         return run_stages(NotebookGrading(path, self.settings, start_student, layout=layout, sanitiser=sanitiser),
-                          STAGES)
+                          _timed(STAGES))
 
     def grade_task(self, task: dict, config) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
@@ -107,6 +117,7 @@ class Grader:
                 # one budget for the whole submission, counted from when its sandbox is ready (a
                 # new worker's warm-up is the grader's time, not the student's)
                 self._warm(layout)
+                mark("worker: warm sandbox ready")
                 deadline = time.monotonic() + self.budget
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
@@ -120,6 +131,18 @@ class Grader:
                 res.trace = traceback.format_exc()
             out["notebooks"][name] = res.to_json()   # JSON: it crosses to the parent
         return out
+
+
+def _timed(stages):
+    """`stages`, each marking its end (:mod:`autograder.runners.timings`)."""
+    def timed(stage):
+        def run(g):
+            try:
+                stage(g)
+            finally:
+                mark(f"worker: stage {stage.__name__}")
+        return run
+    return tuple(timed(s) for s in stages)
 
 
 def prepare_process() -> None:
@@ -142,14 +165,21 @@ def prepare_process() -> None:
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 
-def worker_main(conn, settings: dict) -> None:
+def worker_main(conn, settings: dict, warm=None) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
-    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary)."""
+    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary).
+    `warm`: the answer cells of the first notebook it will grade: its sandbox starts
+    booting before nbgrader is imported."""
     from autograder.course import nbgrader_config
-    prepare_process()
+    mark("worker: started, imported")
     settings = Settings.from_json(settings)
-    config = nbgrader_config(settings.course, settings.db_url)
     grader = Grader(settings)
+    if warm:
+        grader.warm_up(warm)
+        mark("worker: sandbox booting")
+    prepare_process()
+    mark("worker: imported nbgrader")
+    config = nbgrader_config(settings.course, settings.db_url)
     try:
         while True:
             try:
@@ -158,6 +188,8 @@ def worker_main(conn, settings: dict) -> None:
                 break
             if task is None:
                 break
-            conn.send(grader.grade_task(task, config))
+            result = grader.grade_task(task, config)
+            mark("worker: graded a submission")
+            conn.send(result)
     finally:
         grader.close()
