@@ -18,6 +18,10 @@ per student (and that workers 1 and 2 give identical grades.csv). Then one submi
 ``tnn-course grade`` of a class of one, wall time, the median of --rounds runs into a fresh
 gradebook and of --rounds runs into a gradebook that has the assignment already (a rerun,
 another student: what an instructor grading late submissions sees).
+
+``--stages``: only where one submission's seconds go, step by step, in the parent and in
+its worker (``TNN_GRADE_TIMINGS``, :mod:`autograder.runners.timings`), into a fresh gradebook
+and into one that has the assignment.
 """
 from __future__ import annotations
 
@@ -147,6 +151,40 @@ def one_submission(aid: str, work: Path, timeout: int, rounds: int) -> tuple[lis
     return fresh[1:], warm
 
 
+def stage_breakdown(aid: str, work: Path, timeout: int, warm_db: bool) -> None:
+    """One submission graded with ``TNN_GRADE_TIMINGS``: each step of the parent and of the
+    worker (:mod:`autograder.runners.timings`), seconds from the command's start (wall), the
+    step's own wall seconds, and the CPU seconds of its process so far."""
+    tag = "warm" if warm_db else "fresh"
+    subs = work / f"stages-{tag}"
+    synthetic_class(aid, 1, subs)
+    db = f"sqlite:///{work}/gb-stages.db"
+    if warm_db:   # the gradebook has the assignment (another student graded before)
+        other = work / "stages-other"
+        synthetic_class(aid, 1, other)
+        ours(aid, other, work, 1, timeout, out=work / "out-stages-other", db=db)
+    log = work / f"timings-{tag}.txt"
+    t0 = time.time()
+    cmd = [sys.executable, "-m", "autograder.cli.main", "grade", str(subs), "--assignment", aid, "--workers", "1",
+           "--timeout", str(timeout), "--output", str(work / f"out-stages-{tag}"), "--db", db, "-q"]
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(env(), TNN_GRADE_TIMINGS=str(log)), capture_output=True, text=True)
+    end = time.time()
+    if r.returncode != 0:
+        sys.exit(f"tnn-course grade failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    print(f"one submission, step by step ({'a gradebook that has the assignment' if warm_db else 'a fresh gradebook'}"
+          f", load average {os.getloadavg()[0]:.1f}):")
+    print(f"  {'at s':>6s} {'step s':>7s} {'cpu s':>6s}  step (cpu: of its process so far)")
+    prev: dict = {}   # pid -> its previous step's time (the writer is a thread of the parent)
+    first = None
+    for line in log.read_text().splitlines():
+        t, cpu, pid, step = line.split(" ", 3)
+        first = first or pid
+        t = float(t)
+        print(f"  {t - t0:6.2f} {t - prev.get(pid, t0):7.2f} {float(cpu):6.2f}  {step}")
+        prev[pid] = t
+    print(f"  {end - t0:6.2f} {end - prev[first]:7.2f} {'':6s}  parent: the workers ended, the command exited")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--assignment", default="01_divergences")
@@ -155,9 +193,15 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="runs of the one-submission timing")
     p.add_argument("--per-student", action="store_true", help="also time nbgrader autograde per student (slow)")
     p.add_argument("--skip-nbgrader", action="store_true", help="only time tnn-course grade")
+    p.add_argument("--stages", action="store_true",
+                   help="only the step-by-step breakdown of one submission (fresh, then warm gradebook)")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="tnn-bench-grading-"))
     try:
+        if args.stages:
+            stage_breakdown(args.assignment, work, args.timeout, warm_db=False)
+            stage_breakdown(args.assignment, work, args.timeout, warm_db=True)
+            return 0
         subs = work / "submitted"
         students = synthetic_class(args.assignment, args.students, subs)
         n = len(students)

@@ -483,6 +483,7 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     finally:
         if hasattr(pool, "stop"):
             pool.close()   # the local workers were told to stop; their exit is waited for here, at the end
+            mark("parent: the workers ended")
 
 
 def _preload_pages() -> None:

@@ -13,6 +13,7 @@ notebook's layout and each notebook's result (:mod:`autograder.records`).
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from pathlib import Path
 
@@ -193,3 +194,10 @@ def worker_main(conn, settings: dict, warm=None) -> None:
             conn.send(result)
     finally:
         grader.close()
+        mark("worker: ended its sandbox")
+    # nothing is left to do: exit without tearing down the interpreter (nbgrader's and
+    # IPython's modules), which the parent would wait for at the end of the run
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
