@@ -139,23 +139,47 @@ class WorkerPool:
     def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
-        self.warm = list(warm) if warm else None   # answer cells: each worker boots its sandbox at once
+        # the answer cells of the first notebook to grade: a worker's first message, so that it
+        # boots its sandbox while it imports nbgrader (:meth:`warm_up`; None until known)
+        self.warm = None
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
         self.budget = budget if budget is not None else settings.watchdog_seconds()
         self.workers = [self._start() for _ in range(n)]
+        if warm is not None:
+            self.warm_up(warm)
 
     def _start(self):
         import tempfile
         from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
-        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json(), self.warm),
+        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
                                 daemon=True)
         proc.start()
         child.close()
-        return {"proc": proc, "conn": parent, "task": None, "base": base}
+        w = {"proc": proc, "conn": parent, "task": None, "base": base}
+        if self.warm is not None:
+            parent.send({"warm": self.warm})
+        return w
+
+    def warm_up(self, answers) -> None:
+        """Send every worker its first message, `answers` (a list, maybe empty): the answer
+        cells its sandbox is built for; a worker waits for it before importing nbgrader."""
+        self.warm = list(answers or [])
+        for w in self.workers:
+            w["conn"].send({"warm": self.warm})
+
+    def discard(self, keep: int = 0) -> None:
+        """End all workers but the first `keep`, at once (started for a run that has less to
+        grade: nothing they did is used)."""
+        for w in self.workers[keep:]:
+            w["proc"].kill()
+            w["proc"].join(timeout=10)
+            w["conn"].close()
+            self._clean(w)
+        self.workers = self.workers[:keep]
 
     @staticmethod
     def _clean(w):
@@ -326,12 +350,22 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     root = course_root(settings.course)
     if not (root / "solutions").is_dir():
         raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
-    discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
+    tasks = discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
     out, db_url = _output_and_gradebook(output, settings.db_url, root)
     settings = settings.replace(course=str(root), db_url=db_url)
-    with GradingLock(out, db_url, wait=wait, log=log):
-        mark("parent: checked the input, took the lock")
-        return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget, scheduler)
+    # local workers start at once (their imports and sandboxes are most of a small grading's
+    # time); they wait for their first message, sent once the run knows what it grades
+    pool = None if scheduler else WorkerPool(min(settings.workers, len(tasks)), settings, budget=worker_budget)
+    mark("parent: started the workers")
+    try:
+        with GradingLock(out, db_url, wait=wait, log=log):
+            mark("parent: checked the input, took the lock")
+            return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget,
+                                 scheduler, pool)
+    finally:
+        if pool is not None:
+            pool.close()   # the workers were told to stop at the end of the grading; here they have ended
+            mark("parent: the workers ended")
 
 
 def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
@@ -447,9 +481,10 @@ def _sync_missing(root: Path, aids, db_url: str, config) -> None:
 
 
 def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrade, progress, log, worker_budget,
-                  scheduler) -> Summary:
-    """:func:`grade`, with its locks held: plan, start the runner, bring the gradebook up to
-    date, grade what is left, then check and report the whole class."""
+                  scheduler, pool=None) -> Summary:
+    """:func:`grade`, with its locks held: plan, start the runner (or use `pool`, the local
+    workers started before the locks), bring the gradebook up to date, grade what is left,
+    then check and report the whole class."""
     from tqdm import tqdm
 
     ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
@@ -460,8 +495,8 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     todo, kept = _plan(tasks, out, root, settings, regrade)
     mark("parent: found and planned the submissions")
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
-    pool = _start_runner(todo, settings, scheduler, worker_budget, log)
-    mark("parent: started the workers")
+    pool = _start_runner(todo, settings, scheduler, worker_budget, log, pool)
+    mark("parent: the workers know what they grade")
     try:
         layouts = _prepare(tasks, kept, out, root, db_url, config)
     except BaseException:
@@ -482,8 +517,7 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
                          stats=getattr(pool, "stats", None))
     finally:
         if hasattr(pool, "stop"):
-            pool.close()   # the local workers were told to stop; their exit is waited for here, at the end
-            mark("parent: the workers ended")
+            pool.stop()   # the local workers end; grade() waits for them after the locks
 
 
 def _preload_pages() -> None:
@@ -521,21 +555,28 @@ def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool)
     return todo, kept
 
 
-def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log):
+def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log, pool=None):
     """The runner of this run: None with nothing to grade, a Dask runner with a scheduler,
-    else a pool of local worker processes (both ``run(tasks, payload, on_done, on_crash)``)."""
+    else a pool of local worker processes (both ``run(tasks, payload, on_done, on_crash)``):
+    `pool`, started already (its surplus workers ended), or a new one."""
     if not todo:
+        if pool is not None:
+            pool.discard()
         return None
     if scheduler:
         from autograder.runners.dask_cluster import DaskRunner   # Dask is a slow import
         return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
-    return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget,
-                      warm=_first_answers(Path(settings.course), todo[0].assignment))
+    warm = _first_answers(Path(settings.course), todo[0].assignment)
+    if pool is None:
+        return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget, warm=warm)
+    pool.discard(keep=min(settings.workers, len(todo)))
+    pool.warm_up(warm)
+    return pool
 
 
-def _first_answers(root: Path, aid: str) -> list | None:
+def _first_answers(root: Path, aid: str) -> list:
     """The answer cells of the assignment's first source notebook (what a worker's sandbox
-    is built for), read without nbgrader; None when it cannot be read (the worker then
+    is built for), read without nbgrader; empty when it cannot be read (the worker then
     starts its sandbox with its first notebook)."""
     import nbformat
 
@@ -544,7 +585,7 @@ def _first_answers(root: Path, aid: str) -> list | None:
         first = source_notebooks(root, aid)[0]
         return layout_of_notebook(nbformat.read(str(first), as_version=4)).answers
     except Exception:  # noqa: BLE001 - only a head start
-        return None
+        return []
 
 
 def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> dict:

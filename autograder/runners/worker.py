@@ -166,25 +166,33 @@ def prepare_process() -> None:
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 
-def worker_main(conn, settings: dict, warm=None) -> None:
+def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
-    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary).
-    `warm`: the answer cells of the first notebook it will grade: its sandbox starts
-    booting before nbgrader is imported."""
+    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary). The
+    first message is ``{"warm": answers}``: the answer cells of the first notebook it will
+    grade, for which its sandbox starts booting before nbgrader is imported."""
     from autograder.course import nbgrader_config
     mark("worker: started, imported")
     settings = Settings.from_json(settings)
     grader = Grader(settings)
-    if warm:
-        grader.warm_up(warm)
-        mark("worker: sandbox booting")
+    try:
+        first = conn.recv()
+    except EOFError:
+        return
+    if first is None:
+        return
+    if isinstance(first, dict) and "warm" in first:
+        if first["warm"]:
+            grader.warm_up(first["warm"])
+            mark("worker: sandbox booting")
+        first = "warm"
     prepare_process()
     mark("worker: imported nbgrader")
     config = nbgrader_config(settings.course, settings.db_url)
     try:
         while True:
             try:
-                task = conn.recv()
+                task, first = (first, None) if isinstance(first, dict) else (conn.recv(), None)
             except EOFError:
                 break
             if task is None:
