@@ -13,6 +13,11 @@ import time
 _PATH = os.environ.get("TNN_GRADE_TIMINGS")
 
 
+def enabled() -> bool:
+    """Whether timings were asked for."""
+    return bool(_PATH)
+
+
 def mark(step: str) -> None:
     """Record that `step` ends now (when timings are asked for)."""
     if _PATH:
