@@ -161,7 +161,10 @@ class WorkerPool:
         child.close()
         w = {"proc": proc, "conn": parent, "task": None, "base": base}
         if self.warm is not None:
-            parent.send({"warm": self.warm})
+            try:
+                parent.send({"warm": self.warm})
+            except OSError:   # it died at once: run() finds it so
+                pass
         return w
 
     def warm_up(self, answers) -> None:
@@ -169,7 +172,10 @@ class WorkerPool:
         cells its sandbox is built for; a worker waits for it before importing nbgrader."""
         self.warm = list(answers or [])
         for w in self.workers:
-            w["conn"].send({"warm": self.warm})
+            try:
+                w["conn"].send({"warm": self.warm})
+            except OSError:   # it died: run() finds it so and starts another
+                pass
 
     def discard(self, keep: int = 0) -> None:
         """End all workers but the first `keep`, at once (started for a run that has less to
