@@ -34,7 +34,7 @@ from autograder.defaults import GRADER_VERSION
 from autograder.gradebook.writer import sync_gradebook, sync_if_changed
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
-from autograder.outcomes.cells import UNGRADABLE, exercise_of
+from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, nbgrader_meta
 from autograder.pages.report import write_report
 from autograder.records import Layout, NotebookResult
 from autograder.runners.timings import mark
@@ -581,15 +581,14 @@ def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log,
 
 
 def _first_answers(root: Path, aid: str) -> list:
-    """The answer cells of the assignment's first source notebook (what a worker's sandbox
-    is built for), read without nbgrader; empty when it cannot be read (the worker then
-    starts its sandbox with its first notebook)."""
-    import nbformat
-
-    from autograder.evaluation.pipeline import layout_of_notebook
+    """The answer cells of the assignment's first source notebook, in order (its
+    :class:`Layout`'s ``answers``: what a worker's sandbox is built for), read as plain JSON
+    (neither nbformat nor nbgrader is imported yet); empty when it cannot be read (the
+    worker then starts its sandbox with its first notebook)."""
     try:
         first = source_notebooks(root, aid)[0]
-        return layout_of_notebook(nbformat.read(str(first), as_version=4)).answers
+        cells = json.loads(first.read_text(encoding="utf-8"))["cells"]
+        return [nbgrader_meta(c)["grade_id"] for c in cells if is_answer_cell(c)]
     except Exception:  # noqa: BLE001 - only a head start
         return []
 
