@@ -150,7 +150,9 @@ class WorkerPool:
         if warm is not None:
             self.warm_up(warm)
 
-    def _start(self):
+    def _start(self, warm: bool = True):
+        """A new worker; with `warm`, its first message once the pool knows it (a replacement
+        started when nothing is left to grade gets none: it boots no sandbox)."""
         import tempfile
         from autograder.runners.worker import worker_main
         parent, child = self.ctx.Pipe()
@@ -160,7 +162,7 @@ class WorkerPool:
         proc.start()
         child.close()
         w = {"proc": proc, "conn": parent, "task": None, "base": base}
-        if self.warm is not None:
+        if warm and self.warm is not None:
             try:
                 parent.send({"warm": self.warm})
             except OSError:   # it died at once: run() finds it so
@@ -234,7 +236,7 @@ class WorkerPool:
                 else:
                     on_crash(task, f"the grading worker died {MAX_ATTEMPTS} times on this submission (exit code "
                              f"{w['proc'].exitcode})")
-                self.workers[i] = self._start()
+                self.workers[i] = self._start(warm=bool(pending))
                 feed(self.workers[i])
 
     def stop(self):
