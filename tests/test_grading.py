@@ -355,3 +355,20 @@ def test_a_worker_kept_busy_past_its_budget_is_replaced_and_leaves_nothing(tmp_p
         [(f"{EXPECTED['correct'][g][0]:g}", EXPECTED["correct"][g][1]) for g in P]
     assert [x[0] for x in s.not_graded] == ["sleeper"]
     assert _leftovers() <= before
+
+
+def test_a_workers_first_message_names_the_answer_cells_of_its_first_notebook():
+    """The head start a worker gets (its sandbox is built for these answers before nbgrader
+    is imported) is read as plain JSON; it must be the layout's own list, read with
+    nbformat and nbgrader, for every assignment."""
+    from pathlib import Path
+
+    from autograder.course import course_root, source_notebooks
+    from autograder.runners.grade import _first_answers, layout_of
+    root = course_root(None)
+    aids = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and source_notebooks(root, p.name))
+    assert len(aids) >= 9
+    for aid in aids:
+        expected = layout_of(source_notebooks(root, aid)[0]).answers
+        assert expected and _first_answers(root, aid) == expected, aid
+    assert _first_answers(Path(root), "no_such_assignment") == []

@@ -41,9 +41,10 @@ from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, ope
                                          sync_gradebook, sync_if_changed)
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
-from autograder.outcomes.cells import UNGRADABLE, exercise_of
+from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, nbgrader_meta
 from autograder.pages.report import write_report
 from autograder.records import Layout, NotebookResult
+from autograder.runners.timings import mark
 from autograder.settings import Settings
 from autograder.evaluation.pipeline import layout_of_notebook
 from autograder.gradebook import exchange
@@ -147,23 +148,56 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error."""
 
-    def __init__(self, n: int, settings: Settings, budget: float | None = None):
+    def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
         self.ctx = multiprocessing.get_context("spawn")
         self.settings = settings
+        # the answer cells of the first notebook to grade: a worker's first message, so that it
+        # boots its sandbox while it imports nbgrader (:meth:`warm_up`; None until known)
+        self.warm = None
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
         self.budget = budget if budget is not None else settings.watchdog_seconds()
         self.workers = [self._start() for _ in range(n)]
+        if warm is not None:
+            self.warm_up(warm)
 
-    def _start(self):
+    def _start(self, warm: bool = True):
+        """A new worker; with `warm`, its first message once the pool knows it (a replacement
+        started when nothing is left to grade gets none: it boots no sandbox)."""
         parent, child = self.ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
         proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
                                 daemon=True)
         proc.start()
         child.close()
-        return {"proc": proc, "conn": parent, "task": None, "base": base}
+        w = {"proc": proc, "conn": parent, "task": None, "base": base}
+        if warm and self.warm is not None:
+            try:
+                parent.send({"warm": self.warm})
+            except OSError:   # it died at once: run() finds it so
+                pass
+        return w
+
+    def warm_up(self, answers) -> None:
+        """Send every worker its first message, `answers` (a list, maybe empty): the answer
+        cells its sandbox is built for; a worker waits for it before importing nbgrader."""
+        self.warm = list(answers or [])
+        for w in self.workers:
+            try:
+                w["conn"].send({"warm": self.warm})
+            except OSError:   # it died: run() finds it so and starts another
+                pass
+
+    def discard(self, keep: int = 0) -> None:
+        """End all workers but the first `keep`, at once (started for a run that has less to
+        grade: nothing they did is used)."""
+        for w in self.workers[keep:]:
+            w["proc"].kill()
+            w["proc"].join(timeout=10)
+            w["conn"].close()
+            self._clean(w)
+        self.workers = self.workers[:keep]
 
     @staticmethod
     def _clean(w):
@@ -211,15 +245,23 @@ class WorkerPool:
                 else:
                     on_crash(task, f"the grading worker died {MAX_ATTEMPTS} times on this submission (exit code "
                              f"{w['proc'].exitcode})")
-                self.workers[i] = self._start()
+                self.workers[i] = self._start(warm=bool(pending))
                 feed(self.workers[i])
 
-    def close(self):
+    def stop(self):
+        """Tell every worker to finish (they end their sandboxes and exit on their own);
+        :meth:`close` waits for them."""
+        if getattr(self, "stopped", False):
+            return
+        self.stopped = True
         for w in self.workers:
             try:
                 w["conn"].send(None)
             except (OSError, BrokenPipeError):
                 pass
+
+    def close(self):
+        self.stop()
         for w in self.workers:
             w["proc"].join(timeout=30)
             if w["proc"].is_alive():
@@ -311,6 +353,7 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     (:mod:`autograder.runners.dask_cluster`). One grading at a time per output folder and gradebook
     (:mod:`autograder.gradebook.lock`): another one holding either raises
     :class:`~autograder.gradebook.lock.GradingLocked`, or, with `wait`, is waited for."""
+    mark("parent: imports")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if settings is None:
         settings = Settings(timeout=timeout, budget=budget, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
@@ -321,11 +364,22 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     root = course_root(settings.course)
     if not (root / "solutions").is_dir():
         raise FileNotFoundError(f"{root} is not a course directory: it has no solutions/ folder")
-    discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
+    tasks = discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
     out, db_url = _output_and_gradebook(output, settings.db_url, root)
     settings = settings.replace(course=str(root), db_url=db_url)
-    with GradingLock(out, db_url, wait=wait, log=log):
-        return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget, scheduler)
+    # local workers start at once (their imports and sandboxes are most of a small grading's
+    # time); they wait for their first message, sent once the run knows what it grades
+    pool = None if scheduler else WorkerPool(min(settings.workers, len(tasks)), settings, budget=worker_budget)
+    mark("parent: started the workers")
+    try:
+        with GradingLock(out, db_url, wait=wait, log=log):
+            mark("parent: checked the input, took the lock")
+            return _grade_locked(submissions, assignment, out, settings, regrade, progress, log, worker_budget,
+                                 scheduler, pool)
+    finally:
+        if pool is not None:
+            pool.close()   # the workers were told to stop at the end of the grading; here they have ended
+            mark("parent: the workers ended")
 
 
 def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
@@ -436,17 +490,20 @@ def _sync_missing(root: Path, aids, db_url: str, config) -> None:
 
 
 def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrade, progress, log, worker_budget,
-                  scheduler) -> Summary:
-    """:func:`grade`, with its locks held: plan, start the runner, bring the gradebook up to
-    date, grade what is left, then check and report the whole class."""
+                  scheduler, pool=None) -> Summary:
+    """:func:`grade`, with its locks held: plan, start the runner (or use `pool`, the local
+    workers started before the locks), bring the gradebook up to date, grade what is left,
+    then check and report the whole class."""
     ensure_tools_on_path()   # nbgrader runs the environment's `alembic` for the gradebook
     root, db_url = Path(settings.course), settings.db_url
     tasks = discover(Path(submissions), assignment, root)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     config = nbgrader_config(root, db_url)
     todo, kept = _plan(tasks, out, root, settings, regrade)
+    mark("parent: found and planned the submissions")
     # the workers start (imports, a warm sandbox) while the gradebook is brought up to date
-    pool = _start_runner(todo, settings, scheduler, worker_budget, log)
+    pool = _start_runner(todo, settings, scheduler, worker_budget, log, pool)
+    mark("parent: the workers know what they grade")
     try:
         layouts = _prepare(tasks, kept, out, root, db_url, config)
     except BaseException:
@@ -456,11 +513,33 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     results = {(t.student, t.assignment): prev for t, prev in kept}
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
-    bar.close()
-    ordered = [results[k] for k in sorted(results)]
-    return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
-                     stats=getattr(pool, "stats", None))
+    if todo:
+        _preload_pages()
+    try:
+        ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
+        bar.close()
+        mark("parent: graded and wrote every submission")
+        ordered = [results[k] for k in sorted(results)]
+        return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
+                         stats=getattr(pool, "stats", None))
+    finally:
+        if hasattr(pool, "stop"):
+            pool.stop()   # the local workers end; grade() waits for them after the locks
+
+
+def _preload_pages() -> None:
+    """Import matplotlib (``report.html``'s charts) on a thread while the workers grade:
+    this process mostly waits then, and the charts are drawn after the last result."""
+    import threading
+
+    def load():
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401  # slow import (see AUTHORING.md)
+        except Exception:  # noqa: BLE001 - the report imports it again and says what failed
+            pass
+    threading.Thread(target=load, name="tnn-preload-pages", daemon=True).start()
 
 
 def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool) -> tuple[list, list]:
@@ -483,15 +562,36 @@ def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool)
     return todo, kept
 
 
-def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log):
+def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log, pool=None):
     """The runner of this run: None with nothing to grade, a Dask runner with a scheduler,
-    else a pool of local worker processes (both ``run(tasks, payload, on_done, on_crash)``)."""
+    else a pool of local worker processes (both ``run(tasks, payload, on_done, on_crash)``):
+    `pool`, started already (its surplus workers ended), or a new one."""
     if not todo:
+        if pool is not None:
+            pool.discard()
         return None
     if scheduler:
         from autograder.runners.dask_cluster import DaskRunner  # slow import (see AUTHORING.md)
         return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
-    return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget)
+    warm = _first_answers(Path(settings.course), todo[0].assignment)
+    if pool is None:
+        return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget, warm=warm)
+    pool.discard(keep=min(settings.workers, len(todo)))
+    pool.warm_up(warm)
+    return pool
+
+
+def _first_answers(root: Path, aid: str) -> list:
+    """The answer cells of the assignment's first source notebook, in order (its
+    :class:`Layout`'s ``answers``: what a worker's sandbox is built for), read as plain JSON
+    (neither nbformat nor nbgrader is imported yet); empty when it cannot be read (the
+    worker then starts its sandbox with its first notebook)."""
+    try:
+        first = source_notebooks(root, aid)[0]
+        cells = json.loads(first.read_text(encoding="utf-8"))["cells"]
+        return [nbgrader_meta(c)["grade_id"] for c in cells if is_answer_cell(c)]
+    except Exception:  # noqa: BLE001 - only a head start
+        return []
 
 
 def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> dict:
@@ -500,7 +600,9 @@ def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config
     layouts = {}
     for aid in sorted({t.assignment for t in tasks}):
         sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
+        mark("parent: gradebook has the source")
         layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+        mark("parent: layouts of the source")
     out.mkdir(parents=True, exist_ok=True)
     if kept:   # the gradebook may be new: record the kept results again (idempotent)
         record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
@@ -525,9 +627,13 @@ class ResultWriter:
         try:
             if todo:
                 pool.run(todo, self.payload, self.finish, self.crashed)
-        finally:
+        except BaseException:
             if pool is not None:
                 pool.close()
+            raise
+        finally:
+            if pool is not None:   # the workers end while the results are written; closed at the very end
+                (getattr(pool, "stop", None) or pool.close)()
             self.pending.put(None)
             thread.join()
         if self.failure:
@@ -547,6 +653,7 @@ class ResultWriter:
             book.close()
 
     def finish(self, task: Task, result: dict) -> None:
+        mark("parent: a result came back")
         self.pending.put((task, result))
 
     def write(self, batch: list, book) -> None:
@@ -571,6 +678,7 @@ class ResultWriter:
                           json.dumps(result, indent=1, sort_keys=True))
             self.results[(task.student, task.assignment)] = result
             self.bar.update(1)
+        mark("writer: autograded notebooks, gradebook, feedback, result files")
 
     def crashed(self, task: Task, why: str) -> None:
         msg = f"{why}; ask your instructor to look at it"
@@ -603,17 +711,22 @@ def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings:
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     # the gradebook is the record: it must say what the result files say
     repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log)
+    mark("parent: compared the gradebook")
     try:
         exchange.mark_late(ordered, db_url)
     except Exception as err:  # the grades stand; lateness is then unknown
         log(f"tnn-course grade: could not read due dates from the gradebook: {err}")
+    mark("parent: lateness")
     write_csv(out / "grades.csv", ordered)
     try:  # similar answers (autograder.similarity.fingerprints): never a reason to lose the grades
         write_similarity(out, ordered, root, workers=settings.workers)
     except Exception as err:  # noqa: BLE001
         log(f"tnn-course grade: could not build similarity.html: {type(err).__name__}: {err}")
+    mark("parent: grades.csv, similarity.html")
     write_report(out, ordered)
+    mark("parent: report.html")
     placed = exchange.place_feedback(out, ordered, submissions, config)
+    mark("parent: feedback placed")
     return Summary(ordered, not_graded, out, tuple(placed), graded_now=graded_now, stats=stats,
                    repaired=tuple(repaired), not_recorded=tuple(not_recorded))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import traceback
 import warnings
@@ -30,6 +31,8 @@ from autograder.evaluation.submission import sanitise
 from autograder.evaluation.testcells import SandboxedStudent
 from autograder.gradebook.writer import prepare
 from autograder.records import Layout, NotebookResult
+from autograder.runners.timings import enabled as timings_enabled
+from autograder.runners.timings import mark
 from autograder.sandbox.launch import Limits, Zygote, build_runtime, bwrap_works
 from autograder.settings import Settings
 
@@ -73,6 +76,15 @@ class Grader:
             z = self._zygotes[runtime] = Zygote(runtime, self.limits, base=self.scratch_base)
         return z
 
+    def warm_up(self, answers) -> None:
+        """Start the warm sandbox of an assignment whose answer cells are `answers`, without
+        waiting for it: it boots (bubblewrap, Python, numpy) while this process imports
+        nbgrader. Any failure is left for the first notebook to meet and report."""
+        try:
+            self.zygote(self.runtime(Layout(answers=list(answers))))
+        except Exception:   # noqa: BLE001 - started again, and reported, when a notebook is graded
+            pass
+
     def _warm(self, layout) -> None:
         try:
             z = self.zygote(self.runtime(layout))
@@ -101,7 +113,7 @@ class Grader:
             return sanitise(nb, lay, resources, config)
 
         return run_stages(NotebookGrading(path, self.settings, start_student, layout=layout, sanitiser=sanitiser),
-                          STAGES)
+                          _timed(STAGES))
 
     def grade_task(self, task: dict, config) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
@@ -113,6 +125,7 @@ class Grader:
                 # one budget for the whole submission, counted from when its sandbox is ready (a
                 # new worker's warm-up is the grader's time, not the student's)
                 self._warm(layout)
+                mark("worker: warm sandbox ready")
                 deadline = time.monotonic() + self.budget
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
@@ -126,6 +139,21 @@ class Grader:
                 res.trace = traceback.format_exc()
             out["notebooks"][name] = res.to_json()   # JSON: it crosses to the parent
         return out
+
+
+def _timed(stages):
+    """`stages`, each marking its end when timings are asked for
+    (:mod:`autograder.runners.timings`); else `stages` themselves."""
+    if not timings_enabled():
+        return stages
+    def timed(stage):
+        def run(g):
+            try:
+                stage(g)
+            finally:
+                mark(f"worker: stage {stage.__name__}")
+        return run
+    return tuple(timed(s) for s in stages)
 
 
 def prepare_process() -> None:
@@ -147,19 +175,43 @@ def prepare_process() -> None:
 
 def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
-    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary)."""
-    prepare_process()
+    `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary). The
+    first message is ``{"warm": answers}``: the answer cells of the first notebook it will
+    grade, for which its sandbox starts booting before nbgrader is imported."""
+    mark("worker: started, imported")
     settings = Settings.from_json(settings)
-    config = nbgrader_config(settings.course, settings.db_url)
     grader = Grader(settings)
+    try:
+        first = conn.recv()
+    except EOFError:
+        return
+    if first is None:
+        return
+    if isinstance(first, dict) and "warm" in first:
+        if first["warm"]:
+            grader.warm_up(first["warm"])
+            mark("worker: sandbox booting")
+        first = "warm"
+    prepare_process()
+    mark("worker: imported nbgrader")
+    config = nbgrader_config(settings.course, settings.db_url)
     try:
         while True:
             try:
-                task = conn.recv()
+                task, first = (first, None) if isinstance(first, dict) else (conn.recv(), None)
             except EOFError:
                 break
             if task is None:
                 break
-            conn.send(grader.grade_task(task, config))
+            result = grader.grade_task(task, config)
+            mark("worker: graded a submission")
+            conn.send(result)
     finally:
         grader.close()
+        mark("worker: ended its sandbox")
+    # nothing is left to do: exit without tearing down the interpreter (nbgrader's and
+    # IPython's modules), which the parent would wait for at the end of the run
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
