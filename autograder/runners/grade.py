@@ -530,11 +530,9 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
 def _preload_pages() -> None:
     """Import matplotlib (``report.html``'s charts) on a thread while the workers grade:
     this process mostly waits then, and the charts are drawn after the last result."""
-    import threading
-
     def load():
         try:
-            import matplotlib
+            import matplotlib  # slow import (see AUTHORING.md)
             matplotlib.use("Agg")
             import matplotlib.pyplot  # noqa: F401  # slow import (see AUTHORING.md)
         except Exception:  # noqa: BLE001 - the report imports it again and says what failed
