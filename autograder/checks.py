@@ -19,6 +19,11 @@ the message:
 
     ``TNN-MISCONCEPTION <id>``  a catalogued misconception matched
     ``TNN-REFERENCE-USED``      the answer called the reference for its own exercise
+
+When no single misconception is established, the pairs of composable misconceptions
+(:func:`autograder.catalogue.pairs_for`) are tried under the same rule; one that matches on
+every case names both mistakes, each on a line that ``PARTIAL_ID`` reads back (as the parts
+of an answer with several mistakes are named), without the tag line.
 """
 from __future__ import annotations
 
@@ -495,6 +500,10 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
                                f"(on {HIDDEN_CASE}){cascade}")
         raise CheckFailure(f"{MISCONCEPTION_TAG} {m.id}\n{name}: {m.title}.\nHint: {m.hint}\n"
                            f"(first difference: {out.detail}; inputs: {shown}){said}{cascade}")
+    pair = _established_pair(ex, student_fn, got, truth, tol, others) if not named else None
+    if pair is not None:
+        where = f"(on {HIDDEN_CASE})" if hidden else f"(first difference: {out.detail}; inputs: {shown}){said}"
+        raise CheckFailure(f"{name}: {_pair_text(pair)}\n{where}{cascade}")
     if hidden:
         raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}{cascade}")
     confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
@@ -502,6 +511,30 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
     if not note:
         note = _per_mode_note(ex, student_fn, matched, others)
     raise CheckFailure(f"{name}: {out.detail}\n(inputs: {shown}){said}{note}{cascade}")
+
+
+def _established_pair(ex, student_fn, got, truth, tol, others):
+    """The one pair of composable misconceptions (:func:`autograder.catalogue.pairs_for`) whose
+    variant, both mistakes at once, the answer matches on this case and on every case of
+    `others` (the cell's other cases and the diagnostic cases); None when none or several do."""
+    pairs = catalogue.pairs_for(ex.name)
+    if not pairs:
+        return None
+    matched = []
+    for p in pairs:
+        ok, alt = truth.run(p)
+        if ok and compare(got, alt, tol).ok:
+            matched.append(p)
+    found = _established(ex, student_fn, matched, others) if matched else []
+    return found[0] if len(found) == 1 else None
+
+
+def _pair_text(pair) -> str:
+    """Both mistakes of `pair`, each on a line grading reads back (PARTIAL_ID), with its hint."""
+    a, b = pair.parts
+    return (f"your answer shows two known mistakes at once (together they give exactly your result, on every "
+            f"case checked):\n1. Your answer {PARTIAL_PHRASE} {a.title} [{a.id}].\nHint: {a.hint}\n"
+            f"2. Your answer also {PARTIAL_PHRASE} {b.title} [{b.id}].\nHint: {b.hint}")
 
 
 def _cascade_note(name: str, student_fn) -> str:

@@ -70,6 +70,40 @@ def softmax_kl_clamped_cross_entropy(z, d):
     return float(-np.sum(d * np.log(y + 1e-15)) / N), (y - d) / N
 
 
+def adam_first_step_t2_no_sqrt(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """t is incremented after it is used, from a count of 1, and v̂ has no square root."""
+    state.setdefault("t", 1)
+    state["t"] += 1
+    t = state["t"]
+    g = dw + weight_decay * w
+    state["m"] = beta1 * state.get("m", np.zeros_like(w)) + (1 - beta1) * g
+    state["v"] = beta2 * state.get("v", np.zeros_like(w)) + (1 - beta2) * g**2
+    m_hat = state["m"] / (1 - beta1**t)
+    v_hat = state["v"] / (1 - beta2**t)
+    w -= lr * m_hat / (v_hat + eps)
+    return w
+
+
+def adam_no_sqrt_eps_hard_coded(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """No square root of v̂, and ε written as 1e-8 instead of the eps argument."""
+    g = dw + weight_decay * w
+    t = state["t"] = state.get("t", 0) + 1
+    m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
+    v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g * g
+    w -= lr * (m / (1 - beta1**t)) / (v / (1 - beta2**t) + 1e-8)
+    return w
+
+
+def adam_no_sqrt_beta1_in_v_t_frozen(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """No square root, v̂ corrected with β₁, and t stored once and never incremented."""
+    g = dw + weight_decay * w
+    t = state.setdefault("t", 1)
+    m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
+    v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g * g
+    w -= lr * (m / (1 - beta1**t)) / (v / (1 - beta1**t) + eps)
+    return w
+
+
 def nesterov_old_velocity(w, dw, state, lr, momentum=0.9):
     v = state.setdefault("v", np.zeros_like(w))
     w -= lr * (dw + momentum * v)        # the look-ahead with the old velocity: heavy-ball momentum
@@ -114,10 +148,21 @@ CORPUS = [
      {"dropout-scaled-by-keep-prob", "dropout-scaled-again-at-test"}),
     ("dropout_backward", "03_dropout", dropout_bwd_unscaled_and_test_forgotten,
      {"dropout-backward-not-scaled"}, {"dropout-backward-not-scaled"}),
+    # two catalogued mistakes that compose (a pair of the catalogue): both named, by every check
     ("dropout_forward", "03_dropout", dropout_fwd_drop_prob_one_mask,
-     set(), {"dropout-keep-drop-swapped", "dropout-one-mask-for-the-batch"}),
-    ("adam_step", "05_optimizers", adam_no_sqrt_beta1_in_v, set(), set()),
-    ("softmax_kl", "01_divergences", softmax_kl_clamped_cross_entropy, set(), set()),
+     {"dropout-keep-drop-swapped", "dropout-one-mask-for-the-batch"},
+     {"dropout-keep-drop-swapped", "dropout-one-mask-for-the-batch"}),
+    ("adam_step", "05_optimizers", adam_no_sqrt_beta1_in_v,
+     {"adam-no-sqrt", "adam-v-corrected-with-beta1"}, {"adam-no-sqrt", "adam-v-corrected-with-beta1"}),
+    ("softmax_kl", "01_divergences", softmax_kl_clamped_cross_entropy,
+     {"softmax-kl-clamped-log", "softmax-kl-cross-entropy"}, {"softmax-kl-clamped-log", "softmax-kl-cross-entropy"}),
+    ("adam_step", "05_optimizers", adam_first_step_t2_no_sqrt,
+     {"adam-t-off-by-one", "adam-no-sqrt"}, {"adam-t-off-by-one", "adam-no-sqrt"}),
+    # two catalogued mistakes that the catalogue does not compose (ε hard-coded is no flag of the
+    # factory): no pair explains the answer, and neither mistake alone does: nothing is named
+    ("adam_step", "05_optimizers", adam_no_sqrt_eps_hard_coded, set(), set()),
+    # three mistakes: the pair of two of them does not explain the answer on every case: nothing
+    ("adam_step", "05_optimizers", adam_no_sqrt_beta1_in_v_t_frozen, set(), set()),
 ]
 
 

@@ -8,6 +8,13 @@ Each topic module (``backprop``, ``divergences``, ``batchnorm``, ``dropout``,
 * ``MISCONCEPTIONS``: a list of :class:`Misconception` — a named wrong variant of one
   exercise, a one-line title, and a hint that points to the formula in the notebook.
 
+A misconception may also declare how it composes with others: ``factory`` (a function of
+keyword flags that returns a wrong variant) and ``flags`` (the flags that make its own mistake).
+For every two misconceptions of one exercise with the same factory and disjoint flag keys,
+:func:`pairs_for` derives a :class:`Pair`, the variant with both mistakes,
+``factory(**a.flags, **b.flags)``; the checks name both when an answer matches a pair on every
+case (see AUTHORING.md, "Composable misconceptions").
+
 `autograder.checks.check` uses both; grading reads the misconception ids back from
 the failure messages.
 """
@@ -53,16 +60,47 @@ class Exercise:
 
 @dataclass
 class Misconception:
-    """A catalogued wrong answer: `impl` has the exercise's signature."""
+    """A catalogued wrong answer: `impl` has the exercise's signature.
+
+    factory, flags: optional; ``factory(**flags)`` is this mistake as a variant that composes
+    with the other misconceptions of the exercise declared with the same factory (see
+    :func:`pairs_for`). Without `impl`, `impl` is ``factory(**flags)``; with one (a variant
+    written out as a student would write it), the two must agree on every case checked
+    (tests/test_catalogue.py). In the student edition `factory` is the factory's name as text, ``"<_adam>"``.
+    """
 
     exercise: str
     id: str
     title: str
     hint: str
-    impl: Callable = field(repr=False)
+    impl: Callable = field(default=None, repr=False)
+    factory: Any = field(default=None, repr=False)
+    flags: dict | None = None
+
+    def __post_init__(self):
+        if (self.factory is None) != (self.flags is None):
+            raise ValueError(f"{self.id}: a composable misconception declares both factory and flags")
+        if self.impl is None and callable(self.factory):
+            self.impl = self.factory(**self.flags)
 
 
-_cache: dict[str, tuple[dict, dict]] = {}
+def _factory_name(factory) -> str:
+    """``"<name>"`` of a factory; in the student edition `factory` is already that text."""
+    return factory if isinstance(factory, str) else f"<{getattr(factory, '__qualname__', repr(factory))}>"
+
+
+@dataclass
+class Pair:
+    """Two composable misconceptions of one exercise made at once: `impl` is the variant with
+    both mistakes (None in the student edition, which holds its recorded outcomes instead)."""
+
+    exercise: str
+    id: str
+    parts: tuple
+    impl: Callable = field(default=None, repr=False)
+
+
+_cache: dict = {}
 
 
 def _load():
@@ -97,6 +135,22 @@ def all_exercises() -> dict:
 
 def misconceptions_for(name: str) -> list:
     return list(_load()[1].get(name, []))
+
+
+def pairs_for(name: str) -> list:
+    """The pairs of composable misconceptions of exercise `name`: every two declared with the
+    same factory and disjoint flag keys, in catalogue order; id ``<first id>+<second id>``."""
+    if ("pairs", name) not in _cache:
+        ms = [m for m in misconceptions_for(name) if m.flags is not None]
+        out = []
+        for i, a in enumerate(ms):
+            for b in ms[i + 1:]:
+                if _factory_name(a.factory) != _factory_name(b.factory) or set(a.flags) & set(b.flags):
+                    continue
+                impl = a.factory(**a.flags, **b.flags) if callable(a.factory) else None
+                out.append(Pair(name, f"{a.id}+{b.id}", (a, b), impl))
+        _cache[("pairs", name)] = out
+    return list(_cache[("pairs", name)])
 
 
 def find_misconception(mid: str):

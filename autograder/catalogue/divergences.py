@@ -219,6 +219,19 @@ def _skl_clamped_log(z, d):
     return float(terms.sum() / z.shape[0]), (y - d) / z.shape[0]
 
 
+def _skl(clamped=False, cross_entropy=False):
+    """softmax_kl with the mistakes of the flags, as they compose: ``clamped`` takes log(y + 1e-15)
+    for log softmax(z), ``cross_entropy`` leaves out the Σ d log d term (the gradient is unchanged)."""
+    def softmax_kl(z, d):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        y = e / e.sum(axis=1, keepdims=True)
+        logy = np.log(y + 1e-15) if clamped else _log_softmax(z)
+        logd = 0.0 if cross_entropy else np.log(np.where(d > 0, d, 1.0))
+        terms = np.where(d > 0, d * (logd - logy), 0.0)
+        return float(terms.sum() / z.shape[0]), (y - d) / z.shape[0]
+    return softmax_kl
+
+
 def _skl_unstable(z, d):
     e = np.exp(z)                                              # overflows for z ~ 1000: inf / inf = NaN
     y = e / e.sum(axis=1, keepdims=True)
@@ -340,10 +353,12 @@ MISCONCEPTIONS = [
        _skl_sign),
     _M("softmax_kl", "softmax-kl-cross-entropy", "the loss is the cross-entropy −Σ d log softmax(z), not KL",
        "KL(d ‖ y) = Σ_i d_i (log d_i − log y_i): the Σ d log d term vanishes for one-hot targets only; "
-       "with soft targets keep it (the gradient is the same)", _skl_cross_entropy),
+       "with soft targets keep it (the gradient is the same)", _skl_cross_entropy,
+       factory=_skl, flags={"cross_entropy": True}),
     _M("softmax_kl", "softmax-kl-clamped-log", "you clamped the log, log(softmax(z) + 1e-15): the loss is finite but wrong",
        "a confidently wrong row has log y ≈ −1000, not log 1e-15 ≈ −34.5: compute log softmax(z) = z − max z − "
-       "log Σ_j exp(z_j − max z) instead of clamping", _skl_clamped_log),
+       "log Σ_j exp(z_j − max z) instead of clamping", _skl_clamped_log,
+       factory=_skl, flags={"clamped": True}),
     _M("softmax_kl", "softmax-kl-unstable", "the loss and dz are NaN: exp(z) overflowed for logits around 1000",
        "subtract each row's max before exp (softmax(z) = softmax(z − max z)) and use the log-softmax for the loss",
        _skl_unstable),

@@ -133,6 +133,21 @@ def _fwd_binomial_counts(x, keep_prob, rng=None, mask=None, train=True, inverted
     return (x * mask * (1.0 / keep_prob) if inverted else x * mask), (mask, keep_prob, True, inverted)
 
 
+def _fwd(swapped=False, one_mask=False):
+    """dropout_forward with the mistakes of the flags, as they compose: ``swapped`` keeps a unit
+    with probability 1 − keep_prob (and scales by it), ``one_mask`` draws one mask row for the
+    whole batch. The single mistakes above are these written out as a student would."""
+    def dropout_forward(x, keep_prob, rng=None, mask=None, train=True, inverted=True):
+        keep = 1.0 - keep_prob if swapped else keep_prob
+        if not train:
+            return x * (1.0 if inverted else keep), (None, keep_prob, False, inverted)
+        if mask is None:
+            shape = x.shape[1:] if one_mask else x.shape
+            mask = np.broadcast_to(rng.random(shape) < keep, x.shape).astype(np.float64)
+        return (x * mask * (1.0 / keep) if inverted else x * mask), (mask, keep_prob, True, inverted)
+    return dropout_forward
+
+
 # --------------------------------------------------------------------------- backward
 _BWD_CASES = ("lecture_form", "test_inverted", "test_lecture_form")
 
@@ -270,7 +285,7 @@ MISCONCEPTIONS = [
                   "you used keep_prob as the probability of DROPPING a unit (PyTorch's p)",
                   "here keep_prob is the lecture notes' α, the probability of keeping: mask = rng.random(x.shape) "
                   "< keep_prob, scale 1/keep_prob; PyTorch's nn.Dropout(p) has p = 1 − α — see 'Keep or drop?'",
-                  impl=_fwd_keep_drop_swapped),
+                  impl=_fwd_keep_drop_swapped, factory=_fwd, flags={"swapped": True}),
     Misconception("dropout_forward", "dropout-inverted-not-scaled",
                   "in inverted dropout you applied the mask but did not divide by keep_prob",
                   "inverted dropout scales in training, out = x·mask/α, so that test time needs nothing; "
@@ -290,7 +305,7 @@ MISCONCEPTIONS = [
                   "you drew one mask row and shared it across the batch: every instance drops the same units",
                   "the pattern of dropped units changes for every input: draw a mask of x's full shape, "
                   "rng.random(x.shape) < keep_prob — see 'Bernoulli masks'",
-                  impl=_fwd_one_mask_for_batch),
+                  impl=_fwd_one_mask_for_batch, factory=_fwd, flags={"one_mask": True}),
     Misconception("dropout_forward", "dropout-binomial-count-mask",
                   "your mask holds Binomial counts (rng.binomial(n, keep_prob) with n > 1), not 0/1 draws",
                   "each unit is kept or dropped once: mask ~ Bernoulli(α) = Binomial(1, α), drawn here as "

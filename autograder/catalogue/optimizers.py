@@ -250,7 +250,7 @@ def _rmsprop(eps_inside=False, swapped=False, no_one_minus=False, bias_correctio
 
 def _adam(bias_correction=True, t_offset=0, eps_inside=False, decoupled=False, l2=True,
           decay_times_lr=True, decay_after=False, t_frozen=False, no_sqrt=False, use_eps=True,
-          fixed_eps=0.0):
+          fixed_eps=0.0, v_beta1=False):
     def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         e = eps if use_eps else fixed_eps
         g = dw
@@ -267,7 +267,8 @@ def _adam(bias_correction=True, t_offset=0, eps_inside=False, decoupled=False, l
         m[...] = beta1 * m + (1 - beta1) * g
         v[...] = beta2 * v + (1 - beta2) * g * g
         if bias_correction:
-            mh, vh = m / (1 - beta1 ** (t + t_offset)), v / (1 - beta2 ** (t + t_offset))
+            mh = m / (1 - beta1 ** (t + t_offset))
+            vh = v / (1 - (beta1 if v_beta1 else beta2) ** (t + t_offset))   # v_beta1: β₁ copied into v̂
         else:
             mh, vh = m, v
         if no_sqrt:
@@ -396,7 +397,7 @@ MISCONCEPTIONS = [
        "(see 'Adam: RMSprop with momentum, and bias correction')", impl=_adam(bias_correction=False)),
     _M("adam_step", "adam-t-off-by-one", "your step counter is one ahead: the first step must use t = 1",
        "increment t before using it and start from 0 in the state: t = state.get('t', 0) + 1 "
-       "(with t = 0 the correction divides by zero)", impl=_adam(t_offset=1)),
+       "(with t = 0 the correction divides by zero)", factory=_adam, flags={"t_offset": 1}),
     _M("adam_step", "adam-eps-inside-root", "you put ε inside the square root, √(v̂ + ε) (the lecture notes' form)",
        "PyTorch divides by √v̂ + ε", impl=_adam(eps_inside=True)),
     _M("adam_step", "adam-t-not-incremented", "your step counter t never grows: every step is corrected as if "
@@ -405,7 +406,12 @@ MISCONCEPTIONS = [
        impl=_adam(t_frozen=True)),
     _M("adam_step", "adam-no-sqrt", "you divided by v̂ instead of by its square root √v̂",
        "w ← w − lr·m̂/(√v̂ + ε): v̂ estimates g², so √v̂ has the size of g and the step the size of lr",
-       impl=_adam(no_sqrt=True)),
+       factory=_adam, flags={"no_sqrt": True}),
+    _M("adam_step", "adam-v-corrected-with-beta1", "you corrected v̂ with β₁: v̂ = v/(1 − β₁ᵗ) instead of v/(1 − β₂ᵗ)",
+       "each moment is corrected with its own decay rate: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ); with β₁ = 0.9 "
+       "and β₂ = 0.999 the wrong v̂ is about 100 times too small on the first step "
+       "(see 'Adam: RMSprop with momentum, and bias correction')",
+       factory=_adam, flags={"v_beta1": True}),
     _M("adam_step", "adam-eps-ignored", "you left ε out (or never used the eps argument): m̂/√v̂",
        "w ← w − lr·m̂/(√v̂ + ε) with the eps you are given: without it a weight whose gradients are 0 "
        "gets 0/0 = NaN", impl=_adam(use_eps=False, fixed_eps=0.0)),

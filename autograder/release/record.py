@@ -4,8 +4,8 @@ For every exercise of an assignment whose answer the edition does not hold, on e
 of its visible checks (the literal ``check(...)`` calls of the released notebook's test cells)
 and on its diagnostic cases:
 
-* the reference's outcome and every catalogued misconception's (output, or the error's type
-  name), in ``checks``;
+* the reference's outcome and every catalogued misconception's, and every pair's of composable
+  misconceptions (output, or the error's type name), in ``checks``;
 * every call of a stubbed function (an exercise's reference or a near-twin) made while the
   inputs are drawn and the reference and the misconceptions run (a backward check builds
   its cache with the reference forward; a training check runs the layers' forwards), in
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import autograder.checks as checks
-from autograder.catalogue import all_exercises, get_exercise, misconceptions_for
+from autograder.catalogue import all_exercises, get_exercise, misconceptions_for, pairs_for
 from autograder.checks import check_cases, _quiet_run, _case_key, case_key
 from autograder.course import COURSE
 from autograder.evaluation.testcells import setup_cells, strip_magics
@@ -308,7 +308,7 @@ def record_assignment(root: Path, aid: str, stubbed: dict[str, set[str]]) -> tup
             with _quiet(), rec:
                 inputs = ex.make_inputs(np.random.default_rng(seed), case=case, **args)
                 who = {"reference": _outcome(ex, ex.reference, inputs, enc)}
-                for m in misconceptions_for(name):
+                for m in misconceptions_for(name) + pairs_for(name):   # a pair: both mistakes at once
                     who[m.id] = _outcome(ex, m.impl, inputs, enc)
                 if name in solved:   # the calls of a student's answer whose other answers call the references
                     _outcome(ex, solved[name], inputs, enc)

@@ -16,7 +16,8 @@
 * private helpers that nothing calls any more are dropped.
 
 :func:`strip_catalogue` rewrites a module of ``autograder/catalogue``: every misconception
-keeps its exercise, id, title and hint (text), its ``impl`` becomes ``None``, and every
+keeps its exercise, id, title, hint and composition flags (text), its ``impl`` becomes ``None``
+(its ``factory`` the factory's name), and every
 function only the implementations used is dropped. What a misconception's code computed is
 recorded as data instead (:mod:`autograder.release.record`).
 """
@@ -179,8 +180,11 @@ def strip_catalogue(source: str) -> str:
         def visit_Call(self, call):
             self.generic_visit(call)
             if isinstance(call.func, ast.Name) and call.func.id in aliases:
-                call.keywords = [ast.keyword("impl", ast.Constant(None)) if k.arg == "impl" else k
-                                 for k in call.keywords]
+                # impl -> None; factory -> "<its name>", text that keeps no code alive (pairs are
+                # derived from the factories' names and the flags: autograder.catalogue._factory_name)
+                call.keywords = [ast.keyword("impl", ast.Constant(None)) if k.arg == "impl" else
+                                 ast.keyword("factory", ast.Constant(f"<{ast.unparse(k.value)}>"))
+                                 if k.arg == "factory" else k for k in call.keywords]
                 if len(call.args) >= 5:
                     call.args[4] = ast.Constant(None)
             return call
