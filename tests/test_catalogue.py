@@ -162,3 +162,114 @@ def test_each_variant_differs_from_the_reference_and_the_others_on_every_case(ai
         for a in sorted(wrong):
             for b in sorted(set(outs) - {a}):
                 assert not compare(outs[a], outs[b], tol).ok, f"{a} and {b} agree on {kw}"
+
+
+# ---------------------------------------------------------------------------------------- pairs
+# Pairs of composable misconceptions (autograder.catalogue.pairs_for): the variant with both
+# mistakes, named (both ids) when an answer matches it on every case and no single one does.
+def _with_pairs():
+    from autograder.catalogue import pairs_for
+    return [(aid, fn) for aid, fn in PRESENT if pairs_for(fn)]
+
+
+def _outputs(ex, kw, impls):
+    import numpy as np
+    from autograder.checks import run_exercise
+    args = dict(kw)
+    seed, case, tol = args.pop("seed", 0), args.pop("case", None), args.pop("tol", ex.tol)
+    inputs = ex.make_inputs(np.random.default_rng(seed), case=case, **args)
+    with np.errstate(all="ignore"):
+        return {k: run_exercise(ex, f, inputs) for k, f in impls.items()}, tol
+
+
+def test_some_exercises_have_pairs():
+    assert {fn for _, fn in _with_pairs()} >= {"adam_step", "softmax_kl", "dropout_forward"}
+
+
+@pytest.mark.parametrize("aid,fn", _with_pairs())
+def test_a_composable_misconception_is_its_factory_with_its_flags(aid, fn):
+    """A single mistake written out as a student would (the example class uses its source) and
+    its factory with its flags give the same output on every case checked: the pairs compose
+    the mistake that is named alone."""
+    from autograder.checks import compare
+    ex = REGISTERED[fn]
+    composable = [m for m in misconceptions_for(fn) if m.flags is not None]
+    for kw in [kw for _, _, cs in _cells(aid, fn) for kw in cs] + list(ex.diagnostic_cases):
+        outs, tol = _outputs(ex, kw, {m.id: m.impl for m in composable})
+        again, _ = _outputs(ex, kw, {m.id: m.factory(**m.flags) for m in composable})
+        for m in composable:
+            assert compare(outs[m.id], again[m.id], tol).ok, f"{m.id}: factory(**{m.flags}) is not its impl on {kw}"
+
+
+@pytest.mark.parametrize("aid,fn", _with_pairs())
+def test_each_pair_differs_from_the_reference_the_singles_and_the_other_pairs(aid, fn):
+    """On every case checked (and the diagnostic cases) a pair differs from the reference, from
+    every single variant but its own two mistakes and from every other pair, and from each of its
+    two mistakes; for the exercises checked by mode (dropout), wherever it is wrong, and from
+    each of its two mistakes on at least one case (one_mask does not show where the mask is given)."""
+    from autograder.catalogue import pairs_for
+    from autograder.checks import compare
+    ex = REGISTERED[fn]
+    pairs = pairs_for(fn)
+    impls = {"the reference": ex.reference, **{m.id: m.impl for m in misconceptions_for(fn)},
+             **{p.id: p.impl for p in pairs}}
+    apart = {(p.id, part.id): 0 for p in pairs for part in p.parts}
+    for kw in [kw for _, _, cs in _cells(aid, fn) for kw in cs] + list(ex.diagnostic_cases):
+        outs, tol = _outputs(ex, kw, impls)
+        for p in pairs:
+            wrong = not compare(outs[p.id], outs["the reference"], tol).ok
+            assert wrong or fn in BY_MODE, f"{p.id} equals the reference on {kw}"
+            if not wrong:
+                continue
+            own = {part.id for part in p.parts}
+            for other in impls:
+                if other == p.id:
+                    continue
+                same = compare(outs[p.id], outs[other], tol).ok
+                if other in own:
+                    apart[(p.id, other)] += not same
+                    assert not same or fn in BY_MODE, f"{p.id} equals its part {other} on {kw}"
+                else:
+                    assert not same, f"{p.id} equals {other} on {kw}"
+    assert all(apart.values()), f"a pair equals one of its parts on every case: {[k for k, v in apart.items() if not v]}"
+
+
+@pytest.mark.parametrize("aid,fn", _with_pairs())
+def test_in_every_cell_the_first_failing_check_names_both_mistakes_of_a_pair(aid, fn):
+    """Run as grading runs a cell: the first failing check of a pair's variant names both of its
+    mistakes, each on a line grading reads back, and no single misconception (no tag line)."""
+    from autograder.catalogue import pairs_for
+    from autograder.checks import PARTIAL_ID, cell_source
+    for p in pairs_for(fn):
+        failed = 0
+        for gid, source, cases in _cells(aid, fn):
+            with cell_source(source):
+                for kw in cases:
+                    try:
+                        check(fn, p.impl, **kw)
+                    except CheckFailure as err:
+                        msg = str(err)
+                        assert not msg.startswith(MISCONCEPTION_TAG), (p.id, gid, kw, msg)
+                        assert PARTIAL_ID.findall(msg) == [m.id for m in p.parts], (p.id, gid, kw, msg)
+                        assert all(f"Hint: {m.hint}" in msg for m in p.parts)
+                        failed += 1
+                        break
+        assert failed, f"{p.id}: no cell of {aid} fails"
+
+
+def test_the_student_editions_catalogue_derives_the_same_pairs():
+    """The edition's catalogue (no code: each factory is its name) derives the same pair ids,
+    which its recorded outcomes are stored under."""
+    import importlib.util
+    from autograder.catalogue import derive_pairs, pairs_for
+    from autograder.release.stubs import strip_catalogue
+    for topic in ("optimizers", "divergences", "dropout"):
+        spec = importlib.util.find_spec(f"autograder.catalogue.{topic}")
+        ns = {"__name__": f"stripped_{topic}"}
+        exec(compile(strip_catalogue(open(spec.origin, encoding="utf-8").read()), topic, "exec"), ns)  # noqa: S102
+        ms = ns["MISCONCEPTIONS"]
+        assert all(m.impl is None and not callable(m.factory) for m in ms)
+        for name in {m.exercise for m in ms}:
+            stripped = derive_pairs(name, ms)
+            assert [p.id for p in stripped] == [p.id for p in pairs_for(name)]
+            assert all(p.impl is None for p in stripped)

@@ -536,3 +536,50 @@ def test_recorded_data_are_small(edition):
     assert sizes == on_disk
     assert max(sizes.values()) < 3_000_000 and sum(sizes.values()) < 6_000_000, sizes
     assert sorted(a for a, b in sizes.items() if b > 200_000) == ["04_initialization", "07_training"], sizes
+
+
+def test_a_pair_of_mistakes_gets_the_same_message_in_the_edition_and_the_repository(edition):
+    """The answers of tests/test_combined_mistakes.py with two composable mistakes at once, checked
+    by every visible check of their notebooks (cell by cell, as `tnn-course check` runs them): the
+    edition, which reads the pairs' recorded outcomes, says what the repository says, and both
+    name the two mistakes."""
+    import inspect
+    import test_combined_mistakes as tcm
+    folder, _ = edition
+    answers = [("01_divergences", "softmax_kl", tcm.softmax_kl_clamped_cross_entropy),
+               ("03_dropout", "dropout_forward", tcm.dropout_fwd_drop_prob_one_mask),
+               ("05_optimizers", "adam_step", tcm.adam_no_sqrt_beta1_in_v)]
+    sources = "import numpy as np\n" + "\n".join(inspect.getsource(fn) for _, _, fn in answers)
+    code = f'''
+import json, nbformat
+from autograder.checks import CheckFailure, cell_source, check, check_cases
+from autograder.outcomes.cells import is_test_cell, visible_source
+ns = {{}}
+exec({sources!r}, ns)
+out = []
+for aid, name, fn in {[(a, n, f.__name__) for a, n, f in answers]!r}:
+    nb = nbformat.read({str(ROOT)!r} + f"/notebooks/{{aid}}/{{aid}}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if not is_test_cell(cell):
+            continue
+        src = visible_source(cell.source)
+        with cell_source(src):
+            for kw in check_cases(src, name):
+                try:
+                    check(name, ns[fn], **kw)
+                    out.append([name, repr(kw), "passed"])
+                except CheckFailure as err:
+                    out.append([name, repr(kw), str(err)])
+print(json.dumps(out))
+'''
+    got = {}
+    for side, base in (("repo", ROOT), ("edition", folder)):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=folder.parent, capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(base)), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got[side] = json.loads(proc.stdout)
+    assert got["repo"] == got["edition"]
+    from autograder.checks import PARTIAL_ID
+    for name in ("softmax_kl", "dropout_forward", "adam_step"):
+        named = {mid for n, _, msg in got["repo"] if n == name for mid in PARTIAL_ID.findall(msg)}
+        assert len(named) == 2, (name, named)

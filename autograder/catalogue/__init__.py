@@ -141,16 +141,21 @@ def pairs_for(name: str) -> list:
     """The pairs of composable misconceptions of exercise `name`: every two declared with the
     same factory and disjoint flag keys, in catalogue order; id ``<first id>+<second id>``."""
     if ("pairs", name) not in _cache:
-        ms = [m for m in misconceptions_for(name) if m.flags is not None]
-        out = []
-        for i, a in enumerate(ms):
-            for b in ms[i + 1:]:
-                if _factory_name(a.factory) != _factory_name(b.factory) or set(a.flags) & set(b.flags):
-                    continue
-                impl = a.factory(**a.flags, **b.flags) if callable(a.factory) else None
-                out.append(Pair(name, f"{a.id}+{b.id}", (a, b), impl))
-        _cache[("pairs", name)] = out
+        _cache[("pairs", name)] = derive_pairs(name, misconceptions_for(name))
     return list(_cache[("pairs", name)])
+
+
+def derive_pairs(name: str, misconceptions) -> list:
+    """The :class:`Pair` of every two composable `misconceptions` of exercise `name`."""
+    ms = [m for m in misconceptions if m.flags is not None and m.exercise == name]
+    out = []
+    for i, a in enumerate(ms):
+        for b in ms[i + 1:]:
+            if _factory_name(a.factory) != _factory_name(b.factory) or set(a.flags) & set(b.flags):
+                continue
+            impl = a.factory(**a.flags, **b.flags) if callable(a.factory) else None
+            out.append(Pair(name, f"{a.id}+{b.id}", (a, b), impl))
+    return out
 
 
 def find_misconception(mid: str):
