@@ -54,8 +54,15 @@ def reference_use(answer_source: str, exercise: str, notebook_sources=()) -> str
     tree = parse_cell(answer_source)
     if tree is None:
         return None
-    trees = [t for t in (parse_cell(s) for s in notebook_sources) if t is not None] + [tree]
-    modules, aliases = _bindings(trees, exercise)
+    return reference_use_parsed(tree, exercise, [t for t in (parse_cell(s) for s in notebook_sources)
+                                                 if t is not None])
+
+
+def reference_use_parsed(tree, exercise: str, notebook_trees=()) -> str | None:
+    """:func:`reference_use` of an answer cell parsed already (`tree`, :func:`parse_cell`'s),
+    the notebook's other code cells parsed already (`notebook_trees`, without None): a
+    notebook's cells are parsed once for all its answers, not once per answer."""
+    modules, aliases = _bindings([*notebook_trees, tree], exercise)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, ast.ImportFrom) and node.level == 0 and _is_tnn_lib(node.module):

@@ -31,7 +31,7 @@ from typing import Callable
 import nbformat
 
 from autograder.checks import REFERENCE_TAG
-from autograder.evaluation.integrity import reference_use
+from autograder.evaluation.integrity import parse_cell, reference_use_parsed
 from autograder.evaluation.submission import load_notebook
 from autograder.evaluation.testcells import cells_to_run, evaluate_tests, setup_cells
 from autograder.outcomes.cells import (clean, error_output, is_answer_cell, is_test_cell, nbgrader_meta, safe_lines,
@@ -146,13 +146,17 @@ def test_cells(g: NotebookGrading) -> None:
 
 def reference_users(nb) -> dict[str, str]:
     """Answers that use their own exercise's reference (static scan): {exercise: how}."""
-    codes = [c.source for c in nb.cells if c.cell_type == "code"]
+    codes = [(c.source, parse_cell(c.source)) for c in nb.cells if c.cell_type == "code"]   # each parsed once
+    parsed = {id(source): tree for source, tree in codes}
     found = {}
     for cell in nb.cells:
         if not is_answer_cell(cell):
             continue
         gid = nbgrader_meta(cell)["grade_id"]
-        why = reference_use(cell.source, gid, [s for s in codes if s is not cell.source])
+        tree = parsed[id(cell.source)] if id(cell.source) in parsed else parse_cell(cell.source)
+        if tree is None:
+            continue
+        why = reference_use_parsed(tree, gid, [t for s, t in codes if s is not cell.source and t is not None])
         if why:
             found[gid] = why
     return found
