@@ -103,7 +103,7 @@ class Doc:
     code (stub, hints)."""
     source: str
     tokens: list
-    spans: list
+    _spans: object        # the spans, or the pieces of the stream they are read from on first use
     hashes: np.ndarray = field(repr=False)
     prints: dict = field(repr=False)
     given: np.ndarray = field(default=None, repr=False)
@@ -114,6 +114,15 @@ class Doc:
         if self.separators is None:
             self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
             self.own = int((~self.separators).sum())
+
+    @property
+    def spans(self) -> list:
+        """Each token's (start, end) in `source`, None for the synthetic ones: only the
+        matched answers' are ever read, so they are made then (from the stream's pieces)."""
+        if not isinstance(self._spans, list):
+            self._spans = [None if sp is None else (sp[0] + off, sp[1] + off)
+                           for _, _, spans, off in self._spans for sp in spans]
+        return self._spans
 
 
 _SEPARATORS = frozenset((";", "{", "}"))
@@ -142,14 +151,24 @@ def _logical_lines(source: str) -> list:
     ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
     (strings, numbers, names, operators) that never fails: an answer that does not parse
     is still compared on what it says."""
-    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, 0, False
+    return _lex(source)[0]
+
+
+def _lex(source: str, pos: int = 0, stop: bool = False) -> tuple:
+    """(:func:`_logical_lines` of `source` from `pos`, where it ended, whether it ended at
+    a newline that ends a logical line). With `stop`, it ends at the first such newline
+    (after which nothing that came before changes how the rest is read)."""
+    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, pos, False
     kinds = _GROUP_KIND
-    for m in _LEX.finditer(source):
+    for m in _LEX.finditer(source, pos):
         g = m.lastindex
         if g == _NL:
-            if depth == 0 and cur:
-                lines.append((indent, cur))
-                cur = []
+            if depth == 0:
+                if cur:
+                    lines.append((indent, cur))
+                    cur = []
+                if stop:
+                    return lines, m.end(), True
             line_start, same_line = m.end(), False
             continue
         if g == _OTHER:
@@ -175,7 +194,7 @@ def _logical_lines(source: str) -> list:
         cur.append((kinds[g], text, a, b))
     if cur:
         lines.append((indent, cur))
-    return lines
+    return lines, len(source), False
 
 
 def _normalise_line(toks: list) -> list:
@@ -251,58 +270,105 @@ def _reads_writes(toks: list):
     return reads, writes
 
 
-_SEMI = (";", None, None)
-
-
-def _canonical(lines: list) -> list:
-    """The normalised token stream: blocks marked ``{`` ``}``, statements ended by ``;``,
-    bare strings (docstrings) dropped, and each run of consecutive simple statements of a
-    block in one canonical order: a topological order of their data dependencies, the
-    smallest statement first."""
+def _canonical(entries: list) -> list:
+    """The normalised token stream, as pieces (texts, token ids, spans, offset of the spans):
+    blocks marked ``{`` ``}``, statements ended by ``;``, bare strings (docstrings) dropped,
+    and each run of consecutive simple statements of a block in one canonical order: a
+    topological order of their data dependencies, the smallest statement first. `entries`:
+    [(logical line read by :func:`_line_entry`, offset of its spans)]."""
     out, stack, run = [], [], []
 
     def flush():
         if len(run) < 2:
             if run:
-                out.extend(run[0][0])
+                out.append(run[0][0])
                 out.append(_SEMI)
                 run.clear()
             return
         deps = [rw for _, rw in run]
         before = [{i for i in range(j) if deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0]}
                   for j in range(len(run))]
-        keys = [tuple(t[0] for t in norm) for norm, _ in run]
+        keys = [piece[0] for piece, _ in run]
         left = set(range(len(run)))
         while left:
             j = min((j for j in left if not (before[j] & left)), key=lambda j: (keys[j], j))
             left.discard(j)
-            out.extend(run[j][0])
+            out.append(run[j][0])
             out.append(_SEMI)
         run.clear()
 
-    for indent, toks in lines:
-        if len(toks) == 1 and toks[0][0] == "str":
+    for (indent, docstring, texts, ids, spans, rw), off in entries:
+        if docstring:
             continue                                   # a docstring (or a bare string): not code
         if not stack or indent > stack[-1]:
             if stack:
                 flush()
-                out.append(("{", None, None))
+                out.append(_OPEN_BLOCK)
             stack.append(indent)
         while len(stack) > 1 and indent < stack[-1]:
             flush()
             stack.pop()
-            out.append(("}", None, None))
-        rw = _reads_writes(toks)
+            out.append(_CLOSE_BLOCK)
         if rw is None:
             flush()
-            out.extend(_normalise_line(toks))
+            out.append((texts, ids, spans, off))
             out.append(_SEMI)
             continue
-        run.append((_normalise_line(toks), rw))
+        run.append(((texts, ids, spans, off), rw))
         if len(run) == MAX_RUN:
             flush()
     flush()
-    out += [("}", None, None)] * (len(stack) - 1)
+    out += [_CLOSE_BLOCK] * (len(stack) - 1)
+    return out
+
+
+def _line_entry(indent: int, toks: list) -> tuple:
+    """One logical line read for :func:`_canonical`: (indent, whether it is a bare string,
+    its normalised texts, their token ids, their spans, its reads and writes or None)."""
+    norm = _normalise_line(toks)
+    texts = tuple([t[0] for t in norm])
+    get = _TOKEN_IDS.get
+    return (indent, len(toks) == 1 and toks[0][0] == "str", texts, tuple([get(t) or _token_id(t) for t in texts]),
+            tuple([(t[1], t[2]) for t in norm]), _reads_writes(toks))
+
+
+_UNREAD = object()
+
+
+def _line_alone(line: str):
+    """The entries of a physical line read on its own, or None when it cannot be: its
+    newline is inside a string, a bracket or a line continuation, so how it reads depends
+    on the lines around it."""
+    lines, end, ended = _lex(line, 0, True)
+    if line.endswith("\n") and (not ended or end != len(line) or line.endswith(("\\\n", "\\\r\n"))):
+        return None
+    return tuple(_line_entry(indent, toks) for indent, toks in lines)
+
+
+def _entries(source: str, seen: dict) -> list:
+    """[(line entry, offset of its spans)] of `source`'s logical lines, in order. Each
+    physical line that reads the same on its own is read once per `seen` (a class's answers
+    share many lines); the others (an open bracket, a string over several lines, a line
+    continuation) are read with what follows, up to the next newline that ends a logical
+    line, the same way :func:`_logical_lines` reads the whole source."""
+    out = []
+    n, pos = len(source), 0
+    find, get = source.find, seen.get
+    while pos < n:
+        nl = find("\n", pos)
+        end = n if nl < 0 else nl + 1
+        line = source[pos:end]
+        got = get(line, _UNREAD)
+        if got is _UNREAD:
+            got = seen[line] = _line_alone(line)
+        if got is not None:
+            for e in got:
+                out.append((e, pos))
+            pos = end
+            continue
+        lines, pos, _ = _lex(source, pos, True)
+        for indent, toks in lines:
+            out.append((_line_entry(indent, toks), 0))
     return out
 
 
@@ -327,6 +393,9 @@ def _token_id(tok: str) -> int:
 
 for _t in _SEPARATORS:
     _token_id(_t)
+_SEMI = ((";",), (_TOKEN_IDS[";"],), (None,), 0)
+_OPEN_BLOCK = (("{",), (_TOKEN_IDS["{"],), (None,), 0)
+_CLOSE_BLOCK = (("}",), (_TOKEN_IDS["}"],), (None,), 0)
 
 
 def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
@@ -383,21 +452,24 @@ def fingerprint_many(sources) -> list:
     """:func:`fingerprint` of each of `sources`, the hashing and winnowing done for all of
     them at once (one pass of numpy over the concatenated streams). Identical sources are
     read once."""
-    streams, cache = [], {}
+    streams, cache, seen = [], {}, {}
+    flat, id_list, lengths = [], [], []
     for src in sources:
         src = str(src)[:MAX_SOURCE_CHARS]
-        stream = cache.get(src)
-        if stream is None:
-            stream = cache[src] = _canonical(_logical_lines(src))
-        streams.append((src, stream))
-    lengths = np.fromiter((len(st) for _, st in streams), dtype=np.int64, count=len(streams))
+        pieces = cache.get(src)
+        if pieces is None:
+            pieces = cache[src] = _canonical(_entries(src, seen))
+        streams.append((src, pieces))
+        before = len(flat)
+        for texts, ids, _, _ in pieces:
+            flat += texts
+            id_list += ids
+        lengths.append(len(flat) - before)
+    lengths = np.array(lengths, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)])
     total = int(starts[-1])
-    flat = [t[0] for _, st in streams for t in st]
     ids_of = _TOKEN_IDS
-    for t in set(flat).difference(ids_of):
-        _token_id(t)
-    ids = np.array(list(map(ids_of.__getitem__, flat)), dtype=np.uint64)
+    ids = np.array(id_list, dtype=np.uint64)
     if _SEPARATOR_IDS_EXACT[0]:
         separators = np.isin(ids, np.array([ids_of[t] for t in _SEPARATORS], dtype=np.uint64))
     else:       # a token's id equals a separator's: tell them apart by their text
@@ -439,8 +511,7 @@ def fingerprint_many(sources) -> list:
                 else:
                     got.append(q - a)
         tokens = flat[a:a + int(lengths[d])]
-        spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
-        out.append(Doc(src, tokens, spans, doc_hashes, prints, separators=separators[a:a + int(lengths[d])],
+        out.append(Doc(src, tokens, tuple(stream), doc_hashes, prints, separators=separators[a:a + int(lengths[d])],
                        own=own[d]))
     return out
 
