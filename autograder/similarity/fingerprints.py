@@ -197,22 +197,22 @@ def _lex(source: str, pos: int = 0, stop: bool = False) -> tuple:
     return lines, len(source), False
 
 
-def _normalise_line(toks: list) -> list:
-    """[(normalised token, start, end)] of one logical line: see the module docstring."""
-    out, depth, params = [], 0, None
-    append = out.append
+def _normalise_line(toks: list) -> tuple:
+    """(normalised texts, their character spans) of one logical line: see the module docstring."""
+    texts, spans, depth, params = [], [], 0, None
+    text, span = texts.append, spans.append
     n = len(toks)
     prev = ""
     for i, (kind, s, a, b) in enumerate(toks):
         if kind == "name":
             if s in _KEEP_KW or prev == ".":
-                append((s, a, b))
+                text(s)
             elif s in _NUMPY:
-                append(("np", a, b))
+                text("np")
             elif depth > 0 and params is None and i + 1 < n and toks[i + 1][1] == "=":   # a keyword argument's name
-                append((s, a, b))
+                text(s)
             else:
-                append(("V", a, b))
+                text("V")
         elif kind == "op":
             if s in _OPEN:
                 depth += 1
@@ -222,18 +222,20 @@ def _normalise_line(toks: list) -> list:
                 if depth == params:
                     params = None
                 depth -= 1
-            append((s, a, b))
+            text(s)
         elif kind == "num":
-            append(("N", a, b))
+            text("N")
         elif kind == "str":
-            if out and out[-1][0] == "S":      # implicit concatenation: one literal
-                out[-1] = ("S", out[-1][1], b)
-            else:
-                append(("S", a, b))
+            if texts and texts[-1] == "S":      # implicit concatenation: one literal
+                spans[-1] = (spans[-1][0], b)
+                prev = s
+                continue
+            text("S")
         else:
-            append((s, a, b))
+            text(s)
+        span((a, b))
         prev = s
-    return out
+    return texts, spans
 
 
 def _reads_writes(toks: list):
@@ -275,7 +277,7 @@ def _canonical(entries: list) -> list:
     blocks marked ``{`` ``}``, statements ended by ``;``, bare strings (docstrings) dropped,
     and each run of consecutive simple statements of a block in one canonical order: a
     topological order of their data dependencies, the smallest statement first. `entries`:
-    [(logical line read by :func:`_line_entry`, offset of its spans)]."""
+    [(logical line read by :func:`_line_entry`, offset of its spans, indentation to add)]."""
     out, stack, run = [], [], []
 
     def flush():
@@ -297,7 +299,8 @@ def _canonical(entries: list) -> list:
             out.append(_SEMI)
         run.clear()
 
-    for (indent, docstring, texts, ids, spans, rw), off in entries:
+    for (indent, docstring, texts, ids, spans, rw), off, lead in entries:
+        indent += lead
         if docstring:
             continue                                   # a docstring (or a bare string): not code
         if not stack or indent > stack[-1]:
@@ -325,11 +328,10 @@ def _canonical(entries: list) -> list:
 def _line_entry(indent: int, toks: list) -> tuple:
     """One logical line read for :func:`_canonical`: (indent, whether it is a bare string,
     its normalised texts, their token ids, their spans, its reads and writes or None)."""
-    norm = _normalise_line(toks)
-    texts = tuple([t[0] for t in norm])
+    texts, spans = _normalise_line(toks)
     get = _TOKEN_IDS.get
-    return (indent, len(toks) == 1 and toks[0][0] == "str", texts, tuple([get(t) or _token_id(t) for t in texts]),
-            tuple([(t[1], t[2]) for t in norm]), _reads_writes(toks))
+    return (indent, len(toks) == 1 and toks[0][0] == "str", tuple(texts), tuple([get(t) or _token_id(t) for t in texts]),
+            tuple(spans), _reads_writes(toks))
 
 
 _UNREAD = object()
@@ -345,12 +347,17 @@ def _line_alone(line: str):
     return tuple(_line_entry(indent, toks) for indent, toks in lines)
 
 
-def _entries(source: str, seen: dict) -> list:
-    """[(line entry, offset of its spans)] of `source`'s logical lines, in order. Each
-    physical line that reads the same on its own is read once per `seen` (a class's answers
-    share many lines); the others (an open bracket, a string over several lines, a line
-    continuation) are read with what follows, up to the next newline that ends a logical
-    line, the same way :func:`_logical_lines` reads the whole source."""
+_LINES: dict = {}      # physical line (without its indentation) -> its entries, or None (see _entries)
+_LINES_MAX = 100_000   # lines kept at most (then forgotten all at once)
+
+
+def _entries(source: str, seen: dict = _LINES) -> list:
+    """[(line entry, offset of its spans, indentation to add)] of `source`'s logical lines, in
+    order. Each physical line that reads the same on its own is read once while it is in
+    `seen` (a class's answers share many lines), its indentation apart; the others (an open
+    bracket, a string over several lines, a line continuation) are read with what follows,
+    up to the next newline that ends a logical line, the same way :func:`_logical_lines`
+    reads the whole source."""
     out = []
     n, pos = len(source), 0
     find, get = source.find, seen.get
@@ -358,17 +365,21 @@ def _entries(source: str, seen: dict) -> list:
         nl = find("\n", pos)
         end = n if nl < 0 else nl + 1
         line = source[pos:end]
-        got = get(line, _UNREAD)
+        body = line.lstrip(" \t")
+        got = get(body, _UNREAD)
         if got is _UNREAD:
-            got = seen[line] = _line_alone(line)
+            if len(seen) >= _LINES_MAX:
+                seen.clear()
+            got = seen[body] = _line_alone(body)
         if got is not None:
+            lead = len(line) - len(body)
             for e in got:
-                out.append((e, pos))
+                out.append((e, pos + lead, lead))
             pos = end
             continue
         lines, pos, _ = _lex(source, pos, True)
         for indent, toks in lines:
-            out.append((_line_entry(indent, toks), 0))
+            out.append((_line_entry(indent, toks), 0, 0))
     return out
 
 
@@ -452,13 +463,13 @@ def fingerprint_many(sources) -> list:
     """:func:`fingerprint` of each of `sources`, the hashing and winnowing done for all of
     them at once (one pass of numpy over the concatenated streams). Identical sources are
     read once."""
-    streams, cache, seen = [], {}, {}
+    streams, cache = [], {}
     flat, id_list, lengths = [], [], []
     for src in sources:
         src = str(src)[:MAX_SOURCE_CHARS]
         pieces = cache.get(src)
         if pieces is None:
-            pieces = cache[src] = _canonical(_entries(src, seen))
+            pieces = cache[src] = _canonical(_entries(src))
         streams.append((src, pieces))
         before = len(flat)
         for texts, ids, _, _ in pieces:
