@@ -340,11 +340,81 @@ _UNREAD = object()
 def _line_alone(line: str):
     """The entries of a physical line read on its own, or None when it cannot be: its
     newline is inside a string, a bracket or a line continuation, so how it reads depends
-    on the lines around it."""
-    lines, end, ended = _lex(line, 0, True)
-    if line.endswith("\n") and (not ended or end != len(line) or line.endswith(("\\\n", "\\\r\n"))):
+    on the lines around it. :func:`_lex` and :func:`_normalise_line` in one pass (the same
+    reading: the tests compare them)."""
+    if line.endswith(("\\\n", "\\\r\n")):
         return None
-    return tuple(_line_entry(indent, toks) for indent, toks in lines)
+    entries = []
+    toks, texts, spans = [], [], []
+    depth, params, prev, indent, same_line = 0, None, "", 0, False
+    kinds = _GROUP_KIND
+    for m in _LEX.finditer(line):
+        g = m.lastindex
+        if g == _NL:
+            if depth:
+                return None                 # a bracket left open: the logical line goes on
+            if toks:
+                entries.append(_entry_of(indent, toks, texts, spans))
+            return tuple(entries)            # the line's only newline is its last character
+        if g == _OTHER:
+            continue
+        a, b = m.span(g)
+        s = line[a:b]
+        if g == _NAME:
+            if s in _KEEP_KW or prev == ".":
+                t = s
+            elif s in _NUMPY:
+                t = "np"
+            else:
+                t = "V"                     # (a keyword argument's name is put back at its "=")
+        elif g == _OP:
+            if s in _OPEN:
+                depth += 1
+                if s == "(" and params is None and len(toks) >= 2 and toks[-2][1] == "def":
+                    params = depth
+            elif s in _CLOSE:
+                if depth:
+                    if depth == params:
+                        params = None
+                    depth -= 1
+            elif s == ";" and depth == 0:
+                if toks:
+                    entries.append(_entry_of(indent, toks, texts, spans))
+                    toks, texts, spans = [], [], []
+                    params, prev = None, ""
+                same_line = True            # the next statement has this one's indent
+                continue
+            elif s == "=" and depth and params is None and toks and toks[-1][0] == "name" and texts[-1] == "V":
+                texts[-1] = toks[-1][1]     # a keyword argument's name
+            t = s
+        elif g == _NUM:
+            t = "N"
+        else:                               # a string
+            if texts and texts[-1] == "S":  # implicit concatenation: one literal
+                toks.append((kinds[g], s, a, b))
+                spans[-1] = (spans[-1][0], b)
+                prev = s
+                same_line = False
+                continue
+            t = "S"
+        if not toks and not same_line:
+            indent = a
+        same_line = False
+        toks.append((kinds[g], s, a, b))
+        texts.append(t)
+        spans.append((a, b))
+        prev = s
+    if line.endswith("\n"):
+        return None                         # its newline is inside a string
+    if toks:
+        entries.append(_entry_of(indent, toks, texts, spans))
+    return tuple(entries)
+
+
+def _entry_of(indent: int, toks: list, texts: list, spans: list) -> tuple:
+    get = _TOKEN_IDS.get
+    return (indent, len(toks) == 1 and toks[0][0] == "str", tuple(texts), tuple([get(t) or _token_id(t) for t in texts]),
+            tuple(spans), _reads_writes(toks))
 
 
 _LINES: dict = {}      # physical line (without its indentation) -> its entries, or None (see _entries)
