@@ -103,7 +103,7 @@ class Doc:
     code (stub, hints)."""
     source: str
     tokens: list
-    _spans: object        # the spans, or the pieces of the stream they are read from on first use
+    spans: list
     hashes: np.ndarray = field(repr=False)
     prints: dict = field(repr=False)
     given: np.ndarray = field(default=None, repr=False)
@@ -114,15 +114,6 @@ class Doc:
         if self.separators is None:
             self.separators = np.array([t in _SEPARATORS for t in self.tokens], dtype=bool)
             self.own = int((~self.separators).sum())
-
-    @property
-    def spans(self) -> list:
-        """Each token's (start, end) in `source`, None for the synthetic ones: only the
-        matched answers' are ever read, so they are made then (from the stream's pieces)."""
-        if not isinstance(self._spans, list):
-            self._spans = [None if sp is None else (sp[0] + off, sp[1] + off)
-                           for _, _, spans, off in self._spans for sp in spans]
-        return self._spans
 
 
 _SEPARATORS = frozenset((";", "{", "}"))
@@ -151,24 +142,14 @@ def _logical_lines(source: str) -> list:
     ``;`` split), without comments, layout or blank lines. A lexer of Python's tokens
     (strings, numbers, names, operators) that never fails: an answer that does not parse
     is still compared on what it says."""
-    return _lex(source)[0]
-
-
-def _lex(source: str, pos: int = 0, stop: bool = False) -> tuple:
-    """(:func:`_logical_lines` of `source` from `pos`, where it ended, whether it ended at
-    a newline that ends a logical line). With `stop`, it ends at the first such newline
-    (after which nothing that came before changes how the rest is read)."""
-    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, pos, False
+    lines, cur, depth, indent, line_start, same_line = [], [], 0, 0, 0, False
     kinds = _GROUP_KIND
-    for m in _LEX.finditer(source, pos):
+    for m in _LEX.finditer(source):
         g = m.lastindex
         if g == _NL:
-            if depth == 0:
-                if cur:
-                    lines.append((indent, cur))
-                    cur = []
-                if stop:
-                    return lines, m.end(), True
+            if depth == 0 and cur:
+                lines.append((indent, cur))
+                cur = []
             line_start, same_line = m.end(), False
             continue
         if g == _OTHER:
@@ -194,25 +175,25 @@ def _lex(source: str, pos: int = 0, stop: bool = False) -> tuple:
         cur.append((kinds[g], text, a, b))
     if cur:
         lines.append((indent, cur))
-    return lines, len(source), False
+    return lines
 
 
-def _normalise_line(toks: list) -> tuple:
-    """(normalised texts, their character spans) of one logical line: see the module docstring."""
-    texts, spans, depth, params = [], [], 0, None
-    text, span = texts.append, spans.append
+def _normalise_line(toks: list) -> list:
+    """[(normalised token, start, end)] of one logical line: see the module docstring."""
+    out, depth, params = [], 0, None
+    append = out.append
     n = len(toks)
     prev = ""
     for i, (kind, s, a, b) in enumerate(toks):
         if kind == "name":
             if s in _KEEP_KW or prev == ".":
-                text(s)
+                append((s, a, b))
             elif s in _NUMPY:
-                text("np")
+                append(("np", a, b))
             elif depth > 0 and params is None and i + 1 < n and toks[i + 1][1] == "=":   # a keyword argument's name
-                text(s)
+                append((s, a, b))
             else:
-                text("V")
+                append(("V", a, b))
         elif kind == "op":
             if s in _OPEN:
                 depth += 1
@@ -222,20 +203,18 @@ def _normalise_line(toks: list) -> tuple:
                 if depth == params:
                     params = None
                 depth -= 1
-            text(s)
+            append((s, a, b))
         elif kind == "num":
-            text("N")
+            append(("N", a, b))
         elif kind == "str":
-            if texts and texts[-1] == "S":      # implicit concatenation: one literal
-                spans[-1] = (spans[-1][0], b)
-                prev = s
-                continue
-            text("S")
+            if out and out[-1][0] == "S":      # implicit concatenation: one literal
+                out[-1] = ("S", out[-1][1], b)
+            else:
+                append(("S", a, b))
         else:
-            text(s)
-        span((a, b))
+            append((s, a, b))
         prev = s
-    return texts, spans
+    return out
 
 
 def _reads_writes(toks: list):
@@ -272,184 +251,58 @@ def _reads_writes(toks: list):
     return reads, writes
 
 
-def _canonical(entries: list) -> list:
-    """The normalised token stream, as pieces (texts, token ids, spans, offset of the spans):
-    blocks marked ``{`` ``}``, statements ended by ``;``, bare strings (docstrings) dropped,
-    and each run of consecutive simple statements of a block in one canonical order: a
-    topological order of their data dependencies, the smallest statement first. `entries`:
-    [(logical line read by :func:`_line_entry`, offset of its spans, indentation to add)]."""
+_SEMI = (";", None, None)
+
+
+def _canonical(lines: list) -> list:
+    """The normalised token stream: blocks marked ``{`` ``}``, statements ended by ``;``,
+    bare strings (docstrings) dropped, and each run of consecutive simple statements of a
+    block in one canonical order: a topological order of their data dependencies, the
+    smallest statement first."""
     out, stack, run = [], [], []
 
     def flush():
         if len(run) < 2:
             if run:
-                out.append(run[0][0])
+                out.extend(run[0][0])
                 out.append(_SEMI)
                 run.clear()
             return
         deps = [rw for _, rw in run]
         before = [{i for i in range(j) if deps[i][1] & (deps[j][0] | deps[j][1]) or deps[j][1] & deps[i][0]}
                   for j in range(len(run))]
-        keys = [piece[0] for piece, _ in run]
+        keys = [tuple(t[0] for t in norm) for norm, _ in run]
         left = set(range(len(run)))
         while left:
             j = min((j for j in left if not (before[j] & left)), key=lambda j: (keys[j], j))
             left.discard(j)
-            out.append(run[j][0])
+            out.extend(run[j][0])
             out.append(_SEMI)
         run.clear()
 
-    for (indent, docstring, texts, ids, spans, rw), off, lead in entries:
-        indent += lead
-        if docstring:
+    for indent, toks in lines:
+        if len(toks) == 1 and toks[0][0] == "str":
             continue                                   # a docstring (or a bare string): not code
         if not stack or indent > stack[-1]:
             if stack:
                 flush()
-                out.append(_OPEN_BLOCK)
+                out.append(("{", None, None))
             stack.append(indent)
         while len(stack) > 1 and indent < stack[-1]:
             flush()
             stack.pop()
-            out.append(_CLOSE_BLOCK)
+            out.append(("}", None, None))
+        rw = _reads_writes(toks)
         if rw is None:
             flush()
-            out.append((texts, ids, spans, off))
+            out.extend(_normalise_line(toks))
             out.append(_SEMI)
             continue
-        run.append(((texts, ids, spans, off), rw))
+        run.append((_normalise_line(toks), rw))
         if len(run) == MAX_RUN:
             flush()
     flush()
-    out += [_CLOSE_BLOCK] * (len(stack) - 1)
-    return out
-
-
-def _line_entry(indent: int, toks: list) -> tuple:
-    """One logical line read for :func:`_canonical`: (indent, whether it is a bare string,
-    its normalised texts, their token ids, their spans, its reads and writes or None)."""
-    texts, spans = _normalise_line(toks)
-    get = _TOKEN_IDS.get
-    return (indent, len(toks) == 1 and toks[0][0] == "str", tuple(texts), tuple([get(t) or _token_id(t) for t in texts]),
-            tuple(spans), _reads_writes(toks))
-
-
-_UNREAD = object()
-
-
-def _line_alone(line: str):
-    """The entries of a physical line read on its own, or None when it cannot be: its
-    newline is inside a string, a bracket or a line continuation, so how it reads depends
-    on the lines around it. :func:`_lex` and :func:`_normalise_line` in one pass (the same
-    reading: the tests compare them)."""
-    if line.endswith(("\\\n", "\\\r\n")):
-        return None
-    entries = []
-    toks, texts, spans = [], [], []
-    depth, params, prev, indent, same_line = 0, None, "", 0, False
-    kinds = _GROUP_KIND
-    for m in _LEX.finditer(line):
-        g = m.lastindex
-        if g == _NL:
-            if depth:
-                return None                 # a bracket left open: the logical line goes on
-            if toks:
-                entries.append(_entry_of(indent, toks, texts, spans))
-            return tuple(entries)            # the line's only newline is its last character
-        if g == _OTHER:
-            continue
-        a, b = m.span(g)
-        s = line[a:b]
-        if g == _NAME:
-            if s in _KEEP_KW or prev == ".":
-                t = s
-            elif s in _NUMPY:
-                t = "np"
-            else:
-                t = "V"                     # (a keyword argument's name is put back at its "=")
-        elif g == _OP:
-            if s in _OPEN:
-                depth += 1
-                if s == "(" and params is None and len(toks) >= 2 and toks[-2][1] == "def":
-                    params = depth
-            elif s in _CLOSE:
-                if depth:
-                    if depth == params:
-                        params = None
-                    depth -= 1
-            elif s == ";" and depth == 0:
-                if toks:
-                    entries.append(_entry_of(indent, toks, texts, spans))
-                    toks, texts, spans = [], [], []
-                    params, prev = None, ""
-                same_line = True            # the next statement has this one's indent
-                continue
-            elif s == "=" and depth and params is None and toks and toks[-1][0] == "name" and texts[-1] == "V":
-                texts[-1] = toks[-1][1]     # a keyword argument's name
-            t = s
-        elif g == _NUM:
-            t = "N"
-        else:                               # a string
-            if texts and texts[-1] == "S":  # implicit concatenation: one literal
-                toks.append((kinds[g], s, a, b))
-                spans[-1] = (spans[-1][0], b)
-                prev = s
-                same_line = False
-                continue
-            t = "S"
-        if not toks and not same_line:
-            indent = a
-        same_line = False
-        toks.append((kinds[g], s, a, b))
-        texts.append(t)
-        spans.append((a, b))
-        prev = s
-    if line.endswith("\n"):
-        return None                         # its newline is inside a string
-    if toks:
-        entries.append(_entry_of(indent, toks, texts, spans))
-    return tuple(entries)
-
-
-def _entry_of(indent: int, toks: list, texts: list, spans: list) -> tuple:
-    get = _TOKEN_IDS.get
-    return (indent, len(toks) == 1 and toks[0][0] == "str", tuple(texts), tuple([get(t) or _token_id(t) for t in texts]),
-            tuple(spans), _reads_writes(toks))
-
-
-_LINES: dict = {}      # physical line (without its indentation) -> its entries, or None (see _entries)
-_LINES_MAX = 100_000   # lines kept at most (then forgotten all at once)
-
-
-def _entries(source: str, seen: dict = _LINES) -> list:
-    """[(line entry, offset of its spans, indentation to add)] of `source`'s logical lines, in
-    order. Each physical line that reads the same on its own is read once while it is in
-    `seen` (a class's answers share many lines), its indentation apart; the others (an open
-    bracket, a string over several lines, a line continuation) are read with what follows,
-    up to the next newline that ends a logical line, the same way :func:`_logical_lines`
-    reads the whole source."""
-    out = []
-    n, pos = len(source), 0
-    find, get = source.find, seen.get
-    while pos < n:
-        nl = find("\n", pos)
-        end = n if nl < 0 else nl + 1
-        line = source[pos:end]
-        body = line.lstrip(" \t")
-        got = get(body, _UNREAD)
-        if got is _UNREAD:
-            if len(seen) >= _LINES_MAX:
-                seen.clear()
-            got = seen[body] = _line_alone(body)
-        if got is not None:
-            lead = len(line) - len(body)
-            for e in got:
-                out.append((e, pos + lead, lead))
-            pos = end
-            continue
-        lines, pos, _ = _lex(source, pos, True)
-        for indent, toks in lines:
-            out.append((_line_entry(indent, toks), 0, 0))
+    out += [("}", None, None)] * (len(stack) - 1)
     return out
 
 
@@ -474,9 +327,6 @@ def _token_id(tok: str) -> int:
 
 for _t in _SEPARATORS:
     _token_id(_t)
-_SEMI = ((";",), (_TOKEN_IDS[";"],), (None,), 0)
-_OPEN_BLOCK = (("{",), (_TOKEN_IDS["{"],), (None,), 0)
-_CLOSE_BLOCK = (("}",), (_TOKEN_IDS["}"],), (None,), 0)
 
 
 def kgram_hashes(tokens: list, k: int = K) -> np.ndarray:
@@ -534,23 +384,20 @@ def fingerprint_many(sources) -> list:
     them at once (one pass of numpy over the concatenated streams). Identical sources are
     read once."""
     streams, cache = [], {}
-    flat, id_list, lengths = [], [], []
     for src in sources:
         src = str(src)[:MAX_SOURCE_CHARS]
-        pieces = cache.get(src)
-        if pieces is None:
-            pieces = cache[src] = _canonical(_entries(src))
-        streams.append((src, pieces))
-        before = len(flat)
-        for texts, ids, _, _ in pieces:
-            flat += texts
-            id_list += ids
-        lengths.append(len(flat) - before)
-    lengths = np.array(lengths, dtype=np.int64)
+        stream = cache.get(src)
+        if stream is None:
+            stream = cache[src] = _canonical(_logical_lines(src))
+        streams.append((src, stream))
+    lengths = np.fromiter((len(st) for _, st in streams), dtype=np.int64, count=len(streams))
     starts = np.concatenate([[0], np.cumsum(lengths)])
     total = int(starts[-1])
+    flat = [t[0] for _, st in streams for t in st]
     ids_of = _TOKEN_IDS
-    ids = np.array(id_list, dtype=np.uint64)
+    for t in set(flat).difference(ids_of):
+        _token_id(t)
+    ids = np.array(list(map(ids_of.__getitem__, flat)), dtype=np.uint64)
     if _SEPARATOR_IDS_EXACT[0]:
         separators = np.isin(ids, np.array([ids_of[t] for t in _SEPARATORS], dtype=np.uint64))
     else:       # a token's id equals a separator's: tell them apart by their text
@@ -592,7 +439,8 @@ def fingerprint_many(sources) -> list:
                 else:
                     got.append(q - a)
         tokens = flat[a:a + int(lengths[d])]
-        out.append(Doc(src, tokens, tuple(stream), doc_hashes, prints, separators=separators[a:a + int(lengths[d])],
+        spans = [(t[1], t[2]) if t[1] is not None else None for t in stream]
+        out.append(Doc(src, tokens, spans, doc_hashes, prints, separators=separators[a:a + int(lengths[d])],
                        own=own[d]))
     return out
 
