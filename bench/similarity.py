@@ -1,8 +1,8 @@
 """Similarity report speed: a synthetic class of STUDENTS × every exercise of the course.
 
-    .venv/bin/python bench/similarity.py [--students 500] [--seed 0] [--repeat 3] [--workers 1]
+    .venv/bin/python bench/similarity.py [--students 500] [--exercises N] [--seed 0] [--repeat 3] [--workers 1]
 
-Each exercise of the topic registry (40 today) gets STUDENTS answers: the stub's header,
+Each exercise of the topic registry (51 today; --exercises N: the first N of them) gets STUDENTS answers: the stub's header,
 then 6 to 12 lines drawn from templates (assignments, numpy reductions, loops, branches,
 returns) with random names and operators, so that most answers are distinct but share many
 short, common passages, as a class does. One student in a hundred copies the reference
@@ -83,20 +83,22 @@ def _rename(source: str, rng: random.Random) -> str:
 LEAK = 0.10
 
 
-def synthetic_class(students: int, seed: int, leak: float = 0.0):
+def synthetic_class(students: int, seed: int, leak: float = 0.0, exercises: int | None = None):
     """(results in the grader's format, {(student, exercise): planted source kind}); with
     `leak`, that share of the students hands in the solution (kinds ``solution verbatim``,
-    ``solution renamed``)."""
+    ``solution renamed``); with `exercises`, only the first that many exercises of the registry."""
     from autograder.similarity.report import course_sources, reference_source
     from tests.similarity_corpus import first_function
     from tnn_lib.topics import TOPICS
     rng = random.Random(seed)
     ids = [f"s{i:04d}" for i in range(students)]
-    answers = {(st, t.id): {} for st in ids for t in TOPICS}
+    kept = [(t, ex) for t in TOPICS for ex in t.exercises][:exercises]
+    topics = [t for t in TOPICS if any(t is k for k, _ in kept)]
+    answers = {(st, t.id): {} for st in ids for t in topics}
     planted = {}
-    for t in TOPICS:
+    for t in topics:
         course = course_sources(ROOT, t.id)
-        for ex in t.exercises:
+        for ex in [ex for k, ex in kept if k is t]:
             stub = course.given.get(ex, [f"def {ex}(x):\n"])[0]
             try:
                 fn = next(n for n in ast.parse(stub).body if isinstance(n, ast.FunctionDef))
@@ -135,10 +137,10 @@ def synthetic_class(students: int, seed: int, leak: float = 0.0):
     return results, planted
 
 
-def leaked_class(students: int, seed: int, workers: int) -> None:
+def leaked_class(students: int, seed: int, workers: int, exercises: int | None = None) -> None:
     """The class where LEAK of the students copy the solution: how many are listed."""
     from autograder.similarity import report as similarity_report
-    results, planted = synthetic_class(students, seed, leak=LEAK)
+    results, planted = synthetic_class(students, seed, leak=LEAK, exercises=exercises)
     t0 = time.perf_counter()
     found = similarity_report.compare_class(results, ROOT, workers=workers)
     seconds = time.perf_counter() - t0
@@ -158,13 +160,17 @@ def leaked_class(students: int, seed: int, workers: int) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--students", type=int, default=500)
+    p.add_argument("--exercises", type=int, default=None,
+                   help="only the first N exercises of the registry (default: all of them)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workers", type=int, default=1, help="processes comparing the exercises (default 1)")
     args = p.parse_args(argv)
     from autograder.similarity import fingerprints as similarity
     from autograder.similarity import report as similarity_report
-    results, planted = synthetic_class(args.students, args.seed)
+    if args.exercises is not None and args.exercises < 1:
+        p.error(f"--exercises expects a positive number of exercises, got {args.exercises}")
+    results, planted = synthetic_class(args.students, args.seed, exercises=args.exercises)
     n_ex = sum(len(nb["answers"]) for r in results[:len({r["assignment"] for r in results})]
                for nb in r["notebooks"].values())
     times, cpu, found, stats = [], [], [], {}
@@ -199,7 +205,7 @@ def main(argv=None) -> int:
         print(f"    e.g. {m.exercise}: {m.student} ~ {m.kind} {m.other}: score {m.score:.2f}, {m.shared_tokens} tokens, "
               f"rarest passage in {m.fewest} answers")
     print(f"a class where {LEAK:.0%} of the students hand in the solution (half verbatim, half renamed):")
-    leaked_class(args.students, args.seed, args.workers)
+    leaked_class(args.students, args.seed, args.workers, args.exercises)
     return 0
 
 
