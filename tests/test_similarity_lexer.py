@@ -2,7 +2,7 @@
 issue 27 did: a faster lexer (one tried for issue 27 read each physical line once per class) must pass these.
 
 The oracle is ``fixtures/similarity_old/fingerprints_before_issue27.py`` (the module before the speed-ups,
-kept verbatim): for tricky inputs (strings holding ``#`` or brackets, triple-quoted strings over several
+kept verbatim but for one fix both share, a comment at the very end skipped whole): for tricky inputs (strings holding ``#`` or brackets, triple-quoted strings over several
 lines or never closed, f-strings, line continuations, unicode names, tabs, CRLF line endings, brackets
 left open, unterminated strings, code that does not parse, a comment on the last line without a newline),
 for random sources stitched from them, and for the similarity corpus, the new module's documents — tokens,
@@ -98,15 +98,17 @@ def test_tricky_inputs_read_as_before_one_at_a_time_and_together(old):
     _same_docs(new, old, sources[::-1])                   # the other order
 
 
-def test_the_last_line_is_read_as_before(old):
-    """A comment on a last line without a newline: the whole-source lexer reads its last
-    character as a name (its layout pattern gives it back to match something); kept, so
-    that the given code of the released stubs (cells end without a newline) hashes as
-    before."""
+def test_a_comment_on_the_last_line_leaves_no_token(old):
+    """A comment on a last line without a newline (answer cells end so) is skipped whole:
+    before, the layout pattern gave its last character back to be read as a name
+    (``x = 1  # its done`` read as ``x = 1 e``); the oracle got the same one-line fix."""
     from autograder.similarity import fingerprints as new
-    for src in ("x = 1  # its done", "x = 1  # its done\n", "def f(x):\n    # YOUR CODE HERE"):
-        assert [t[1] for _, ts in new._logical_lines(src) for t in ts] == \
-            [t[1] for _, ts in old._logical_lines(src) for t in ts]
+    cases = {"x = 1  # its done": ["x", "=", "1"], "x = 1  # its done\n": ["x", "=", "1"],
+             "def f(x):\n    # YOUR CODE HERE": ["def", "f", "(", "x", ")", ":"], "# only a comment": [],
+             "y = '#'  # s": ["y", "=", "'#'"]}
+    for src, tokens in cases.items():
+        assert [t[1] for _, ts in new._logical_lines(src) for t in ts] == tokens, src
+        assert [t[1] for _, ts in old._logical_lines(src) for t in ts] == tokens, src
         _same_docs(new, old, [src, src + "\n", "y = 0\n" + src])
 
 
