@@ -109,6 +109,7 @@ def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(on_c
     _grades_as_expected(summary, base / "out", ALL)
 
 
+@pytest.mark.timeout(3000)   # it may be the first to ask for the session's grading of the example class
 def test_the_cluster_and_local_workers_give_identical_results(on_cluster, example_class_run, tmp_path):
     """LOCAL as the session's grading of the example class (two local workers, the same
     timeout) graded it; when that grading left some of them out (``TNN_EXAMPLES=subset``),

@@ -26,7 +26,7 @@ from conftest import HONEST_AID, HONEST_FIRST, HONEST_SOURCE
 from grading_tools import ROOT
 from hostile_tools import MARK, gradebook_scores
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]  # alone, it waits for the session's grading of the class
 
 EXAMPLES = ROOT / "tests" / "fixtures" / "example_class"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text())["students"] if (EXAMPLES / "expected.json").exists() \
