@@ -21,14 +21,30 @@ def root() -> Path:
     return ROOT
 
 
+# graded alone before the example class, into the same output folder and gradebook: correct's
+# 00_backprop under a name of its own (test_grading_hostile checks that nothing of the class,
+# its tampering submissions above all, changes its result file or its gradebook scores)
+HONEST_FIRST, HONEST_SOURCE, HONEST_AID = "honest-first", "correct", "00_backprop"
+
+
 @pytest.fixture(scope="session")
-def example_class(tmp_path_factory):
+def example_class_run(tmp_path_factory) -> dict:
     """The example class (tests/fixtures/example_class/submitted), graded once per session with
-    two local workers: (summary, output folder). ``TNN_EXAMPLES=subset`` grades the subset of
-    test_grading_examples.subset() instead."""
+    two local workers and read by every module that needs it (test_grading_examples,
+    test_grading_hostile, test_grading_dask). First one honest submission is graded alone
+    (:data:`HONEST_FIRST`), then the whole class, tampering submissions included, into the same
+    output folder and gradebook, with what the course directory, /tmp and the process table
+    hold before and a second after. ``TNN_EXAMPLES=subset`` grades the subset of
+    test_grading_examples.subset() (every hostile submission among it) instead.
+
+    Returns summary (of the class), out, db_url, pairs (student -> assignments graded),
+    honest (its result file's text and gradebook scores right after its own grading),
+    honest_file, before, after."""
     import json
+    import time
 
     from autograder.runners.grade import grade
+    from hostile_tools import gradebook_scores, traces
 
     examples = ROOT / "tests" / "fixtures" / "example_class"
     expected = json.loads((examples / "expected.json").read_text())["students"]
@@ -38,11 +54,27 @@ def example_class(tmp_path_factory):
     else:
         pairs = {s: sorted(a) for s, a in expected.items()}
     base = tmp_path_factory.mktemp("example-class")
+    out, db_url = base / "out", f"sqlite:///{base / 'gradebook.db'}"
+    (base / "honest" / HONEST_FIRST).mkdir(parents=True)
+    os.symlink(examples / "submitted" / HONEST_SOURCE / HONEST_AID, base / "honest" / HONEST_FIRST / HONEST_AID)
+    first = grade(base / "honest", workers=1, timeout=10, output=out, db_url=db_url, root=ROOT, progress=False)
+    honest_file = out / "results" / HONEST_FIRST / f"{HONEST_AID}.json"
+    honest = {"summary": first, "text": honest_file.read_text(), "scores": gradebook_scores(db_url, HONEST_FIRST,
+                                                                                             HONEST_AID)}
     subs = base / "submitted"
     for student, aids in pairs.items():
         for aid in aids:
             (subs / student).mkdir(parents=True, exist_ok=True)
             os.symlink(examples / "submitted" / student / aid, subs / student / aid)
-    summary = grade(subs, workers=2, timeout=10, output=base / "out", db_url=f"sqlite:///{base / 'gradebook.db'}",
-                    root=ROOT, progress=False)
-    return summary, base / "out"
+    before = traces()
+    summary = grade(subs, workers=2, timeout=10, output=out, db_url=db_url, root=ROOT, progress=False)
+    time.sleep(1)
+    return {"summary": summary, "out": out, "db_url": db_url, "pairs": pairs, "honest": honest,
+            "honest_file": honest_file, "before": before, "after": traces()}
+
+
+@pytest.fixture(scope="session")
+def example_class(example_class_run):
+    """The example class graded once per session (:func:`example_class_run`): (summary,
+    output folder)."""
+    return example_class_run["summary"], example_class_run["out"]

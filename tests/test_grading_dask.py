@@ -1,9 +1,11 @@
 """Grading on a real Dask cluster (`tnn-course grade --scheduler`): a `dask scheduler` and two
 `dask worker` processes on 127.0.0.1, started here.
 
-* a subset of the example class with every kind of submission (the whole class with
-  ``TNN_DASK_CLASS=all``), graded on the cluster, gets exactly expected.json's grades;
-* the same results, byte for byte, as local `--workers 2` (on a subset);
+* a subset of the example class with every kind of submission, graded on the cluster, gets
+  exactly expected.json's grades (the whole class: a ``full`` test, ``python3 workbook.py test
+  -m full``);
+* the same results, byte for byte, as local `--workers 2` (on a subset: the session's grading
+  of the example class, ``example_class_run`` of conftest.py);
 * a worker killed (by its PID) while it grades a submission: the submission is graded again
   on another worker, nothing is lost, the results are the same;
 * a submission during which two workers die is `grader-error`, alone;
@@ -56,12 +58,11 @@ LOCAL = [("correct", a) for a in sorted(EXPECTED["correct"])] + \
                                                             "hostile-tamper-ref-importlib") for a in aids]
 # The suite grades a subset on the cluster: every kind of submission (every assignment's correct
 # answer, blank, partial and misconception answers, hostile ones), what the other tests compare;
-# the whole example class is graded locally by test_grading_examples.py. TNN_DASK_CLASS=all
-# grades the whole class (302 submissions) on the cluster, as a release check.
+# the whole example class is graded locally once per session (conftest.py) and on the cluster by
+# the `full` test at the end of this file (317 submissions), as a release check.
 ALL = sorted(set(SMALL) | set(LOCAL) | {("partial", "01_divergences"), ("partial", "06_regularization"),
                                          ("correct", "01_divergences"), ("blank", "04_initialization")})
-if os.environ.get("TNN_DASK_CLASS") == "all":
-    ALL = sorted((s, a) for s, aids in EXPECTED.items() for a in aids)
+WHOLE = sorted((s, a) for s, aids in EXPECTED.items() for a in aids)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def whole_class(cluster, tmp_path_factory):
+def on_cluster(cluster, tmp_path_factory):
     base = tmp_path_factory.mktemp("dask-class")
     subs = link_class(base / "submitted", ALL)
     summary = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=base / "out",
@@ -88,33 +89,45 @@ def results_of(out: Path, pairs) -> dict:
     return {(s, a): (out / "results" / s / f"{a}.json").read_text() for s, a in pairs}
 
 
-def test_the_whole_example_class_grades_on_the_cluster_exactly_as_expected(whole_class):
-    summary, base = whole_class
-    got = grades_by_student(base / "out" / "grades.csv")
+def _grades_as_expected(summary, out: Path, pairs) -> None:
+    got = grades_by_student(out / "grades.csv")
     problems = []
-    for student, aid in ALL:
+    for student, aid in pairs:
         rows = {r["grade_id"]: (float(r["points"]), r["status"], r["misconception"])
                 for r in got.get(student, []) if r["assignment"] == aid}
         want = {g: (e["points"], e["status"], e["misconception"]) for g, e in EXPECTED[student][aid].items()}
         if rows != want:
             problems.append(f"{student}/{aid}: {[(g, rows.get(g), want[g]) for g in want if rows.get(g) != want[g]]}")
     assert not problems, "\n".join(problems)
-    assert {s for s, _, _ in summary.not_graded} == BROKEN & {s for s, _ in ALL} and summary.exit_status == 1
+    assert {s for s, _, _ in summary.not_graded} == BROKEN & {s for s, _ in pairs} and summary.exit_status == 1
     # both workers graded, one task each at a time
-    assert len(summary.stats["workers"]) == 2 and sum(summary.stats["workers"].values()) == len(ALL)
+    assert len(summary.stats["workers"]) == 2 and sum(summary.stats["workers"].values()) == len(pairs)
 
 
-def test_the_cluster_and_local_workers_give_identical_results(whole_class, tmp_path):
-    _, base = whole_class
+def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(on_cluster):
+    summary, base = on_cluster
+    _grades_as_expected(summary, base / "out", ALL)
+
+
+@pytest.mark.timeout(3000)   # it may be the first to ask for the session's grading of the example class
+def test_the_cluster_and_local_workers_give_identical_results(on_cluster, example_class_run, tmp_path):
+    """LOCAL as the session's grading of the example class (two local workers, the same
+    timeout) graded it; when that grading left some of them out (``TNN_EXAMPLES=subset``),
+    LOCAL graded here with two local workers."""
+    _, base = on_cluster
     pairs = LOCAL
-    subs = link_class(tmp_path / "submitted", pairs)
-    grade(subs, workers=2, timeout=TIMEOUT, output=tmp_path / "out", db_url=f"sqlite:///{tmp_path / 'gb.db'}",
-          root=ROOT, progress=False)
-    assert results_of(tmp_path / "out", pairs) == results_of(base / "out", pairs)
+    assert TIMEOUT == 10      # the session's grading's
+    local_out = example_class_run["out"]
+    if not all(a in example_class_run["pairs"].get(s, ()) for s, a in pairs):
+        local_out = tmp_path / "out"
+        subs = link_class(tmp_path / "submitted", pairs)
+        grade(subs, workers=2, timeout=TIMEOUT, output=local_out, db_url=f"sqlite:///{tmp_path / 'gb.db'}",
+              root=ROOT, progress=False)
+    assert results_of(local_out, pairs) == results_of(base / "out", pairs)
     for s, a in pairs:
-        local, remote = tmp_path / "out" / "feedback" / s / f"{a}.html", base / "out" / "feedback" / s / f"{a}.html"
+        local, remote = local_out / "feedback" / s / f"{a}.html", base / "out" / "feedback" / s / f"{a}.html"
         assert local.read_text() == remote.read_text(), (s, a)
-        local, remote = (p / "autograded" / s / a / f"{a}.ipynb" for p in (tmp_path / "out", base / "out"))
+        local, remote = (p / "autograded" / s / a / f"{a}.ipynb" for p in (local_out, base / "out"))
         assert local.is_file() == remote.is_file()
         if local.is_file():  # the same notebook, but for the random id nbgrader gives a test cell it puts back
             assert _without_ids(local) == _without_ids(remote), (s, a)
@@ -162,8 +175,8 @@ def _kill_the_worker_grading(cluster, student, seen: set, timeout=240) -> str:
     raise AssertionError(f"{student} was never seen running on a fresh worker")
 
 
-def test_a_worker_killed_part_way_loses_nothing(cluster, whole_class, tmp_path):
-    _, base = whole_class
+def test_a_worker_killed_part_way_loses_nothing(cluster, on_cluster, tmp_path):
+    _, base = on_cluster
     subs = link_class(tmp_path / "submitted", SMALL)
     thread, box = _grade_in_thread(cluster, subs, tmp_path / "out", tmp_path / "gb.db")
     killed = _kill_the_worker_grading(cluster, SLOW[0], set())
@@ -176,10 +189,10 @@ def test_a_worker_killed_part_way_loses_nothing(cluster, whole_class, tmp_path):
     cluster.wait_for(lambda info: len(info) == 2, "the nanny to restart the killed worker")
 
 
-def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(cluster, whole_class, tmp_path):
+def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(cluster, on_cluster, tmp_path):
     """The test plays a submission that kills its worker: whichever worker grades the slow
     submission is killed, and again on the retry."""
-    _, base = whole_class
+    _, base = on_cluster
     subs = link_class(tmp_path / "submitted", SMALL)
     thread, box = _grade_in_thread(cluster, subs, tmp_path / "out", tmp_path / "gb.db")
     seen: set = set()
@@ -218,8 +231,8 @@ def _other_course(tmp_path: Path, name: str, aid: str) -> Path:
     return course
 
 
-def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(cluster, whole_class, tmp_path):
-    _, base = whole_class
+def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(cluster, on_cluster, tmp_path):
+    _, base = on_cluster
     cluster.start_worker("stranger", env={"TNN_COURSE_DIR": str(_other_course(tmp_path, "their-course", "03_dropout"))})
     try:
         pairs = [("correct", "00_backprop"), ("partial", "01_divergences"), ("blank", "04_initialization")]
@@ -242,8 +255,8 @@ def test_a_worker_with_another_course_is_refused_by_name_and_grades_nothing(clus
         cluster.stop_worker("stranger")
 
 
-def test_a_client_killed_half_way_resumes_with_nothing_graded_twice(cluster, whole_class, tmp_path):
-    _, base = whole_class
+def test_a_client_killed_half_way_resumes_with_nothing_graded_twice(cluster, on_cluster, tmp_path):
+    _, base = on_cluster
     pairs = [p for p in SMALL if p != SLOW] + [("correct", "01_divergences"), ("partial", "06_regularization")]
     subs = link_class(tmp_path / "submitted", pairs)
     out = tmp_path / "out"
@@ -296,7 +309,7 @@ def test_a_stuck_dask_task_is_given_up_by_the_watchdog(cluster, tmp_path):
     worker is restarted, and the other submission is graded as expected."""
     subs = link_class(tmp_path / "submitted", [SLOW, ("correct", "00_backprop")])
     summary = grade(subs, scheduler=cluster.address, timeout=900, budget=1800, output=tmp_path / "out",
-                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False, worker_budget=60)
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False, worker_budget=30)
     assert [s for s, _, _ in summary.not_graded] == [SLOW[0]]
     rows = grades_by_student(tmp_path / "out" / "grades.csv")
     assert {r["status"] for r in rows[SLOW[0]]} == {"grader-error"}
@@ -305,3 +318,15 @@ def test_a_stuck_dask_task_is_given_up_by_the_watchdog(cluster, tmp_path):
     page = (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
     assert "the watchdog" in page
     cluster.wait_for(lambda info: len(info) == 2, "the restarted worker to come back")
+
+
+@pytest.mark.full
+@pytest.mark.timeout(3000)
+def test_the_whole_example_class_grades_on_the_cluster_exactly_as_expected(cluster, tmp_path):
+    """Every submission of the example class (317) on the cluster: exactly expected.json's
+    grades (the default run grades ALL, a subset of every kind, above)."""
+    cluster.wait_for(lambda info: len(info) == 2, "both workers")
+    subs = link_class(tmp_path / "submitted", WHOLE)
+    summary = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=tmp_path / "out",
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False)
+    _grades_as_expected(summary, tmp_path / "out", WHOLE)

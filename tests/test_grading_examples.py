@@ -1,12 +1,13 @@
 """Grade the example class (tests/fixtures/example_class/) and compare every test cell's points,
 status and misconception with tests/fixtures/example_class/expected.json.
 
-The whole class (every misconception of the catalogue, 302 submissions) is graded once per
+The whole class (every misconception of the catalogue, 317 submissions) is graded once per
 test session (the ``example_class`` fixture of conftest.py) and read by every test that needs
 it. ``TNN_EXAMPLES=subset`` grades a representative subset instead, for working on these
 tests: for every assignment the correct, blank, partial and reference-using submissions and
-one misconception, plus all hostile submissions. The self-check comparison always runs on the
-subset's honest submissions (it runs each notebook again in one process).
+one misconception, plus all hostile submissions. The self-check comparison runs on the
+subset's honest submissions (it runs each notebook again, in two processes at once); on every
+honest submission of the class in a ``full`` test (``python3 workbook.py test -m full``).
 """
 from __future__ import annotations
 
@@ -156,34 +157,65 @@ def test_feedback_never_shows_a_hidden_test(graded):
         assert "Traceback (most recent call last)" not in text and "BEGIN HIDDEN TESTS" not in text
 
 
-def test_self_check_agrees_with_grading(graded):
-    """`tnn-course check` (one process, visible tests only) against grading (two processes,
-    hidden tests too) on every honest submission of the subset: a cell grading passes, the
-    check passes; a cell the check fails, grading fails with the same status and misconception
-    (hidden tests can only add failures)."""
+CHECK = ("import json, sys\nfrom autograder.cli.selfcheck import run_check\n"
+         "print(json.dumps([[(r['grade_id'], r['status'], r['misconception']) for r in run_check(p, timeout=20)]"
+         " for p in sys.argv[1:]]))\n")
+
+
+def self_check_disagreements(graded, paths: list[tuple[str, str]], processes: int = 2) -> list[str]:
+    """`tnn-course check`'s evaluation (run_check: one process, visible tests only) of the
+    submissions `paths` against the session's grading of them (two processes each, hidden
+    tests too): a cell grading passes, the check passes; a cell the check fails, grading fails
+    with the same status and misconception (hidden tests can only add failures). The notebooks
+    are shared out over `processes` checking processes, run at once, each checking its share
+    one after the other in one interpreter."""
     import subprocess
     import sys
     _, out = graded
     got = grades_by_student(out / "grades.csv")
-    paths = [(s, a) for s, aids in subset().items() if not s.startswith("hostile-") for a in aids]
-    script = ("import json, sys\nfrom autograder.cli.selfcheck import run_check\n"
-              "print(json.dumps([[(r['grade_id'], r['status'], r['misconception']) for r in run_check(p, timeout=20)]"
-              " for p in sys.argv[1:]]))\n")
-    nbs = [str(EXAMPLES / "submitted" / s / a / f"{a}.ipynb") for s, a in paths]
-    proc = subprocess.run([sys.executable, "-c", script, *nbs], capture_output=True, text=True, cwd=str(ROOT),
-                          timeout=1800, env=dict(os.environ, MPLBACKEND="Agg"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    shares = [list(range(k, len(paths), processes)) for k in range(processes)]
+    procs = [subprocess.Popen([sys.executable, "-c", CHECK, *(str(EXAMPLES / "submitted" / paths[i][0] / paths[i][1]
+                                                               / f"{paths[i][1]}.ipynb") for i in share)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+                              env=dict(os.environ, MPLBACKEND="Agg")) for share in shares if share]
+    checked: dict[int, list] = {}
+    for share, proc in zip([s for s in shares if s], procs):
+        stdout, stderr = proc.communicate(timeout=3600)
+        assert proc.returncode == 0, stderr[-3000:]
+        rows = json.loads(stdout.strip().splitlines()[-1])
+        assert len(rows) == len(share)
+        checked.update(zip(share, rows))
+    assert sorted(checked) == list(range(len(paths)))
     problems = []
-    for (student, aid), rows in zip(paths, checked):
+    for i, (student, aid) in enumerate(paths):
         graded_rows = {r["grade_id"]: (r["status"], r["misconception"]) for r in got[student] if r["assignment"] == aid}
-        for gid, status, mid in rows:
+        assert checked[i], f"{student}/{aid}: the check evaluated no test cell"
+        for gid, status, mid in checked[i]:
             g_status, g_mid = graded_rows[gid]
             if g_status == "passed" and status != "passed":
                 problems.append(f"{student}/{aid} {gid}: grading passed, check says {status}")
             if status != "passed" and (status, mid) != (g_status, g_mid):
                 problems.append(f"{student}/{aid} {gid}: check {status} {mid}, grading {g_status} {g_mid}")
-    assert len(checked) == len(paths) and not problems, "\n".join(problems)
+    return problems
+
+
+def test_self_check_agrees_with_grading(graded):
+    """On every honest submission of the subset (for every assignment the correct, blank,
+    partial and reference-using submissions and one misconception student): the self-check
+    agrees with grading. Every honest submission of the class: the `full` test below."""
+    paths = [(s, a) for s, aids in subset().items() if not s.startswith("hostile-") for a in aids]
+    assert len({a for _, a in paths}) == len(EXPECTED["correct"]) and len(paths) >= 5 * len(EXPECTED["correct"])
+    problems = self_check_disagreements(graded, paths)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.full
+def test_self_check_agrees_with_grading_on_the_whole_class(graded):
+    """The same on every honest submission the session graded (every misconception student
+    too: 265 notebooks, ~15 min on two cores): `python3 workbook.py test -m full`."""
+    paths = [(s, a) for s, aids in sorted(graded_pairs().items()) if not s.startswith("hostile-") for a in aids]
+    problems = self_check_disagreements(graded, paths)
+    assert not problems, "\n".join(problems)
 
 
 def test_no_misconception_student_reaches_what_its_sandbox_stubs():

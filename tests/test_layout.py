@@ -1,5 +1,6 @@
 """The grading code's layout: its folders follow the path of a submission, no module of
-`autograder` imports itself back through others (at module level or inside a function), no
+`autograder` imports itself back through others (at module level or inside a function), nor
+does a subpackage (``sandbox``, ``release``, ...) through another's modules, no
 function is longer than the limit (the catalogue's student-style variants excepted), and a
 module is imported inside a function only where its import is slow (:data:`SLOW_IMPORTS`) or
 the student edition does not ship it."""
@@ -141,6 +142,42 @@ def test_cycle_finder_finds_a_planted_cycle():
 def test_no_import_cycle_in_the_grading_code():
     found = cycles(graph())
     assert found == [], f"import cycles among autograder modules: {found}"
+
+
+def subpackage_of(module: str) -> str:
+    """``autograder.sandbox.launch`` -> ``sandbox``; a module beside the subpackages
+    (``autograder.checks``) stands for itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else module
+
+
+def subpackage_graph(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which subpackage imports which (a module's imports of its own subpackage left out)."""
+    out: dict[str, set[str]] = {}
+    for a, targets in g.items():
+        out.setdefault(subpackage_of(a), set()).update(
+            subpackage_of(b) for b in targets if subpackage_of(b) != subpackage_of(a))
+    return out
+
+
+def test_subpackage_cycle_finder_finds_a_planted_cycle():
+    """Two modules that import nothing of each other's, but whose subpackages do both ways
+    (pages.report -> gradebook.exchange, gradebook.writer -> pages.feedback): a cycle of the
+    subpackages, found; without the second edge none."""
+    g = {"autograder.pages.report": {"autograder.gradebook.exchange", "autograder.pages.feedback"},
+         "autograder.gradebook.writer": {"autograder.pages.feedback", "autograder.checks"},
+         "autograder.gradebook.exchange": set(), "autograder.pages.feedback": set(), "autograder.checks": set()}
+    assert cycles(g) == []
+    assert cycles(subpackage_graph(g)) == [["gradebook", "pages"]]
+    g["autograder.gradebook.writer"] = {"autograder.checks"}
+    assert cycles(subpackage_graph(g)) == []
+
+
+def test_no_two_subpackages_import_each_other():
+    """At the level of subpackages too (release, sandbox, evaluation, ...): no subpackage
+    imports, through any of its modules, one that imports it back."""
+    found = cycles(subpackage_graph(graph()))
+    assert found == [], f"import cycles among autograder's subpackages: {found}"
 
 
 def test_the_folders_follow_the_path_of_a_submission():

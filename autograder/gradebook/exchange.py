@@ -38,18 +38,6 @@ def mark_late(results: list, db_url: str) -> None:
             r["duedate"] = str(sub.duedate) if sub.duedate is not None else None
 
 
-def late_text(seconds: float) -> str:
-    """``late by 2 h 05 min`` (empty when on time)."""
-    if not seconds:
-        return ""
-    m = int(round(seconds / 60))
-    if m < 1:
-        return f"late by {seconds:.0f} s"
-    d, rest = divmod(m, 24 * 60)
-    h, m = divmod(rest, 60)
-    parts = ([f"{d} d"] if d else []) + ([f"{h} h"] if h or d else []) + [f"{m:02d} min" if h or d else f"{m} min"]
-    return "late by " + " ".join(parts)
-
 
 def place_feedback(out: Path, results: list, submissions: Path, config) -> list[Path]:
     """For every graded submission that came through nbgrader's exchange (its folder holds

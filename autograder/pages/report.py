@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from autograder.checks import PARTIAL_ID
-from autograder.gradebook.exchange import late_text
 from autograder.files import atomic_write, esc
 from autograder.catalogue import find_misconception
 
@@ -30,6 +29,19 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:84rem;margin:2rem auto
          ".students{max-height:32rem;overflow:auto;border:1px solid #ddd}"
          ".students th{position:sticky;top:0;background:#fff;box-shadow:0 1px 0 #ccc}"
          ".students table{width:100%;table-layout:fixed}.students code{overflow-wrap:anywhere}.bad{color:#a31515}")
+
+
+def late_text(seconds: float) -> str:
+    """The report's lateness column: ``late by 2 h 05 min`` (empty when on time)."""
+    if not seconds:
+        return ""
+    m = int(round(seconds / 60))
+    if m < 1:
+        return f"late by {seconds:.0f} s"
+    d, rest = divmod(m, 24 * 60)
+    h, m = divmod(rest, 60)
+    parts = ([f"{d} d"] if d else []) + ([f"{h} h"] if h or d else []) + [f"{m:02d} min" if h or d else f"{m} min"]
+    return "late by " + " ".join(parts)
 
 
 def _png(fig, alt: str) -> str:

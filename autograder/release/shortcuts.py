@@ -12,7 +12,8 @@ every function and every optimizer-like class reachable in `tnn_lib` (public or 
 except the exercise's own reference), through a few generic adapters of the arguments and of
 the result, on the exercise's visible check cases and diagnostic cases, and reports each that
 reproduces the reference's output on all of them. :data:`TWINS` is what it found, committed
-(``tests/test_shortcuts.py`` runs the search and fails when it finds one that is not listed):
+(in :mod:`autograder.sandbox.twins`; ``tests/test_shortcuts.py`` runs the search and fails when it
+finds one that is not listed):
 the student edition stubs every twin (:mod:`autograder.release.edition`), and the grading sandbox of an
 assignment stubs the twins of its exercises (:mod:`autograder.sandbox.launch`).
 """
@@ -31,31 +32,11 @@ import numpy as np
 from autograder.catalogue import get_exercise, all_exercises
 from autograder.checks import check_cases, compare
 from autograder.course import course_root
-
-# exercise -> the callables ("module.name", or "module.Class" for a class) that reproduce it.
-# Found by find_twins() (tests/test_shortcuts.py keeps this table complete).
-TWINS: dict[str, tuple[str, ...]] = {
-    "relu_backward": ("layers.elu_backward", "layers.leaky_relu_backward"),     # with alpha or slope 0
-    "softmax": ("divergences.log_softmax",),                                    # exp(log_softmax(z))
-    "activation_statistics": ("init._forward", "init.forward_activations"),    # the layers' mean and std
-    "rmsprop_step": ("optim._rmsprop",),                                        # the reference's body
-    "adam_step": ("optim._adam",),
-    "adamw_step": ("optim._adam", "optim.adamw_convention_step"),
-}
+from autograder.sandbox.twins import TWINS, twin_names  # noqa: F401 - the table this search keeps complete
 
 # modules searched (tnn_lib.<name>); data sets, widgets and the student registry hold no answer
 MODULES = ("layers", "gradcheck", "divergences", "batchnorm", "dropout", "init", "optim", "schedules",
            "regularization", "nn", "train")
-
-
-def twin_names(exercises) -> dict[str, set[str]]:
-    """{module file stem: {names}} of the twins of `exercises` (from :data:`TWINS`)."""
-    out: dict[str, set[str]] = {}
-    for ex in exercises:
-        for dotted in TWINS.get(ex, ()):
-            mod, name = dotted.split(".", 1)
-            out.setdefault(mod, set()).add(name)
-    return out
 
 
 # ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
   until then. A class exercise (``ReduceLROnPlateau``) becomes a class whose construction
   returns an object of the student's registered class. Each stub carries
   ``__tnn_stub__ = "NAME"``;
-* every near-twin of such an exercise (:data:`autograder.release.shortcuts.TWINS`: ``optim._adam``,
+* every near-twin of such an exercise (:data:`autograder.sandbox.twins.TWINS`: ``optim._adam``,
   ``layers.leaky_relu_backward``, …) is rewritten too: on the student's own implementation
   where the twin is a special case of it (:data:`TWIN_BODIES`), else as
   ``_student.near_twin("NAME", "EXERCISE")``;

@@ -46,7 +46,7 @@ import autograder
 import tnn_lib
 from autograder import defaults, checks
 from autograder.catalogue import all_exercises
-from autograder.release.shortcuts import twin_names
+from autograder.sandbox.twins import twin_names
 from autograder.sandbox import wire
 from autograder.sandbox.peer import Peer
 
@@ -119,7 +119,7 @@ def strip_references(source: str, names: set[str]) -> str:
 
 def references_of(exercises) -> dict[str, set[str]]:
     """{module file stem: {function names}} of the references of `exercises`, and of their
-    near-twins (:data:`autograder.release.shortcuts.TWINS`: other callables of `tnn_lib` that
+    near-twins (:data:`autograder.sandbox.twins.TWINS`: other callables of `tnn_lib` that
     reproduce an answer, such as ``optim._adam`` for ``adam_step``)."""
     known = all_exercises()
     out: dict[str, set[str]] = {}
