@@ -778,6 +778,41 @@ def established_misconception(name: str, student_fn, cases) -> str | None:
         return _established_misconception(name, student_fn, cases)
 
 
+def established_pair(name: str, student_fn, cases):
+    """The one pair of composable misconceptions of exercise `name` (both mistakes at once)
+    whose variant the answer matches on every case of `cases` and on the exercise's
+    diagnostic cases, while differing from the reference on at least one; else None. Tried
+    after a failing plain ``assert`` when no single misconception is established."""
+    with _checking(name):
+        ex = catalogue.get_exercise(name)
+        left = catalogue.pairs_for(name)
+        if not left or not callable(student_fn):
+            return None
+        every, wrong = [], False
+        for kw in list(cases) + list(ex.diagnostic_cases):
+            if _case_key(kw) not in {_case_key(k) for k in every}:
+                every.append(kw)
+        for kw in every:
+            made = _case_inputs(ex, kw)
+            if made is None:
+                continue
+            inputs, tol = made
+            truth = _Truth(ex, kw, inputs)
+            theirs = _quiet_run(ex, student_fn, inputs)
+            if not theirs[0] and theirs[1] == "NotImplementedError":
+                return None
+            wrong = wrong or not _agree(theirs, truth.run(None), tol)
+            left = [p for p in left if _agree(theirs, truth.run(p), tol)]
+            if not left:
+                return None
+        return left[0] if wrong and len(left) == 1 else None
+
+
+def pair_text(pair) -> str:
+    """What a message says of `pair`: both mistakes, each on a line grading reads back."""
+    return _pair_text(pair)
+
+
 def _established_misconception(name: str, student_fn, cases) -> str | None:
     ex = catalogue.get_exercise(name)
     if not callable(student_fn):

@@ -237,3 +237,37 @@ def adamw_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_d
         return ref_adam(w, dw, state, lr, beta1, beta2, eps)
     msgs = _messages("05_optimizers", "adamw_step", adamw_on_reference)
     assert msgs and not any("fails its own check" in m for m in msgs)
+
+
+@pytest.mark.parametrize("name,aid,fn,must,may", CORPUS, ids=[f"{c[0]}-{c[2].__name__}" for c in CORPUS])
+def test_after_a_plain_assert_the_diagnosis_names_the_same_pair_or_nothing(name, aid, fn, must, may):
+    """A test cell that fails on a plain ``assert`` (not a ``check``): grading diagnoses the
+    answer on the cell's check cases and the diagnostic cases. A pair is named there as by the
+    checks (both ids, on lines grading reads back), and only when no single mistake is."""
+    from autograder.outcomes.diagnose import diagnose, diagnose_pair
+    _, exercises = notebook_plan(aid)
+    cases = [kw for src in exercises[name].tests for kw in check_cases(src, name)] or [{"seed": 0}]
+    single, both = diagnose(name, fn, cases), diagnose_pair(name, fn, cases)
+    assert not (single and both), f"{fn.__name__}: a single mistake and a pair named at once"
+    named = ({single} if single else set()) | (set(PARTIAL_ID.findall(both)) if both else set())
+    assert named <= may, f"{fn.__name__}: named wrongly: {named - may}"
+    if both:
+        assert len(PARTIAL_ID.findall(both)) == 2 and both.startswith(f"{name}: "), both
+        assert "+" not in "".join(PARTIAL_ID.findall(both))
+
+
+def test_the_diagnosis_names_each_pair_of_the_corpus_and_no_pair_for_the_reference():
+    """The pairs of the corpus (each a catalogued pair) are named by the diagnosis too; the
+    reference, a single mistake and three mistakes at once get no pair."""
+    from autograder.catalogue import get_exercise, misconceptions_for
+    from autograder.outcomes.diagnose import diagnose_pair
+    pairs = {fn: must for name, _, fn, must, _ in CORPUS if len(must) == 2 and "dropout" not in name}
+    assert len(pairs) == 3
+    for fn, must in pairs.items():
+        name = fn.__name__.split("_")[0] + "_" + ("kl" if fn.__name__.startswith("softmax") else "step")
+        both = diagnose_pair(name, fn)
+        assert both is not None and set(PARTIAL_ID.findall(both)) == must, (fn.__name__, both)
+    assert diagnose_pair("adam_step", get_exercise("adam_step").reference) is None
+    no_sqrt = next(m for m in misconceptions_for("adam_step") if m.id == "adam-no-sqrt")
+    assert diagnose_pair("adam_step", no_sqrt.impl) is None
+    assert diagnose_pair("adam_step", adam_no_sqrt_beta1_in_v_t_frozen) is None

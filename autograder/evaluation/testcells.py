@@ -37,7 +37,7 @@ from autograder.checks import (HIDDEN_CASE, MISCONCEPTION_TAG, REFERENCE_TAG, Ch
 from autograder.outcomes.cells import DEAD_ENAME, NOT_RUN_ENAME, TIMEOUT_ENAME, clean, error_output, exercise_of, read_error
 from autograder.sandbox.peer import CellTimeout, ProcessDied, Proxy
 from autograder.catalogue import all_exercises
-from autograder.outcomes.diagnose import diagnose
+from autograder.outcomes.diagnose import diagnose, diagnose_pair
 from autograder.sandbox.wire import WireError
 
 UNSENDABLE_ENAME = "Unsendable"
@@ -470,6 +470,13 @@ def _diagnose(ex: str, fn, source: str) -> str | None:
     return diagnose(ex, fn, check_cases(source, ex) or [{"seed": 0}])
 
 
+def _diagnose_pair(ex: str, fn, source: str) -> str | None:
+    """The text naming two composable misconceptions at once, when no single one is named."""
+    if ex not in all_exercises() or not callable(fn):
+        return None
+    return diagnose_pair(ex, fn, check_cases(source, ex) or [{"seed": 0}])
+
+
 @dataclass
 class Raised:
     """What a test cell raised, as the student will read it: the error's name, its text
@@ -505,10 +512,13 @@ def _explain(err: BaseException, ex: str | None, ns: dict, student, timeout: flo
             with student.limit(_limit_of(student, timeout)), contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
                 found = _diagnose(ex, ns.get(ex), source)
+                both = None if found else _diagnose_pair(ex, ns.get(ex), source)
         except (CellTimeout, ProcessDied):
-            found = None
+            found = both = None
         if found:
             evalue = f"{MISCONCEPTION_TAG} {found}\n{evalue}"
+        elif both:
+            evalue = f"{evalue}\n{both}"
     return Raised(ename, evalue, where, in_hidden)
 
 

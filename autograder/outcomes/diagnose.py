@@ -11,7 +11,7 @@ The result depends only on the answer and the seeded cases, so it is the same in
 """
 from __future__ import annotations
 
-from autograder.checks import MISCONCEPTION_TAG, established_misconception
+from autograder.checks import MISCONCEPTION_TAG, established_misconception, established_pair, pair_text
 
 
 def diagnose(name: str, student_fn, cases=({"seed": 0},)) -> str | None:
@@ -25,7 +25,23 @@ def diagnose(name: str, student_fn, cases=({"seed": 0},)) -> str | None:
         return None
 
 
+def diagnose_pair(name: str, student_fn, cases=({"seed": 0},)) -> str | None:
+    """When no single misconception is named: the text naming the one pair of composable
+    misconceptions (both mistakes at once) `student_fn` matches on every case, or None."""
+    if not callable(student_fn):
+        return None
+    try:
+        pair = established_pair(name, student_fn, list(cases) or [{"seed": 0}])
+    except Exception:  # noqa: BLE001 - nothing can be named
+        return None
+    return None if pair is None else f"{name}: {pair_text(pair)}"
+
+
 def report(name: str, student_fn, cases=({"seed": 0},)) -> None:
     mid = diagnose(name, student_fn, cases)
     if mid:
         print(f"{MISCONCEPTION_TAG} {mid}")
+        return
+    both = diagnose_pair(name, student_fn, cases)
+    if both:
+        print(both)
