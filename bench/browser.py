@@ -13,8 +13,10 @@ For each topic this starts ``tnn-course lecture TOPIC`` (the real command, 200 d
   state and focusing it: round trips that cost 50–100 ms on a loaded machine and are not the
   page's latency; the benchmark measured only this before);
 - drags every slider's handle across its track for 2.5 s (50 mouse moves) and counts the
-  figures shown during the drag (redraws per second), the drafts and full frames, and the
-  time from the release to the last (full-resolution) frame;
+  figures shown during the drag (redraws per second), the new values the hand passed meanwhile
+  (values per second: no more figures than that can differ; a slider of 21 stops dragged over
+  half its track gives about 4 a second), the drafts and full frames, and the time from the
+  release to the last (full-resolution) frame;
 - leaves the page idle for ``--idle`` seconds and measures the CPU time used meanwhile by the
   lecture command, its Voilà server and its kernels.
 
@@ -82,11 +84,12 @@ def bench_topic(ctx, topic: str, rounds: int, dpi: int | None, settle: float, id
                 if c["kind"] == "slider":
                     d = drag_slider(page, c)
                     row.update(rate=d["per_second"], drafts=d["drafts"], full=d["full"], settle_ms=d["settle_ms"],
-                               settled=d["settled"])
+                               settled=d["settled"], values_rate=d["values_per_second"])
                 rows.append(row)
                 print(f"  {topic} {c['name']}: median {row['median'] * 1e3:.0f} ms, max {row['max'] * 1e3:.0f} ms "
                       f"(with the driver's round trips: {row['wall_median'] * 1e3:.0f} / {row['wall_max'] * 1e3:.0f} ms)"
-                      + (f", drag {row['rate']:.1f}/s" if "rate" in row else ""), file=sys.stderr, flush=True)
+                      + (f", drag {row['rate']:.1f}/s ({_fmt(row['values_rate'])} new values/s)" if "rate" in row else ""),
+                      file=sys.stderr, flush=True)
             # idle: the page stays open, nobody touches it
             procs = [psutil.Process(lecture.proc.pid)] + lecture.descendants()
             time.sleep(1.0)
@@ -122,13 +125,13 @@ def report(rows, rounds, dpi, state, load0, load1) -> None:
     print(f"\n## {state}: lecture pages at 1920×1080 in headless Chromium, {dpi or 200} dpi, "
           f"{rounds} changes per control; load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end "
           f"({os.cpu_count()} cores)\n")
-    print("| topic | control | median ms | max ms | with driver: median / max ms | drag redraws/s | drafts / full "
-          "| release → last frame ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| topic | control | median ms | max ms | with driver: median / max ms | drag redraws/s "
+          "| new values/s passed | drafts / full | release → last frame ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        drag = (f"{r['rate']:.1f} | {r['drafts']} / {r['full']} | "
+        drag = (f"{r['rate']:.1f} | {_fmt(r['values_rate'])} | {r['drafts']} / {r['full']} | "
                 + (f"{r['settle_ms']:.0f}" if r["settle_ms"] is not None else "-")
-                + ("" if r["settled"] else " (not settled)")) if "rate" in r else "- | - | -"
+                + ("" if r["settled"] else " (not settled)")) if "rate" in r else "- | - | - | -"
         flag = "" if r["median"] * 1e3 <= MEDIAN_MS and r["max"] * 1e3 <= MAX_MS else " ✗"
         control = r["control"] if r["widget"] == 0 else f"{r['control']} (widget {r['widget'] + 1})"
         print(f"| {r['topic']} | {control} | {r['median'] * 1e3:.0f}{flag} | {r['max'] * 1e3:.0f} | "
@@ -137,13 +140,22 @@ def report(rows, rounds, dpi, state, load0, load1) -> None:
     meds = [r["median"] * 1e3 for r in rows]
     maxs = [r["max"] * 1e3 for r in rows]
     rates = [r["rate"] for r in rows if "rate" in r]
+    # a drag keeps up with the hand when it shows 10 figures a second, or, when the hand passes
+    # fewer new values than that, (nearly) one figure per value
+    kept_up = [r["rate"] >= min(MIN_RATE, 0.9 * r["values_rate"]) for r in rows
+               if "rate" in r and r["values_rate"] is not None]
     idle = {r["topic"]: r["idle_cpu"] for r in rows}
     print(f"\n{state}: {sum(m <= MEDIAN_MS for m in meds)}/{len(meds)} controls with median ≤ {MEDIAN_MS} ms "
           f"(worst {max(meds):.0f} ms), {sum(m <= MAX_MS for m in maxs)}/{len(maxs)} with max ≤ {MAX_MS} ms "
           f"(worst {max(maxs):.0f} ms); with the driver's round trips {sum(m <= MEDIAN_MS for m in walls)}/{len(walls)} "
           f"controls with median ≤ {MEDIAN_MS} ms; drags: {sum(x >= MIN_RATE for x in rates)}/{len(rates)} sliders at "
-          f"≥ {MIN_RATE} redraws/s (slowest {min(rates, default=0):.1f}/s); idle page CPU (server + kernels): "
+          f"≥ {MIN_RATE} redraws/s (slowest {min(rates, default=0):.1f}/s), {sum(kept_up)}/{len(kept_up)} at ≥ 10/s or "
+          f"≥ 90 % of the new values the hand passed; idle page CPU (server + kernels): "
           + ", ".join(f"{t} {100 * c:.1f} %" for t, c in idle.items()))
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.1f}"
 
 
 def main(argv=None) -> int:

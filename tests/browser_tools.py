@@ -323,13 +323,23 @@ FRAME_RECORDER = """w => { const img = document.querySelectorAll('.tnn-widget')[
     img.addEventListener('load', () => img.__tnnFrames.push([performance.now(), img.naturalWidth, img.src])); }
   img.__tnnFrames.length = 0; return performance.now(); }"""
 
+# the values the hand passes while a slider is dragged: noUiSlider's 'slide' events (the slider
+# view sets the model's value on each of them), with consecutive repeats dropped
+VALUE_RECORDER = """el => { const api = el.noUiSlider; window.__tnnValues = [];
+  if (!api) return false;
+  api.off('slide.tnnbench');
+  api.on('slide.tnnbench', (values, handle, unencoded) => { const v = unencoded[handle], log = window.__tnnValues;
+    if (!log.length || log[log.length - 1][1] !== v) log.push([performance.now(), v]); });
+  return true; }"""
+
 
 def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
     """Drag slider control `c` as a hand does: press its handle, move it across the slider in
     `moves` steps over `seconds`, release; then wait for the figure to settle (a full-width
     frame after the last move). Returns the frames shown during the drag (``during``), the
     redraws per second, the full width (before the drag) and the draft/full frames counted,
-    the milliseconds from release to the last frame, and the slider's value at the end."""
+    the milliseconds from release to the last frame, the slider's value at the end, and the new
+    values the hand passed during the drag (``values``: [time, value]; ``values_per_second``)."""
     widget = c["widget"]
     loc = _control(page, c)
     handle = loc.locator(".noUi-handle").first
@@ -342,6 +352,7 @@ def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
     # towards the farther end, staying inside the track
     x1 = tb["x"] + tb["width"] - 2 if x0 < tb["x"] + tb["width"] / 2 else tb["x"] + 2
     page.evaluate(FRAME_RECORDER, widget)
+    recording = track.evaluate(VALUE_RECORDER)
     page.mouse.move(x0, y)
     page.mouse.down()
     t_start = page.evaluate("performance.now()")
@@ -366,6 +377,8 @@ def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
         time.sleep(1.0 if done else 0.05)
     during = [f for f in frames if t_start <= f[0] <= t_end]
     after = [f for f in frames if f[0] > t_end]
+    values = page.evaluate("window.__tnnValues") if recording else None
+    passed = None if values is None else [v for v in values if t_start <= v[0] <= t_end]
     # the value shown (the readout; noUiSlider's aria-valuenow is rounded to one decimal)
     readout = loc.locator(".widget-readout").first
     value = (readout.input_value() if readout.evaluate("e => e.tagName") == "INPUT" else readout.text_content()).strip() \
@@ -374,7 +387,12 @@ def drag_slider(page, c: dict, seconds: float = 2.5, moves: int = 50) -> dict:
                 drafts=sum(1 for f in frames if f[1] < full_width), full=sum(1 for f in frames if f[1] == full_width),
                 full_width=full_width, settle_ms=(after[-1][0] - t_end) if after else None,
                 settled=bool(frames) and frames[-1][1] == full_width and frames[-1][0] > t_end, value=value,
-                seconds=(t_end - t_start) / 1000)
+                seconds=(t_end - t_start) / 1000,
+                # new values the hand passed during the drag, per second: at most that many
+                # different figures can be shown (a slider of 21 stops dragged across half its
+                # track in 2.5 s gives about 4 a second); None when not recorded
+                values=passed,
+                values_per_second=None if passed is None else len(passed) / ((t_end - t_start) / 1000))
 
 
 def figure_png(page, widget: int) -> bytes:

@@ -8,6 +8,7 @@ lower resolution while values keep coming, and a full-resolution frame of the la
 """
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -249,3 +250,93 @@ def test_warm_drafts_prepares_the_draft_background_and_shows_nothing_new():
     app.controls["shift"].set_state({"value": 1.25})
     assert app.live.idle(60)
     assert not canvas._draft_misses
+
+
+# --- the lecture's sliders: fine enough to follow the hand ------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _float_sliders():
+    """(topic, control name, slider) for every float slider of the lecture widgets (built once)."""
+    import ipywidgets as widgets
+
+    from tnn_lib.widgets import TOPIC_WIDGETS, widgets_for_topic
+
+    out = []
+    for topic in TOPIC_WIDGETS:
+        for app in widgets_for_topic(topic):
+            for name, c in app.controls.items():
+                if isinstance(c, (widgets.FloatSlider, widgets.FloatLogSlider)):
+                    out.append((topic, name, c))
+    return tuple(out)
+
+
+def test_continuous_sliders_have_a_stop_for_about_every_mouse_move_and_their_defaults_on_a_stop():
+    """A drag across half a track passes a new value on (nearly) every mouse move only if the
+    track has about 100 stops (a quantity counted in whole units, 01's flipped labels out of
+    100 examples, has its own finest step); a default between two stops would be moved by the
+    front end to one of them, so every default is a stop. Stops counted in the slider's own
+    units (the exponent for a log slider)."""
+    import ipywidgets as widgets
+
+    sliders = _float_sliders()
+    assert len(sliders) >= 15
+    for topic, name, c in sliders:
+        log = isinstance(c, widgets.FloatLogSlider)
+        n_stops = round((c.max - c.min) / c.step) + 1
+        where = np.log(c.value) / np.log(c.base) if log else c.value
+        k = (where - c.min) / c.step
+        assert abs(k - round(k)) < 1e-6, f"{topic} {name}: default {c.value} is not a stop of the slider"
+        if (topic, name) == ("01_divergences", "label_noise"):
+            from tnn_lib.widgets.divergences import N_EXAMPLES
+            assert c.step == pytest.approx(1 / N_EXAMPLES), "one flipped label per stop"
+        else:
+            assert n_stops >= 90, f"{topic} {name}: {n_stops} stops"
+
+
+def test_readouts_tell_neighbouring_stops_apart():
+    """The readout of two neighbouring stops differs (enough digits for the finer step)."""
+    import ipywidgets as widgets
+
+    for topic, name, c in _float_sliders():
+        fmt = c.readout_format
+        log = isinstance(c, widgets.FloatLogSlider)
+        lo, hi = c.min, c.max
+        exps = np.arange(lo, hi + c.step / 2, c.step)
+        values = c.base ** exps if log else exps
+        shown = [format(float(v), fmt) for v in values]
+        same = [(a, b) for a, b in zip(shown, shown[1:]) if a == b]
+        assert not same, f"{topic} {name}: readout {fmt!r} shows {same[0]} for two stops"
+
+
+def test_a_race_swept_over_many_learning_rates_keeps_a_bounded_number_of_runs():
+    """The race continues runs kept per (surface, optimizer, lr, momentum, start); a drag over
+    a finely stepped lr slider makes a new key per value: the runs kept stay bounded."""
+    from tnn_lib.widgets import optimizers as o
+
+    o._RUNS.clear()
+    o.run_optimizer.cache_clear()
+    n = o._RUNS_KEEP + 40
+    for k in range(n):
+        path = o.run_optimizer("valley", "SGD", 1e-3 * (1 + k / n), 0.0, (1.0, 1.0), 3)
+        assert path.shape == (4, 2)
+    assert len(o._RUNS) == o._RUNS_KEEP
+    assert o.run_optimizer.cache_info().maxsize is not None
+    o._RUNS.clear()
+    o.run_optimizer.cache_clear()
+
+
+def test_every_cache_of_the_widget_modules_is_bounded():
+    """Caches keyed by control values (finer sliders make more keys) have a maximum size."""
+    import importlib
+
+    from tnn_lib.widgets import TOPIC_WIDGETS
+
+    found = 0
+    for mod_name, _ in TOPIC_WIDGETS.values():
+        mod = importlib.import_module(f"tnn_lib.widgets.{mod_name}")
+        for attr, fn in vars(mod).items():
+            info = getattr(fn, "cache_info", None)
+            if callable(info) and getattr(fn, "__module__", None) == mod.__name__:
+                found += 1
+                assert info().maxsize is not None, f"{mod_name}.{attr}: unbounded cache"
+    assert found >= 10

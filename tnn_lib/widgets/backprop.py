@@ -226,9 +226,9 @@ def activation_explorer(activation: str = DEFAULTS["activation"], bias_init: flo
 
     controls = dict(
         activation=widgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation"),
-        bias_init=widgets.FloatSlider(value=bias_init, min=BIAS_RANGE[0], max=BIAS_RANGE[1], step=0.1,
+        bias_init=widgets.FloatSlider(value=bias_init, min=BIAS_RANGE[0], max=BIAS_RANGE[1], step=0.05,
                                       description="bias init b"),
-        weight_scale=widgets.FloatLogSlider(value=weight_scale, base=10, min=-1, max=1, step=0.05,
+        weight_scale=widgets.FloatLogSlider(value=weight_scale, base=10, min=-1, max=1, step=0.01,
                                             description="weight scale"),
         show_derivative=widgets.Checkbox(value=show_derivative, description="show φ'(z)"),
     )

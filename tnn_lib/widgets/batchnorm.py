@@ -129,9 +129,9 @@ def covariate_shift(shift: float = DEFAULTS["shift"], gamma: float = DEFAULTS["g
     from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
-        shift=widgets.FloatSlider(value=shift, min=0.0, max=5.0, step=0.25, description="shift between batches"),
-        gamma=widgets.FloatSlider(value=gamma, min=0.2, max=3.0, step=0.1, description="γ"),
-        beta=widgets.FloatSlider(value=beta, min=-3.0, max=3.0, step=0.25, description="β"),
+        shift=widgets.FloatSlider(value=shift, min=0.0, max=5.0, step=0.05, description="shift between batches"),
+        gamma=widgets.FloatSlider(value=gamma, min=0.2, max=3.0, step=0.01, description="γ"),
+        beta=widgets.FloatSlider(value=beta, min=-3.0, max=3.0, step=0.05, description="β"),
         mode=widgets.ToggleButtons(options=list(MODES), value=mode, description="statistics"),
     )
     return WidgetApp("Covariate shift and batch norm", controls, draw_covariate_shift, new_figure(9.0, 4.2),

@@ -186,7 +186,7 @@ def divergence_explorer(p: float = DEFAULTS["p"], show: str = DEFAULTS["show"],
     from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
-        p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="target p"),
+        p=widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.01, description="target p"),
         show=widgets.ToggleButtons(options=["both", "L2", "KL"], value=show, description="show"),
         mark_nonconvex=widgets.Checkbox(value=mark_nonconvex, description="shade where L2 is not convex in z"),
     )
@@ -356,8 +356,9 @@ def loss_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float
     from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
-        extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=1.0, description="weight range ±"),
-        label_noise=widgets.FloatSlider(value=label_noise, min=0.0, max=0.45, step=0.05,
+        extent=widgets.FloatSlider(value=extent, min=1.0, max=20.0, step=0.1, readout_format=".1f",
+                                   description="weight range ±"),
+        label_noise=widgets.FloatSlider(value=label_noise, min=0.0, max=0.45, step=0.01,   # one label of 100
                                         description="labels flipped"),
         colour_scale=widgets.ToggleButtons(options=["linear", "log"], value=colour_scale, description="colour"),
     )

@@ -150,7 +150,7 @@ def dropout_scaling(keep_prob: float = DEFAULTS["keep_prob"], n_samples: int = D
     from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
-        keep_prob=widgets.FloatSlider(value=keep_prob, min=0.05, max=1.0, step=0.05,
+        keep_prob=widgets.FloatSlider(value=keep_prob, min=0.05, max=1.0, step=0.01,
                                       description="keep probability α"),
         n_samples=widgets.IntSlider(value=n_samples, min=1, max=MAX_SAMPLES, description="MC samples"),
         convention=widgets.Dropdown(options=list(CONVENTIONS), value=convention, description="convention"),

@@ -237,7 +237,7 @@ def overfitting_explorer(lam: float = DEFAULTS["lam"], degree: int = DEFAULTS["d
     from tnn_lib.widgets.app import WidgetApp, new_figure  # slow import (see AUTHORING.md)
 
     controls = dict(
-        lam=widgets.FloatLogSlider(value=lam, base=10, min=-6, max=0, step=0.25, description="λ (L2)",
+        lam=widgets.FloatLogSlider(value=lam, base=10, min=-6, max=0, step=0.05, description="λ (L2)",
                                    readout_format=".1e"),
         degree=widgets.IntSlider(value=degree, min=1, max=15, description="degree"),
         n_points=widgets.IntSlider(value=n_points, min=4, max=80, description="samples"),

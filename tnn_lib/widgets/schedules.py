@@ -217,11 +217,11 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
         surface=widgets.Dropdown(options=list(SURFACES), value=surface, description="surface", **wide),
         schedule=widgets.Dropdown(options=list(SCHEDULES), value=schedule, description="schedule", **wide),
         lr_scale=widgets.FloatSlider(value=lr_scale, min=0.05, max=1.3, step=0.01, description="lr₀ × λ_max/2", **wide),
-        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum μ", **wide),
+        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.01, description="momentum μ", **wide),
         kappa=widgets.SelectionSlider(options=sorted(set(KAPPAS) | {float(kappa)}), value=float(kappa),
                                       description="condition number κ", **wide),
         steps=widgets.IntSlider(value=steps, min=5, max=300, step=5, description="steps", **wide),
-        noise=widgets.FloatSlider(value=noise, min=0.0, max=1.0, step=0.05, description="gradient noise σ", **wide),
+        noise=widgets.FloatSlider(value=noise, min=0.0, max=1.0, step=0.01, description="gradient noise σ", **wide),
     )
     state = ExplorerState(new_figure(12.0, 3.8))
 
