@@ -503,7 +503,7 @@ def _check(name: str, student_fn, seed: int = 0, case: str | None = None, tol: f
     pair = _established_pair(ex, student_fn, got, truth, tol, others) if not named else None
     if pair is not None:
         where = f"(on {HIDDEN_CASE})" if hidden else f"(first difference: {out.detail}; inputs: {shown}){said}"
-        raise CheckFailure(f"{name}: {_pair_text(pair)}\n{where}{cascade}")
+        raise CheckFailure(f"{name}: {pair_text(pair)}\n{where}{cascade}")
     if hidden:
         raise CheckFailure(f"{name}: the result is not right on {HIDDEN_CASE}{cascade}")
     confirmed = _partial_confirmed(ex, student_fn, got, expected, alts, others, tol)
@@ -529,7 +529,7 @@ def _established_pair(ex, student_fn, got, truth, tol, others):
     return found[0] if len(found) == 1 else None
 
 
-def _pair_text(pair) -> str:
+def pair_text(pair) -> str:
     """Both mistakes of `pair`, each on a line grading reads back (PARTIAL_ID), with its hint."""
     a, b = pair.parts
     return (f"your answer shows two known mistakes at once (together they give exactly your result, on every "
@@ -784,44 +784,26 @@ def established_pair(name: str, student_fn, cases):
     diagnostic cases, while differing from the reference on at least one; else None. Tried
     after a failing plain ``assert`` when no single misconception is established."""
     with _checking(name):
-        ex = catalogue.get_exercise(name)
-        left = catalogue.pairs_for(name)
-        if not left or not callable(student_fn):
-            return None
-        every, wrong = [], False
-        for kw in list(cases) + list(ex.diagnostic_cases):
-            if _case_key(kw) not in {_case_key(k) for k in every}:
-                every.append(kw)
-        for kw in every:
-            made = _case_inputs(ex, kw)
-            if made is None:
-                continue
-            inputs, tol = made
-            truth = _Truth(ex, kw, inputs)
-            theirs = _quiet_run(ex, student_fn, inputs)
-            if not theirs[0] and theirs[1] == "NotImplementedError":
-                return None
-            wrong = wrong or not _agree(theirs, truth.run(None), tol)
-            left = [p for p in left if _agree(theirs, truth.run(p), tol)]
-            if not left:
-                return None
-        return left[0] if wrong and len(left) == 1 else None
-
-
-def pair_text(pair) -> str:
-    """What a message says of `pair`: both mistakes, each on a line grading reads back."""
-    return _pair_text(pair)
+        pairs = catalogue.pairs_for(name)
+        return _the_one_matched(catalogue.get_exercise(name), student_fn, cases, pairs) if pairs else None
 
 
 def _established_misconception(name: str, student_fn, cases) -> str | None:
-    ex = catalogue.get_exercise(name)
+    m = _the_one_matched(catalogue.get_exercise(name), student_fn, cases, catalogue.misconceptions_for(name))
+    return None if m is None else m.id
+
+
+def _the_one_matched(ex, student_fn, cases, candidates):
+    """The one of `candidates` (misconceptions or pairs) whose variant the answer matches on
+    every case of `cases` and of the exercise's diagnostic cases, while the answer differs
+    from the reference on at least one; else None (none, several, or an unanswered stub)."""
     if not callable(student_fn):
         return None
     every = []
     for kw in list(cases) + list(ex.diagnostic_cases):
         if _case_key(kw) not in {_case_key(k) for k in every}:
             every.append(kw)
-    left, wrong = catalogue.misconceptions_for(name), False
+    left, wrong = list(candidates), False
     for kw in every:
         made = _case_inputs(ex, kw)
         if made is None:
@@ -835,7 +817,7 @@ def _established_misconception(name: str, student_fn, cases) -> str | None:
         left = [m for m in left if _agree(theirs, truth.run(m), tol)]
         if not left:
             return None
-    return left[0].id if wrong and len(left) == 1 else None
+    return left[0] if wrong and len(left) == 1 else None
 
 
 # ----------------------------------------------------------------------------------------

@@ -78,3 +78,17 @@ def example_class(example_class_run):
     """The example class graded once per session (:func:`example_class_run`): (summary,
     output folder)."""
     return example_class_run["summary"], example_class_run["out"]
+
+
+@pytest.fixture(scope="session")
+def old_similarity():
+    """The similarity module before issue 27's speed-ups (``fixtures/similarity_old``), loaded
+    as its own module: the oracle of the similarity and lexer tests."""
+    import importlib.util
+    import sys
+    path = Path(__file__).parent / "fixtures" / "similarity_old" / "fingerprints_before_issue27.py"
+    spec = importlib.util.spec_from_file_location("fingerprints_before_issue27", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod

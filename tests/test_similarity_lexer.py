@@ -10,15 +10,11 @@ spans, K-gram hashes, winnowed fingerprints, own-token counts — must equal the
 documents are read one at a time or in one batch, in either order."""
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-OLD = Path(__file__).parent / "fixtures" / "similarity_old" / "fingerprints_before_issue27.py"
 
 TRICKY = [
     "x = 1  # a comment with 'quotes' and \"more\"\n",
@@ -62,12 +58,8 @@ TRICKY = [
 
 
 @pytest.fixture(scope="module")
-def old():
-    spec = importlib.util.spec_from_file_location("fingerprints_before_issue27_lexer", OLD)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+def old(old_similarity):
+    return old_similarity
 
 
 def _same_docs(new, old, sources):

@@ -9,25 +9,18 @@ what, the scores, the shared tokens, the marks, the evidence — must be the sam
 Doc of each answer: tokens, spans, hashes and winnowed fingerprints."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import astuple
-from pathlib import Path
 
 import pytest
 
 from grading_tools import ROOT
 
-OLD = Path(__file__).parent / "fixtures" / "similarity_old" / "fingerprints_before_issue27.py"
 
 
 @pytest.fixture(scope="module")
-def old():
-    spec = importlib.util.spec_from_file_location("fingerprints_before_issue27", OLD)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+def old(old_similarity):
+    return old_similarity
 
 
 def _jobs(students: int, seed: int, leak: float):
