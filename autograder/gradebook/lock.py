@@ -95,6 +95,15 @@ def stale_reason(rec: dict) -> str | None:
     return None
 
 
+_HELD: set = set()   # the descriptors that hold this process's locks (a lock file, a PostgreSQL socket)
+
+
+def held_descriptors() -> list:
+    """The file descriptors holding the locks this process has taken: a process forked from
+    it must not keep them (a lock would outlive this process while that one runs)."""
+    return sorted(_HELD)
+
+
 class FileLock:
     """The lock file at `path` (see the module docstring)."""
 
@@ -143,6 +152,7 @@ class FileLock:
         os.write(fd, json.dumps(me(self.what), indent=1).encode() + b"\n")
         os.fsync(fd)
         self.fd = fd
+        _HELD.add(fd)
         return None
 
     def release(self) -> None:
@@ -155,6 +165,7 @@ class FileLock:
             os.lseek(self.fd, 0, os.SEEK_SET)
             os.write(self.fd, json.dumps(rec, indent=1).encode() + b"\n")
         finally:
+            _HELD.discard(self.fd)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
@@ -172,6 +183,7 @@ class AdvisoryLock:
         self.db_url = db_url
         self.engine = None
         self.conn = None
+        self.fd = None
 
     def try_acquire(self) -> dict | None:
         from sqlalchemy import create_engine, text  # slow import (see AUTHORING.md)
@@ -184,6 +196,11 @@ class AdvisoryLock:
         got = self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
         self.conn.commit()
         if got:
+            try:
+                self.fd = self.conn.connection.dbapi_connection.fileno()
+                _HELD.add(self.fd)
+            except Exception:  # noqa: BLE001 - a driver without fileno(): nothing to hand over
+                self.fd = None
             return None
         holder = self.conn.execute(text(
             "SELECT a.application_name, a.backend_start, a.client_addr FROM pg_locks l "
@@ -200,6 +217,8 @@ class AdvisoryLock:
                 "started": holder[1].astimezone().isoformat(timespec="seconds") if holder[1] else "?"}
 
     def _close(self) -> None:
+        _HELD.discard(getattr(self, "fd", None))
+        self.fd = None
         if self.conn is not None:
             try:
                 self.conn.close()

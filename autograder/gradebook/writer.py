@@ -25,22 +25,25 @@ Two things make the nbgrader path fast without changing what is written:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import queue as _queue
 import warnings
 from pathlib import Path
 
 from autograder.course import ensure_tools_on_path, source_notebooks
+from autograder.gradebook.lock import sqlite_path
 
 _PREPARED = False
+_PRAGMAS = False
 
 
-def prepare() -> None:
-    """Install the SQLite settings and the in-process alembic revision (once per process)."""
-    global _PREPARED
-    if _PREPARED:
+def _sqlite_settings() -> None:
+    """Every SQLite connection of this process in WAL mode, ``synchronous=NORMAL``, with a
+    busy timeout (once per process; SQLAlchemy only, nbgrader is not imported)."""
+    global _PRAGMAS
+    if _PRAGMAS:
         return
-    ensure_tools_on_path()   # nbgrader may run the environment's `alembic` executable
     from sqlalchemy import event  # slow import (see AUTHORING.md)
     from sqlalchemy.engine import Engine  # slow import (see AUTHORING.md)
 
@@ -52,7 +55,16 @@ def prepare() -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+    _PRAGMAS = True
 
+
+def prepare() -> None:
+    """Install the SQLite settings and the in-process alembic revision (once per process)."""
+    global _PREPARED
+    if _PREPARED:
+        return
+    ensure_tools_on_path()   # nbgrader may run the environment's `alembic` executable
+    _sqlite_settings()
     import nbgrader.api  # slow import (see AUTHORING.md)
     nbgrader.api.get_alembic_version = _alembic_head(nbgrader.api.get_alembic_version)
     _PREPARED = True
@@ -144,9 +156,9 @@ SYNC_TABLE = "tnn_source_sync"   # assignment -> checksum of the source last rec
 
 
 def source_checksum(notebooks) -> str:
-    """A checksum of an assignment's source notebooks (names and bytes) and nbgrader's version."""
-    import nbgrader  # slow import (see AUTHORING.md)
-    h = hashlib.sha256(f"nbgrader {nbgrader.__version__}".encode())
+    """A checksum of an assignment's source notebooks (names and bytes) and nbgrader's version
+    (from its installed metadata: the package itself is not imported)."""
+    h = hashlib.sha256(f"nbgrader {importlib.metadata.version('nbgrader')}".encode())
     for path in sorted(notebooks, key=lambda p: p.name):
         h.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
@@ -158,31 +170,49 @@ def _sync_table():
                  Column("checksum", String(64), nullable=False))
 
 
+def source_recorded(db_url: str, aid: str, checksum: str, names) -> bool:
+    """Whether the gradebook recorded this very source of `aid` already: the `checksum` in
+    our ``tnn_source_sync`` table and every notebook of `names` in nbgrader's. Read with
+    SQLAlchemy alone (nbgrader's ``assignment`` and ``notebook`` tables, as its models name
+    them): the check of every grading imports no nbgrader. A gradebook that cannot be read
+    or does not exist yet has recorded nothing (then nbgrader syncs, and says what fails)."""
+    from sqlalchemy import create_engine, inspect, select, text  # slow import (see AUTHORING.md)
+    db = sqlite_path(db_url)
+    if db is not None and not db.is_file():
+        return False
+    _sqlite_settings()
+    table = _sync_table()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(SYNC_TABLE):
+                return False
+            if conn.execute(select(table.c.checksum).where(table.c.assignment == aid)).scalar() != checksum:
+                return False
+            have = {row[0] for row in conn.execute(
+                text("SELECT notebook.name FROM notebook JOIN assignment ON notebook.assignment_id = assignment.id "
+                     "WHERE assignment.name = :aid"), {"aid": aid})}
+    except Exception:  # noqa: BLE001 - unreadable: sync, where nbgrader reports what is wrong
+        return False
+    finally:
+        engine.dispose()
+    return set(names) <= have
+
+
 def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
     """:func:`sync_gradebook`, unless the gradebook says it recorded this very source already
-    (the checksum in its ``tnn_source_sync`` table, and every notebook of the assignment
-    present). Returns whether it synced. Running nbgrader's preprocessors and ``SaveCells``
-    over an unchanged source rewrites the same rows: a grading of one submission spent a
-    second on it."""
-    from sqlalchemy import select  # slow import (see AUTHORING.md)
-
+    (:func:`source_recorded`: the checksum in its ``tnn_source_sync`` table, and every notebook
+    of the assignment present). Returns whether it synced. Running nbgrader's preprocessors and
+    ``SaveCells`` over an unchanged source rewrites the same rows: a grading of one submission
+    spent a second on it, and importing nbgrader only to find that out most of another."""
     notebooks = source_notebooks(root, aid)
     want = source_checksum(notebooks)
+    if source_recorded(db_url, aid, want, [p.stem for p in notebooks]):
+        return False
     table = _sync_table()
-    with open_gradebook(db_url) as gb:
-        table.create(gb.engine, checkfirst=True)
-        with gb.engine.connect() as conn:
-            have = conn.execute(select(table.c.checksum).where(table.c.assignment == aid)).scalar()
-        if have == want:
-            from nbgrader.api import MissingEntry  # slow import (see AUTHORING.md)
-            try:
-                names = {nb.name for nb in gb.find_assignment(aid).notebooks}
-            except MissingEntry:
-                names = set()
-            if {p.stem for p in notebooks} <= names:
-                return False
     sync_assignment(root, aid, db_url, config, notebooks)
     with open_gradebook(db_url) as gb, gb.engine.begin() as conn:
+        table.create(conn, checkfirst=True)
         conn.execute(table.delete().where(table.c.assignment == aid))
         conn.execute(table.insert().values(assignment=aid, checksum=want))
     return True

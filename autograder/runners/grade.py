@@ -22,6 +22,7 @@ import json
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import queue
 import re
 import sys
@@ -37,8 +38,8 @@ from tqdm import tqdm
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
 from autograder.defaults import GRADER_VERSION
-from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, open_gradebook, record, repair,
-                                         sync_gradebook, sync_if_changed)
+from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, open_gradebook, prepare, record, repair,
+                                         source_checksum, sync_gradebook, sync_if_changed)
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, nbgrader_meta
@@ -48,8 +49,8 @@ from autograder.runners.timings import mark
 from autograder.settings import Settings
 from autograder.evaluation.pipeline import layout_of_notebook
 from autograder.gradebook import exchange
-from autograder.gradebook.lock import GradingLock
-from autograder.runners.worker import worker_main
+from autograder.gradebook.lock import GradingLock, held_descriptors
+from autograder.runners.worker import forked_worker_main, worker_main
 from autograder.sandbox.launch import clean_after
 from autograder.similarity.report import write_similarity
 
@@ -72,6 +73,46 @@ class Task:
 # ----------------------------------------------------------------------------------------
 # the assignment as the source defines it
 # ----------------------------------------------------------------------------------------
+LAYOUT_CODE = [Path(__file__).resolve().parent.parent / rel for rel in
+               ("evaluation/pipeline.py", "records.py", "outcomes/cells.py")]   # what a layout is made by
+
+
+def cache_dir() -> Path:
+    """Where the grader keeps what it can make again from content alone (named by a checksum
+    of that content, so never stale): ``$TNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/tnn-course``,
+    else ``~/.cache/tnn-course``."""
+    if os.environ.get("TNN_CACHE_DIR"):
+        return Path(os.environ["TNN_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tnn-course"
+
+
+def source_layouts(root: Path, aid: str) -> dict:
+    """The layouts of an assignment's source notebooks, ``{notebook: Layout}``, made with
+    :func:`layout_of` (nbgrader's ``ClearHiddenTests``) once per source: kept in
+    :func:`cache_dir` under a checksum of the source, nbgrader's version and the modules that
+    make a layout. A grading whose source is unchanged then sends its first submission
+    before importing nbgrader. A cache that cannot be read or written is only slower."""
+    notebooks = source_notebooks(root, aid)
+    h = hashlib.sha256(f"{GRADER_VERSION}|{source_checksum(notebooks)}".encode())
+    for code in LAYOUT_CODE:
+        h.update(code.read_bytes())
+    path = cache_dir() / f"layouts-{aid}-{h.hexdigest()[:32]}.json"
+    names = {p.stem for p in notebooks}
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if set(cached) == names:
+            return {name: Layout.from_json(data) for name, data in cached.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass   # none yet, or unreadable: made again
+    layouts = {p.stem: layout_of(p) for p in notebooks}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps({n: lay.to_json() for n, lay in layouts.items()}, sort_keys=True))
+    except OSError:   # only a head start for the next run
+        pass
+    return layouts
+
+
 def layout_of(path: Path) -> Layout:
     """The nbgrader cells of a source notebook, in order (:class:`~autograder.records.Layout`):
     ids, test cells and their points, answer cells, each test cell's source (hidden regions
@@ -146,10 +187,15 @@ def fingerprint(task: Task, root: Path, settings: Settings) -> str:
 # ----------------------------------------------------------------------------------------
 class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
-    task retried once, then reported as a grader error."""
+    task retried once, then reported as a grader error.
+
+    The first worker starts at once (it imports nbgrader and boots its sandbox while the
+    parent checks the input and the gradebook); the others with :meth:`grow`, once the parent
+    has imported nbgrader itself: forked then, they have it without importing it again."""
 
     def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
         self.ctx = multiprocessing.get_context("spawn")
+        self.size = n   # the workers it grows to
         self.settings = settings
         # the answer cells of the first notebook to grade: a worker's first message, so that it
         # boots its sandbox while it imports nbgrader (:meth:`warm_up`; None until known)
@@ -158,17 +204,44 @@ class WorkerPool:
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
         self.budget = budget if budget is not None else settings.watchdog_seconds()
-        self.workers = [self._start() for _ in range(n)]
+        self.workers = [self._start() for _ in range(min(n, 1))]
         if warm is not None:
             self.warm_up(warm)
+
+    def grow(self) -> None:
+        """Start the workers not started yet (up to :attr:`size`), forked from this process
+        where it has one thread: with nbgrader imported here first, they need not import it."""
+        if len(self.workers) >= self.size:
+            return
+        if self._context().get_start_method() == "fork":
+            import nbgrader.preprocessors  # noqa: F401  # slow import (see AUTHORING.md)
+        while len(self.workers) < self.size:
+            self.workers.append(self._start())
+
+    def _context(self):
+        """How a worker is started: forked while this process has one thread (the start of a
+        grading: the worker has the grader's modules imported at once, without a new
+        interpreter importing them again), else spawned (a replacement, while the results'
+        writer runs: forking a process with threads can copy a lock some thread holds)."""
+        if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+            return multiprocessing.get_context("fork")
+        return self.ctx
 
     def _start(self, warm: bool = True):
         """A new worker; with `warm`, its first message once the pool knows it (a replacement
         started when nothing is left to grade gets none: it boots no sandbox)."""
-        parent, child = self.ctx.Pipe()
+        ctx = self._context()
+        parent, child = ctx.Pipe()
         base = tempfile.mkdtemp(prefix="tnn-worker-")   # its sandboxes' scratch and cgroup ledger
-        proc = self.ctx.Process(target=worker_main, args=(child, self.settings.replace(scratch_base=base).to_json()),
-                                daemon=True)
+        args = (child, self.settings.replace(scratch_base=base).to_json())
+        if ctx.get_start_method() == "fork":
+            # what it must not keep of this process: the pipes' other ends (or it would never
+            # see this process end) and the grading's locks (or they would outlive it)
+            drop = [w["conn"].fileno() for w in getattr(self, "workers", ()) if not w["conn"].closed]
+            drop += [parent.fileno(), *held_descriptors()]
+            proc = ctx.Process(target=forked_worker_main, args=(*args, drop), daemon=True)
+        else:
+            proc = ctx.Process(target=worker_main, args=args, daemon=True)
         proc.start()
         child.close()
         w = {"proc": proc, "conn": parent, "task": None, "base": base}
@@ -190,8 +263,9 @@ class WorkerPool:
                 pass
 
     def discard(self, keep: int = 0) -> None:
-        """End all workers but the first `keep`, at once (started for a run that has less to
-        grade: nothing they did is used)."""
+        """End all workers but the first `keep`, at once, and grow to no more than `keep`
+        (started for a run that has less to grade: nothing they did is used)."""
+        self.size = min(self.size, keep)
         for w in self.workers[keep:]:
             w["proc"].kill()
             w["proc"].join(timeout=10)
@@ -506,6 +580,9 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     mark("parent: the workers know what they grade")
     try:
         layouts = _prepare(tasks, kept, out, root, db_url, config)
+        if hasattr(pool, "grow"):
+            pool.grow()   # before any thread of this process starts: the workers are forked
+            mark("parent: all the workers started")
     except BaseException:
         if pool is not None:
             pool.close()
@@ -528,9 +605,15 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
 
 
 def _preload_pages() -> None:
-    """Import matplotlib (``report.html``'s charts) on a thread while the workers grade:
-    this process mostly waits then, and the charts are drawn after the last result."""
+    """Import what writing the results needs (nbgrader's gradebook API) and matplotlib
+    (``report.html``'s charts) on a thread while the workers grade: this process mostly
+    waits then; a grading whose source is unchanged has not imported nbgrader before."""
     def load():
+        try:
+            prepare()   # nbgrader's gradebook API (the results' writer)
+            import nbformat  # noqa: F401  # slow import (see AUTHORING.md)
+        except Exception:  # noqa: BLE001 - the writer imports them again and says what failed
+            pass
         try:
             import matplotlib  # slow import (see AUTHORING.md)
             matplotlib.use("Agg")
@@ -596,12 +679,12 @@ def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config
     """The gradebook gets each assignment's source cells and every kept result (it may be
     new: recording again is idempotent); returns each assignment's layouts."""
     layouts = {}
+    out.mkdir(parents=True, exist_ok=True)
     for aid in sorted({t.assignment for t in tasks}):
         sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
         mark("parent: gradebook has the source")
-        layouts[aid] = {p.stem: layout_of(p) for p in source_notebooks(root, aid)}
+        layouts[aid] = source_layouts(root, aid)
         mark("parent: layouts of the source")
-    out.mkdir(parents=True, exist_ok=True)
     if kept:   # the gradebook may be new: record the kept results again (idempotent)
         record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
     return layouts

@@ -173,6 +173,23 @@ def prepare_process() -> None:
     prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 
+def forked_worker_main(conn, settings: dict, drop) -> None:
+    """:func:`worker_main` in a process forked from the grading parent: first the parent's
+    descriptors in `drop` (its ends of the workers' pipes, its locks) are pointed at
+    ``/dev/null``: closed for this process, while their numbers stay taken (the objects the
+    fork copied still name them, and never close another file by mistake)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in drop:
+            try:
+                os.dup2(null, fd)
+            except OSError:
+                pass
+    finally:
+        os.close(null)
+    worker_main(conn, settings)
+
+
 def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
     `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary). The
