@@ -183,6 +183,25 @@ def test_chart_labels_do_not_overlap(n):
     _labels_apart(svg, _axis(ET.fromstring(svg.encode()), "y"))
 
 
+def _histogram_bars(svg: str) -> dict:
+    """(from, to) in points -> students, read from the histogram's SVG."""
+    root = ET.fromstring(svg.encode())
+    ys, xs = _axis(root, "y"), _axis(root, "x")
+    assert all(re.fullmatch(r"\d+", t) for t, _ in ys + xs), (ys, xs)
+    (y0, per_y), (x0, per_x) = _scale(ys), _scale(xs)
+    return {(round(x0 + x * per_x, 3), round(x0 + (x + w) * per_x, 3)): round(-h * per_y, 3)
+            for x, y, w, h in _bars(root)}
+
+
+def test_histogram_puts_a_score_on_the_nearest_point_and_bins_above_40_points():
+    bars = _histogram_bars(score_histogram([2.5, 2.4, 0.0, 40.0, 40.0], 40))
+    assert len(bars) == 41 and all(b - a == 1 for a, b in bars)
+    assert {a + 0.5: n for (a, _), n in bars.items() if n} == {3: 1, 2: 1, 0: 1, 40: 2}
+    bars = _histogram_bars(score_histogram([0.0, 4.9, 5.0, 99.0, 100.0, 100.0], 100))  # 20 bins of 5 points
+    assert len(bars) == 20 and all(abs(b - a - 5) < TOL for a, b in bars)
+    assert {a: n for (a, _), n in bars.items() if n} == {0: 2, 5: 1, 95: 3}
+
+
 def test_misconception_chart_stacks_the_second_series_and_names_it_in_a_legend():
     ids = [f"misconception-with-a-long-name-{i:02d}-{'x' * i}" for i in range(CHART_ROWS + 3)]
     alone = [40 - i for i in range(len(ids))]
