@@ -160,7 +160,7 @@ def test_hidden_tests_never_reach_feedback(tiny):
 
 def test_report_has_embedded_plots(tiny):
     text = (tiny["out"] / "report.html").read_text()
-    assert text.count("data:image/png;base64,") >= 2
+    assert text.count("data:image/svg+xml;base64,") == 3 and "data:image/png" not in text
     assert "linear-missing-bias" in text
 
 

@@ -33,7 +33,7 @@ SLOW_IMPORTS = {
     "alembic": ("1.2-2.5 s", "gradebook migrations, once per gradebook"),
     "dask": ("0.2-0.6 s", "`tnn-course grade --dask` only"),
     "distributed": ("1.6-1.9 s", "`tnn-course grade --dask` only"),
-    "matplotlib": ("0.6-0.7 s (pyplot 1.7-2.0 s)", "figures: widgets, class report, the sandbox's warm-up"),
+    "matplotlib": ("0.6-0.7 s (pyplot 1.7-2.0 s)", "figures: widgets, the sandbox's warm-up"),
     "ipywidgets": ("0.5 s", "a widget's first display"),
     "IPython": ("0.3-0.4 s", "a shell: the student process, the notebook hooks"),
     "traitlets": ("0.15-0.2 s", "IPython's and nbgrader's configuration, with them"),
