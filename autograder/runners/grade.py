@@ -591,7 +591,7 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
     if todo:
-        _preload_pages()
+        _preload_writer()
     try:
         ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
         bar.close()
@@ -604,23 +604,16 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
             pool.stop()   # the local workers end; grade() waits for them after the locks
 
 
-def _preload_pages() -> None:
-    """Import what writing the results needs (nbgrader's gradebook API) and matplotlib
-    (``report.html``'s charts) on a thread while the workers grade: this process mostly
-    waits then; a grading whose source is unchanged has not imported nbgrader before."""
+def _preload_writer() -> None:
+    """Import what writing the results needs (nbgrader's gradebook API) on a thread while the
+    workers grade: this process mostly waits then, and a grading whose source is unchanged
+    has not imported nbgrader before."""
     def load():
         try:
             prepare()   # nbgrader's gradebook API (the results' writer)
-            import nbformat  # noqa: F401  # slow import (see AUTHORING.md)
-        except Exception:  # noqa: BLE001 - the writer imports them again and says what failed
+        except Exception:  # noqa: BLE001 - the writer imports it again and says what failed
             pass
-        try:
-            import matplotlib  # slow import (see AUTHORING.md)
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401  # slow import (see AUTHORING.md)
-        except Exception:  # noqa: BLE001 - the report imports it again and says what failed
-            pass
-    threading.Thread(target=load, name="tnn-preload-pages", daemon=True).start()
+    threading.Thread(target=load, name="tnn-preload-writer", daemon=True).start()
 
 
 def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool) -> tuple[list, list]:
