@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 from autograder.course import nbgrader_config
 from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
 from autograder.evaluation.submission import sanitise
-from autograder.evaluation.testcells import SandboxedStudent
+from autograder.evaluation.testcells import SandboxedStudent, grader_namespace
 from autograder.gradebook.writer import prepare
 from autograder.records import Layout, NotebookResult
 from autograder.runners.timings import enabled as timings_enabled
@@ -86,6 +86,14 @@ class Grader:
             pass
 
     def _warm(self, layout) -> None:
+        """Wait for the warm sandbox of `layout`'s notebook; meanwhile run the course's setup
+        cells in this process (:func:`~autograder.evaluation.testcells.grader_namespace`,
+        kept for the process: importing matplotlib and the references takes a first
+        submission's test cells almost half a second), the sandbox booting on another core."""
+        try:
+            grader_namespace(layout.setup)
+        except Exception:  # noqa: BLE001 - run again, and reported, with the notebook's test cells
+            pass
         try:
             z = self.zygote(self.runtime(layout))
             if z is not None:
@@ -118,15 +126,15 @@ class Grader:
     def grade_task(self, task: dict, config) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
         out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
-        deadline = None
+        deadline, warmed = None, False
         for name, info in task["notebooks"].items():
             layout = Layout.from_json(info["layout"])
-            if deadline is None and self.budget:
+            if not warmed:
                 # one budget for the whole submission, counted from when its sandbox is ready (a
                 # new worker's warm-up is the grader's time, not the student's)
                 self._warm(layout)
                 mark("worker: warm sandbox ready")
-                deadline = time.monotonic() + self.budget
+                deadline, warmed = (time.monotonic() + self.budget if self.budget else None), True
             resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
                                       "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
             try:
