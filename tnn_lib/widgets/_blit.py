@@ -437,8 +437,7 @@ class BlitCanvas(FigureCanvasAgg):
 
     def _draw_static(self):
         """The static content drawn on the canvas, as :meth:`_rebuild` draws a background
-        (the dynamic and overlay artists hidden), without keeping it; the overlay layers at
-        this dpi are made again as after a rebuild."""
+        (the dynamic and overlay artists hidden), without keeping it."""
         places = [(a, a.get_position()) for a in self.dynamic + self.overlay if isinstance(a, Text)]
         states = self._hidden(self.dynamic + self.overlay)
         try:
@@ -452,7 +451,7 @@ class BlitCanvas(FigureCanvasAgg):
     def _composite(self, background, fresh=False) -> bytes:
         """The frame: `background()` puts the static content on the canvas, then the dynamic
         artists are drawn over it and the overlay layers composited on top; its PNG. `fresh`:
-        the static content is new (its overlay layers are made again)."""
+        the static content is new (its overlay layers are checked, as after a rebuild)."""
         if fresh:
             self._overlay_moved.add(self.figure.dpi)      # as after _rebuild
         layers = self._overlay()          # (before the background is drawn: they render on the canvas)
@@ -491,8 +490,9 @@ def use_blitting(fig, dynamic, overlay=(), partial=False, plain_first=False):
     order, over the cached background), with the `overlay` artists composited on top;
     ``partial=True``: a new background redraws only the axes whose range changed, when
     they overlap nothing else (see :meth:`BlitCanvas._rebuild_axes`); ``plain_first=True``:
-    a frame whose background is new is drawn plainly, the background kept only when a
-    second frame needs it (for axes that follow a control at every value)."""
+    a frame whose background is new is drawn in place (the same layers and pixels), the
+    background kept only when a second frame needs it (for axes that follow a control at
+    every value)."""
     canvas = BlitCanvas(fig, dynamic, overlay)          # the canvas attaches itself to the figure
     canvas.PARTIAL = bool(partial)
     canvas.plain_first = bool(plain_first)
