@@ -109,3 +109,19 @@ def test_voila_error_pages_fetch_nothing_from_the_web(tmp_path, monkeypatch, sta
     assert "/voila/static/index.css" in html  # the lab theme's stylesheets are still there
     links = re.findall(r"""(?:href|src)=["'](https?://[^"']+)""", html)
     assert not links, f"the {status} page links to the web: {links}"
+
+
+def test_the_lecture_kernel_runs_one_blas_thread_unless_told_otherwise(tmp_path, monkeypatch):
+    """The kernel's BLAS uses one thread (on a busy machine two OpenBLAS threads waiting for each
+    other made 01's small products 100× slower); a value the lecturer set is kept."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    env = lecture.lecture_env(tmp_path)
+    assert [env[v] for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")] == ["1", "1", "1"]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert lecture.lecture_env(tmp_path)["OPENBLAS_NUM_THREADS"] == "4"
+    out = subprocess.run([sys.executable, "-c", "import numpy, threadpoolctl; "
+                          "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'))"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"

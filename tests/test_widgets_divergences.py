@@ -122,3 +122,46 @@ def test_factories_build_headless():
     assert "p = 0.90" in a.last["summary"]
     with pytest.raises(ValueError):
         w.draw_divergences(new_figure(), p=1.5)
+
+
+@pytest.mark.parametrize("extent,noise", [(8.0, 0.2), (1.3, 0.0), (19.7, 0.45)])
+def test_draft_surfaces_are_the_same_losses_on_every_other_grid_point(extent, noise):
+    """A draft of a new weight range computes the surfaces on DRAFT_GRID: the same formulas at
+    every other point of the full grid (the reference losses at those weights), not cached."""
+    assert w.DRAFT_GRID < w.GRID and (w.GRID - 1) % (w.DRAFT_GRID - 1) == 0
+    before = (w.perceptron_surfaces.cache_info().currsize, w._surface_terms.cache_info().currsize)
+    w1, w2, l2, kl = w.draft_surfaces(extent, noise)
+    assert (w.perceptron_surfaces.cache_info().currsize, w._surface_terms.cache_info().currsize) == before
+    assert l2.shape == kl.shape == (w.DRAFT_GRID, w.DRAFT_GRID)
+    np.testing.assert_allclose(w1, np.linspace(-extent, extent, w.GRID)[::2], rtol=0, atol=1e-12)
+    x, d = w.perceptron_data(noise)
+    for i, j in ((0, 0), (20, 7), (40, 40), (5, 33)):
+        z = (x @ np.array([w1[j], w2[i]]))[:, None]
+        assert l2[i, j] == pytest.approx(dv.l2_divergence(1 / (1 + np.exp(-z)), d[:, None]), rel=1e-10)
+        assert kl[i, j] == pytest.approx(dv.sigmoid_bce(z, d[:, None])[0], rel=1e-10)
+    full = w.perceptron_surfaces(extent, noise)
+    np.testing.assert_allclose(l2, full[2][::2, ::2], rtol=1e-9)
+    np.testing.assert_allclose(kl, full[3][::2, ::2], rtol=1e-9)
+
+
+def test_a_draft_of_a_new_weight_range_is_coarse_and_any_other_frame_full(sfig):
+    """The draw computes the coarse grid only for a draft whose weight range was not drawn
+    before; a draft at the range last drawn (a drag of the label noise) and every full-quality
+    frame use the full grid, whose numbers are those of perceptron_surfaces."""
+    from tnn_lib.widgets.state import WidgetState
+
+    state = WidgetState(sfig)
+    full = w.draw_loss_surfaces(state, extent=6.0, label_noise=0.2)
+    assert full["l2"].shape == (w.GRID, w.GRID)
+    state.draft = True
+    draft = w.draw_loss_surfaces(state, extent=6.5, label_noise=0.2)            # a new range
+    assert draft["l2"].shape == (w.DRAFT_GRID, w.DRAFT_GRID)
+    i, j = np.unravel_index(int(np.argmin(draft["kl"])), draft["kl"].shape)
+    assert tuple(draft["w_min_kl"]) == (draft["w1"][j], draft["w2"][i])
+    same = w.draw_loss_surfaces(state, extent=6.0, label_noise=0.3)            # the range drawn last
+    assert same["l2"].shape == (w.GRID, w.GRID)
+    state.draft = False
+    again = w.draw_loss_surfaces(state, extent=6.5, label_noise=0.2)
+    ref = w.perceptron_surfaces(6.5, 0.2)
+    np.testing.assert_array_equal(again["l2"], ref[2])
+    np.testing.assert_array_equal(again["kl"], ref[3])

@@ -151,3 +151,29 @@ def test_backgrounds_kept_per_label_or_surface_show_that_setting(topic, control,
         app.refresh()                                   # (reference_png drew everything: cache again)
         assert fast.shape == ref.shape
         assert (np.abs(fast - ref).max(axis=-1) > 8).mean() < 0.005, (control, v)
+
+
+def test_an_overlay_layer_is_kept_across_new_backgrounds_unless_its_artist_moved():
+    """A new axis range makes a new background; the legend composited over it is rendered again
+    only if its place changed (checked against its window extent), and the frame is matplotlib's
+    whole figure either way."""
+    from tnn_lib.widgets._blit import use_blitting
+
+    fig = new_figure(6, 3, dpi=100)
+    fig.set_layout_engine("none")
+    ax = fig.subplots()
+    line, = ax.plot([0, 1, 2], [1, 0, 2], label="a line")
+    legend = ax.legend(loc="upper left")
+    use_blitting(fig, [line], overlay=[legend])
+    canvas = fig.canvas
+    figure_png(fig)
+    layer = canvas._overlay_layers[(100, id(legend))]
+    ax.set_ylim(-1, 5)                                   # a new background, the legend in place
+    fast = figure_png(fig)
+    assert canvas._overlay_layers[(100, id(legend))] is layer
+    assert ((np.abs(_pixels(fast) - _pixels(reference_png(fig))).max(axis=-1)) > 8).mean() < 0.002
+    legend.set_loc("lower right")                         # moved: rendered again at its new place
+    ax.set_ylim(-2, 5)
+    fast = figure_png(fig)
+    assert canvas._overlay_layers[(100, id(legend))] is not layer
+    assert ((np.abs(_pixels(fast) - _pixels(reference_png(fig))).max(axis=-1)) > 8).mean() < 0.002

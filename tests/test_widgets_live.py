@@ -340,3 +340,97 @@ def test_every_cache_of_the_widget_modules_is_bounded():
                 found += 1
                 assert info().maxsize is not None, f"{mod_name}.{attr}: unbounded cache"
     assert found >= 10
+
+
+# --- the seventh round: the costly controls of 01, 05 and 08 ---------------------------------
+
+def test_a_drag_of_the_weight_range_draws_coarse_drafts_and_ends_on_the_full_frame_of_its_value():
+    """01's weight range: a new range at every value of a drag. The drafts compute the
+    surfaces on the coarser grid and add nothing to the surfaces' caches; the frame once the
+    hand stopped is the full grid's, pixel for pixel the widget's full frame of that range."""
+    from tnn_lib.widgets import divergences as dv_w
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("01_divergences")[1]
+    grids = []
+    draw = app.draw
+    app.draw = lambda state, **v: grids.append((state.draft, v["extent"])) or draw(state, **v)
+    cached = dv_w.perceptron_surfaces.cache_info().currsize
+    values = [round(8.0 + 0.1 * k, 1) for k in range(1, 16)]
+    for v in values:
+        app.controls["extent"].set_state({"value": v})
+        time.sleep(0.01)
+    assert app.live.idle(60)
+    qualities = [q for q, _ in app.live.frames]
+    assert "draft" in qualities and qualities[-1] == "full"
+    drafts = [e for d, e in grids if d]
+    assert drafts and grids[-1] == (False, values[-1])
+    assert app.last["l2"].shape == (dv_w.GRID, dv_w.GRID)
+    # only the ranges drawn at full quality (the drag's first value, a single change, and its
+    # last) were cached, none of the drafts' alone
+    fulls = {e for d, e in grids if not d}
+    assert len(fulls) <= 3 and set(drafts) - fulls
+    assert dv_w.perceptron_surfaces.cache_info().currsize <= cached + len(fulls)
+    ref = widgets_for_topic("01_divergences")[1]
+    ref.controls["extent"].value = values[-1]
+    np.testing.assert_array_equal(_pixels(app.image.value), _pixels(ref.image.value))
+
+
+def test_a_new_axis_range_drawn_in_place_has_the_pixels_of_a_kept_background():
+    """plain_first (01's p and weight range): a full frame whose background is new is drawn in
+    place, in the same layers, and the background is kept only when a second frame needs it;
+    the pixels are those of the frame blitted over a kept background."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    for widget, control, values in ((0, "p", (0.3, 0.72)), (1, "extent", (5.5, 12.3))):
+        app = widgets_for_topic("01_divergences")[widget]
+        canvas = app.fig.canvas
+        assert canvas.plain_first
+        for v in values:
+            n = len(canvas._backgrounds)
+            app.controls[control].value = v
+            in_place = _pixels(app.image.value)
+            assert len(canvas._backgrounds) == n, "a background kept at its first frame"
+            app.refresh()                                  # the second frame of that range: kept now
+            assert len(canvas._backgrounds) == n + 1
+            np.testing.assert_array_equal(_pixels(app.image.value), in_place)
+            canvas.plain_first = False                     # the layered path of every other widget
+            canvas.invalidate()
+            app.refresh()
+            np.testing.assert_array_equal(_pixels(app.image.value), in_place)
+            canvas.plain_first = True
+
+
+def test_warm_draws_the_named_settings_ahead_and_the_first_choice_shows_a_kept_figure():
+    """05's race names its surfaces (with the starts a new surface moves to) as worth drawing
+    ahead: after warm_drafts the page's figure is unchanged, and a first choice of another
+    surface from the browser runs the draw but renders nothing; the figure is the full frame
+    of that surface."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("05_optimizers")[0]
+    assert {w["surface"] for w in app.warm} == {"beale", "valley", "saddle"}
+    shown = _pixels(app.image.value)
+    app.warm_drafts()
+    np.testing.assert_array_equal(_pixels(app.image.value), shown)
+    assert len(app._frames) == 3
+    renders, drawn = [], []
+    png, draw = app._png, app.draw
+    app._png = lambda: renders.append(1) or png()
+    app.draw = lambda state, **v: drawn.append(v["surface"]) or draw(state, **v)
+    index = [o[1] for o in app.controls["surface"].options].index("valley")
+    app.controls["surface"].set_state({"index": index})
+    assert app.live.idle(60)
+    assert drawn == ["valley"] and renders == []
+    ref = widgets_for_topic("05_optimizers")[0]
+    ref.controls["surface"].value = "valley"
+    np.testing.assert_array_equal(_pixels(app.image.value), _pixels(ref.image.value))
+
+
+def test_warm_settings_are_drawn_at_the_controls_values_then():
+    app, drawn = _line_app()
+    app.warm = [dict(x=4.0), dict(x=1.0)]                 # the second is the current setting
+    app.warm_drafts()
+    assert drawn[1:] == [4.0, 1.0]                        # ahead, then the current one shown again
+    assert [(k[0], dict(k[4])["x"]) for k in app._frames] == [("full", 4.0), ("full", 1.0)]   # both kept
+    assert app.controls["x"].value == 1.0 and app.last["summary"] == "x = 1.0"

@@ -316,6 +316,12 @@ def lecture_env(jupyter_dir: Path) -> dict:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("MPLBACKEND", "Agg")
+    # one BLAS thread in the kernel: the widgets' products are small (01's loss surfaces: 100 × 2
+    # by 2 × 6561, 0.2 ms on one thread), and on a machine whose cores are busy OpenBLAS's threads
+    # wait for each other: the same product took 25–35 ms (median) with two threads, a new weight
+    # range's surfaces 65 ms instead of 14 (measured for the seventh round, see LECTURE.md)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

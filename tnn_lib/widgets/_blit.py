@@ -158,14 +158,27 @@ class BlitCanvas(FigureCanvasAgg):
         self._extents = {}               # static key -> where its static content lies (see _measure)
         # per overlay artist and dpi: (what it shows, its layer or None); an artist whose text
         # changed is rendered again alone (a title showing a control's value, not the legend too)
-        self._overlay_layers = {}        # (dpi, id(artist)) -> (key, (rows, cols, rgb·alpha, 255 − alpha) or None)
+        self._overlay_layers = {}        # (dpi, id(artist)) -> (key, (rows, cols, rgb·alpha, 255 − alpha) or None, extent)
         self._overlay_stale = True
+        # dpis at which a new background was drawn: each overlay layer kept at that dpi is checked
+        # against its artist's window extent (≈ 0.2 ms) before it is used again, and rendered again
+        # only if the artist moved (a legend placed "best", a layout changed); rendering one is
+        # 5–17 ms at 200 dpi, made at every new background before
+        self._overlay_moved = set()
         # draft frames (a dragged slider, see tnn_lib.widgets.app.LiveRedraw): a background is
         # cached only the second time a draft needs it; the first time the whole figure is drawn
         # once, plainly (a new axis range per value, as when an axis follows the slider, then
         # costs one draw, not a background, its measure, the overlay layer and the blit)
         self.drafting = False
         self._draft_misses = {}
+        # full frames too, for a figure whose axes follow a control at every value (use_blitting's
+        # plain_first: 01's p and weight range): a background is made at nearly every change and
+        # rarely used again, so a new one is drawn in place first, in the same layers (the same
+        # pixels; no copy of the background, no restore of it) and kept only the second time it
+        # is needed. ``keep_backgrounds`` (set while lecture mode warms the widget up) keeps
+        # every background at once.
+        self.plain_first = False
+        self.keep_backgrounds = False
         # what else the static content shows (e.g. which surface's contours): a widget that sets
         # it instead of calling invalidate() keeps a background per tag (a surface chosen again
         # comes back at once)
@@ -251,9 +264,7 @@ class BlitCanvas(FigureCanvasAgg):
             oldest = next(iter(self._backgrounds))
             del self._backgrounds[oldest]
             self._extents.pop(oldest, None)
-        dpi = self.figure.dpi
-        for k in [k for k in self._overlay_layers if k[0] == dpi]:       # the layout may have moved them
-            del self._overlay_layers[k]
+        self._overlay_moved.add(self.figure.dpi)          # the layout may have moved them: checked
 
     # a background whose axes changed range only in some axes is redrawn only there
     # (use_blitting(..., partial=True): measuring where each axes lies costs a little at every
@@ -346,49 +357,70 @@ class BlitCanvas(FigureCanvasAgg):
         ids = {id(a) for a in self.overlay}
         for k in [k for k in self._overlay_layers if k[1] not in ids]:   # artists no longer in the overlay
             del self._overlay_layers[k]
+        if dpi in self._overlay_moved:
+            self._overlay_moved.discard(dpi)
+            for a in self.overlay:
+                entry = self._overlay_layers.get((dpi, id(a)))
+                if entry is not None and (entry[2] is None or entry[2] != self._extent(a)):
+                    del self._overlay_layers[(dpi, id(a))]
         layers = []
         for a in self.overlay:
             key = self._artist_key(a)
             entry = self._overlay_layers.get((dpi, id(a)))
             if entry is None or entry[0] != key:
-                entry = self._overlay_layers[(dpi, id(a))] = (key, self._render_overlay_artist(a) if key[0] else None)
+                layer, extent = self._render_overlay_artist(a) if key[0] else (None, None)
+                entry = self._overlay_layers[(dpi, id(a))] = (key, layer, extent)
             if entry[1] is not None:
                 layers.append(entry[1])
         return layers
 
+    def _extent(self, a):
+        """`a`'s window extent (x0, y0, x1, y1) in pixels, None when it cannot be measured."""
+        try:
+            return tuple(a.get_window_extent(self.get_renderer()).extents)
+        except Exception:                                 # pragma: no cover - an exotic artist
+            return None
+
     def _render_overlay_artist(self, a):
-        """One overlay artist alone on a transparent canvas, cropped to its pixels (None: none)."""
+        """One overlay artist alone on a transparent canvas, cropped to its pixels (None: none),
+        and its window extent (see :meth:`_extent`; None when it cannot be measured)."""
         renderer = self.get_renderer()
         renderer.clear()                                  # transparent
         (a.axes or self.figure).draw_artist(a)
         arr = np.asarray(self.buffer_rgba())
         h, w = arr.shape[:2]
-        try:                                              # where to look: the artist's extent, padded
-            bb = a.get_window_extent(renderer)
-            r0, r1 = max(int(h - bb.y1) - 4, 0), min(int(h - bb.y0) + 5, h)
-            c0, c1 = max(int(bb.x0) - 4, 0), min(int(bb.x1) + 5, w)
-        except Exception:
+        extent = self._extent(a)
+        if extent is not None:                            # where to look: the artist's extent, padded
+            x0, y0, x1, y1 = extent
+            r0, r1 = max(int(h - y1) - 4, 0), min(int(h - y0) + 5, h)
+            c0, c1 = max(int(x0) - 4, 0), min(int(x1) + 5, w)
+        else:
             r0, r1, c0, c1 = 0, h, 0, w
         alpha = arr[r0:r1, c0:c1, 3]
         rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
         if rows.size == 0:
-            return None
+            return None, extent
         rs, cs = slice(r0 + rows[0], r0 + rows[-1] + 1), slice(c0 + cols[0], c0 + cols[-1] + 1)
         # premultiplied in integers: every frame then composites rgb·a + under·(255 − a),
         # rounded /255 exactly by shifts (the same pixels as float arithmetic, ~2× faster)
         crop = arr[rs, cs]
         a8 = crop[..., 3:].astype(np.uint16)
-        return (rs, cs, crop[..., :3].astype(np.uint16) * a8, 255 - a8)
+        return (rs, cs, crop[..., :3].astype(np.uint16) * a8, 255 - a8), extent
 
     def render_png(self) -> bytes:
         key = self._static_key()
-        if key not in self._backgrounds and self.drafting and self.figure.get_layout_engine() is None \
-                and key not in self._draft_misses:
+        fresh = key not in self._backgrounds and (self.drafting or self.plain_first) and not self.keep_backgrounds \
+            and self.figure.get_layout_engine() is None and key not in self._draft_misses
+        if fresh:
             self._draft_misses[key] = True
             while len(self._draft_misses) > 64:
                 self._draft_misses.pop(next(iter(self._draft_misses)))
-            FigureCanvasAgg.draw(self)                   # everything, once (see __init__)
-            return encode_png(self.buffer_rgba())
+            if self.drafting:
+                FigureCanvasAgg.draw(self)               # everything, once (see __init__)
+                return encode_png(self.buffer_rgba())
+            # a full frame (plain_first): the same layers as a kept background gives, drawn in
+            # place (no copy of the background, no restore): the pixels of the blitted frame
+            return self._composite(self._draw_static, fresh=True)
         if key not in self._backgrounds:
             if self.figure.get_layout_engine() is not None:
                 # lay the figure out once with everything visible (titles take their room),
@@ -400,9 +432,31 @@ class BlitCanvas(FigureCanvasAgg):
             key = self._static_key()
         else:
             self._backgrounds[key] = self._backgrounds.pop(key)      # the newest
-        layers = self._overlay()          # (before the background is restored: they render on the canvas)
+        background = self._backgrounds[key]
+        return self._composite(lambda: self.restore_region(background))
+
+    def _draw_static(self):
+        """The static content drawn on the canvas, as :meth:`_rebuild` draws a background
+        (the dynamic and overlay artists hidden), without keeping it."""
+        places = [(a, a.get_position()) for a in self.dynamic + self.overlay if isinstance(a, Text)]
+        states = self._hidden(self.dynamic + self.overlay)
+        try:
+            FigureCanvasAgg.draw(self)
+        finally:
+            for a, v in states:
+                a.set_visible(v)
+            for a, xy in places:
+                a.set_position(xy)
+
+    def _composite(self, background, fresh=False) -> bytes:
+        """The frame: `background()` puts the static content on the canvas, then the dynamic
+        artists are drawn over it and the overlay layers composited on top; its PNG. `fresh`:
+        the static content is new (its overlay layers are checked, as after a rebuild)."""
+        if fresh:
+            self._overlay_moved.add(self.figure.dpi)      # as after _rebuild
+        layers = self._overlay()          # (before the background is drawn: they render on the canvas)
         self.get_renderer()               # of the figure's current size and dpi
-        self.restore_region(self._backgrounds[key])
+        background()
         for a in self.dynamic:
             if a.get_visible():
                 (a.axes or self.figure).draw_artist(a)
@@ -431,13 +485,17 @@ class BlitCanvas(FigureCanvasAgg):
         return None
 
 
-def use_blitting(fig, dynamic, overlay=(), partial=False):
+def use_blitting(fig, dynamic, overlay=(), partial=False, plain_first=False):
     """Give `fig` a :class:`BlitCanvas` redrawing only the artists in `dynamic` (in that
     order, over the cached background), with the `overlay` artists composited on top;
     ``partial=True``: a new background redraws only the axes whose range changed, when
-    they overlap nothing else (see :meth:`BlitCanvas._rebuild_axes`)."""
+    they overlap nothing else (see :meth:`BlitCanvas._rebuild_axes`); ``plain_first=True``:
+    a frame whose background is new is drawn in place (the same layers and pixels), the
+    background kept only when a second frame needs it (for axes that follow a control at
+    every value)."""
     canvas = BlitCanvas(fig, dynamic, overlay)          # the canvas attaches itself to the figure
     canvas.PARTIAL = bool(partial)
+    canvas.plain_first = bool(plain_first)
     return fig
 
 

@@ -140,6 +140,12 @@ class WidgetApp:
     adjust : callable, optional
         ``adjust(app, name, new)`` runs when control `name` changes, before the redraw; the
         control values it sets cause no redraw of their own (one redraw per change).
+    warm : list of dicts of control values, optional
+        Settings worth drawing ahead, while lecture mode preheats the kernel
+        (:meth:`warm_drafts`): e.g. the other surfaces of a menu, whose first choice would
+        otherwise compute and render a new background. Each is drawn at full quality with the
+        other controls as they are then, and kept as the browser's own frames are (see
+        :meth:`render`): choosing it first shows its kept PNG.
 
     A change made in the browser is drawn by a :class:`LiveRedraw` thread (the last value
     wins, drafts while values come faster than frames, a full frame when the hand stops); a change made in Python
@@ -148,8 +154,9 @@ class WidgetApp:
     """
 
     def __init__(self, title: str, controls: dict, draw: Callable, fig, extra=None,
-                 description: str = "", adjust: Callable | None = None):
+                 description: str = "", adjust: Callable | None = None, warm=None):
         self.title = title
+        self.warm = [dict(w) for w in (warm or [])]
         self.controls = dict(controls)
         self.draw = draw
         self.state = widget_state(fig)
@@ -252,6 +259,7 @@ class WidgetApp:
             if key is None:
                 self._frames.clear()
             self.needed = None
+            self.state.draft = quality == "draft"      # a draw may compute less for a draft
             try:
                 with student.tracking(isolated=True) as used:
                     self.last = self.update(values)
@@ -263,6 +271,8 @@ class WidgetApp:
                 self.last_seconds = time.perf_counter() - t0
                 self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
                 return
+            finally:
+                self.state.draft = False
             self.used = set(used) | self.driven_extra
             png = self._frames.get(key) if key is not None else None
             if png is None:
@@ -293,17 +303,37 @@ class WidgetApp:
         """Prepare the draft frames of a drag ahead of the hand: render the current figure
         once at the draft resolution without showing it (a blitting figure keeps that
         background; the text's glyphs and layouts at that dpi are kept too), so the first
-        draft of the first drag costs what the later ones do. Lecture mode calls this while
-        its kernel is preheated, before the page is opened."""
+        draft of the first drag costs what the later ones do. The settings named by the
+        widget's `warm` are drawn first, at full quality, and kept (then the current setting
+        again). Lecture mode calls this while its kernel is preheated, before the page is
+        opened."""
         with self._drawing:
             if self.needed is not None or not self.fig.axes:
                 return
-            dpi = self.fig.dpi
-            self.fig.set_dpi(dpi * DRAFT_SCALE)
+            canvas = self.fig.canvas
+            keep = getattr(canvas, "keep_backgrounds", None)
+            if keep is not None:
+                canvas.keep_backgrounds = True      # every background made here is kept (plain_first)
             try:
-                self._png()
+                current = self.values()
+                ahead = [v for v in (dict(current, **w) for w in self.warm) if v != current]
+                for values in ahead:              # the settings the widget names (see `warm`), kept
+                    self.render("full", values=values, reuse=True)
+                if ahead:                          # the controls' own setting shown again (and kept)
+                    self.render("full", values=current, reuse=True)
+                    if self.needed is not None:
+                        return
+                elif keep is not None and getattr(canvas, "plain_first", False):
+                    self._png()     # the full-resolution background, which a plain first frame did not keep
+                dpi = self.fig.dpi
+                self.fig.set_dpi(dpi * DRAFT_SCALE)
+                try:
+                    self._png()
+                finally:
+                    self.fig.set_dpi(dpi)
             finally:
-                self.fig.set_dpi(dpi)
+                if keep is not None:
+                    canvas.keep_backgrounds = keep
 
     KEEP_FRAMES = 48   # PNGs kept for settings the browser comes back to (≈ 0.5 MB each at 200 dpi)
 

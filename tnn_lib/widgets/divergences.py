@@ -10,7 +10,8 @@ for a target p, and the loss surfaces of one sigmoid perceptron.
   divergence over a grid of weights ``(w1, w2)``, and a cut through both surfaces.
 
 Both update paths are plain functions of the control values; the perceptron surfaces
-are computed once per (extent, label noise) and cached.
+are computed once per (extent, label noise) and cached (a draft of a new weight range, while
+its slider is dragged, computes them on a coarser grid, uncached: see :func:`draft_surfaces`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tnn_lib.widgets.state import widget_state
 Y_GRID = np.linspace(1e-3, 1 - 1e-3, 999)
 Z_GRID = np.linspace(-10.0, 10.0, 801)
 N_EXAMPLES, W_TRUE, GRID = 100, np.array([2.0, -1.0]), 81
+DRAFT_GRID = 41   # the surfaces' grid in a draft of a new weight range (every other point of GRID's)
 DEFAULTS = dict(p=0.5, show="both", mark_nonconvex=True)
 SURFACE_DEFAULTS = dict(extent=8.0, label_noise=0.2, colour_scale="linear")
 
@@ -116,11 +118,12 @@ def _build_explorer(fig):
     ax_z.set_xlabel("its argument z  (y = σ(z))")
     legends = [ax_y.legend(loc="upper center", fontsize=8), ax_z.legend(loc="upper center", fontsize=8)]
     for ax in (ax_y, ax_z):
-        ax.set_title(" ", fontsize=10)
+        ax.set_title(" ", fontsize=10, y=1.0)  # y given: no search of the tick labels per draw
     # blitting (tnn_lib.widgets._blit): ticks and labels are rendered once per y range;
     # an update redraws the curves, the shading and the titles, legends composited on top
+    # (the y ranges follow p: a new background at nearly every value, drawn plainly first)
     use_blitting(fig, [a["l2_y"], a["kl_y"], a["p_y"], ax_y.title, *a["spans"], *ax_z.spines.values(), a["l2_z"],
-                       a["kl_z"], a["p_z"], ax_z.title], overlay=legends)
+                       a["kl_z"], a["p_z"], ax_z.title], overlay=legends, plain_first=True)
     return a
 
 
@@ -208,14 +211,14 @@ def perceptron_data(label_noise: float = SURFACE_DEFAULTS["label_noise"], seed: 
     return x, d
 
 
-@lru_cache(maxsize=4)
-def _surface_terms(extent: float):
-    """Per weight range, what does not depend on the labels: the weight grids and, for every
-    example and grid point, z = w·x, σ(z) and softplus(z) (one exp and one log1p: the costly
-    part of a surface, shared by every label-noise level; the inputs x are the same draw)."""
+def _grid_terms(extent: float, grid: int):
+    """For the weight range [−extent, extent]² on a `grid` × `grid` grid, what does not depend
+    on the labels: the weight grids and, for every example and grid point, z = w·x, σ(z) and
+    softplus(z) (one exp and one log1p: the costly part of a surface, shared by every
+    label-noise level; the inputs x are the same draw)."""
     x, _ = perceptron_data(0.0)
-    w1 = np.linspace(-extent, extent, GRID)
-    w2 = np.linspace(-extent, extent, GRID)
+    w1 = np.linspace(-extent, extent, grid)
+    w2 = np.linspace(-extent, extent, grid)
     W = np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2)          # (G², 2)
     z = x @ W.T                                                       # (N, G²)
     e = np.exp(-np.abs(z))
@@ -224,26 +227,44 @@ def _surface_terms(extent: float):
     return w1, w2, z, y, softplus
 
 
-@lru_cache(maxsize=64)
-def perceptron_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"]):
-    """Mean L2 ½(σ(w·x) − d)² and mean KL (binary cross-entropy) over the examples, on a
-    GRID × GRID grid of weights w = (w1, w2) in [−extent, extent]². Returns (w1, w2, L2, KL)
-    with L2[i, j], KL[i, j] at w = (w1[j], w2[i])."""
+@lru_cache(maxsize=4)
+def _surface_terms(extent: float):
+    """:func:`_grid_terms` on the GRID × GRID grid, per weight range (cached)."""
+    return _grid_terms(extent, GRID)
+
+
+def _surfaces_from(terms, label_noise: float):
+    """(w1, w2, L2, KL) of :func:`perceptron_surfaces` from a grid's `terms`."""
     _, d = perceptron_data(label_noise)
-    w1, w2, z, y, softplus = _surface_terms(float(extent))
+    w1, w2, z, y, softplus = terms
     w1, w2 = w1.copy(), w2.copy()
-    l2 = (0.5 * (y - d[:, None]) ** 2).mean(axis=0).reshape(GRID, GRID)
-    kl = (softplus - d[:, None] * z).mean(axis=0).reshape(GRID, GRID)
+    g = len(w1)
+    l2 = (0.5 * (y - d[:, None]) ** 2).mean(axis=0).reshape(g, g)
+    kl = (softplus - d[:, None] * z).mean(axis=0).reshape(g, g)
     for arr in (w1, w2, l2, kl):
         arr.setflags(write=False)
     return w1, w2, l2, kl
 
 
 @lru_cache(maxsize=64)
-def _cut(extent: float, label_noise: float):
+def perceptron_surfaces(extent: float = SURFACE_DEFAULTS["extent"], label_noise: float = SURFACE_DEFAULTS["label_noise"]):
+    """Mean L2 ½(σ(w·x) − d)² and mean KL (binary cross-entropy) over the examples, on a
+    GRID × GRID grid of weights w = (w1, w2) in [−extent, extent]². Returns (w1, w2, L2, KL)
+    with L2[i, j], KL[i, j] at w = (w1[j], w2[i])."""
+    return _surfaces_from(_surface_terms(float(extent)), label_noise)
+
+
+def draft_surfaces(extent: float, label_noise: float, grid: int = DRAFT_GRID):
+    """:func:`perceptron_surfaces` on a coarser `grid` (the same formulas; every other point of
+    the GRID grid for the default 41), not cached: the surfaces of a draft while the weight range
+    is dragged, a new range at every frame (a quarter of the exp/log1p work, and no entry of the
+    caches per passing value; the full grid is drawn when the hand stops)."""
+    return _surfaces_from(_grid_terms(float(extent), int(grid)), label_noise)
+
+
+def _cut_of(extent: float, label_noise: float, w1, w2, kl):
     """The cut w = t·u along the unit direction u of the KL grid minimiser, t in [−extent, extent]:
-    (u, t, mean L2 along it, mean KL along it); read-only (cached)."""
-    w1, w2, _, kl = perceptron_surfaces(extent, label_noise)
+    (u, t, mean L2 along it, mean KL along it); read-only."""
     i, j = np.unravel_index(int(np.argmin(kl)), kl.shape)
     w_kl = np.array([w1[j], w2[i]])
     u = w_kl / max(np.linalg.norm(w_kl), 1e-12)
@@ -255,6 +276,13 @@ def _cut(extent: float, label_noise: float):
     for arr in (u, t, cut_l2, cut_kl):
         arr.setflags(write=False)
     return u, t, cut_l2, cut_kl
+
+
+@lru_cache(maxsize=64)
+def _cut(extent: float, label_noise: float):
+    """:func:`_cut_of` the GRID surfaces (cached)."""
+    w1, w2, _, kl = perceptron_surfaces(extent, label_noise)
+    return _cut_of(extent, label_noise, w1, w2, kl)
 
 
 def _build_surfaces(fig):
@@ -279,14 +307,14 @@ def _build_surfaces(fig):
     ax_cut.set_xlabel("t along the cut (w = t·ŵ_KL)")
     legend = ax_cut.legend(loc="upper right", fontsize=8)
     for ax in (ax_l2, ax_kl, ax_cut):
-        ax.set_title(" ", fontsize=10)
+        ax.set_title(" ", fontsize=10, y=1.0)  # y given: no search of the tick labels per draw
     # blitting: ticks and labels rendered once per extent; the images, markers, cuts and
     # titles are redrawn (the image axes' spines after their images), the legend on top
     dynamic = []
     for key, ax in (("im_l2", ax_l2), ("im_kl", ax_kl)):
         dynamic += [a[key], *ax.spines.values(), a[key + "_cut"], a[key + "_min"], ax.title]
     dynamic += [a["cut_l2"], a["cut_kl"], ax_cut.title]
-    use_blitting(fig, dynamic, overlay=[legend])
+    use_blitting(fig, dynamic, overlay=[legend], plain_first=True)   # the axes follow the weight range
     return a
 
 
@@ -311,10 +339,19 @@ def draw_loss_surfaces(state, extent=SURFACE_DEFAULTS["extent"], label_noise=SUR
         raise ValueError(f"label_noise: expected a fraction in [0, 0.5], got {label_noise!r}")
     if colour_scale not in ("linear", "log"):
         raise ValueError(f"colour_scale: expected 'linear' or 'log', got {colour_scale!r}")
-    w1, w2, l2, kl = perceptron_surfaces(extent, label_noise)
     state = widget_state(state)
     fig = state.fig
     a = state.ensure(_build_surfaces)
+    # a draft of a weight range not drawn before (a drag of the range: a new one at every frame)
+    # computes the surfaces on the coarser DRAFT_GRID; any other frame, the full grid (cached)
+    coarse = state.draft and state.data.get("extent") != extent
+    if coarse:
+        w1, w2, l2, kl = draft_surfaces(extent, label_noise)
+        u, t, cut_l2, cut_kl = _cut_of(extent, label_noise, w1, w2, kl)
+    else:
+        w1, w2, l2, kl = perceptron_surfaces(extent, label_noise)
+        u, t, cut_l2, cut_kl = _cut(extent, label_noise)
+        state.data["extent"] = extent
     box = (-extent, extent, -extent, extent)
     mins = {}
     for key, surf in (("im_l2", l2), ("im_kl", kl)):
@@ -325,7 +362,6 @@ def draw_loss_surfaces(state, extent=SURFACE_DEFAULTS["extent"], label_noise=SUR
         i, j = np.unravel_index(int(np.argmin(surf)), surf.shape)
         mins[key] = (np.array([w1[j], w2[i]]), float(surf[i, j]))
         a[key + "_min"].set_data([w1[j]], [w2[i]])
-    u, t, cut_l2, cut_kl = _cut(extent, label_noise)
     for key in ("im_l2", "im_kl"):
         a[key + "_cut"].set_data(t * u[0], t * u[1])
     for key, c in (("cut_l2", cut_l2), ("cut_kl", cut_kl)):

@@ -227,7 +227,7 @@ def _build_race(fig):
     a["losses"] = {n: ax_f.plot([0], [0], color=COLORS[n], lw=1.4)[0] for n in OPTIMIZERS}
     ax_f.set_xlabel("step")
     for axis in (ax, ax_f):
-        axis.set_title(" ")
+        axis.set_title(" ", y=1.0)    # y given: no search of the tick labels per draw (where it lands anyway)
     # titles in the overlay: re-rendered only when their text changes
     use_blitting(fig, [*a["paths"].values(), *a["ends"].values(), a["start"], a["minimum"], *a["losses"].values()],
                  overlay=[ax.title, ax_f.title], partial=True)    # a new steps range: only the f panel
@@ -311,7 +311,10 @@ def optimizer_race(surface: str = DEFAULTS["surface"], optimizers=DEFAULTS["opti
                                description="start y"),
         steps=widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps"),
     )
-    return WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2), adjust=_to_surface_start,
+    # each surface drawn ahead in lecture mode (its start as `_to_surface_start` sets it): the first
+    # choice of another surface then shows a kept figure instead of computing its background
+    warm = [dict(surface=k, x0=float(v[2][0]), y0=float(v[2][1])) for k, v in SURFACES.items()]
+    return WidgetApp("Optimizer race", controls, draw_race, new_figure(11.0, 4.2), adjust=_to_surface_start, warm=warm,
                      description="The same start, the same number of gradient evaluations. SGD zig-zags across "
                                  "the valley and stalls at the saddle; momentum overshoots; the adaptive methods "
                                  "rescale each coordinate and escape the saddle.")
@@ -371,8 +374,8 @@ def _build_switchboard(fig):
     a["dist"], = ax_d.plot([0], [0], color="tab:orange")
     ax_d.set_ylim(-17.5, 2)
     ax_d.set_xlabel("step")
-    ax_d.set_title("log₁₀ distance from PyTorch's trajectory")
-    ax.set_title(" ")
+    ax_d.set_title("log₁₀ distance from PyTorch's trajectory", y=1.0)   # y given: see _build_race
+    ax.set_title(" ", y=1.0)
     use_blitting(fig, [a["ref"], a["alt"], a["start"], a["minimum"], a["dist"]], overlay=[ax.title], partial=True)
     return a
 
@@ -437,6 +440,6 @@ def convention_switchboard(surface: str = SWITCH_DEFAULTS["surface"], eps: float
         steps=widgets.IntSlider(value=steps, min=10, max=500, step=10, description="steps"),
     )
     return WidgetApp("Convention switchboard: notes and paper vs PyTorch", controls, draw_switchboard,
-                     new_figure(11.0, 4.2),
+                     new_figure(11.0, 4.2), warm=[dict(surface=k) for k in SURFACES],   # (as the race's)
                      description="Each switch moves one convention away from PyTorch's AdamW; the right "
                                  "panel shows how far the trajectory moves (0 when every switch is PyTorch's).")

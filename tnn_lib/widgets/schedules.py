@@ -133,7 +133,7 @@ def _setup(fig) -> dict:
     # axis range (and surface, κ); an update draws the curves and titles, the legend on top
     from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
     for ax in (ax_lr, ax_path, ax_loss):
-        ax.set_title(" ", fontsize=9)
+        ax.set_title(" ", fontsize=9, y=1.0)   # y given: no search of the tick labels per draw (where it lands anyway)
     use_blitting(fig, [a["lr"], a["limit"], a["path"], a["start"], a["loss"], ax_lr.title, ax_path.title,
                        ax_loss.title], overlay=[legend])
     return a
@@ -225,7 +225,11 @@ def schedule_explorer(surface: str = DEFAULTS["surface"], schedule: str = DEFAUL
     )
     state = ExplorerState(new_figure(12.0, 3.8))
 
+    # drawn ahead in lecture mode (see WidgetApp's `warm`): every κ stop and the other surface, so a first
+    # choice of one shows a kept figure, and the tick labels and glyphs of its axes are ready
+    warm = [dict(kappa=k) for k in controls["kappa"].options] + [dict(surface=s) for s in SURFACES]
     return WidgetApp("Schedules and the landscape: 2/λ_max, momentum, saddles", controls, draw_schedule_explorer, state,
+                     warm=warm,
                      description="Above the dashed line 2/λ_max gradient descent diverges along the steepest "
                                  "direction. Momentum speeds up the flat direction of a long valley; on the "
                                  "saddle, a start just off the ridge escapes along the negative curvature.")

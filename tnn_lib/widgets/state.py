@@ -17,11 +17,15 @@ class WidgetState:
         self.fig = fig
         self.artists = None
         self.data = dict(data)
+        # True while the draw makes a draft (a frame in the middle of a drag, see
+        # tnn_lib.widgets.app.LiveRedraw): a draw may then compute less (e.g. a coarser grid);
+        # the full-quality frame that follows when the hand stops is drawn with it False
+        self.draft = False
 
     def __getattr__(self, name):
         # a draw function written for a bare figure, ``draw(fig, **values)``, still works when
         # given the state: what is not the state's own is the figure's
-        if name.startswith("__") or name in ("fig", "artists", "data"):
+        if name.startswith("__") or name in ("fig", "artists", "data", "draft"):
             raise AttributeError(name)
         return getattr(self.fig, name)
 
