@@ -223,9 +223,11 @@ def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(clust
 
 
 @pytest.fixture
-def one_worker(cluster):
-    """The cluster with w1 alone (w2 back afterwards): each task behind the one graded
-    waits on w1, the worker these tests kill or restart."""
+def one_worker(cluster, monkeypatch):
+    """The cluster with w1 alone (w2 back afterwards), and one task queued ahead on it: each
+    task behind the one graded waits on w1, the worker these tests kill or restart."""
+    import autograder.runners.dask_cluster as dask_cluster
+    monkeypatch.setattr(dask_cluster, "QUEUED_AHEAD", 1)
     cluster.wait_for(lambda info: len(info) == 2, "both workers")
     cluster.stop_worker("w2")
     try:
