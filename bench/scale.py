@@ -17,7 +17,8 @@ cells, tampering, invalid files). Then, in one run:
 
 Prints submissions per second for each mode, the scheduler's overhead per task (the
 client's time from submitting a task to holding its result, minus the worker's time
-grading it), the gradebook write time per submission, the peak memory of each worker
+grading it and minus the time it waited on its worker behind the task before it) and its
+parts, each worker's idle time between two tasks, the gradebook write time per submission, the peak memory of each worker
 process (alone, and with its sandbox and student processes), whether anything was lost
 and whether both modes gave identical grades; then a table of the machines a course needs
 to grade 2,000 submissions in 10 minutes, worked out on paper from those figures.
@@ -145,6 +146,35 @@ def gradebook_write_times(out: Path, results, url: str) -> list[float]:
     return times
 
 
+def dask_parts(tasks: list[dict]) -> tuple[dict, list, int]:
+    """Where each Dask task's time went, from the clocks the runner records per task
+    (:meth:`autograder.runners.dask_cluster.DaskRunner._record`), in seconds; the idle gaps
+    of each worker process between two tasks; how many of those next tasks were already
+    waiting on the worker when the one before ended."""
+    parts: dict = {k: [] for k in ("dispatch", "before", "after", "notice", "pickup", "fetch", "decode",
+                                   "overhead", "queued", "prepare", "bytes")}
+    for t in tasks:
+        one = {"dispatch": t["arrived"] - t["submitted"], "before": t["graded_from"] - t["began"],
+               "after": t["end"] - t["graded_to"], "notice": t["done"] - t["end"], "pickup": t["picked"] - t["done"],
+               "fetch": t["fetched"] - t["picked"], "decode": t["decoded"] - t["fetched"]}
+        for k, v in one.items():
+            parts[k].append(v)
+        parts["overhead"].append(sum(one.values()))
+        parts["queued"].append(t["began"] - t["arrived"])
+        parts["prepare"].append(t["prepare"])
+        parts["bytes"].append(t["result_bytes"])
+    gaps, ahead = [], 0
+    by_pid: dict = {}
+    for t in tasks:
+        by_pid.setdefault(t["pid"], []).append(t)
+    for ts in by_pid.values():
+        ts.sort(key=lambda t: t["began"])
+        for prev, nxt in zip(ts, ts[1:]):
+            gaps.append(nxt["began"] - prev["end"])
+            ahead += nxt["arrived"] <= prev["end"]
+    return parts, gaps, ahead
+
+
 def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.0f} MiB"
 
@@ -186,11 +216,13 @@ def main(argv=None) -> int:
             cluster.start_worker("w1")
             cluster.start_worker("w2")
             mem = PeakMemory(dask_workers(cluster))
+            wall0 = time.time()
             t0 = time.perf_counter()
             s_dask = grade(subs, scheduler=cluster.address, timeout=args.timeout, output=work / "out-dask",
                            db_url=f"sqlite:///{work / 'gb-dask.db'}", root=ROOT, progress=False,
                            log=lambda m: None)
             t_dask = time.perf_counter() - t0
+            wall1 = time.time()
             peak_dask = mem.done()
         finally:
             cluster.close()
@@ -211,8 +243,10 @@ def main(argv=None) -> int:
         same_csv = (work / "out-local" / "grades.csv").read_text() == (work / "out-dask" / "grades.csv").read_text()
         same_scores = scores(work / "out-local" / "grades.csv") == scores(work / "out-dask" / "grades.csv")
         stats = s_dask.stats
-        overhead = [lat - sec for lat, sec in zip(stats["latency"], stats["seconds"])]
+        latency = [lat - sec for lat, sec in zip(stats["latency"], stats["seconds"])]
         task_s = stats["seconds"]
+        parts, gaps, ahead = dask_parts(stats["tasks"])
+        overhead = parts["overhead"]
 
         print()
         print(f"{'mode':36s} {'wall s':>8s} {'subs/s':>8s}")
@@ -220,8 +254,32 @@ def main(argv=None) -> int:
         print(f"{'Dask, 2 worker processes':36s} {t_dask:8.1f} {n / t_dask:8.2f}")
         print(f"grading time per submission on a Dask worker: median {statistics.median(task_s):.3f} s, "
               f"mean {statistics.fmean(task_s):.3f} s, max {max(task_s):.1f} s")
-        print(f"scheduler overhead per task (submit → result at the client, minus grading): median "
-              f"{statistics.median(overhead) * 1000:.1f} ms, mean {statistics.fmean(overhead) * 1000:.1f} ms")
+        print(f"scheduler overhead per task (dispatch + return: submit → result at the client, minus grading and "
+              f"minus waiting on the worker behind the task before it): median {statistics.median(overhead) * 1000:.1f} "
+              f"ms, mean {statistics.fmean(overhead) * 1000:.1f} ms")
+        ms = {k: statistics.median(v) * 1000 for k, v in parts.items()}
+        print(f"  its parts (medians, ms; worker's and client's clocks): dispatch (submitted → on the worker) "
+              f"{ms['dispatch']:.1f}, on the worker before grading {ms['before']:.1f}, after (result to JSON) "
+              f"{ms['after']:.1f}, return notice (worker's end → client's done callback) {ms['notice']:.1f}, "
+              f"client's loop picks it up {ms['pickup']:.1f}, result fetch {ms['fetch']:.1f}, JSON decode "
+              f"{ms['decode']:.1f}")
+        print(f"  not counted: waiting on the worker behind the task before it median {ms['queued']:.0f} ms; the "
+              f"client building a payload (reading the files) median {ms['prepare']:.1f} ms; result size median "
+              f"{statistics.median(parts['bytes']) / 1000:.0f} kB (max {max(parts['bytes']) / 1000:.0f} kB)")
+        if gaps:
+            print(f"worker idle between two tasks (one's end → the next's start, same worker process): median "
+                  f"{statistics.median(gaps) * 1000:.1f} ms, mean {statistics.fmean(gaps) * 1000:.1f} ms, max "
+                  f"{max(gaps) * 1000:.0f} ms; the next task was already waiting on the worker for {ahead} of "
+                  f"{len(gaps)}")
+        if stats["tasks"]:
+            first = min(t["arrived"] for t in stats["tasks"])
+            last = max(t["decoded"] for t in stats["tasks"])
+            print(f"Dask run's {t_dask:.1f} s: {first - wall0:.1f} s before the first task reached a worker "
+                  f"(connecting, the course check on the client and the workers, planning), {last - first:.1f} s "
+                  f"from there to the last result, {wall1 - last:.1f} s after it (writing, the class's reports); "
+                  f"the workers graded {sum(task_s) / (2 * (last - first)):.0%} of those {last - first:.1f} s")
+        print(f"client's time from submitting a task to holding its result, minus grading (waiting behind the task "
+              f"before it included): median {statistics.median(latency) * 1000:.0f} ms")
         print(f"gradebook write per submission: SQLite median {statistics.median(w_sqlite) * 1000:.1f} ms "
               f"(mean {statistics.fmean(w_sqlite) * 1000:.1f}), PostgreSQL median "
               f"{statistics.median(w_pg) * 1000:.1f} ms (mean {statistics.fmean(w_pg) * 1000:.1f})")

@@ -9,6 +9,8 @@
 * a worker killed (by its PID) while it grades a submission: the submission is graded again
   on another worker, nothing is lost, the results are the same;
 * a submission during which two workers die is `grader-error`, alone;
+* a submission waiting on a worker (queued ahead) behind one that kills it twice, or behind
+  one the watchdog gives up, is graded;
 * a worker with a different course is refused, by name, and grades nothing;
 * a client killed half-way resumes: what it had graded is kept, the rest is graded.
 """
@@ -218,6 +220,61 @@ def test_a_submission_during_which_two_workers_die_is_a_grader_error_alone(clust
     page = (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
     assert "Dask workers died 2 times" in page
     cluster.wait_for(lambda info: len(info) == 2, "the nannies to restart the killed workers")
+
+
+@pytest.fixture
+def one_worker(cluster, monkeypatch):
+    """The cluster with w1 alone (w2 back afterwards), and one task queued ahead on it: each
+    task behind the one graded waits on w1, the worker these tests kill or restart."""
+    import autograder.runners.dask_cluster as dask_cluster
+    monkeypatch.setattr(dask_cluster, "QUEUED_AHEAD", 1)
+    cluster.wait_for(lambda info: len(info) == 2, "both workers")
+    cluster.stop_worker("w2")
+    try:
+        yield cluster
+    finally:
+        cluster.start_worker("w2")
+        cluster.wait_for(lambda info: len(info) == 2, "both workers")
+
+
+def test_a_task_waiting_on_a_worker_that_dies_twice_is_graded(one_worker, on_cluster, tmp_path):
+    """With one worker, the submission after the slow one waits on that worker behind it
+    (each worker has one task queued ahead). The worker is killed twice while it grades the
+    slow one: the slow one is a grader-error (two workers died grading it); the one that
+    waited behind it through both deaths is graded, as if nothing happened (Dask counts a
+    death against every task on the worker; the runner counts only the one being graded)."""
+    _, base = on_cluster
+    pairs = [SLOW, ("correct", "00_backprop"), ("partial", "02_batchnorm")]
+    subs = link_class(tmp_path / "submitted", pairs)
+    thread, box = _grade_in_thread(one_worker, subs, tmp_path / "out", tmp_path / "gb.db")
+    seen: set = set()
+    _kill_the_worker_grading(one_worker, SLOW[0], seen)
+    _kill_the_worker_grading(one_worker, SLOW[0], seen)
+    thread.join(600)
+    assert not thread.is_alive() and "error" not in box, box.get("error")
+    summary = box["summary"]
+    assert [s for s, _, _ in summary.not_graded] == [SLOW[0]]
+    assert "Dask workers died 2 times" in (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
+    assert results_of(tmp_path / "out", pairs[1:]) == results_of(base / "out", pairs[1:])
+    one_worker.wait_for(lambda info: len(info) == 1, "the nanny to restart the killed worker")
+
+
+def test_a_task_waiting_behind_one_the_watchdog_gives_up_is_graded(one_worker, tmp_path):
+    """With one worker, the submission after the stuck one waits on that worker behind it
+    (longer than the watchdog: its clock starts when it begins, not when it was sent). The
+    watchdog gives up the stuck one and restarts the worker; the one behind it is graded on
+    the restarted worker, as expected."""
+    pairs = [SLOW, ("correct", "00_backprop"), ("partial", "02_batchnorm")]
+    subs = link_class(tmp_path / "submitted", pairs)
+    summary = grade(subs, scheduler=one_worker.address, timeout=900, budget=1800, output=tmp_path / "out",
+                    db_url=f"sqlite:///{tmp_path / 'gb.db'}", root=ROOT, progress=False, worker_budget=30)
+    assert [s for s, _, _ in summary.not_graded] == [SLOW[0]]
+    assert "the watchdog" in (tmp_path / "out" / "feedback" / SLOW[0] / f"{SLOW[1]}.html").read_text()
+    rows = grades_by_student(tmp_path / "out" / "grades.csv")     # other limits: other fingerprints
+    for student, aid in pairs[1:]:
+        assert {r["grade_id"]: (float(r["points"]), r["status"], r["misconception"]) for r in rows[student]} == \
+            {g: (e["points"], e["status"], e["misconception"]) for g, e in EXPECTED[student][aid].items()}
+    one_worker.wait_for(lambda info: len(info) == 1, "the restarted worker to come back")
 
 
 def _other_course(tmp_path: Path, name: str, aid: str) -> Path:

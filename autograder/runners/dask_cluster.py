@@ -23,11 +23,20 @@ One Dask task per submission. Each task runs the same grade-one path as a local 
   ever pickled or unpickled.
 * **The client alone writes.** Results come back to :func:`autograder.runners.grade.grade`, whose
   writer thread writes the result files and the gradebook as with local workers.
+* **No worker waits between two submissions.** The client keeps one task per checked
+  worker running and :data:`QUEUED_AHEAD` more waiting on it (for the class's last tasks,
+  one per worker), so a worker starts its next submission the moment it ends one, without
+  a round trip to the client; the client fetches each result as Dask tells it the task
+  ended, and only then sends the next (with ``QUEUED_AHEAD = 0``, the next first).
 * **Workers that die.** When a worker dies with a task, the scheduler runs it again on
   another worker; the scheduler's ``allowed-failures`` is set to 1 for this, so a
   submission that costs two workers ends as ``KilledWorker`` and is a ``grader-error`` for
-  that submission alone. The client keeps at most one task per grading worker in flight, so
-  a worker's death only ever counts against the submission it was grading.
+  that submission alone. Dask counts a death against every task on that worker, the one
+  waiting behind the one graded too; each task tells the client (a Dask event, pushed) when
+  it begins, and the client counts only the deaths of workers that had begun grading it: a
+  submission that was waiting is sent again, under a new key. A task whose preferred
+  workers all left (Dask keeps it in ``no-worker`` even when another checked worker joins)
+  is sent again the same way. The watchdog's clock of a task starts when it begins.
 """
 from __future__ import annotations
 
@@ -56,7 +65,13 @@ from autograder.sandbox.launch import clean_after
 from autograder.settings import Settings
 
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", "examples"}
-ALLOWED_FAILURES = 1          # a task may be lost with one worker, not with two
+ALLOWED_FAILURES = 1          # a submission may be lost with one worker, not with two
+# tasks waiting on each worker behind the one it grades: 1 removes the worker's idle time
+# between two tasks (2.5 ms median against 10-23 ms with 0); 0 sends a worker its next task
+# when Dask says the last one ended (INSTRUCTORS.md, section 5, for the throughput runs)
+QUEUED_AHEAD = 1
+ACCEPTED_TOPIC = "tnn-course-accepted"
+RESTART_SECONDS = 120.0       # what a worker restarted by the watchdog may take to come back
 
 
 # ----------------------------------------------------------------------------------------
@@ -139,6 +154,19 @@ class CoursePlugin(_PluginBase):
         else:
             worker.log_event("tnn-course-refused", status)
 
+        # the client learns of a worker it may use at once (it asked the scheduler for the list
+        # every 2 s, in its submitting path)
+        if not differs:
+            worker.log_event(ACCEPTED_TOPIC, {"fingerprint": self.expected["fingerprint"], "address": worker.address})
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        """When a grading task reached this worker (its first state here): the task's
+        dispatch time, measured apart from any time it then waits behind the task running."""
+        if isinstance(key, str) and key.startswith("tnn-grade-") and key not in _ARRIVED:
+            if len(_ARRIVED) > 1000:           # tasks stolen away or cancelled before they ran
+                _ARRIVED.clear()
+            _ARRIVED[key] = time.time()
+
     def teardown(self, worker):
         state = _STATE.pop("state", None)
         if state is not None:
@@ -163,6 +191,7 @@ class _WorkerState:
         self.db_url = f"sqlite:///{self.base / 'gradebook.db'}"
         self.config = nbgrader_config(self.root, self.db_url)
         self.synced: set[str] = set()
+        self.settings_json: dict | None = None        # the settings as sent (see _state)
         self.grader = Grader(settings.replace(scratch_base=str(self.base / "scratch")))
         (self.base / "scratch").mkdir()
         self.lock = threading.Lock()
@@ -182,6 +211,7 @@ class _WorkerState:
 
 _STATE: dict = {}
 _STATE_LOCK = threading.Lock()
+_ARRIVED: dict = {}          # task key -> when it reached this worker (time.time())
 
 
 def _clean_stale() -> None:
@@ -197,36 +227,63 @@ def _clean_stale() -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _state(settings: Settings) -> _WorkerState:
+def _state(settings: dict) -> _WorkerState:
+    """The worker's state for these settings (as JSON: compared as sent, not rebuilt per task)."""
     with _STATE_LOCK:
         state = _STATE.get("state")
-        if state is None or state.settings != settings:
+        if state is None or state.settings_json != settings:
             if state is not None:
                 state.close()
-            state = _STATE["state"] = _WorkerState(settings)
+            state = _STATE["state"] = _WorkerState(Settings.from_json(settings))
+            state.settings_json = settings
         return state
 
 
 def grade_remote(task: dict) -> str:
-    """The Dask task: grade one submission on this worker; returns a JSON string."""
+    """The Dask task: grade one submission on this worker; returns a JSON string.
+
+    Before grading it tells the client, by a Dask event (pushed, no request), that this
+    worker began it: the client's watchdog counts from there, and a worker's death counts
+    against the submission it was grading only (not one queued behind it). The reply
+    carries the worker's clock at the task's arrival, start, grading and end
+    (``time.time()``), so that the client can split the scheduler's overhead into its parts."""
+    began = time.time()
     from distributed import get_worker  # slow import (see AUTHORING.md)
     worker = get_worker()
+    arrived = _ARRIVED.pop(task["key"], began)
     status = getattr(worker, "tnn_course", {}).get(task["course"]) or {}
     if not status.get("ok") or status.get("fingerprint") != task["course"]:
         return json.dumps({"refused": {k: status.get(k) for k in ("name", "address", "host", "differs", "why")}})
-    state = _state(Settings.from_json(task["settings"]))
+    worker.log_event(task["topic"], [task["key"], worker.address])
+    state = _state(task["settings"])
     with state.lock:
         started = time.perf_counter()
+        graded_from = time.time()
         state.sync(task["assignment"])
         local = dict(task, db_url=state.db_url, source_dir=str(state.root / "solutions" / task["assignment"]))
         result = state.grader.grade_task(local, state.config)
         seconds = time.perf_counter() - started
-    return json.dumps({"result": result, "seconds": seconds, "worker": worker.address, "pid": os.getpid()})
+        graded_to = time.time()
+    body = json.dumps(result)
+    meta = {"seconds": seconds, "worker": worker.address, "pid": os.getpid(),
+            "clock": [arrived, began, graded_from, graded_to, time.time()]}
+    return f'{{"meta": {json.dumps(meta)}, "result": {body}}}'
 
 
 # ----------------------------------------------------------------------------------------
 # the client's side
 # ----------------------------------------------------------------------------------------
+class _Flight:
+    """A task in flight: its submission, its future, when it was submitted (the client's
+    ``perf_counter`` and ``time.time()``), how long its payload took to build, and when its
+    watchdog clock was last started again (0: never)."""
+    __slots__ = ("task", "fut", "submitted", "wall", "prepare", "reset")
+
+    def __init__(self, task, fut, submitted: float, wall: float, prepare: float):
+        self.task, self.fut, self.submitted, self.wall, self.prepare, self.reset = \
+            task, fut, submitted, wall, prepare, 0.0
+
+
 class DaskRunner:
     """Runs grading tasks on a Dask cluster with the interface of
     :class:`autograder.runners.grade.WorkerPool`: ``run(tasks, payload, on_done, on_crash)``."""
@@ -252,9 +309,14 @@ class DaskRunner:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError) as err:
             raise ValueError(f"could not reach the Dask scheduler at {address}: {err}") from None
-        self.stats: dict = {"seconds": [], "latency": [], "workers": {}, "graded_by": {}}
+        self.settings_json = self.settings.to_json()
+        # per task: "seconds" grading on its worker, "latency" from submission to its result at
+        # the client (waiting behind another task included), "tasks" each one's clocks (_record)
+        self.stats: dict = {"seconds": [], "latency": [], "workers": {}, "graded_by": {}, "tasks": []}
         self._refused: set = set()
+        self._joined: list = []
         self.client.subscribe_topic("tnn-course-refused", lambda event: self._refusal(event[1]))
+        self.client.subscribe_topic(ACCEPTED_TOPIC, lambda event: self._accepted(event[1]))
         # one retry on another worker, then KilledWorker (a lambda travels by value: the
         # scheduler needs no course installed)
         self.client.run_on_scheduler(lambda dask_scheduler, n=ALLOWED_FAILURES:
@@ -297,119 +359,241 @@ class DaskRunner:
         info = self.client.scheduler_info(n_workers=-1)["workers"]
         return sorted(a for a, w in info.items() if w.get("resources", {}).get(self.resource, 0) >= 1)
 
+    def _accepted(self, msg) -> None:
+        """A worker the plugin passed, pushed by the worker itself (one that joined or restarted)."""
+        if isinstance(msg, dict) and msg.get("fingerprint") == self.identity["fingerprint"]:
+            self._joined.append(msg.get("address"))
+
     def run(self, tasks, payload, on_done, on_crash):
+        """Grade `tasks`: each checked worker grades one and has QUEUED_AHEAD more waiting
+        on it, so that it starts the next the moment it ends one (no round trip to the
+        client between two submissions)."""
         from distributed.scheduler import KilledWorker  # slow import (see AUTHORING.md)
         pending = list(tasks)
         pending.reverse()                       # pop() takes them in order
-        # each task's future, put here by Dask the moment it ends: the loop wakes at once
-        # (it polled every 0.2 s, and a worker sat idle that long between two submissions)
+        # each task's future, put here by Dask the moment it ends (with the client's clock)
         ended: queue.Queue = queue.Queue()
-        meta: dict = {}
+        meta: dict = {}                         # key -> _Flight, the tasks in flight
+        tries: dict = {}                        # id(task) -> keys it had (refusals, lost with workers)
+        deaths: dict = {}                       # id(task) -> workers that died grading it, its earlier keys
         refusals: dict = {}
-        good: list = [0.0, []]
-        run_id = secrets.token_hex(6)          # a new run never shares a task with a stopped one
+        run_id = secrets.token_hex(6)           # a new run never shares a task with a stopped one
+        topic = f"tnn-began-{run_id}"
+        began: dict = {}                        # key -> [(worker, client's perf_counter)], pushed by workers
+        self.client.subscribe_topic(topic, lambda event: began.setdefault(event[1][0], []).append(
+            (event[1][1], time.perf_counter())))
+        good: list = [time.monotonic(), self._good_workers()]
+        self._joined.clear()
 
-        def good_workers(fresh: bool = False) -> list:
-            if fresh or time.monotonic() - good[0] > 2.0:
-                good[:] = [time.monotonic(), self._good_workers()]
+        def good_workers() -> list:
+            if self._joined:                    # pushed by a worker that joined or restarted
+                good[1] = sorted(set(good[1]) | {self._joined.pop() for _ in range(len(self._joined))})
+                joined[0] = True
             return good[1]
 
+        def refresh() -> None:
+            """The list from the scheduler (it also drops the workers that left), now and then
+            and never between a task's end and the next submission; then the tasks left
+            waiting for workers that left sent again."""
+            good_workers()
+            if time.monotonic() - good[0] > 10.0:
+                good[:] = [time.monotonic(), self._good_workers()]
+                joined[0] = bool(good[1])
+            if joined[0] and meta:
+                joined[0] = False
+                self._send_again_stuck(meta, began, deaths, pending, on_crash)
+
+        joined = [False]
+
         def capacity() -> int:
-            """One task in flight per checked worker; with none (all restarting), wait for one."""
+            """(1 + QUEUED_AHEAD) tasks in flight per checked worker, and one each for the
+            class's last tasks (a task queued behind a long one would wait for it, or for
+            Dask to move it, while another worker idles); with none (all restarting), wait
+            for one."""
             waited = 0.0
-            while not good_workers(fresh=waited > 0) and not meta:
+            while not good_workers() and not meta:
                 if waited == 0.0:
                     self.log("tnn-course grade: waiting for a Dask worker with this course")
                 time.sleep(1.0)
                 waited += 1.0
-            return max(1, len(good_workers()))
+                good[:] = [time.monotonic(), self._good_workers()]
+            n = len(good_workers())
+            return max(1, (1 + QUEUED_AHEAD) * n if len(pending) > n else n)
 
         def submit(task) -> None:
+            t0 = time.perf_counter()
             body = payload(task)
             body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
                                         "layout": info["layout"]} for name, info in body["notebooks"].items()}
-            body.update(course=self.identity["fingerprint"], settings=self.settings.to_json())
+            tries[id(task)] = tries.get(id(task), 0) + 1
+            key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{tries[id(task)]}"
+            body.update(course=self.identity["fingerprint"], settings=self.settings_json, key=key, topic=topic)
             body.pop("db_url", None)
             body.pop("source_dir", None)
-            key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{refusals.get(id(task), 0)}"
             # the checked workers, as a preference: a task must never wait for a worker that
             # left (a restarted worker has a new address); one that lands elsewhere is refused
             # there by grade_remote's own check and sent again
             fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
                                      workers=good_workers() or None, allow_other_workers=True)
-            meta[fut.key] = (task, time.perf_counter(), fut)
-            fut.add_done_callback(ended.put)
+            meta[fut.key] = _Flight(task, fut, time.perf_counter(), time.time(), time.perf_counter() - t0)
+            fut.add_done_callback(lambda f: ended.put((f, time.time())))
+
+        def fill() -> None:
+            while pending and len(meta) < capacity():
+                submit(pending.pop())
 
         def wait() -> float:
             """Seconds to wait for a task to end: until the watchdog's next deadline, at most 1."""
-            first = min((submitted for _, submitted, _ in meta.values()), default=time.perf_counter())
+            first = min((self._clock(k, f, began) for k, f in meta.items()), default=time.perf_counter())
             return min(1.0, max(0.01, first + self.watchdog - time.perf_counter()))
 
-        while pending and len(meta) < capacity():
-            submit(pending.pop())
-        while meta:                            # the tasks in flight (a given-up one is no longer)
-            try:
-                fut = ended.get(timeout=wait())
-            except queue.Empty:
-                self._give_up_overdue(meta, on_crash)
-                while pending and len(meta) < capacity():
-                    submit(pending.pop())
-                continue
-            if fut.key not in meta:           # given up by the watchdog: already reported
-                fut.release()
-                continue
-            task, submitted, _ = meta.pop(fut.key)
-            # its worker is free: give it the next submission before fetching this result
-            while pending and len(meta) < capacity():
-                submit(pending.pop())
-            if fut.status == "finished":
-                reply = json.loads(fut.result())
-                fut.release()
-                if "refused" in reply:
-                    self._refusal(reply["refused"])
-                    refusals[id(task)] = refusals.get(id(task), 0) + 1
-                    if refusals[id(task)] <= 3:
-                        pending.append(task)
+        try:
+            fill()
+            while meta:                            # the tasks in flight (a given-up one is no longer)
+                try:
+                    fut, done_at = ended.get(timeout=wait())
+                except queue.Empty:
+                    self._give_up_overdue(meta, began, on_crash)
+                    fill()
+                    refresh()
+                    fill()
+                    continue
+                if fut.key not in meta:           # given up by the watchdog: already reported
+                    fut.release()
+                    continue
+                flight = meta.pop(fut.key)
+                task = flight.task
+                if not QUEUED_AHEAD:              # its worker is free: its next task first
+                    fill()
+                if fut.status == "finished":
+                    picked = time.time()
+                    text = fut.result()
+                    fetched = time.time()
+                    fut.release()
+                    reply = json.loads(text)
+                    decoded = time.time()
+                    if "refused" in reply:
+                        self._refusal(reply["refused"])
+                        refusals[id(task)] = refusals.get(id(task), 0) + 1
+                        if refusals[id(task)] <= 3:
+                            pending.append(task)
+                        else:
+                            on_crash(task, "every worker that took it refused it: its course differs")
                     else:
-                        on_crash(task, "every worker that took it refused it: its course differs")
+                        m = reply["meta"]
+                        self._record(task, flight, m, len(text), done_at, picked, fetched, decoded)
+                        on_done(task, reply["result"])
+                elif fut.status == "cancelled":
+                    raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was "
+                                       "it restarted?); run the same command again to go on where it stopped")
                 else:
-                    self.stats["seconds"].append(reply["seconds"])
-                    self.stats["latency"].append(time.perf_counter() - submitted)
-                    self.stats["workers"][reply["worker"]] = self.stats["workers"].get(reply["worker"], 0) + 1
-                    self.stats["graded_by"][f"{task.student}/{task.assignment}"] = reply["worker"]
-                    on_done(task, reply["result"])
-            elif fut.status == "cancelled":
-                raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was it "
-                                   "restarted?); run the same command again to go on where it stopped")
-            else:
-                err = fut.exception()
-                fut.release()
-                if isinstance(err, KilledWorker):
-                    on_crash(task, f"Dask workers died {ALLOWED_FAILURES + 1} times while grading it")
-                else:
-                    on_crash(task, f"{type(err).__name__}: {err}")
-            self._give_up_overdue(meta, on_crash)     # also while other tasks keep ending
-            while pending and len(meta) < capacity():
-                submit(pending.pop())
+                    err = fut.exception()
+                    fut.release()
+                    if isinstance(err, KilledWorker):
+                        # the scheduler counts a death against every task on that worker, the
+                        # one waiting behind the one graded too: only those it was grading count
+                        died = deaths.get(id(task), 0) + len(began.get(fut.key, ()))
+                        deaths[id(task)] = died
+                        if died > ALLOWED_FAILURES:
+                            on_crash(task, f"Dask workers died {died} times while grading it")
+                        elif tries[id(task)] > ALLOWED_FAILURES + 3:
+                            on_crash(task, f"the Dask workers it was sent to died or were restarted "
+                                           f"{tries[id(task)]} times ({died} while grading it)")
+                        else:                     # it was waiting on a worker that died: again
+                            pending.append(task)
+                    else:
+                        on_crash(task, f"{type(err).__name__}: {err}")
+                began.pop(fut.key, None)
+                self._give_up_overdue(meta, began, on_crash)     # also while other tasks keep ending
+                fill()
+                refresh()
+                fill()
+        finally:
+            try:
+                self.client.unsubscribe_topic(topic)
+            except Exception:
+                pass
 
-    def _give_up_overdue(self, meta: dict, on_crash) -> None:
+    def _record(self, task, flight, m: dict, size: int, done_at: float, picked: float, fetched: float,
+                decoded: float) -> None:
+        """Where the time of one task went (the worker's clock and the client's: one machine
+        in the benchmark; across machines their offset shows in the dispatch and the return notice)."""
+        arrived, began, graded_from, graded_to, end = m["clock"]
+        s = self.stats
+        s["seconds"].append(m["seconds"])
+        s["latency"].append(time.perf_counter() - flight.submitted)
+        s["workers"][m["worker"]] = s["workers"].get(m["worker"], 0) + 1
+        s["graded_by"][f"{task.student}/{task.assignment}"] = m["worker"]
+        s["tasks"].append({"pid": m["pid"], "worker": m["worker"], "prepare": flight.prepare,
+                           "submitted": flight.wall, "arrived": arrived, "began": began,
+                           "graded_from": graded_from, "graded_to": graded_to, "end": end, "done": done_at,
+                           "picked": picked, "fetched": fetched, "decoded": decoded, "result_bytes": size})
+
+    def _send_again_stuck(self, meta: dict, began: dict, deaths: dict, pending: list, on_crash) -> None:
+        """A task whose preferred workers have all left waits in Dask's ``no-worker`` state
+        even when another worker with this course joins (Dask checks a joining worker against
+        the list, not the fallback): such a task runs nowhere, and is sent again with a new
+        key and today's list. Each time it began under the old key counts as a worker that
+        died grading it."""
+        keys = list(meta)
+        try:
+            stuck = self.client.run_on_scheduler(
+                lambda dask_scheduler, keys=keys: [k for k in keys if k in dask_scheduler.tasks
+                                                   and dask_scheduler.tasks[k].state == "no-worker"])
+        except Exception:
+            return
+        for key in stuck:
+            flight = meta.pop(key, None)
+            if flight is None:
+                continue
+            try:
+                flight.fut.cancel()
+            except Exception:
+                pass
+            task = flight.task
+            died = deaths.get(id(task), 0) + len(began.pop(key, ()))
+            deaths[id(task)] = died
+            if died > ALLOWED_FAILURES:
+                on_crash(task, f"Dask workers died {died} times while grading it")
+            else:
+                pending.append(task)
+
+    def _clock(self, key, flight, began: dict) -> float:
+        """Since when `key` counts against the watchdog: since it began on its worker (a task
+        waiting behind another is not overdue: that one has its own watchdog); one never seen
+        to begin, as if it began once the tasks ahead of it had all used their watchdog, and
+        a worker had been restarted."""
+        b = began.get(key)
+        since = b[-1][1] if b else flight.submitted + QUEUED_AHEAD * self.watchdog + RESTART_SECONDS
+        return max(since, flight.reset)
+
+    def _give_up_overdue(self, meta: dict, began: dict, on_crash) -> None:
         """The watchdog: a task running longer than :attr:`watchdog` is reported as a
         grader-error for its submission alone, cancelled, and the worker running it restarted
         (a thread stuck in a task cannot be stopped otherwise, and would hold that worker)."""
         now = time.perf_counter()
-        for key, (task, submitted, fut) in list(meta.items()):
-            if now - submitted <= self.watchdog:
+        for key, flight in list(meta.items()):
+            if now - self._clock(key, flight, began) <= self.watchdog:
                 continue
-            meta.pop(key)
+            task, fut = flight.task, flight.fut
             workers = []
             try:
                 workers = [w for w, keys in self.client.processing().items() if key in keys]
             except Exception:
                 pass
+            b = began.get(key)
+            if b and workers and b[-1][0] not in workers:
+                # it began on a worker that died, and now waits on another: its clock starts again
+                flight.reset = now
+                continue
+            meta.pop(key)
             try:
                 fut.cancel()
             except Exception:
                 pass
+            if not b:   # it never began: no worker is stuck in it
+                on_crash(task, f"no Dask worker began grading it in {now - flight.submitted:.0f} s; it was given up")
+                continue
             if workers:
                 self.log(f"tnn-course grade: {task.student}/{task.assignment} ran {self.watchdog:g} s on Dask worker "
                          f"{workers[0]}: given up, and that worker restarted")
