@@ -368,7 +368,6 @@ class DaskRunner:
         """Grade `tasks`: each checked worker grades one and has QUEUED_AHEAD more waiting
         on it, so that it starts the next the moment it ends one (no round trip to the
         client between two submissions)."""
-        from distributed.scheduler import KilledWorker  # slow import (see AUTHORING.md)
         pending = list(tasks)
         pending.reverse()                       # pop() takes them in order
         # each task's future, put here by Dask the moment it ends (with the client's clock)
@@ -420,23 +419,11 @@ class DaskRunner:
             n = len(good_workers())
             return max(1, (1 + QUEUED_AHEAD) * n if len(pending) > n else n)
 
+        run = {"id": run_id, "topic": topic, "tries": tries, "meta": meta, "ended": ended, "pending": pending,
+               "refusals": refusals, "deaths": deaths, "began": began}
+
         def submit(task) -> None:
-            t0 = time.perf_counter()
-            body = payload(task)
-            body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
-                                        "layout": info["layout"]} for name, info in body["notebooks"].items()}
-            tries[id(task)] = tries.get(id(task), 0) + 1
-            key = f"tnn-grade-{task.student}-{task.assignment}-{run_id}-{tries[id(task)]}"
-            body.update(course=self.identity["fingerprint"], settings=self.settings_json, key=key, topic=topic)
-            body.pop("db_url", None)
-            body.pop("source_dir", None)
-            # the checked workers, as a preference: a task must never wait for a worker that
-            # left (a restarted worker has a new address); one that lands elsewhere is refused
-            # there by grade_remote's own check and sent again
-            fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
-                                     workers=good_workers() or None, allow_other_workers=True)
-            meta[fut.key] = _Flight(task, fut, time.perf_counter(), time.time(), time.perf_counter() - t0)
-            fut.add_done_callback(lambda f: ended.put((f, time.time())))
+            self._submit(task, payload, run, good_workers())
 
         def fill() -> None:
             while pending and len(meta) < capacity():
@@ -462,47 +449,9 @@ class DaskRunner:
                     fut.release()
                     continue
                 flight = meta.pop(fut.key)
-                task = flight.task
                 if not QUEUED_AHEAD:              # its worker is free: its next task first
                     fill()
-                if fut.status == "finished":
-                    picked = time.time()
-                    text = fut.result()
-                    fetched = time.time()
-                    fut.release()
-                    reply = json.loads(text)
-                    decoded = time.time()
-                    if "refused" in reply:
-                        self._refusal(reply["refused"])
-                        refusals[id(task)] = refusals.get(id(task), 0) + 1
-                        if refusals[id(task)] <= 3:
-                            pending.append(task)
-                        else:
-                            on_crash(task, "every worker that took it refused it: its course differs")
-                    else:
-                        m = reply["meta"]
-                        self._record(task, flight, m, len(text), done_at, picked, fetched, decoded)
-                        on_done(task, reply["result"])
-                elif fut.status == "cancelled":
-                    raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was "
-                                       "it restarted?); run the same command again to go on where it stopped")
-                else:
-                    err = fut.exception()
-                    fut.release()
-                    if isinstance(err, KilledWorker):
-                        # the scheduler counts a death against every task on that worker, the
-                        # one waiting behind the one graded too: only those it was grading count
-                        died = deaths.get(id(task), 0) + len(began.get(fut.key, ()))
-                        deaths[id(task)] = died
-                        if died > ALLOWED_FAILURES:
-                            on_crash(task, f"Dask workers died {died} times while grading it")
-                        elif tries[id(task)] > ALLOWED_FAILURES + 3:
-                            on_crash(task, f"the Dask workers it was sent to died or were restarted "
-                                           f"{tries[id(task)]} times ({died} while grading it)")
-                        else:                     # it was waiting on a worker that died: again
-                            pending.append(task)
-                    else:
-                        on_crash(task, f"{type(err).__name__}: {err}")
+                self._settle(fut, flight, done_at, run, on_done, on_crash)
                 began.pop(fut.key, None)
                 self._give_up_overdue(meta, began, on_crash)     # also while other tasks keep ending
                 fill()
@@ -513,6 +462,72 @@ class DaskRunner:
                 self.client.unsubscribe_topic(topic)
             except Exception:
                 pass
+
+    def _submit(self, task, payload, run: dict, workers: list) -> None:
+        """Send one submission: its files as bytes, the course's fingerprint, the settings, the
+        key of this try and the topic its worker says it began on."""
+        t0 = time.perf_counter()
+        body = payload(task)
+        body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
+                                    "layout": info["layout"]} for name, info in body["notebooks"].items()}
+        tries = run["tries"]
+        tries[id(task)] = tries.get(id(task), 0) + 1
+        key = f"tnn-grade-{task.student}-{task.assignment}-{run['id']}-{tries[id(task)]}"
+        body.update(course=self.identity["fingerprint"], settings=self.settings_json, key=key, topic=run["topic"])
+        body.pop("db_url", None)
+        body.pop("source_dir", None)
+        # the checked workers, as a preference: a task must never wait for a worker that
+        # left (a restarted worker has a new address); one that lands elsewhere is refused
+        # there by grade_remote's own check and sent again
+        fut = self.client.submit(grade_remote, body, key=key, pure=False, retries=0,
+                                 workers=workers or None, allow_other_workers=True)
+        run["meta"][fut.key] = _Flight(task, fut, time.perf_counter(), time.time(), time.perf_counter() - t0)
+        ended = run["ended"]
+        fut.add_done_callback(lambda f: ended.put((f, time.time())))
+
+    def _settle(self, fut, flight, done_at: float, run: dict, on_done, on_crash) -> None:
+        """A task that ended: its result recorded; refused, or lost with a worker it was only
+        waiting on, sent again; else reported for its submission alone."""
+        from distributed.scheduler import KilledWorker  # slow import (see AUTHORING.md)
+        task = flight.task
+        if fut.status == "finished":
+            picked = time.time()
+            text = fut.result()
+            fetched = time.time()
+            fut.release()
+            reply = json.loads(text)
+            decoded = time.time()
+            if "refused" in reply:
+                self._refusal(reply["refused"])
+                run["refusals"][id(task)] = run["refusals"].get(id(task), 0) + 1
+                if run["refusals"][id(task)] <= 3:
+                    run["pending"].append(task)
+                else:
+                    on_crash(task, "every worker that took it refused it: its course differs")
+            else:
+                m = reply["meta"]
+                self._record(task, flight, m, len(text), done_at, picked, fetched, decoded)
+                on_done(task, reply["result"])
+        elif fut.status == "cancelled":
+            raise RuntimeError(f"the Dask scheduler lost the task of {task.student}/{task.assignment} (was "
+                               "it restarted?); run the same command again to go on where it stopped")
+        else:
+            err = fut.exception()
+            fut.release()
+            if isinstance(err, KilledWorker):
+                # the scheduler counts a death against every task on that worker, the
+                # one waiting behind the one graded too: only those it was grading count
+                died = run["deaths"].get(id(task), 0) + len(run["began"].get(fut.key, ()))
+                run["deaths"][id(task)] = died
+                if died > ALLOWED_FAILURES:
+                    on_crash(task, f"Dask workers died {died} times while grading it")
+                elif run["tries"][id(task)] > ALLOWED_FAILURES + 3:
+                    on_crash(task, f"the Dask workers it was sent to died or were restarted "
+                                   f"{run['tries'][id(task)]} times ({died} while grading it)")
+                else:                     # it was waiting on a worker that died: again
+                    run["pending"].append(task)
+            else:
+                on_crash(task, f"{type(err).__name__}: {err}")
 
     def _record(self, task, flight, m: dict, size: int, done_at: float, picked: float, fetched: float,
                 decoded: float) -> None:
