@@ -45,6 +45,38 @@ class Layout:
 
 
 @dataclass
+class Recorded:
+    """What the gradebook recorded of one source notebook, as nbgrader's ``OverwriteCells`` and
+    ``OverwriteKernelspec`` read it when they sanitise a submission: the notebook's
+    `kernelspec` (JSON text, or None), its source cells ``{grade_id: {"cell_type", "locked",
+    "source", "checksum"}}`` (nbgrader's ``source_cell`` rows, after ``ClearSolutions`` and
+    ``LockCells``), the grade cells' points (``grade_cells.max_score``), the solution cells'
+    ids and the task cells' points. The grading parent reads it from the gradebook once per
+    assignment (:func:`autograder.gradebook.writer.recorded_cells`) and sends it with each
+    task: a worker neither opens the gradebook nor imports nbgrader."""
+    kernelspec: str | None = None
+    cells: dict = field(default_factory=dict)
+    points: dict = field(default_factory=dict)
+    solutions: list = field(default_factory=list)
+    tasks: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data) -> Recorded:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise TypeError(f"a notebook's gradebook record must be a JSON object, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        out = cls(**{k: v for k, v in data.items() if k in names})
+        out.points = {gid: float(p) for gid, p in out.points.items()}
+        out.tasks = {gid: float(p) for gid, p in out.tasks.items()}
+        return out
+
+
+@dataclass
 class CellOutcome:
     """What grading found for one graded test cell. `status` is one of the statuses of
     :mod:`autograder.outcomes.cells` (passed, failed, misconception, … grader-error);

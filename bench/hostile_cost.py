@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="*", default=None)
     args = p.parse_args(argv)
     from autograder.course import nbgrader_config
-    from autograder.runners.grade import layout_of, source_notebooks, sync_gradebook
+    from autograder.runners.grade import layout_of, recorded_cells, source_notebooks, sync_gradebook
     from autograder.runners.worker import Grader, prepare_process
     prepare_process()
     base = Path(tempfile.mkdtemp(prefix="tnn-bench-hostile-"))
@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     config = nbgrader_config(course, db_url)
     sync_gradebook(course, TINY, db_url, config)
     layout = layout_of(source_notebooks(course, TINY)[0])
+    recorded = recorded_cells(db_url, TINY)[TINY]
     subs = submissions(course, args.timeout)
     names = [n for n in subs if not args.only or n in args.only]
     # one worker's grader, as `tnn-course grade` keeps it: warm once (its sandbox's start is
@@ -79,10 +80,10 @@ def main(argv=None) -> int:
 
     def held(name):
         path = write_submission(base / "submitted", name, subs[name])
-        task = {"student": name, "assignment": TINY, "db_url": db_url, "source_dir": str(course / "solutions" / TINY),
-                "notebooks": {TINY: {"path": str(path), "layout": layout.to_json()}}}
+        task = {"student": name, "assignment": TINY, "source_dir": str(course / "solutions" / TINY),
+                "notebooks": {TINY: {"path": str(path), "layout": layout.to_json(), "recorded": recorded.to_json()}}}
         t0 = time.perf_counter()
-        result = grader.grade_task(task, config)
+        result = grader.grade_task(task)
         return time.perf_counter() - t0, result["notebooks"][TINY]["cells"]
 
     try:

@@ -32,7 +32,7 @@ def test_grade_and_check_run_the_same_stages(monkeypatch, tmp_path):
     seen = _recording(monkeypatch, pipeline)
     seen_worker = _recording(monkeypatch, worker)
     selfcheck.run_check(tmp_path / "nb.ipynb")
-    worker.Grader(Settings(sandbox=False)).grade_notebook(tmp_path / "nb.ipynb", Layout(), {}, None, str(tmp_path))
+    worker.Grader(Settings(sandbox=False)).grade_notebook(tmp_path / "nb.ipynb", Layout(), {}, str(tmp_path))
     assert seen == [("NotebookGrading", pipeline.STAGES)]
     assert seen_worker == [("NotebookGrading", pipeline.STAGES)]
 

@@ -342,3 +342,30 @@ def test_a_handed_in_variant_is_listed_unless_the_answer_passed():
     assert ("variant", "adam-l2-changes-dw") in hits, hits
     right = _flagged(answers, passed=set(answers))
     assert not [m for m in right if m.kind == "variant"], [(m.student, m.other) for m in right]
+
+
+def test_course_sources_are_read_again_when_a_notebook_changes(tmp_path):
+    """course_sources is kept per process (the grading parent reads it while the workers
+    grade): the same files give the same object; an edited solution gives the new answer."""
+    import os
+    import shutil
+
+    aid, ex = SK
+    course = tmp_path / "course"
+    for part in ("solutions", "notebooks"):
+        shutil.copytree(ROOT / part / aid, course / part / aid)
+    first = course_sources(course, aid)
+    assert course_sources(course, aid) is first
+    path = course / "solutions" / aid / f"{aid}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex:
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = src.replace("### END SOLUTION", "    edited_marker = 1\n    ### END SOLUTION")
+    stat = path.stat()
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    second = course_sources(course, aid)
+    assert second is not first
+    key = ("solution", f"solutions/{aid}/{aid}.ipynb")
+    assert "edited_marker" in second.sources[ex][key] and "edited_marker" not in first.sources[ex][key]

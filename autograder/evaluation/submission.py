@@ -3,14 +3,19 @@
 * :func:`load_notebook` reads the file: a missing file, invalid JSON or JSON that is not a
   notebook is reported as such, with a message, instead of stopping anything; a malformed
   cell is repaired where it can be;
-* :func:`sanitise` runs nbgrader's own preprocessors — ``ClearOutput``, ``DeduplicateIds``,
-  ``OverwriteKernelspec``, ``OverwriteCells`` (edited test cells are restored from the
-  gradebook's source and checksums, deleted ones are put back) — after restoring the
-  source's nbgrader metadata of every cell (edited flags; copies become ordinary cells), and
-  puts nbgrader's cells back in the source order (reordered cells).
+* :func:`sanitise` does what nbgrader's autograde preprocessors do — ``ClearOutput``,
+  ``DeduplicateIds`` (nothing, once copies lost their ids), ``OverwriteKernelspec``, ``OverwriteCells`` (edited test cells are
+  restored from the gradebook's source and checksums, deleted ones are put back) — from the
+  rows the gradebook recorded of the source (:class:`~autograder.records.Recorded`, read by
+  the grading parent), after restoring the source's nbgrader metadata of every cell (edited
+  flags; copies become ordinary cells), and puts nbgrader's cells back in the source order
+  (reordered cells). It imports no nbgrader: a worker's start would spend most of a second
+  of CPU on that package (its server extensions, nbconvert's exporters, SQLAlchemy), on the
+  path of every grading; ``tests/test_sanitise.py`` holds it to nbgrader's preprocessors.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +23,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.outcomes.cells import is_test_cell, nbgrader_meta
+from autograder.records import Recorded
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 
@@ -107,7 +113,7 @@ def _repair_cell(cell: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------
-# sanitising with nbgrader's preprocessors
+# sanitising as nbgrader's preprocessors do, from the gradebook's record of the source
 # ----------------------------------------------------------------------------------------
 def _drop_unknown_ids(nb, known: set[str]) -> list[str]:
     """Cells that claim an nbgrader id the source does not have become plain cells."""
@@ -139,36 +145,135 @@ def _source_order(nb, order: list[str]) -> bool:
     return moved
 
 
-def _restore_cells_class():
-    from nbgrader.preprocessors import OverwriteCells  # slow import (see AUTHORING.md)
+# what nbgrader's OverwriteCells writes at the top of a graded cell it puts back
+# (its ``missing_cell_notification``, which the course does not configure)
+MISSING_CELL_NOTE = ("This cell (id:{cell_id}) was missing from the submission. "
+                     "It was added back by nbgrader.\n\n")
 
-    class RestoreCells(OverwriteCells):
-        """nbgrader's OverwriteCells, putting a deleted test cell back after the nearest
-        earlier cell of the source that is still there (nbgrader's own version fails when
-        the cell just before it is missing too)."""
 
-        def add_missing_grade_cells(self, nb, resources):
-            source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
-            order = [c.name for c in source_nb.source_cells]
-            sources = {c.name: c for c in source_nb.source_cells}
-            solutions = {c.name for c in source_nb.solution_cells}
-            for grade_cell in source_nb.grade_cells:
-                present = [c.metadata.get("nbgrader", {}).get("grade_id")
-                           for c in nb.cells]
-                if grade_cell.name in present:
-                    continue
-                self.log.warning("Missing grade cell %s, adding it back", grade_cell.name)
-                cell = self.missing_cell_transform(sources[grade_cell.name], grade_cell.max_score,
-                                                   is_solution=grade_cell.name in solutions)
-                at = 0
-                for prev in reversed(order[:order.index(grade_cell.name)]):
-                    if prev in present:
-                        at = present.index(prev) + 1
-                        break
-                nb.cells.insert(at, cell)
-            return nb, resources
+def _is_grade(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("grade", False))
 
-    return RestoreCells
+
+def _is_solution(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution", False))
+
+
+def _is_locked(cell) -> bool:
+    """nbgrader's ``utils.is_locked``: a solution cell never is, a grade cell always is."""
+    if "nbgrader" not in cell.metadata or _is_solution(cell):
+        return False
+    return True if _is_grade(cell) else bool(cell.metadata["nbgrader"].get("locked", False))
+
+
+def cell_checksum(cell) -> str:
+    """nbgrader's ``utils.compute_checksum`` of a cell (what ``SaveCells`` records and
+    ``OverwriteCells`` compares): MD5 of its source, type, flags, id and points."""
+    meta = cell.metadata["nbgrader"]
+    m = hashlib.md5()
+    for part in (cell.source, cell.cell_type, str(_is_grade(cell)), str(_is_solution(cell)), str(_is_locked(cell)),
+                 meta["grade_id"]):
+        m.update(str(part).encode("utf-8"))
+    if _is_grade(cell):
+        m.update(str(float(meta["points"])).encode("utf-8"))
+    return m.hexdigest()
+
+
+def _set_cell_type(cell, cell_type: str) -> None:
+    """nbgrader's ``OverwriteCells.update_cell_type``."""
+    if cell.cell_type == cell_type:
+        return
+    if cell_type == "code":
+        cell.cell_type, cell.outputs, cell.execution_count = "code", [], None
+    elif cell_type == "markdown":
+        cell.cell_type = "markdown"
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+
+
+def _missing_cell(gid: str, source: dict, points: float, solution: bool = False, task: bool = False):
+    """nbgrader's ``OverwriteCells.missing_cell_transform``: a deleted grade (or task) cell of
+    the source, as it puts it back."""
+    meta = {"grade": not task, "grade_id": gid, "locked": source["locked"], "checksum": source["checksum"],
+            "cell_type": source["cell_type"], "points": points, "solution": False}
+    cell = {"cell_type": source["cell_type"], "metadata": {"deletable": False, "editable": False, "nbgrader": meta},
+            "source": MISSING_CELL_NOTE.format(cell_id=gid) + source["source"]}
+    if cell["cell_type"] == "code":
+        cell["execution_count"], cell["outputs"] = None, []
+        cell["source"] = "# " + cell["source"]
+    if solution:
+        del cell["metadata"]["editable"]
+        meta["solution"] = True
+    elif task:
+        meta["task"] = True
+    meta["schema_version"] = 3
+    return nbformat.from_dict(cell)
+
+
+def _clear_outputs(nb) -> None:
+    """nbgrader's ``ClearOutput`` (nbconvert's ``ClearOutputPreprocessor``)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            for key in ("collapsed", "scrolled"):
+                cell.metadata.pop(key, None)
+
+
+def _overwrite_kernelspec(nb, recorded: Recorded) -> None:
+    """nbgrader's ``OverwriteKernelspec``: the source's kernelspec, when it recorded one."""
+    kernelspec = json.loads(recorded.kernelspec) if recorded.kernelspec is not None else None
+    if kernelspec:
+        nb.metadata["kernelspec"] = kernelspec
+
+
+def _overwrite_cell(cell, recorded: Recorded) -> None:
+    """nbgrader's ``OverwriteCells.preprocess_cell``: type, locked flag, points and checksum
+    from the gradebook, and a locked cell's source when its checksum differs."""
+    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    if gid is None:
+        return
+    source = recorded.cells.get(gid)
+    if source is None:
+        del cell.metadata["nbgrader"]["grade_id"]
+        return
+    meta = cell.metadata["nbgrader"]
+    if cell.cell_type != source["cell_type"]:
+        _set_cell_type(cell, source["cell_type"])
+    if _is_locked(cell) != source["locked"]:
+        meta["locked"] = source["locked"]
+    if _is_grade(cell) and float(meta["points"]) != recorded.points[gid]:
+        meta["points"] = recorded.points[gid]
+    meta["checksum"] = source["checksum"]
+    if source["locked"] and cell_checksum(cell) != source["checksum"]:
+        cell.source = source["source"]
+        if cell_checksum(cell) != source["checksum"]:
+            raise RuntimeError(f"Inconsistent checksums for cell {gid}")
+
+
+def _put_back_missing(nb, layout, recorded: Recorded) -> None:
+    """nbgrader's ``OverwriteCells`` with ``add_missing_cells``, putting a deleted grade cell
+    back after the nearest earlier cell of the source that is still there (nbgrader's own
+    version fails when the cell just before it is missing too), and a deleted task cell at
+    the end, as nbgrader does."""
+    order = [gid for gid in layout.order if gid in recorded.cells] + \
+        [gid for gid in recorded.cells if gid not in layout.order]
+    for gid in order:
+        if gid not in recorded.points:
+            continue
+        present = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        if gid in present:
+            continue
+        cell = _missing_cell(gid, recorded.cells[gid], recorded.points[gid], solution=gid in recorded.solutions)
+        at = 0
+        for prev in reversed(order[:order.index(gid)]):
+            if prev in present:
+                at = present.index(prev) + 1
+                break
+        nb.cells.insert(at, cell)
+    present = [c["metadata"]["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c["metadata"]]
+    for gid, points in recorded.tasks.items():
+        if gid not in present and gid in recorded.cells:
+            nb.cells.append(_missing_cell(gid, recorded.cells[gid], points, task=True))
 
 
 def _restore_metadata(nb, layout) -> list[str]:
@@ -196,10 +301,15 @@ def _restore_metadata(nb, layout) -> list[str]:
     return notes
 
 
-def sanitise(nb, layout, resources: dict, config) -> tuple:
-    """nbgrader's autograde sanitising, plus putting cells back in order, by the source's
-    :class:`~autograder.records.Layout`; returns (notebook, notes)."""
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec  # slow import (see AUTHORING.md)
+def sanitise(nb, layout, recorded) -> tuple:
+    """nbgrader's autograde sanitising (``ClearOutput``, ``DeduplicateIds``,
+    ``OverwriteKernelspec``, ``OverwriteCells`` with missing cells put back; a copied cell
+    loses its id first, so ``DeduplicateIds`` finds nothing), done from the
+    gradebook's `recorded` source (:class:`~autograder.records.Recorded`) without importing
+    nbgrader, plus putting cells back in order, by the source's
+    :class:`~autograder.records.Layout`; returns (notebook, notes).
+    ``tests/test_sanitise.py`` compares it with nbgrader's own preprocessors."""
+    recorded = Recorded.from_json(recorded)
     notes = []
     dropped = _drop_unknown_ids(nb, set(layout.order))
     if dropped:
@@ -207,9 +317,13 @@ def sanitise(nb, layout, resources: dict, config) -> tuple:
                      "they were run as ordinary cells")
     notes += _restore_metadata(nb, layout)
     before = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells if is_test_cell(c)}
-    for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec):
-        nb, resources = pp(config=config).preprocess(nb, resources)
-    nb, resources = _restore_cells_class()(config=config, add_missing_cells=True).preprocess(nb, resources)
+    _clear_outputs(nb)
+    # nbgrader's DeduplicateIds has nothing left to do: after _drop_unknown_ids and
+    # _restore_metadata one cell at most claims each id of the source
+    _overwrite_kernelspec(nb, recorded)
+    for cell in nb.cells:
+        _overwrite_cell(cell, recorded)
+    _put_back_missing(nb, layout, recorded)
     for gid, _points in layout.tests:
         if gid not in before:
             notes.append(f"the test cell {gid} was missing from your notebook; the original was put back")

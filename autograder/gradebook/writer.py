@@ -33,6 +33,7 @@ from pathlib import Path
 
 from autograder.course import ensure_tools_on_path, source_notebooks
 from autograder.gradebook.lock import sqlite_path
+from autograder.records import Recorded
 
 _PREPARED = False
 _PRAGMAS = False
@@ -197,6 +198,52 @@ def source_recorded(db_url: str, aid: str, checksum: str, names) -> bool:
     finally:
         engine.dispose()
     return set(names) <= have
+
+
+_RECORDED_QUERIES = {
+    "notebooks": "SELECT n.id, n.name, n.kernelspec FROM notebook n JOIN assignment a ON n.assignment_id = a.id "
+                 "WHERE a.name = :aid",
+    "cells": "SELECT s.notebook_id, s.name, s.cell_type, s.locked, s.source, s.checksum FROM source_cell s "
+             "JOIN notebook n ON s.notebook_id = n.id JOIN assignment a ON n.assignment_id = a.id WHERE a.name = :aid",
+    "points": "SELECT b.notebook_id, b.name, g.max_score FROM base_cell b JOIN grade_cells g ON g.id = b.id "
+              "JOIN notebook n ON b.notebook_id = n.id JOIN assignment a ON n.assignment_id = a.id "
+              "WHERE a.name = :aid AND b.type = 'GradeCell'",
+    "solutions": "SELECT b.notebook_id, b.name FROM base_cell b JOIN notebook n ON b.notebook_id = n.id "
+                 "JOIN assignment a ON n.assignment_id = a.id WHERE a.name = :aid AND b.type = 'SolutionCell'",
+    "tasks": "SELECT b.notebook_id, b.name, t.max_score FROM base_cell b JOIN task_cells t ON t.id = b.id "
+             "JOIN notebook n ON b.notebook_id = n.id JOIN assignment a ON n.assignment_id = a.id "
+             "WHERE a.name = :aid AND b.type = 'TaskCell'",
+}
+
+
+def recorded_cells(db_url: str, aid: str) -> dict:
+    """What the gradebook holds of assignment `aid`'s source, ``{notebook: Recorded}``: the
+    rows nbgrader's ``OverwriteCells`` and ``OverwriteKernelspec`` read to sanitise a
+    submission (``notebook``, ``source_cell``, ``base_cell`` with ``grade_cells``,
+    ``solution_cells`` and ``task_cells``, as nbgrader's models name them), read with
+    SQLAlchemy alone, in one transaction. Read once per assignment and run by the grading
+    parent after :func:`sync_if_changed`; the workers get it with each task."""
+    from sqlalchemy import create_engine, text  # slow import (see AUTHORING.md)
+    _sqlite_settings()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = {k: conn.execute(text(q), {"aid": aid}).all() for k, q in _RECORDED_QUERIES.items()}
+    finally:
+        engine.dispose()
+    out, by_id = {}, {}
+    for nid, name, kernelspec in rows["notebooks"]:
+        by_id[nid] = out[name] = Recorded(kernelspec=kernelspec)
+    for nid, name, cell_type, locked, source, checksum in rows["cells"]:
+        by_id[nid].cells[name] = {"cell_type": cell_type, "locked": bool(locked), "source": source or "",
+                                  "checksum": checksum}
+    for nid, name, points in rows["points"]:
+        by_id[nid].points[name] = float(points)
+    for nid, name in rows["solutions"]:
+        by_id[nid].solutions.append(name)
+    for nid, name, points in rows["tasks"]:
+        by_id[nid].tasks[name] = float(points)
+    return out
 
 
 def sync_if_changed(root: Path, aid: str, db_url: str, config) -> bool:
@@ -409,6 +456,15 @@ class LazyWriter:
 
     def __init__(self, db_url: str, config):
         self.db_url, self.config, self.writer = db_url, config, None
+
+    def open(self) -> None:
+        """Open the gradebook now, ahead of the first write; a failure is met again, and
+        reported, by :meth:`write`."""
+        try:
+            if self.writer is None:
+                self.writer = Writer(self.db_url, self.config)
+        except Exception:  # noqa: BLE001 - write() opens it again and raises
+            pass
 
     def write(self, items) -> list:
         if self.writer is None:

@@ -6,8 +6,9 @@ One Dask task per submission. Each task runs the same grade-one path as a local 
 
 * **No shared file system.** The submitted files travel inside the task, as bytes. A worker
   needs the course installed (this checkout, or the same course directory and package):
-  it reads the source notebooks from its own copy and keeps its own small gradebook of the
-  source cells (what nbgrader's ``OverwriteCells`` restores test cells from).
+  it reads the source notebooks from its own copy. What the client's gradebook recorded of
+  the source (what nbgrader's ``OverwriteCells`` restores test cells from) travels with each
+  task: a worker keeps no gradebook and imports no nbgrader.
 * **The same course everywhere.** The client registers :class:`CoursePlugin`; on every
   worker, and on any worker that joins or restarts later, it compares a fingerprint of the
   worker's source notebooks, ``tnn_lib`` and grader (:func:`course_identity`) with the
@@ -43,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import hashlib
+import importlib.metadata
 import json
 import os
 import queue
@@ -57,9 +59,8 @@ from pathlib import Path
 
 import autograder
 import tnn_lib
-from autograder.course import course_root, nbgrader_config, source_notebooks
+from autograder.course import course_root, source_notebooks
 from autograder.defaults import GRADER_VERSION
-from autograder.gradebook.writer import sync_gradebook
 from autograder.runners.worker import Grader, prepare_process
 from autograder.sandbox.launch import clean_after
 from autograder.settings import Settings
@@ -94,7 +95,6 @@ def course_identity(root: Path | str | None = None) -> dict:
     notebooks (``solutions/``, with their data files), of ``tnn_lib`` and of the grader
     (the ``autograder`` package, its grading version, and the versions of Python, numpy
     and nbgrader it runs with), and one fingerprint of all three."""
-    import nbgrader  # slow import (see AUTHORING.md)
     import numpy  # slow import (see AUTHORING.md)
 
     root = course_root(root)
@@ -103,7 +103,7 @@ def course_identity(root: Path | str | None = None) -> dict:
         "tnn_lib": _tree_hash(Path(tnn_lib.__file__).resolve().parent, (".py",)),
         "grader": hashlib.sha256((_tree_hash(Path(autograder.__file__).resolve().parent, (".py", ".json", ".html"))
                                   + f"|{GRADER_VERSION}|python {sys.version_info[0]}.{sys.version_info[1]}"
-                                  f"|numpy {numpy.__version__}|nbgrader {nbgrader.__version__}").encode()).hexdigest(),
+                                  f"|numpy {numpy.__version__}|nbgrader {importlib.metadata.version('nbgrader')}").encode()).hexdigest(),
     }
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return {"parts": parts, "fingerprint": fingerprint}
@@ -179,8 +179,8 @@ def worker_status(fingerprint: str, dask_worker=None) -> dict | None:
 
 
 class _WorkerState:
-    """One per Dask worker process: the course, a private gradebook of its source cells,
-    and one Grader (one warm sandbox) for the settings of the run."""
+    """One per Dask worker process: the course and one Grader (one warm sandbox) for the
+    settings of the run."""
 
     def __init__(self, settings: Settings):
         prepare_process()
@@ -188,20 +188,17 @@ class _WorkerState:
         self.settings = settings
         self.root = course_root()
         self.base = Path(tempfile.mkdtemp(prefix=f"tnn-dask-worker-{os.getpid()}-"))
-        self.db_url = f"sqlite:///{self.base / 'gradebook.db'}"
-        self.config = nbgrader_config(self.root, self.db_url)
-        self.synced: set[str] = set()
+        self.checked: set[str] = set()               # assignments found in this worker's course
         self.settings_json: dict | None = None        # the settings as sent (see _state)
         self.grader = Grader(settings.replace(scratch_base=str(self.base / "scratch")))
         (self.base / "scratch").mkdir()
         self.lock = threading.Lock()
 
-    def sync(self, aid: str) -> None:
-        if aid not in self.synced:
+    def check(self, aid: str) -> None:
+        if aid not in self.checked:
             if not source_notebooks(self.root, aid):
                 raise ValueError(f"this worker's course ({self.root}) has no assignment {aid}")
-            sync_gradebook(self.root, aid, self.db_url, self.config)
-            self.synced.add(aid)
+            self.checked.add(aid)
 
     def close(self):
         self.grader.close()
@@ -259,9 +256,9 @@ def grade_remote(task: dict) -> str:
     with state.lock:
         started = time.perf_counter()
         graded_from = time.time()
-        state.sync(task["assignment"])
-        local = dict(task, db_url=state.db_url, source_dir=str(state.root / "solutions" / task["assignment"]))
-        result = state.grader.grade_task(local, state.config)
+        state.check(task["assignment"])
+        local = dict(task, source_dir=str(state.root / "solutions" / task["assignment"]))
+        result = state.grader.grade_task(local)
         seconds = time.perf_counter() - started
         graded_to = time.time()
     body = json.dumps(result)
@@ -469,12 +466,12 @@ class DaskRunner:
         t0 = time.perf_counter()
         body = payload(task)
         body["notebooks"] = {name: {"data": Path(info["path"]).read_bytes() if info["path"] else None,
-                                    "layout": info["layout"]} for name, info in body["notebooks"].items()}
+                                    "layout": info["layout"], "recorded": info["recorded"]}
+                             for name, info in body["notebooks"].items()}
         tries = run["tries"]
         tries[id(task)] = tries.get(id(task), 0) + 1
         key = f"tnn-grade-{task.student}-{task.assignment}-{run['id']}-{tries[id(task)]}"
         body.update(course=self.identity["fingerprint"], settings=self.settings_json, key=key, topic=run["topic"])
-        body.pop("db_url", None)
         body.pop("source_dir", None)
         # the checked workers, as a preference: a task must never wait for a worker that
         # left (a restarted worker has a new address); one that lands elsewhere is refused

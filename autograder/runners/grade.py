@@ -38,8 +38,8 @@ from tqdm import tqdm
 from autograder import defaults
 from autograder.course import course_root, ensure_tools_on_path, nbgrader_config, source_notebooks
 from autograder.defaults import GRADER_VERSION
-from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, open_gradebook, prepare, record, repair,
-                                         source_checksum, sync_gradebook, sync_if_changed)
+from autograder.gradebook.writer import (LazyWriter, Writer, batches, check, open_gradebook, record, repair,
+                                         recorded_cells, source_checksum, sync_gradebook, sync_if_changed)
 from autograder.pages.feedback import write_feedback
 from autograder.files import atomic_write
 from autograder.outcomes.cells import UNGRADABLE, exercise_of, is_answer_cell, nbgrader_meta
@@ -52,7 +52,7 @@ from autograder.gradebook import exchange
 from autograder.gradebook.lock import GradingLock, held_descriptors
 from autograder.runners.worker import forked_worker_main, worker_main
 from autograder.sandbox.launch import clean_after
-from autograder.similarity.report import write_similarity
+from autograder.similarity.report import warm_course_sources, write_similarity
 
 CSV_COLUMNS = ["student", "assignment", "grade_id", "points", "max_points", "status", "misconception",
                "seconds_late"]  # nbgrader's lateness: the timestamp past the due date in the gradebook
@@ -189,16 +189,17 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error.
 
-    The first worker starts at once (it imports nbgrader and boots its sandbox while the
-    parent checks the input and the gradebook); the others with :meth:`grow`, once the parent
-    has imported nbgrader itself: forked then, they have it without importing it again."""
+    The first worker starts at once (it boots its sandbox while the parent checks the input
+    and the gradebook); the others with :meth:`grow`, once the parent knows how many it needs,
+    still forked (the parent has one thread until then). No worker imports nbgrader: the
+    sanitising works from the gradebook's record of the source, sent with each task."""
 
     def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
         self.ctx = multiprocessing.get_context("spawn")
         self.size = n   # the workers it grows to
         self.settings = settings
         # the answer cells of the first notebook to grade: a worker's first message, so that it
-        # boots its sandbox while it imports nbgrader (:meth:`warm_up`; None until known)
+        # boots its sandbox before its first task comes (:meth:`warm_up`; None until known)
         self.warm = None
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
@@ -210,11 +211,7 @@ class WorkerPool:
 
     def grow(self) -> None:
         """Start the workers not started yet (up to :attr:`size`), forked from this process
-        where it has one thread: with nbgrader imported here first, they need not import it."""
-        if len(self.workers) >= self.size:
-            return
-        if self._context().get_start_method() == "fork":
-            import nbgrader.preprocessors  # noqa: F401  # slow import (see AUTHORING.md)
+        while it has one thread."""
         while len(self.workers) < self.size:
             self.workers.append(self._start())
 
@@ -254,7 +251,7 @@ class WorkerPool:
 
     def warm_up(self, answers) -> None:
         """Send every worker its first message, `answers` (a list, maybe empty): the answer
-        cells its sandbox is built for; a worker waits for it before importing nbgrader."""
+        cells its sandbox is built for; a worker waits for it before it starts its sandbox."""
         self.warm = list(answers or [])
         for w in self.workers:
             try:
@@ -441,9 +438,12 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     tasks = discover(Path(submissions), assignment, root)   # bad input is said before any lock is taken
     out, db_url = _output_and_gradebook(output, settings.db_url, root)
     settings = settings.replace(course=str(root), db_url=db_url)
-    # local workers start at once (their imports and sandboxes are most of a small grading's
-    # time); they wait for their first message, sent once the run knows what it grades
-    pool = None if scheduler else WorkerPool(min(settings.workers, len(tasks)), settings, budget=worker_budget)
+    # local workers start at once (their sandboxes are most of a small grading's time): the
+    # first boots its sandbox for the first submission found, before the locks are taken and
+    # the submissions planned (a run that then grades another assignment first, or nothing,
+    # only wasted that boot)
+    pool = None if scheduler else WorkerPool(min(settings.workers, len(tasks)), settings, budget=worker_budget,
+                                             warm=_first_answers(root, tasks[0].assignment))
     mark("parent: started the workers")
     try:
         with GradingLock(out, db_url, wait=wait, log=log):
@@ -579,7 +579,7 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     pool = _start_runner(todo, settings, scheduler, worker_budget, log, pool)
     mark("parent: the workers know what they grade")
     try:
-        layouts = _prepare(tasks, kept, out, root, db_url, config)
+        layouts, recorded = _prepare(tasks, kept, out, root, db_url, config)
         if hasattr(pool, "grow"):
             pool.grow()   # before any thread of this process starts: the workers are forked
             mark("parent: all the workers started")
@@ -590,10 +590,8 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     results = {(t.student, t.assignment): prev for t, prev in kept}
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    if todo:
-        _preload_writer()
     try:
-        ResultWriter(out, db_url, config, root, layouts, results, bar).run(pool, todo)
+        ResultWriter(out, db_url, config, root, layouts, results, bar, recorded).run(pool, todo)
         bar.close()
         mark("parent: graded and wrote every submission")
         ordered = [results[k] for k in sorted(results)]
@@ -602,18 +600,6 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     finally:
         if hasattr(pool, "stop"):
             pool.stop()   # the local workers end; grade() waits for them after the locks
-
-
-def _preload_writer() -> None:
-    """Import what writing the results needs (nbgrader's gradebook API) on a thread while the
-    workers grade: this process mostly waits then, and a grading whose source is unchanged
-    has not imported nbgrader before."""
-    def load():
-        try:
-            prepare()   # nbgrader's gradebook API (the results' writer)
-        except Exception:  # noqa: BLE001 - the writer imports it again and says what failed
-            pass
-    threading.Thread(target=load, name="tnn-preload-writer", daemon=True).start()
 
 
 def _plan(tasks: list, out: Path, root: Path, settings: Settings, regrade: bool) -> tuple[list, list]:
@@ -651,7 +637,8 @@ def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log,
     if pool is None:
         return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget, warm=warm)
     pool.discard(keep=min(settings.workers, len(todo)))
-    pool.warm_up(warm)
+    if pool.warm != warm:
+        pool.warm_up(warm)
     return pool
 
 
@@ -668,19 +655,22 @@ def _first_answers(root: Path, aid: str) -> list:
         return []
 
 
-def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> dict:
+def _prepare(tasks: list, kept: list, out: Path, root: Path, db_url: str, config) -> tuple[dict, dict]:
     """The gradebook gets each assignment's source cells and every kept result (it may be
-    new: recording again is idempotent); returns each assignment's layouts."""
-    layouts = {}
+    new: recording again is idempotent); returns each assignment's layouts and what the
+    gradebook recorded of its source (``{aid: {notebook: Recorded}}``, what a worker
+    sanitises with)."""
+    layouts, recorded = {}, {}
     out.mkdir(parents=True, exist_ok=True)
     for aid in sorted({t.assignment for t in tasks}):
         sync_if_changed(root, aid, db_url, config)   # skipped when the gradebook has this source
+        recorded[aid] = recorded_cells(db_url, aid)
         mark("parent: gradebook has the source")
         layouts[aid] = source_layouts(root, aid)
         mark("parent: layouts of the source")
     if kept:   # the gradebook may be new: record the kept results again (idempotent)
         record_many([(prev, t.timestamp) for t, prev in kept], out, db_url, config)
-    return layouts
+    return layouts, recorded
 
 
 class ResultWriter:
@@ -688,9 +678,10 @@ class ResultWriter:
     (off the one that feeds the workers): the autograded notebooks, the gradebook, the
     feedback, and the result file last (it is what a rerun trusts)."""
 
-    def __init__(self, out: Path, db_url: str, config, root: Path, layouts: dict, results: dict, bar):
+    def __init__(self, out: Path, db_url: str, config, root: Path, layouts: dict, results: dict, bar,
+                 recorded: dict):
         self.out, self.db_url, self.config, self.root = out, db_url, config, root
-        self.layouts, self.results, self.bar = layouts, results, bar
+        self.layouts, self.results, self.bar, self.recorded = layouts, results, bar, recorded
         self.pending: queue.Queue = queue.Queue()
         self.failure: list = []
 
@@ -715,9 +706,13 @@ class ResultWriter:
 
     def _drain(self) -> None:
         """What is waiting goes into the gradebook in one transaction
-        (:class:`~autograder.gradebook.writer.Writer`), then each result's files."""
+        (:class:`~autograder.gradebook.writer.Writer`), then each result's files. Before the
+        first result comes (this process waits for the workers then) it opens the gradebook
+        (nbgrader's API imported) and reads what the similarity report compares answers with."""
         book = LazyWriter(self.db_url, self.config)
         try:
+            book.open()
+            warm_course_sources(self.root, sorted(self.layouts))
             for batch in batches(self.pending):
                 try:
                     self.write(batch, book)
@@ -763,10 +758,12 @@ class ResultWriter:
 
     def payload(self, task: Task) -> dict:
         """What a worker is sent for `task` (JSON: it crosses a process boundary)."""
-        return {"student": task.student, "assignment": task.assignment, "db_url": self.db_url,
-                "source_dir": str(self.root / "solutions" / task.assignment),
+        aid = task.assignment
+        return {"student": task.student, "assignment": aid,
+                "source_dir": str(self.root / "solutions" / aid),
                 "notebooks": {name: {"path": str(p) if p else None,
-                                     "layout": self.layouts[task.assignment][name].to_json()}
+                                     "layout": self.layouts[aid][name].to_json(),
+                                     "recorded": self.recorded[aid][name].to_json()}
                               for name, p in task.notebooks.items()}}
 
 

@@ -1,14 +1,14 @@
 """Worker plumbing: grade one submission at a time in a long-lived worker process.
 
-A worker imports nbgrader once, keeps one warm sandbox (:mod:`autograder.sandbox.launch`)
+A worker keeps one warm sandbox (:mod:`autograder.sandbox.launch`)
 and grades the submissions the parent sends it, one at a time, each notebook through the
 stages of :mod:`autograder.evaluation.pipeline` (load, sanitise, the student process, the
 test cells, the reference scan, the notes, the autograded notebook), with nbgrader's
-sanitising and a sandboxed student process.
-
-The gradebook is only read here (by ``OverwriteCells``); the parent writes all results. What
-crosses the pipe is JSON: the settings (:class:`~autograder.settings.Settings`), each
-notebook's layout and each notebook's result (:mod:`autograder.records`).
+sanitising (done from the gradebook's record of the source that comes with each task) and
+a sandboxed student process. A worker imports no nbgrader and never opens the gradebook:
+the parent reads the record and writes all results. What crosses the pipe is JSON: the
+settings (:class:`~autograder.settings.Settings`), each notebook's layout and record, and
+each notebook's result (:mod:`autograder.records`).
 """
 from __future__ import annotations
 
@@ -25,11 +25,9 @@ try:  # comes with scikit-learn
 except ImportError:  # pragma: no cover
     threadpool_limits = None
 
-from autograder.course import nbgrader_config
 from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
 from autograder.evaluation.submission import sanitise
 from autograder.evaluation.testcells import SandboxedStudent, grader_namespace
-from autograder.gradebook.writer import prepare
 from autograder.records import Layout, NotebookResult
 from autograder.runners.timings import enabled as timings_enabled
 from autograder.runners.timings import mark
@@ -78,8 +76,8 @@ class Grader:
 
     def warm_up(self, answers) -> None:
         """Start the warm sandbox of an assignment whose answer cells are `answers`, without
-        waiting for it: it boots (bubblewrap, Python, numpy) while this process imports
-        nbgrader. Any failure is left for the first notebook to meet and report."""
+        waiting for it: it boots (bubblewrap, Python, numpy) while this process waits for its
+        first task. Any failure is left for the first notebook to meet and report."""
         try:
             self.zygote(self.runtime(Layout(answers=list(answers))))
         except Exception:   # noqa: BLE001 - started again, and reported, when a notebook is graded
@@ -106,7 +104,7 @@ class Grader:
             z.kill()
         self._zygotes.clear()
 
-    def grade_notebook(self, path, layout: Layout, resources: dict, config, source_dir: str,
+    def grade_notebook(self, path, layout: Layout, recorded, source_dir: str,
                        deadline: float | None = None) -> NotebookResult:
         """One notebook through :data:`~autograder.evaluation.pipeline.STAGES`: nbgrader's
         sanitising, the student's cells in a sandboxed process."""
@@ -118,12 +116,12 @@ class Grader:
                                     max_output=self.settings.max_output_bytes)
 
         def sanitiser(nb, lay):
-            return sanitise(nb, lay, resources, config)
+            return sanitise(nb, lay, recorded)
 
         return run_stages(NotebookGrading(path, self.settings, start_student, layout=layout, sanitiser=sanitiser),
                           _timed(STAGES))
 
-    def grade_task(self, task: dict, config) -> dict:
+    def grade_task(self, task: dict) -> dict:
         """Grade every notebook of one (student, assignment) submission."""
         out = {"student": task["student"], "assignment": task["assignment"], "notebooks": {}}
         deadline, warmed = None, False
@@ -135,11 +133,9 @@ class Grader:
                 self._warm(layout)
                 mark("worker: warm sandbox ready")
                 deadline, warmed = (time.monotonic() + self.budget if self.budget else None), True
-            resources = {"nbgrader": {"db_url": task["db_url"], "assignment": task["assignment"], "notebook": name,
-                                      "student": task["student"]}, "metadata": {"path": task["source_dir"]}}
             try:
                 submitted = info["data"] if info.get("data") is not None else info.get("path")
-                res = self.grade_notebook(submitted, layout, resources, config, task["source_dir"],
+                res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
                                           deadline=deadline)
             except Exception as err:  # the grader failed on this notebook: report it, go on
                 res = NotebookResult.ungradable(layout, "grader-error",
@@ -165,12 +161,11 @@ def _timed(stages):
 
 
 def prepare_process() -> None:
-    """What a grading process sets up once: one BLAS thread, nbgrader imported, quiet
-    traitlets, the gradebook's settings (a local worker and a Dask worker alike)."""
+    """What a grading process sets up once: one BLAS thread, quiet traitlets and nbformat
+    (a local worker and a Dask worker alike)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = "1"
-    import nbgrader.preprocessors  # noqa: F401  # slow import (see AUTHORING.md): once per process, here
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Cell is missing an id field")
     try:
@@ -178,7 +173,6 @@ def prepare_process() -> None:
             threadpool_limits(1)
     except Exception:  # noqa: BLE001 - one BLAS thread is an optimisation
         pass
-    prepare()  # WAL and a busy timeout: read the gradebook while the parent writes it
 
 
 def forked_worker_main(conn, settings: dict, drop) -> None:
@@ -202,7 +196,7 @@ def worker_main(conn, settings: dict) -> None:
     """Entry point of a worker process: grade the tasks received on `conn` until None.
     `settings`: the run's :class:`Settings` as JSON (it crossed a process boundary). The
     first message is ``{"warm": answers}``: the answer cells of the first notebook it will
-    grade, for which its sandbox starts booting before nbgrader is imported."""
+    grade, for which its sandbox starts booting at once."""
     mark("worker: started, imported")
     settings = Settings.from_json(settings)
     grader = Grader(settings)
@@ -218,8 +212,7 @@ def worker_main(conn, settings: dict) -> None:
             mark("worker: sandbox booting")
         first = "warm"
     prepare_process()
-    mark("worker: imported nbgrader")
-    config = nbgrader_config(settings.course, settings.db_url)
+    mark("worker: prepared")
     try:
         while True:
             try:
@@ -228,14 +221,17 @@ def worker_main(conn, settings: dict) -> None:
                 break
             if task is None:
                 break
-            result = grader.grade_task(task, config)
+            if isinstance(task, dict) and "warm" in task:   # another first assignment after all
+                grader.warm_up(task["warm"] or [])
+                continue
+            result = grader.grade_task(task)
             mark("worker: graded a submission")
             conn.send(result)
     finally:
         grader.close()
         mark("worker: ended its sandbox")
-    # nothing is left to do: exit without tearing down the interpreter (nbgrader's and
-    # IPython's modules), which the parent would wait for at the end of the run
+    # nothing is left to do: exit without tearing down the interpreter (nbformat's and
+    # the course's modules), which the parent would wait for at the end of the run
     conn.close()
     sys.stdout.flush()
     sys.stderr.flush()

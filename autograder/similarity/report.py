@@ -111,7 +111,33 @@ class Course:
     given: dict
 
 
+_COURSES: dict = {}   # course_sources' results in this process, by the notebooks' names, sizes and times
+
+
 def course_sources(root: Path, aid: str) -> Course:
+    """What the answers of `aid` are compared with (:class:`Course`, not to be changed by the
+    caller): kept for the process while the assignment's released and source notebooks keep
+    their names, sizes and modification times (reading them validates each with nbformat's
+    schema; the grading parent reads them on a thread while the workers grade)."""
+    root = Path(root)
+    files = sorted((root / "notebooks" / aid).glob("*.ipynb")) + sorted((root / "solutions" / aid).glob("*.ipynb"))
+    key = (str(root.resolve()), aid, tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    if key not in _COURSES:
+        _COURSES[key] = _course_sources(root, aid)
+    return _COURSES[key]
+
+
+def warm_course_sources(root: Path, aids) -> None:
+    """Read the :func:`course_sources` of `aids` ahead of the similarity report; a failure
+    is met again, and reported, by the report itself."""
+    for aid in aids:
+        try:
+            course_sources(root, aid)
+        except Exception:  # noqa: BLE001 - only a head start
+            pass
+
+
+def _course_sources(root: Path, aid: str) -> Course:
     sources, given = defaultdict(dict), defaultdict(list)
     shared = []
     for path in sorted((root / "notebooks" / aid).glob("*.ipynb")):
