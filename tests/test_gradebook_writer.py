@@ -8,6 +8,7 @@ are then recorded into fresh gradebooks both ways, and every row of every table 
 manual scores, checks the rows that depend on what is already there (``needs_manual_grade``)."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -190,3 +191,31 @@ def test_the_source_is_synced_again_only_when_it_changed(tmp_path):
         gb.remove_assignment("03_dropout")
     assert sync_if_changed(course, "03_dropout", url, config) is True
     assert max_scores() == after
+
+
+def test_nbgrader_package_deferred_keeps_every_name_of_the_package():
+    """The grading parent imports nbgrader's gradebook API without the package's __init__
+    (its server extensions); any name asked of the package afterwards runs that __init__,
+    so the package then has the same names as when imported normally."""
+    import subprocess
+    import sys
+    code = ("import json, sys\n"
+            "from autograder.gradebook.writer import prepare\n"
+            "prepare()\n"
+            "import nbgrader.api, nbgrader.preprocessors\n"
+            "from nbgrader import utils\n"
+            "early = sorted(m for m in sys.modules if m.startswith('nbgrader.server_extensions'))\n"
+            "import nbgrader\n"
+            "version = nbgrader.__version__\n"
+            "names = sorted(n for n in dir(nbgrader) if not n.startswith('__'))\n"
+            "print(json.dumps([early, version, names, nbgrader.api.Gradebook.__module__, utils.__name__]))\n")
+    normal = ("import json, nbgrader, nbgrader.api, nbgrader.preprocessors\n"
+              "print(json.dumps([nbgrader.__version__, sorted(n for n in dir(nbgrader) if not n.startswith('__'))]))\n")
+    run = [subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, check=True, cwd=str(ROOT))
+           for c in (code, normal)]
+    early, version, names, gb_module, utils_name = json.loads(run[0].stdout.strip().splitlines()[-1])
+    want_version, want_names = json.loads(run[1].stdout.strip().splitlines()[-1])
+    assert early == [], early
+    assert version == want_version and names == want_names
+    assert "load_formgrader" in names and "server_extensions" in names
+    assert gb_module == "nbgrader.api" and utils_name == "nbgrader.utils"

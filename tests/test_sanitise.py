@@ -15,7 +15,6 @@ import copy
 import json
 import random
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest

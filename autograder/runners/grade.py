@@ -93,17 +93,10 @@ def source_layouts(root: Path, aid: str) -> dict:
     make a layout. A grading whose source is unchanged then sends its first submission
     before importing nbgrader. A cache that cannot be read or written is only slower."""
     notebooks = source_notebooks(root, aid)
-    h = hashlib.sha256(f"{GRADER_VERSION}|{source_checksum(notebooks)}".encode())
-    for code in LAYOUT_CODE:
-        h.update(code.read_bytes())
-    path = cache_dir() / f"layouts-{aid}-{h.hexdigest()[:32]}.json"
-    names = {p.stem for p in notebooks}
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if set(cached) == names:
-            return {name: Layout.from_json(data) for name, data in cached.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass   # none yet, or unreadable: made again
+    path = _layouts_path(notebooks, aid)
+    cached = cached_layouts(root, aid, path)
+    if cached is not None:
+        return cached
     layouts = {p.stem: layout_of(p) for p in notebooks}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +104,27 @@ def source_layouts(root: Path, aid: str) -> dict:
     except OSError:   # only a head start for the next run
         pass
     return layouts
+
+
+def _layouts_path(notebooks: list, aid: str) -> Path:
+    h = hashlib.sha256(f"{GRADER_VERSION}|{source_checksum(notebooks)}".encode())
+    for code in LAYOUT_CODE:
+        h.update(code.read_bytes())
+    return cache_dir() / f"layouts-{aid}-{h.hexdigest()[:32]}.json"
+
+
+def cached_layouts(root: Path, aid: str, path: Path | None = None) -> dict | None:
+    """The layouts :func:`source_layouts` keeps for this source of `aid`, or None when the
+    cache has none (or an unreadable one)."""
+    notebooks = source_notebooks(root, aid)
+    path = path or _layouts_path(notebooks, aid)
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if set(cached) == {p.stem for p in notebooks}:
+            return {name: Layout.from_json(data) for name, data in cached.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass   # none yet, or unreadable: made again
+    return None
 
 
 def layout_of(path: Path) -> Layout:
@@ -189,31 +203,25 @@ class WorkerPool:
     """N worker processes, one task at a time each; a worker that dies is replaced and its
     task retried once, then reported as a grader error.
 
-    The first worker starts at once (it boots its sandbox while the parent checks the input
-    and the gradebook); the others with :meth:`grow`, once the parent knows how many it needs,
-    still forked (the parent has one thread until then). No worker imports nbgrader: the
-    sanitising works from the gradebook's record of the source, sent with each task."""
+    Every worker starts at once, forked while the parent has one thread, and boots its
+    sandbox while the parent checks the input and the gradebook (a run that then has less to
+    grade ends the surplus: :meth:`discard`). No worker imports nbgrader: the sanitising works
+    from the gradebook's record of the source, sent with each task."""
 
-    def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None):
+    def __init__(self, n: int, settings: Settings, budget: float | None = None, warm=None, setup=None):
         self.ctx = multiprocessing.get_context("spawn")
-        self.size = n   # the workers it grows to
         self.settings = settings
-        # the answer cells of the first notebook to grade: a worker's first message, so that it
-        # boots its sandbox before its first task comes (:meth:`warm_up`; None until known)
-        self.warm = None
+        # the answer cells of the first notebook to grade and its course setup cells: a worker's
+        # first message, so that it boots its sandbox and runs the setup before its first task
+        # comes (:meth:`warm_up`; None until known)
+        self.warm, self.setup = None, []
         # a watchdog: a submission that keeps a worker busy this long (whatever the reason: the
         # submission's own budget normally ends it well before) costs that worker, which is
         # killed and replaced like one that died
         self.budget = budget if budget is not None else settings.watchdog_seconds()
-        self.workers = [self._start() for _ in range(min(n, 1))]
+        self.workers = [self._start() for _ in range(n)]
         if warm is not None:
-            self.warm_up(warm)
-
-    def grow(self) -> None:
-        """Start the workers not started yet (up to :attr:`size`), forked from this process
-        while it has one thread."""
-        while len(self.workers) < self.size:
-            self.workers.append(self._start())
+            self.warm_up(warm, setup)
 
     def _context(self):
         """How a worker is started: forked while this process has one thread (the start of a
@@ -244,25 +252,25 @@ class WorkerPool:
         w = {"proc": proc, "conn": parent, "task": None, "base": base}
         if warm and self.warm is not None:
             try:
-                parent.send({"warm": self.warm})
+                parent.send({"warm": self.warm, "setup": self.setup})
             except OSError:   # it died at once: run() finds it so
                 pass
         return w
 
-    def warm_up(self, answers) -> None:
+    def warm_up(self, answers, setup=None) -> None:
         """Send every worker its first message, `answers` (a list, maybe empty): the answer
-        cells its sandbox is built for; a worker waits for it before it starts its sandbox."""
-        self.warm = list(answers or [])
+        cells its sandbox is built for, and `setup`, the course's setup cells its test cells
+        run with (:func:`_first_setup`); a worker waits for it before it starts its sandbox."""
+        self.warm, self.setup = list(answers or []), list(setup or [])
         for w in self.workers:
             try:
-                w["conn"].send({"warm": self.warm})
+                w["conn"].send({"warm": self.warm, "setup": self.setup})
             except OSError:   # it died: run() finds it so and starts another
                 pass
 
     def discard(self, keep: int = 0) -> None:
-        """End all workers but the first `keep`, at once, and grow to no more than `keep`
-        (started for a run that has less to grade: nothing they did is used)."""
-        self.size = min(self.size, keep)
+        """End all workers but the first `keep`, at once (started for a run that has less to
+        grade: nothing they did is used)."""
         for w in self.workers[keep:]:
             w["proc"].kill()
             w["proc"].join(timeout=10)
@@ -443,7 +451,8 @@ def grade(submissions, assignment=None, workers=1, timeout=defaults.TIMEOUT_SECO
     # the submissions planned (a run that then grades another assignment first, or nothing,
     # only wasted that boot)
     pool = None if scheduler else WorkerPool(min(settings.workers, len(tasks)), settings, budget=worker_budget,
-                                             warm=_first_answers(root, tasks[0].assignment))
+                                             warm=_first_answers(root, tasks[0].assignment),
+                                             setup=_first_setup(root, tasks[0].assignment))
     mark("parent: started the workers")
     try:
         with GradingLock(out, db_url, wait=wait, log=log):
@@ -580,9 +589,6 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     mark("parent: the workers know what they grade")
     try:
         layouts, recorded = _prepare(tasks, kept, out, root, db_url, config)
-        if hasattr(pool, "grow"):
-            pool.grow()   # before any thread of this process starts: the workers are forked
-            mark("parent: all the workers started")
     except BaseException:
         if pool is not None:
             pool.close()
@@ -633,12 +639,14 @@ def _start_runner(todo: list, settings: Settings, scheduler, worker_budget, log,
     if scheduler:
         from autograder.runners.dask_cluster import DaskRunner  # slow import (see AUTHORING.md)
         return DaskRunner(scheduler, settings, log, watchdog=worker_budget)
-    warm = _first_answers(Path(settings.course), todo[0].assignment)
+    root, aid = Path(settings.course), todo[0].assignment
+    warm = _first_answers(root, aid)
     if pool is None:
-        return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget, warm=warm)
+        return WorkerPool(min(settings.workers, len(todo)), settings, budget=worker_budget, warm=warm,
+                          setup=_first_setup(root, aid))
     pool.discard(keep=min(settings.workers, len(todo)))
     if pool.warm != warm:
-        pool.warm_up(warm)
+        pool.warm_up(warm, _first_setup(root, aid))
     return pool
 
 
@@ -651,6 +659,17 @@ def _first_answers(root: Path, aid: str) -> list:
         first = source_notebooks(root, aid)[0]
         cells = json.loads(first.read_text(encoding="utf-8"))["cells"]
         return [nbgrader_meta(c)["grade_id"] for c in cells if is_answer_cell(c)]
+    except Exception:  # noqa: BLE001 - only a head start
+        return []
+
+
+def _first_setup(root: Path, aid: str) -> list:
+    """The course's setup cells of the assignment's first source notebook (its
+    :class:`Layout`'s ``setup``), when its layouts are in the cache (:func:`source_layouts`);
+    else empty (the worker runs them with its first notebook)."""
+    try:
+        cached = cached_layouts(root, aid)
+        return list(cached[source_notebooks(root, aid)[0].stem].setup) if cached else []
     except Exception:  # noqa: BLE001 - only a head start
         return []
 
@@ -708,7 +727,10 @@ class ResultWriter:
         """What is waiting goes into the gradebook in one transaction
         (:class:`~autograder.gradebook.writer.Writer`), then each result's files. Before the
         first result comes (this process waits for the workers then) it opens the gradebook
-        (nbgrader's API imported) and reads what the similarity report compares answers with."""
+        (nbgrader's API imported) and reads what the similarity report compares answers with.
+        This thread alone imports meanwhile: two threads importing one package at once can
+        meet it half-initialised (SQLAlchemy did, when the gradebook's API was imported on a
+        thread while the main one took the locks)."""
         book = LazyWriter(self.db_url, self.config)
         try:
             book.open()

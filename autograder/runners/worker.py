@@ -83,6 +83,15 @@ class Grader:
         except Exception:   # noqa: BLE001 - started again, and reported, when a notebook is graded
             pass
 
+    def run_setup(self, setup) -> None:
+        """Run the course's setup cells `setup` now (kept for the process:
+        :func:`~autograder.evaluation.testcells.grader_namespace`), while the sandbox boots;
+        a failure is met again, and reported, with the notebook's test cells."""
+        try:
+            grader_namespace(list(setup))
+        except Exception:  # noqa: BLE001 - run again, and reported, with the notebook's test cells
+            pass
+
     def _warm(self, layout) -> None:
         """Wait for the warm sandbox of `layout`'s notebook; meanwhile run the course's setup
         cells in this process (:func:`~autograder.evaluation.testcells.grader_namespace`,
@@ -206,12 +215,15 @@ def worker_main(conn, settings: dict) -> None:
         return
     if first is None:
         return
+    setup = []
     if isinstance(first, dict) and "warm" in first:
         if first["warm"]:
             grader.warm_up(first["warm"])
             mark("worker: sandbox booting")
-        first = "warm"
+        setup, first = first.get("setup") or [], "warm"
     prepare_process()
+    if setup:
+        grader.run_setup(setup)
     mark("worker: prepared")
     try:
         while True:
@@ -223,6 +235,7 @@ def worker_main(conn, settings: dict) -> None:
                 break
             if isinstance(task, dict) and "warm" in task:   # another first assignment after all
                 grader.warm_up(task["warm"] or [])
+                grader.run_setup(task.get("setup") or [])
                 continue
             result = grader.grade_task(task)
             mark("worker: graded a submission")
