@@ -635,18 +635,53 @@ RUN_STATE = """() => {
 IDLE = """() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem')).some(e => /\\| Idle$/.test(e.textContent.trim()))"""
 
 
-def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout_ms: float = 300_000,
-                          quiet: float = 8.0) -> dict:
-    """Open notebook `rel` of `lab`, wait for its kernel, Run All Cells from the Run menu and
-    wait until the kernel is idle with no cell pending; the state of the code cells
-    (how many, how many ran, how many show an error, whether a news prompt is shown) and
-    the seconds Run All took."""
+def open_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int) -> None:
+    """Shut down `lab`'s kernels, open notebook `rel` in a fresh workspace and wait until its
+    `n_cells` cells are in the page and its kernel is idle."""
     lab.shut_down_kernels()
     page.goto(lab.url(rel, workspace=re.sub(r"\W", "-", rel)), timeout=120_000)
     page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
                            arg=n_cells, timeout=120_000)
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
                                    .some(e => /\\| Idle$/.test(e.textContent.trim()))""", timeout=120_000)
+
+
+def widget_cells(nb, names) -> list[int]:
+    """The indices of the code cells of notebook `nb` (nbformat) that import one of the widget
+    factories `names` from tnn_lib.widgets (the released notebooks show each widget in a
+    cell of its own: ``from tnn_lib.widgets import f`` then ``f()``)."""
+    pattern = re.compile(r"^from tnn_lib\.widgets import (\w+)\s*$", re.M)
+    return [i for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and any(m in names for m in pattern.findall(c.source))]
+
+
+def run_widget_cells_in_jupyterlab(page, lab: JupyterLab, rel: str, nb, names,
+                                   timeout_ms: float = 120_000) -> tuple[int, float]:
+    """Open notebook `rel` (nbformat `nb`) of `lab` and run only its widget cells (see
+    :func:`widget_cells`), one after the other as a student does (select the cell, Ctrl+Enter),
+    each until its widget's figure shows; the number of widgets run, and the seconds it took.
+    No other cell runs: the released notebook's answer cells raise NotImplementedError."""
+    open_in_jupyterlab(page, lab, rel, len(nb.cells))
+    cells = widget_cells(nb, names)
+    t0 = time.perf_counter()
+    for k, i in enumerate(cells):
+        cell = page.locator(".jp-Notebook .jp-Cell").nth(i)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").first.click()
+        page.keyboard.press("Control+Enter")
+        state = page.wait_for_function(FIGURES_READY, arg=k + 1, timeout=timeout_ms, polling=50).json_value()
+        if state is not True:
+            raise RuntimeError(f"{rel}: cell {i} shows an error:\n{state[7:]}")
+    return len(cells), time.perf_counter() - t0
+
+
+def run_all_in_jupyterlab(page, lab: JupyterLab, rel: str, n_cells: int, timeout_ms: float = 300_000,
+                          quiet: float = 8.0) -> dict:
+    """Open notebook `rel` of `lab`, wait for its kernel, Run All Cells from the Run menu and
+    wait until the kernel is idle with no cell pending; the state of the code cells
+    (how many, how many ran, how many show an error, whether a news prompt is shown) and
+    the seconds Run All took."""
+    open_in_jupyterlab(page, lab, rel, n_cells)
     t0 = time.perf_counter()
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

@@ -290,14 +290,8 @@ def test_a_dragged_slider_moves_the_figure_and_ends_on_its_value(topic, control,
     changes several times during the drag (not only after the release), the last frame is
     at full resolution, and it is the figure the widget draws for the value the slider shows
     (compared with the same widget drawn here, headless, for that value)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     from autograder.lecture.serve import LECTURE_DPI
     from browser_tools import drag_slider, figure_png
-    from tnn_lib.widgets import widgets_for_topic
 
     page.set_viewport_size({"width": 1920, "height": 1080})
     with Lecture(topic) as lecture:
@@ -306,17 +300,59 @@ def test_a_dragged_slider_moves_the_figure_and_ends_on_its_value(topic, control,
         d = drag_slider(page, c)
         shown = figure_png(page, 0)
         _stop_and_check_cleanup(lecture)
+    _check_drag(topic, control, d, shown, LECTURE_DPI, "lecture")
+    assert not browser.external
+
+
+def _check_drag(topic: str, control: str, d: dict, shown: bytes, dpi: float | None, where: str) -> None:
+    """The drag `d` (:func:`browser_tools.drag_slider`) of `control` of `topic`'s main widget
+    showed at least 3 different figures during the drag and ended on a full-resolution frame,
+    which is the figure the same widget draws here, headless (at `dpi` if given, else its own),
+    for the value the slider shows (`shown`: the PNG bytes the page shows)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tnn_lib.widgets import widgets_for_topic
+
     distinct = {f[2] for f in d["during"]}
     assert len(distinct) >= 3, f"{topic} {control}: {len(distinct)} figure(s) shown during a {d['seconds']:.1f} s drag"
     assert d["settled"], f"{topic} {control}: no full-resolution frame after the release: {d['frames'][-3:]}"
     app = widgets_for_topic(topic)[0]
-    app.fig.set_dpi(LECTURE_DPI)
+    if dpi:
+        app.fig.set_dpi(dpi)
     app.controls[control].value = float(d["value"])
     mine, theirs = (np.asarray(Image.open(io.BytesIO(b)).convert("RGB")).astype(int) for b in (app.image.value, shown))
     assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
     differing = (np.abs(mine - theirs).max(axis=-1) > 8).mean()
     if differing >= 0.005:
-        (artifacts_dir() / f"drag-{topic}-{control}-shown.png").write_bytes(shown)
-        (artifacts_dir() / f"drag-{topic}-{control}-expected.png").write_bytes(app.image.value)
+        (artifacts_dir() / f"drag-{where}-{topic}-{control}-shown.png").write_bytes(shown)
+        (artifacts_dir() / f"drag-{where}-{topic}-{control}-expected.png").write_bytes(app.image.value)
     assert differing < 0.005, f"{topic} {control} = {d['value']}: {differing:.2%} of the pixels differ from its figure"
-    assert not browser.external
+
+
+def test_a_dragged_slider_in_jupyterlab_moves_the_figure_and_ends_on_its_value(page, browser, tmp_path):
+    """The same in JupyterLab: the released notebook of 02_batchnorm (a throwaway copy), only
+    its widget cell run (select, Ctrl+Enter), the slider `shift` of its widget dragged for
+    2.5 s: several figures during the drag, and the last one, at full resolution, is the
+    widget's figure (at its own dpi) for the value the slider shows."""
+    import nbformat
+
+    from browser_tools import drag_slider, figure_png, run_widget_cells_in_jupyterlab
+
+    topic, control = "02_batchnorm", "shift"
+    work = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks" / topic, work / topic)
+    rel = f"{topic}/{topic}.ipynb"
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    with JupyterLab(work, tmp_path / "jupyter") as lab:
+        n, _ = run_widget_cells_in_jupyterlab(page, lab, rel, nbformat.read(work / rel, as_version=4),
+                                              TOPIC_WIDGETS[topic][1])
+        assert n == len(TOPIC_WIDGETS[topic][1]), f"{rel}: {n} widget cell(s) found"
+        c = next(c for c in controls(page) if c["widget"] == 0 and c["name"] == control)
+        d = drag_slider(page, c)
+        shown = figure_png(page, 0)
+    _check_drag(topic, control, d, shown, None, "jupyterlab")
+    assert not page.errors, f"JavaScript errors in JupyterLab: {page.errors}"
+    assert not browser.external, f"JupyterLab tried to reach the web: {browser.external}"
