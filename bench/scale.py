@@ -1,6 +1,6 @@
 """Grading at class scale: local ``--workers 2`` and a local Dask cluster of 2 worker processes.
 
-    .venv/bin/python bench/scale.py [--submissions 2000] [--timeout 10] [--hostile 0.1]
+    .venv/bin/python bench/scale.py [--submissions 2000] [--timeout 10] [--hostile 0.1] [--write-sample 200]
 
 Builds a synthetic class of SUBMISSIONS submissions — 250 students × 8 assignments at the
 default 2,000, fewer students for fewer — each a copy of a submission of the example class
@@ -12,13 +12,14 @@ cells, tampering, invalid files). Then, in one run:
 1. grades it with local ``--workers 2`` (SQLite gradebook);
 2. grades it on a local Dask cluster — a ``dask scheduler`` and two ``dask worker``
    processes of one thread each, on 127.0.0.1 — with ``--scheduler`` (SQLite gradebook);
-3. records every result again, alone, into a fresh SQLite gradebook and a fresh PostgreSQL
-   one (a throwaway server, fsync on), timing the client's gradebook write per submission.
+3. records results again, alone, into a fresh SQLite gradebook and a fresh PostgreSQL
+   one (a throwaway server, fsync on), timing the client's gradebook write per submission
+   (``--write-sample`` of them, spread over the class: 200 by default).
 
 Prints submissions per second for each mode, the scheduler's overhead per task (the
 client's time from submitting a task to holding its result, minus the worker's time
 grading it and minus the time it waited on its worker behind the task before it) and its
-parts, each worker's idle time between two tasks, the gradebook write time per submission, the peak memory of each worker
+parts, the scheduler process's own CPU time per task, each worker's idle time between two tasks, the gradebook write time per submission, the peak memory of each worker
 process (alone, and with its sandbox and student processes), whether anything was lost
 and whether both modes gave identical grades; then a table of the machines a course needs
 to grade 2,000 submissions in 10 minutes, worked out on paper from those figures.
@@ -185,6 +186,8 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="cell time limit (default 10 s)")
     p.add_argument("--hostile", type=float, default=0.1, help="share of hostile submissions (default 0.1)")
     p.add_argument("--target-seconds", type=float, default=600.0, help="the deadline of the table (600 s)")
+    p.add_argument("--write-sample", type=int, default=200,
+                   help="submissions whose gradebook write is timed one at a time (default 200, spread over the class)")
     args = p.parse_args(argv)
     if args.submissions < 1:
         sys.exit("--submissions must be at least 1")
@@ -216,6 +219,9 @@ def main(argv=None) -> int:
             cluster.start_worker("w1")
             cluster.start_worker("w2")
             mem = PeakMemory(dask_workers(cluster))
+            import psutil
+            sched = psutil.Process(cluster.scheduler.pid)
+            sched_cpu0 = sum(sched.cpu_times()[:2])
             wall0 = time.time()
             t0 = time.perf_counter()
             s_dask = grade(subs, scheduler=cluster.address, timeout=args.timeout, output=work / "out-dask",
@@ -223,14 +229,16 @@ def main(argv=None) -> int:
                            log=lambda m: None)
             t_dask = time.perf_counter() - t0
             wall1 = time.time()
+            sched_cpu = sum(sched.cpu_times()[:2]) - sched_cpu0
             peak_dask = mem.done()
         finally:
             cluster.close()
 
         # 3. the gradebook's write time per submission
-        w_sqlite = gradebook_write_times(work / "out-local", s_local.results, f"sqlite:///{work / 'gb-write.db'}")
+        sample = s_local.results[::max(1, math.ceil(len(s_local.results) / max(args.write_sample, 1)))]
+        w_sqlite = gradebook_write_times(work / "out-local", sample, f"sqlite:///{work / 'gb-write.db'}")
         with Postgres(durable=True) as pg:
-            w_pg = gradebook_write_times(work / "out-local", s_local.results, pg.url("gradebook"))
+            w_pg = gradebook_write_times(work / "out-local", sample, pg.url("gradebook"))
 
         # what came out
         want = {(s, a) for s, a, _ in chosen}
@@ -257,6 +265,8 @@ def main(argv=None) -> int:
         print(f"scheduler overhead per task (dispatch + return: submit → result at the client, minus grading and "
               f"minus waiting on the worker behind the task before it): median {statistics.median(overhead) * 1000:.1f} "
               f"ms, mean {statistics.fmean(overhead) * 1000:.1f} ms")
+        print(f"the scheduler's own CPU time per task: {sched_cpu / max(len(task_s), 1) * 1000:.1f} ms "
+              f"({sched_cpu:.1f} s of CPU for {len(task_s)} tasks, connecting and the course check included)")
         ms = {k: statistics.median(v) * 1000 for k, v in parts.items()}
         print(f"  its parts (medians, ms; worker's and client's clocks): dispatch (submitted → on the worker) "
               f"{ms['dispatch']:.1f}, on the worker before grading {ms['before']:.1f}, after (result to JSON) "
@@ -280,7 +290,7 @@ def main(argv=None) -> int:
                   f"the workers graded {sum(task_s) / (2 * (last - first)):.0%} of those {last - first:.1f} s")
         print(f"client's time from submitting a task to holding its result, minus grading (waiting behind the task "
               f"before it included): median {statistics.median(latency) * 1000:.0f} ms")
-        print(f"gradebook write per submission: SQLite median {statistics.median(w_sqlite) * 1000:.1f} ms "
+        print(f"gradebook write per submission ({len(sample)} of them, one at a time): SQLite median {statistics.median(w_sqlite) * 1000:.1f} ms "
               f"(mean {statistics.fmean(w_sqlite) * 1000:.1f}), PostgreSQL median "
               f"{statistics.median(w_pg) * 1000:.1f} ms (mean {statistics.fmean(w_pg) * 1000:.1f})")
         for label, peaks in (("local", peak_local), ("dask", peak_dask)):

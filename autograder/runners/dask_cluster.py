@@ -417,7 +417,7 @@ class DaskRunner:
             return max(1, (1 + QUEUED_AHEAD) * n if len(pending) > n else n)
 
         run = {"id": run_id, "topic": topic, "tries": tries, "meta": meta, "ended": ended, "pending": pending,
-               "refusals": refusals, "deaths": deaths, "began": began}
+               "refusals": refusals, "deaths": deaths, "began": began, "release": []}
 
         def submit(task) -> None:
             self._submit(task, payload, run, good_workers())
@@ -452,13 +452,22 @@ class DaskRunner:
                 began.pop(fut.key, None)
                 self._give_up_overdue(meta, began, on_crash)     # also while other tasks keep ending
                 fill()
+                self._release(run)
                 refresh()
                 fill()
         finally:
+            self._release(run)
             try:
                 self.client.unsubscribe_topic(topic)
             except Exception:
                 pass
+
+    @staticmethod
+    def _release(run: dict) -> None:
+        """The results fetched, released on the workers once the next tasks are sent (see _settle)."""
+        done, run["release"] = run["release"], []
+        for fut in done:
+            fut.release()
 
     def _submit(self, task, payload, run: dict, workers: list) -> None:
         """Send one submission: its files as bytes, the course's fingerprint, the settings, the
@@ -491,7 +500,10 @@ class DaskRunner:
             picked = time.time()
             text = fut.result()
             fetched = time.time()
-            fut.release()
+            # released after the next submission went out (see run): the client batches what it
+            # sends the scheduler, at most one batch per 10 ms, and a release sent first would
+            # hold the next task back until that batch's 10 ms were over
+            run["release"].append(fut)
             reply = json.loads(text)
             decoded = time.time()
             if "refused" in reply:
