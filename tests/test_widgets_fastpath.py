@@ -86,6 +86,48 @@ def test_kept_glyphs_draw_the_same_pixels_as_freetype():
         np.testing.assert_array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()))
 
 
+def test_kept_text_layouts_draw_the_same_pixels_as_matplotlib():
+    """The blitting canvas keeps each text's layout (tnn_lib.widgets._blit): the same strings
+    with other alignments, rotations, sizes, line spacings and line alignments, laid out first
+    in another figure with other properties, draw pixel-identical to matplotlib's own layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tnn_lib.widgets import _blit
+    from tnn_lib.widgets._blit import BlitCanvas
+
+    strings = ["0.5", "−2.5", "w1", "two\nlines here", "log₁₀ f", r"$\sqrt{x}$ and text"]
+    base = dict(ha="left", va="baseline", rotation=0, rotation_mode="default", fontsize=10, linespacing=1.2,
+                multialignment="left")
+    # each property changed alone (so a layout kept without it in its key would be drawn wrongly)
+    variants = [base] + [dict(base, **{k: v}) for k, v in (
+        ("ha", "right"), ("ha", "center"), ("va", "top"), ("va", "center_baseline"), ("rotation", 30),
+        ("rotation", 90), ("rotation_mode", "anchor"), ("fontsize", 13), ("linespacing", 2.0),
+        ("multialignment", "right"))] + [dict(base, rotation=30, rotation_mode="anchor"),
+                                         dict(base, rotation=30, rotation_mode="anchor", ha="right", va="top")]
+
+    def make(props: dict):
+        fig = new_figure(6, 4, dpi=144)
+        fig.set_layout_engine("none")
+        ax = fig.subplots()
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        for i, s in enumerate(strings):
+            ax.text(0.1 + 0.13 * i, 0.2 + 0.1 * (i % 5), s, **props)
+        ax.set_xlabel("w1")
+        ax.set_title("log₁₀ f", loc=props["ha"] if props["ha"] != "right" else "right")
+        return fig
+
+    for props in variants:
+        plain = FigureCanvasAgg(make(props))
+        plain.draw()
+        kept = BlitCanvas(make(props), [])
+        for _ in range(2):                       # layouts made (or met in another variant), then kept
+            FigureCanvasAgg.draw(kept)
+            np.testing.assert_array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()),
+                                          err_msg=str(props))
+    assert len(_blit._TEXT_LAYOUTS) >= len(strings)     # the layouts were kept, and used
+
+
 @pytest.mark.parametrize("widget", [0, 1])
 def test_a_background_redrawn_in_one_axes_is_the_whole_figure_redrawn(widget):
     """The optimizer widgets redraw only the panel whose range follows `steps`
