@@ -41,6 +41,42 @@ def test_blitted_widgets_match_a_full_render(topic):
         assert app.image.value == figure_png(app.fig)
 
 
+def _plain_canvas_png(fig) -> bytes:
+    """`fig` as matplotlib alone draws it: savefig on a plain Agg canvas (none of the blitting
+    canvas's kept glyphs, layouts or ticks), the figure's own canvas put back after."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.canvas
+    try:
+        FigureCanvasAgg(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=fig.dpi)
+    finally:
+        fig.set_canvas(own)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("topic, index, control, values", [
+    ("01_divergences", 0, "p", [0.15, 0.8, 0.42]),                    # the axes follow p
+    ("01_divergences", 1, "extent", [3.0, 19.5, 7.3, 3.0]),            # ... and the weight range
+    ("05_optimizers", 0, "steps", [30, 1000, 160]),                     # the f panel's range alone
+    ("08_schedules_and_landscape", 0, "kappa", [1.0, 200.0, 5.0]),      # the contours in the background
+    ("08_schedules_and_landscape", 0, "steps", [5, 300, 45]),
+])
+def test_a_frame_after_a_new_axis_range_matches_a_full_render(topic, index, control, values):
+    """A control that gives the figure a new background (new axis ranges and ticks, new
+    contours) shows what matplotlib's own full render of that setting shows."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic(topic)[index]
+    for value in values:
+        app.set_values(**{control: value})
+        fast, ref = _pixels(app.image.value), _pixels(_plain_canvas_png(app.fig))
+        assert fast.shape == ref.shape
+        differing = np.abs(fast - ref).max(axis=-1) > 8
+        assert differing.mean() < 0.002, (control, value, differing.mean())
+
+
 def test_widget_state_is_explicit():
     """A widget's artists and data live in its WidgetState, none on the figure or in its module."""
     import importlib

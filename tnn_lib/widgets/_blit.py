@@ -27,6 +27,7 @@ import zlib
 import numpy as np
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.axis import Axis
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
@@ -190,6 +191,27 @@ def _get_layout_kept(text: Text, renderer):
 Text._get_layout = _get_layout_kept
 
 
+# Within one draw of a blitting canvas's figure an axis computes its ticks (locator, formatter,
+# every tick moved and relabelled) three times: to draw them, and twice more to place its label
+# clear of the tick labels. Kept for the length of one draw (`_one_draw`), per axis, range and
+# place: the same ticks, computed once.
+_plain_update_ticks = Axis._update_ticks
+
+
+def _update_ticks_kept(axis):
+    memo = getattr(getattr(axis.get_figure(root=True), "canvas", None), "_tick_memo", None)
+    if memo is None:
+        return _plain_update_ticks(axis)
+    key = (id(axis), tuple(axis.get_view_interval()), axis.axes.bbox.bounds)
+    ticks = memo.get(key)
+    if ticks is None:
+        ticks = memo[key] = _plain_update_ticks(axis)
+    return ticks
+
+
+Axis._update_ticks = _update_ticks_kept
+
+
 class BlitCanvas(FigureCanvasAgg):
     """An Agg canvas that caches everything but ``dynamic`` artists between PNG saves."""
 
@@ -267,6 +289,19 @@ class BlitCanvas(FigureCanvasAgg):
                 self.static_tag)
 
     # ------------------------------------------------------------------ rendering
+    _tick_memo = None      # a dict while the figure is drawn (see _update_ticks_kept)
+
+    def _draw_once(self, measure: bool = False):
+        """``FigureCanvasAgg.draw``, each axis' ticks computed once (see `_update_ticks_kept`);
+        with `measure`, then :meth:`_measure` (in ``_measured``) with the same ticks."""
+        self._tick_memo = {}
+        try:
+            FigureCanvasAgg.draw(self)
+            if measure:
+                self._measured = self._measure()
+        finally:
+            self._tick_memo = None
+
     def get_renderer(self):
         renderer = super().get_renderer()
         if "_draw_text_glyphs_and_boxes" not in vars(renderer):          # a new renderer (size, dpi)
@@ -293,10 +328,10 @@ class BlitCanvas(FigureCanvasAgg):
         try:
             extents = self._rebuild_axes() if self.PARTIAL else None
             if extents is None:
-                FigureCanvasAgg.draw(self)
+                self._draw_once(measure=self.PARTIAL)
                 # where the content lies matters only to a partial rebuild (tight boxes: ≈ 30 %
                 # of a background's cost, every tick label laid out again)
-                extents = self._measure() if self.PARTIAL else None
+                extents = self._measured if self.PARTIAL else None
         finally:
             for a, v in states:
                 a.set_visible(v)
@@ -362,6 +397,14 @@ class BlitCanvas(FigureCanvasAgg):
             if any(o[0] - 3 < b[2] and b[0] < o[2] + 3 and o[1] - 3 < b[3] and b[1] < o[3] + 3 for b in others):
                 return None
         renderer = self.get_renderer()
+        self._tick_memo = {}
+        try:
+            return self._redraw_axes(fig, renderer, ext, old, changed, others, face)
+        finally:
+            self._tick_memo = None
+
+    def _redraw_axes(self, fig, renderer, ext, old, changed, others, face):
+        """:meth:`_rebuild_axes` once it found a kept background to redraw `changed` axes over."""
         try:
             new = {i: fig.axes[i].get_tightbbox(renderer) for i in changed}
         except Exception:                                    # pragma: no cover
@@ -462,7 +505,7 @@ class BlitCanvas(FigureCanvasAgg):
             while len(self._draft_misses) > 64:
                 self._draft_misses.pop(next(iter(self._draft_misses)))
             if self.drafting:
-                FigureCanvasAgg.draw(self)               # everything, once (see __init__)
+                self._draw_once()               # everything, once (see __init__)
                 return encode_png(self.buffer_rgba())
             # a full frame (plain_first): the same layers as a kept background gives, drawn in
             # place (no copy of the background, no restore): the pixels of the blitted frame
@@ -472,7 +515,7 @@ class BlitCanvas(FigureCanvasAgg):
                 # lay the figure out once with everything visible (titles take their room),
                 # then keep those positions for every background (None, not "none": the
                 # placeholder engine would make savefig lay the text out twice)
-                FigureCanvasAgg.draw(self)
+                self._draw_once()
                 self.figure.set_layout_engine(None)
             self._rebuild()
             key = self._static_key()
@@ -487,7 +530,7 @@ class BlitCanvas(FigureCanvasAgg):
         places = [(a, a.get_position()) for a in self.dynamic + self.overlay if isinstance(a, Text)]
         states = self._hidden(self.dynamic + self.overlay)
         try:
-            FigureCanvasAgg.draw(self)
+            self._draw_once()
         finally:
             for a, v in states:
                 a.set_visible(v)
