@@ -434,3 +434,76 @@ def test_warm_settings_are_drawn_at_the_controls_values_then():
     assert drawn[1:] == [4.0, 1.0]                        # ahead, then the current one shown again
     assert [(k[0], dict(k[4])["x"]) for k in app._frames] == [("full", 4.0), ("full", 1.0)]   # both kept
     assert app.controls["x"].value == 1.0 and app.last["summary"] == "x = 1.0"
+
+
+def test_after_the_browser_leaves_a_widget_alone_its_warm_settings_are_drawn_ahead_quietly():
+    """05's race in a notebook: after one change from the browser and WARM_AFTER_S without
+    another, the other surfaces are drawn ahead at the controls' values then, and kept; the
+    page's figure, status and numbers do not change meanwhile; a first choice of another
+    surface then runs the draw but renders nothing, and shows that surface's full frame."""
+    from tnn_lib.widgets import widgets_for_topic
+
+    app = widgets_for_topic("05_optimizers")[0]
+    app.live.warm_after = 0.05
+    shown = []
+    app.image.observe(lambda change: shown.append(change["new"]), names="value")
+    app.controls["momentum"].set_state({"value": 0.5})
+    assert app.live.idle(120, warmed=True)
+    assert len(shown) == 1                                # the browser's change alone reached the page
+    last, status = dict(app.last), app.status.value
+    assert "0.5" in str(app.values()["momentum"]) and app.image.value == shown[0]
+    kept = {dict(k[4])["surface"] for k in app._frames if dict(k[4])["momentum"] == 0.5}
+    assert kept == {"beale", "valley", "saddle"}
+    # the figure's artists are the page's setting again (matplotlib's own render of them, its
+    # texts raised to the legible size as every rendered frame's are)
+    app_mod.legible(app.fig)
+    differing = (np.abs(_pixels(app.image.value) - _pixels(app_mod.reference_png(app.fig))).max(axis=-1) > 8).mean()
+    assert differing < 0.005
+    renders, drawn = [], []
+    png, draw = app._png, app.draw
+    app._png = lambda: renders.append(1) or png()
+    app.draw = lambda state, **v: drawn.append(v["surface"]) or draw(state, **v)
+    index = [o[1] for o in app.controls["surface"].options].index("saddle")
+    app.controls["surface"].set_state({"index": index})
+    assert app.live.idle(60)
+    assert drawn == ["saddle"] and renders == [] and app.last["summary"] != last["summary"]
+    assert app.status.value != status
+    ref = widgets_for_topic("05_optimizers")[0]
+    ref.controls["momentum"].value = 0.5
+    ref.controls["surface"].value = "saddle"               # (its start moves to the saddle's)
+    assert ref.values() == app.values()
+    np.testing.assert_array_equal(_pixels(app.image.value), _pixels(ref.image.value))
+
+
+def test_a_widget_the_browser_never_changed_draws_nothing_ahead():
+    app, drawn = _line_app()
+    app.warm = [dict(x=4.0), dict(x=5.0)]
+    app.live.warm_after = 0.05
+    app.controls["x"].value = 2.0                        # from Python (a notebook run, a test)
+    time.sleep(0.5)
+    assert drawn == [1.0, 2.0] and app.live._thread is None
+
+
+def test_a_change_while_settings_are_drawn_ahead_goes_first_and_the_rest_follow():
+    app, drawn = _line_app(delay=0.15)
+    app.warm = [dict(x=float(v)) for v in range(2, 8)]
+    app.live.warm_after = 0.05
+    shown = []
+    app.image.observe(lambda change: shown.append(change["new"]), names="value")
+    app.controls["x"].set_state({"value": 1.5})
+    t0 = time.time()
+    while not app.live._warming and time.time() < t0 + 30:
+        time.sleep(0.01)
+    time.sleep(max(0.0, t0 + 1.5 * app_mod.DRAG_GAP_S - time.time()))   # a new change, not a drag
+    assert app.live._warming
+    app.controls["x"].set_state({"value": 9.0})
+    assert app.live.idle(30)
+    assert drawn[-1] == 9.0 and len(shown) == 2
+    ahead = drawn[drawn.index(1.5) + 1:drawn.index(9.0)]
+    assert 1 <= len(ahead) <= 2 and set(ahead) <= set(range(2, 8))     # at most the one being drawn
+    assert app.live.idle(60, warmed=True)
+    assert len(shown) == 2                                # drawing ahead showed nothing
+    later = drawn[drawn.index(9.0) + 1:]
+    assert set(ahead) | set(later[:-1]) == set(range(2, 8)) and later[-1] == 9.0   # then the page's own again
+    assert app.last["summary"] == "x = 9.0"
+    np.testing.assert_array_equal(_pixels(app.image.value), _pixels(shown[-1]))

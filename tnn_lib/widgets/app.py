@@ -34,6 +34,12 @@ SETTLE_S = 0.25
 # slider's next value only once the kernel took the previous one, so values of a drag come
 # one kernel round trip apart, often after the frame was drawn.)
 DRAG_GAP_S = 0.3
+# Once the browser has changed a control and then left the widget alone for WARM_AFTER_S, the
+# settings the widget names as worth drawing ahead (WidgetApp's `warm`: 05's surfaces, 08's κ
+# stops) are drawn quietly, one at a time, and kept: a first choice of one then shows a kept
+# frame. Lecture mode draws them before its page opens; in JupyterLab this is when. A widget
+# the browser never touched (Run All, a headless run) draws nothing ahead.
+WARM_AFTER_S = 1.0
 
 
 def legible(fig: Figure, min_pt: float = MIN_FONT_PT, done: set | None = None) -> None:
@@ -240,7 +246,8 @@ class WidgetApp:
         ("driven by your `adam_step`"). See :mod:`tnn_lib.student`."""
         self.render("full")
 
-    def render(self, quality: str = "full", values: dict | None = None, reuse: bool = False) -> None:
+    def render(self, quality: str = "full", values: dict | None = None, reuse: bool = False,
+               publish: bool = True) -> bool:
         """Draw for `values` (default: the controls' current values) and publish the image:
         at the figure's dpi (``"full"``) or at DRAFT_SCALE of it (``"draft"``, during a drag).
 
@@ -249,7 +256,11 @@ class WidgetApp:
         setting (a toggle clicked back, a slider dragged back): the draw still runs, so the
         figure's artists and the returned numbers are those of the setting, but the render and
         the encoding are skipped. Any other render (a change from Python, a Train button's
-        epochs, an answer registered by the student edition) forgets the kept PNGs."""
+        epochs, an answer registered by the student edition) forgets the kept PNGs.
+
+        ``publish=False`` (drawing ahead, see :meth:`warm_quietly`) keeps the frame and
+        changes nothing the page or a caller sees: not the image, the status nor the numbers.
+        Returns False when the draw needs an exercise not implemented yet."""
         if quality not in ("full", "draft"):
             raise ValueError(f"quality: expected 'full' or 'draft', got {quality!r}")
         with self._drawing:
@@ -258,22 +269,26 @@ class WidgetApp:
             key = self._frame_key(quality, values) if reuse else None
             if key is None:
                 self._frames.clear()
-            self.needed = None
+            if publish:
+                self.needed = None
             self.state.draft = quality == "draft"      # a draw may compute less for a draft
             try:
                 with student.tracking(isolated=True) as used:
-                    self.last = self.update(values)
+                    last = self.update(values)
             except NotImplementedError as err:
                 line = student.needed_first(err)
                 if line is None:
                     raise
-                self.last, self.needed, self.driven_by = {}, line, ""
-                self.last_seconds = time.perf_counter() - t0
-                self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
-                return
+                if publish:
+                    self.last, self.needed, self.driven_by = {}, line, ""
+                    self.last_seconds = time.perf_counter() - t0
+                    self.status.value = f"<span class='tnn-needed'>{html.escape(line)}</span>"
+                return False
             finally:
                 self.state.draft = False
-            self.used = set(used) | self.driven_extra
+            if publish:
+                self.last = last
+                self.used = set(used) | self.driven_extra
             png = self._frames.get(key) if key is not None else None
             if png is None:
                 legible(self.fig, done=self._legible_axes)
@@ -294,10 +309,13 @@ class WidgetApp:
                         self._frames.pop(next(iter(self._frames)))
             elif key is not None:
                 self._frames[key] = self._frames.pop(key)       # the newest last
+            if not publish:
+                return True
             self.image.value = png
             self.last_seconds = time.perf_counter() - t0
             self.last_quality, self.last_values = quality, values
             self._show_status()
+            return True
 
     def warm_drafts(self) -> None:
         """Prepare the draft frames of a drag ahead of the hand: render the current figure
@@ -334,6 +352,29 @@ class WidgetApp:
             finally:
                 if keep is not None:
                     canvas.keep_backgrounds = keep
+
+    def warm_quietly(self, stop: Callable[[], bool]) -> bool:
+        """Draw the settings named by `warm` (with the other controls as they are) at full
+        quality and keep their frames, without showing them (see ``render(publish=False)``),
+        one at a time, asking `stop()` before each: the browser's next change goes first.
+        Settings already kept are skipped. When all are kept, the current setting is drawn
+        again (its kept frame: the figure's artists are those of the page's figure again).
+        Returns True when every setting is kept (or none can be: an exercise is missing)."""
+        current = self.values()
+        for values in (dict(current, **w) for w in self.warm):
+            if values == current or self._frame_key("full", values) in self._frames:
+                continue
+            if stop():
+                return False
+            with self._drawing:
+                if self.values() != current:           # changed meanwhile (browser or Python): next time
+                    return False
+                if not self.render("full", values=values, reuse=True, publish=False):
+                    return True                        # the student edition: not implemented yet
+        with self._drawing:
+            if self.values() == current and self.needed is None:
+                self.render("full", values=current, reuse=True, publish=False)
+        return True
 
     KEEP_FRAMES = 48   # PNGs kept for settings the browser comes back to (≈ 0.5 MB each at 200 dpi)
 
@@ -429,11 +470,16 @@ class LiveRedraw:
     change; once a control's next value comes within DRAG_GAP_S of its previous one or while
     that one's frame is still being drawn (a drag), drafts at DRAFT_SCALE of the dpi, and the
     full frame once no value came for SETTLE_S. Between changes the thread waits on a condition: an idle
-    page costs no CPU. It is started on the first change from the browser.
+    page costs no CPU. It is started on the first change from the browser; once the browser then
+    leaves the widget alone for WARM_AFTER_S, it draws the widget's `warm` settings ahead, quietly
+    and one at a time (:meth:`WidgetApp.warm_quietly`), and then waits again.
     """
 
-    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S):
-        self.app, self.settle, self.drag_gap = app, settle, drag_gap
+    def __init__(self, app: WidgetApp, settle: float = SETTLE_S, drag_gap: float = DRAG_GAP_S,
+                 warm_after: float = WARM_AFTER_S):
+        self.app, self.settle, self.drag_gap, self.warm_after = app, settle, drag_gap, warm_after
+        self._warm_due = True        # the widget's `warm` settings (if any) not all drawn ahead yet
+        self._warming = False
         self._cond = threading.Condition()
         self._pending = False        # values newer than the last frame
         self._dragging = False
@@ -456,15 +502,39 @@ class LiveRedraw:
                 self._thread.start()
             self._cond.notify()
 
-    def idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every requested frame is drawn, the full-quality one included (tests)."""
+    def idle(self, timeout: float = 30.0, warmed: bool = False) -> bool:
+        """Wait until every requested frame is drawn, the full-quality one included (tests);
+        with `warmed`, also until the settings drawn ahead (see WARM_AFTER_S) are drawn."""
         with self._cond:
-            return self._cond.wait_for(lambda: not (self._pending or self._busy or self._dragging), timeout)
+            return self._cond.wait_for(lambda: not (self._pending or self._busy or self._dragging or self._warming
+                                                    or (warmed and self._warm_due and bool(self.app.warm))), timeout)
+
+    def _wait_or_warm(self) -> None:
+        """Wait for a change (no CPU meanwhile); once no change came for `warm_after` seconds,
+        draw the widget's `warm` settings ahead, quietly, stopping for any change (the
+        condition's lock is held on entry and on return)."""
+        while not self._pending:
+            if not (self._warm_due and self.app.warm):
+                self._cond.wait_for(lambda: self._pending)
+                return
+            if self._cond.wait_for(lambda: self._pending, self.warm_after):
+                return
+            self._warming = True
+            self._cond.release()
+            try:
+                done = self.app.warm_quietly(lambda: self._pending)
+            except Exception:                  # drawing ahead is an optimisation: never an error shown
+                done = True
+            finally:
+                self._cond.acquire()
+                self._warming = False
+                self._cond.notify_all()
+            self._warm_due = not done
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending)     # idle: blocked, no CPU
+                self._wait_or_warm()
                 self._pending, self._busy = False, True
                 quality = "draft" if self._dragging else "full"
             t0 = time.perf_counter()
