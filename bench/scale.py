@@ -176,6 +176,24 @@ def dask_parts(tasks: list[dict]) -> tuple[dict, list, int]:
     return parts, gaps, ahead
 
 
+def scheduler_hops(tasks: list[dict], log: list) -> dict:
+    """Each task's dispatch split at the scheduler (its transition log: the task received,
+    then sent to a worker): client → scheduler, in the scheduler, scheduler → worker (s)."""
+    seen: dict = {}
+    for key, start, finish, when in log:
+        seen.setdefault(key, {}).setdefault((start, finish), when)
+    hops: dict = {"client → scheduler": [], "scheduler": [], "scheduler → worker": []}
+    for t in tasks:
+        s = seen.get(t.get("key"), {})
+        got, sent = s.get(("released", "waiting")), s.get(("waiting", "processing"))
+        if got is None or sent is None:
+            continue
+        hops["client → scheduler"].append(got - t["submitted"])
+        hops["scheduler"].append(sent - got)
+        hops["scheduler → worker"].append(t["arrived"] - sent)
+    return hops
+
+
 def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.0f} MiB"
 
@@ -214,6 +232,8 @@ def main(argv=None) -> int:
         peak_local = mem.done()
 
         # 2. a local Dask cluster of two worker processes
+        # the scheduler keeps every transition of the run (its default keeps the last 1,000)
+        os.environ["DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH"] = str(20 * n + 1000)
         cluster = Cluster()
         try:
             cluster.start_worker("w1")
@@ -231,6 +251,10 @@ def main(argv=None) -> int:
             wall1 = time.time()
             sched_cpu = sum(sched.cpu_times()[:2]) - sched_cpu0
             peak_dask = mem.done()
+            with cluster.client() as c:      # the scheduler's clock of each task: received, sent on
+                log = c.run_on_scheduler(lambda dask_scheduler: [
+                    (e[0], e[1], e[2], e[-1]) for e in dask_scheduler.transition_log
+                    if str(e[0]).startswith("tnn-grade-")])
         finally:
             cluster.close()
 
@@ -273,6 +297,10 @@ def main(argv=None) -> int:
               f"{ms['after']:.1f}, return notice (worker's end → client's done callback) {ms['notice']:.1f}, "
               f"client's loop picks it up {ms['pickup']:.1f}, result fetch {ms['fetch']:.1f}, JSON decode "
               f"{ms['decode']:.1f}")
+        hops = scheduler_hops(stats["tasks"], log)
+        if hops["client → scheduler"]:
+            print("  the dispatch, by the scheduler's clock (medians, ms): " + ", ".join(
+                f"{k} {statistics.median(v) * 1000:.1f}" for k, v in hops.items()) + f" ({len(hops['scheduler'])} tasks)")
         print(f"  not counted: waiting on the worker behind the task before it median {ms['queued']:.0f} ms; the "
               f"client building a payload (reading the files) median {ms['prepare']:.1f} ms; result size median "
               f"{statistics.median(parts['bytes']) / 1000:.0f} kB (max {max(parts['bytes']) / 1000:.0f} kB)")

@@ -548,7 +548,7 @@ class DaskRunner:
         s["latency"].append(time.perf_counter() - flight.submitted)
         s["workers"][m["worker"]] = s["workers"].get(m["worker"], 0) + 1
         s["graded_by"][f"{task.student}/{task.assignment}"] = m["worker"]
-        s["tasks"].append({"pid": m["pid"], "worker": m["worker"], "prepare": flight.prepare,
+        s["tasks"].append({"key": flight.fut.key, "pid": m["pid"], "worker": m["worker"], "prepare": flight.prepare,
                            "submitted": flight.wall, "arrived": arrived, "began": began,
                            "graded_from": graded_from, "graded_to": graded_to, "end": end, "done": done_at,
                            "picked": picked, "fetched": fetched, "decoded": decoded, "result_bytes": size})
