@@ -1,6 +1,6 @@
 """Grading at class scale: local ``--workers 2`` and a local Dask cluster of 2 worker processes.
 
-    .venv/bin/python bench/scale.py [--submissions 2000] [--timeout 10] [--hostile 0.1] [--write-sample 200]
+    .venv/bin/python bench/scale.py [--submissions 2000] [--timeout 10] [--hostile 0.1] [--write-sample 200] [--scheduler-idle 20]
 
 Builds a synthetic class of SUBMISSIONS submissions — 250 students × 8 assignments at the
 default 2,000, fewer students for fewer — each a copy of a submission of the example class
@@ -19,7 +19,8 @@ cells, tampering, invalid files). Then, in one run:
 Prints submissions per second for each mode, the scheduler's overhead per task (the
 client's time from submitting a task to holding its result, minus the worker's time
 grading it and minus the time it waited on its worker behind the task before it) and its
-parts, the scheduler process's own CPU time per task, each worker's idle time between two tasks, the gradebook write time per submission, the peak memory of each worker
+parts, the scheduler process's own CPU time per task (above its idle background, measured
+first), each worker's idle time between two tasks, the gradebook write time per submission, the peak memory of each worker
 process (alone, and with its sandbox and student processes), whether anything was lost
 and whether both modes gave identical grades; then a table of the machines a course needs
 to grade 2,000 submissions in 10 minutes, worked out on paper from those figures.
@@ -204,6 +205,8 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="cell time limit (default 10 s)")
     p.add_argument("--hostile", type=float, default=0.1, help="share of hostile submissions (default 0.1)")
     p.add_argument("--target-seconds", type=float, default=600.0, help="the deadline of the table (600 s)")
+    p.add_argument("--scheduler-idle", type=float, default=20.0,
+                   help="seconds the idle scheduler's own CPU is measured before the Dask run (default 20)")
     p.add_argument("--write-sample", type=int, default=200,
                    help="submissions whose gradebook write is timed one at a time (default 200, spread over the class)")
     args = p.parse_args(argv)
@@ -241,6 +244,11 @@ def main(argv=None) -> int:
             mem = PeakMemory(dask_workers(cluster))
             import psutil
             sched = psutil.Process(cluster.scheduler.pid)
+            # the scheduler's own background (heartbeats, its monitors, work stealing's checks),
+            # measured idle first: what it costs per task is what grading adds to it
+            idle0, t_idle = sum(sched.cpu_times()[:2]), time.perf_counter()
+            time.sleep(args.scheduler_idle)
+            idle_rate = (sum(sched.cpu_times()[:2]) - idle0) / max(time.perf_counter() - t_idle, 1e-9)
             sched_cpu0 = sum(sched.cpu_times()[:2])
             wall0 = time.time()
             t0 = time.perf_counter()
@@ -284,13 +292,19 @@ def main(argv=None) -> int:
         print(f"{'mode':36s} {'wall s':>8s} {'subs/s':>8s}")
         print(f"{'local --workers 2':36s} {t_local:8.1f} {n / t_local:8.2f}")
         print(f"{'Dask, 2 worker processes':36s} {t_dask:8.1f} {n / t_dask:8.2f}")
+        local_s = (s_local.stats or {}).get("seconds") or [float("nan")]
         print(f"grading time per submission on a Dask worker: median {statistics.median(task_s):.3f} s, "
-              f"mean {statistics.fmean(task_s):.3f} s, max {max(task_s):.1f} s")
+              f"mean {statistics.fmean(task_s):.3f} s, max {max(task_s):.1f} s; on a local worker (payload sent → "
+              f"result back): median {statistics.median(local_s):.3f} s, mean {statistics.fmean(local_s):.3f} s")
         print(f"scheduler overhead per task (dispatch + return: submit → result at the client, minus grading and "
               f"minus waiting on the worker behind the task before it): median {statistics.median(overhead) * 1000:.1f} "
               f"ms, mean {statistics.fmean(overhead) * 1000:.1f} ms")
-        print(f"the scheduler's own CPU time per task: {sched_cpu / max(len(task_s), 1) * 1000:.1f} ms "
-              f"({sched_cpu:.1f} s of CPU for {len(task_s)} tasks, connecting and the course check included)")
+        above = max(sched_cpu - idle_rate * t_dask, 0.0)
+        print(f"the scheduler process's CPU: {sched_cpu:.1f} s during the Dask run ({len(task_s)} tasks, connecting "
+              f"and the course check included), of which its idle background ({100 * idle_rate:.2f} % of a core, "
+              f"measured for {args.scheduler_idle:g} s before) {idle_rate * t_dask:.1f} s: "
+              f"{above / max(len(task_s), 1) * 1000:.1f} ms per task above it "
+              f"({sched_cpu / max(len(task_s), 1) * 1000:.1f} ms with it)")
         ms = {k: statistics.median(v) * 1000 for k, v in parts.items()}
         print(f"  its parts (medians, ms; worker's and client's clocks): dispatch (submitted → on the worker) "
               f"{ms['dispatch']:.1f}, on the worker before grading {ms['before']:.1f}, after (result to JSON) "

@@ -106,9 +106,15 @@ def _grades_as_expected(summary, out: Path, pairs) -> None:
     assert len(summary.stats["workers"]) == 2 and sum(summary.stats["workers"].values()) == len(pairs)
 
 
-def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(on_cluster):
+def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(cluster, on_cluster):
     summary, base = on_cluster
     _grades_as_expected(summary, base / "out", ALL)
+    # the workers that grade no longer run Dask's statistical profiler (see CoursePlugin)
+    from autograder.runners.dask_cluster import PROFILER_CALLBACKS
+    with cluster.client() as c:
+        running = c.run(lambda dask_worker, names=PROFILER_CALLBACKS: [
+            n for n in names if n in dask_worker.periodic_callbacks and dask_worker.periodic_callbacks[n].is_running()])
+    assert running and all(v == [] for v in running.values()), running
 
 
 @pytest.mark.timeout(3000)   # it may be the first to ask for the session's grading of the example class

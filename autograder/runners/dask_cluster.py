@@ -72,6 +72,7 @@ ALLOWED_FAILURES = 1          # a submission may be lost with one worker, not wi
 # when Dask says the last one ended (INSTRUCTORS.md, section 5, for the throughput runs)
 QUEUED_AHEAD = 1
 ACCEPTED_TOPIC = "tnn-course-accepted"
+PROFILER_CALLBACKS = ("profile", "profile-cycle")   # the worker's periodic callbacks stopped (CoursePlugin)
 RESTART_SECONDS = 120.0       # what a worker restarted by the watchdog may take to come back
 
 
@@ -150,6 +151,15 @@ class CoursePlugin(_PluginBase):
             worker.tnn_course = {}
         worker.tnn_course[self.expected["fingerprint"]] = status
         if not differs:
+            # Dask's statistical profiler samples every thread's stack every 10 ms: on a worker
+            # that grades (Python-heavy sanitising and checks in the task's thread) it cost
+            # 5-10 % of the grading time per submission against a local worker. Off here (the
+            # dashboard's profile page stays empty; DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED
+            # does the same at the worker's start)
+            for name in PROFILER_CALLBACKS:
+                callback = getattr(worker, "periodic_callbacks", {}).get(name)
+                if callback is not None:
+                    callback.stop()
             await worker.set_resources(**{self.name: 1})
         else:
             worker.log_event("tnn-course-refused", status)

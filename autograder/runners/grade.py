@@ -284,6 +284,8 @@ class WorkerPool:
 
     def run(self, tasks, payload, on_done, on_crash):
         pending = deque(tasks)
+        # per submission graded: seconds from its payload sent to its result back (benchmarks)
+        self.stats = {"seconds": []}
 
         def feed(w):
             if pending:
@@ -311,6 +313,7 @@ class WorkerPool:
                     result = None
                 task, w["task"] = w["task"], None
                 if result is not None:
+                    self.stats["seconds"].append(time.monotonic() - w["started"])
                     on_done(task, result)
                     feed(w)
                     continue
