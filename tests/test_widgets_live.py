@@ -401,6 +401,19 @@ def test_a_new_axis_range_drawn_in_place_has_the_pixels_of_a_kept_background():
             canvas.plain_first = True
 
 
+def _choose_surface_from_the_browser(app, surface: str):
+    """Choose `surface` in 05's race as the browser does; the surfaces its draw ran for and the
+    PNG renders it made meanwhile (none when a kept frame was shown)."""
+    renders, drawn = [], []
+    png, draw = app._png, app.draw
+    app._png = lambda: renders.append(1) or png()
+    app.draw = lambda state, **v: drawn.append(v["surface"]) or draw(state, **v)
+    index = [o[1] for o in app.controls["surface"].options].index(surface)
+    app.controls["surface"].set_state({"index": index})
+    assert app.live.idle(60)
+    return drawn, renders
+
+
 def test_warm_draws_the_named_settings_ahead_and_the_first_choice_shows_a_kept_figure():
     """05's race names its surfaces (with the starts a new surface moves to) as worth drawing
     ahead: after warm_drafts the page's figure is unchanged, and a first choice of another
@@ -414,13 +427,7 @@ def test_warm_draws_the_named_settings_ahead_and_the_first_choice_shows_a_kept_f
     app.warm_drafts()
     np.testing.assert_array_equal(_pixels(app.image.value), shown)
     assert len(app._frames) == 3
-    renders, drawn = [], []
-    png, draw = app._png, app.draw
-    app._png = lambda: renders.append(1) or png()
-    app.draw = lambda state, **v: drawn.append(v["surface"]) or draw(state, **v)
-    index = [o[1] for o in app.controls["surface"].options].index("valley")
-    app.controls["surface"].set_state({"index": index})
-    assert app.live.idle(60)
+    drawn, renders = _choose_surface_from_the_browser(app, "valley")
     assert drawn == ["valley"] and renders == []
     ref = widgets_for_topic("05_optimizers")[0]
     ref.controls["surface"].value = "valley"
@@ -459,13 +466,7 @@ def test_after_the_browser_leaves_a_widget_alone_its_warm_settings_are_drawn_ahe
     app_mod.legible(app.fig)
     differing = (np.abs(_pixels(app.image.value) - _pixels(app_mod.reference_png(app.fig))).max(axis=-1) > 8).mean()
     assert differing < 0.005
-    renders, drawn = [], []
-    png, draw = app._png, app.draw
-    app._png = lambda: renders.append(1) or png()
-    app.draw = lambda state, **v: drawn.append(v["surface"]) or draw(state, **v)
-    index = [o[1] for o in app.controls["surface"].options].index("saddle")
-    app.controls["surface"].set_state({"index": index})
-    assert app.live.idle(60)
+    drawn, renders = _choose_surface_from_the_browser(app, "saddle")
     assert drawn == ["saddle"] and renders == [] and app.last["summary"] != last["summary"]
     assert app.status.value != status
     ref = widgets_for_topic("05_optimizers")[0]

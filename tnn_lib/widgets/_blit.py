@@ -293,12 +293,11 @@ class BlitCanvas(FigureCanvasAgg):
 
     def _draw_once(self, measure: bool = False):
         """``FigureCanvasAgg.draw``, each axis' ticks computed once (see `_update_ticks_kept`);
-        with `measure`, then :meth:`_measure` (in ``_measured``) with the same ticks."""
+        with `measure`, returns :meth:`_measure` made with the same ticks."""
         self._tick_memo = {}
         try:
             FigureCanvasAgg.draw(self)
-            if measure:
-                self._measured = self._measure()
+            return self._measure() if measure else None
         finally:
             self._tick_memo = None
 
@@ -328,10 +327,9 @@ class BlitCanvas(FigureCanvasAgg):
         try:
             extents = self._rebuild_axes() if self.PARTIAL else None
             if extents is None:
-                self._draw_once(measure=self.PARTIAL)
                 # where the content lies matters only to a partial rebuild (tight boxes: ≈ 30 %
                 # of a background's cost, every tick label laid out again)
-                extents = self._measured if self.PARTIAL else None
+                extents = self._draw_once(measure=self.PARTIAL)
         finally:
             for a, v in states:
                 a.set_visible(v)
