@@ -16,6 +16,7 @@ its slider is dragged, computes them on a coarser grid, uncached: see :func:`dra
 from __future__ import annotations
 
 import contextlib
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -233,21 +234,60 @@ def _one_blas_thread():
     return contextlib.nullcontext() if _BLAS[0] is None else _BLAS[0].limit(limits=1, user_api="blas")
 
 
+_SCRATCH = threading.local()   # per thread (two widgets may draw at once): e^z and 1 + e^z
+
+
+def _scratch(name: str, shape) -> np.ndarray:
+    """A reusable buffer of `shape` for this thread (one per name and shape: a drag's drafts
+    and the full frame after it use two grids): a new weight range's intermediates then reuse
+    memory already mapped (fresh arrays of 5 MB cost more in page faults than the arithmetic
+    done in them)."""
+    kept = getattr(_SCRATCH, "buffers", None)
+    if kept is None:
+        kept = _SCRATCH.buffers = {}
+    key = (name, tuple(shape))
+    if key not in kept:
+        kept[key] = np.empty(shape)
+    return kept[key]
+
+
 def _grid_terms(extent: float, grid: int):
     """For the weight range [−extent, extent]² on a `grid` × `grid` grid, what does not depend
-    on the labels: the weight grids and, for every example and grid point, z = w·x, σ(z) and
-    softplus(z) (one exp and one log1p: the costly part of a surface, shared by every
-    label-noise level; the inputs x are the same draw)."""
+    on the labels (the inputs x are the same draw for every label-noise level):
+
+    * ``sq0[n, k] = σ(z)²`` and ``sq1[n, k] = (1 − σ(z))²`` for every example n and grid
+      point k, z = w·x: example n's L2 term is ``½ sq0`` when its label is 0 and ``½ sq1``
+      when it is 1 (1 − σ(z) = 1 / (1 + e^z) is computed as such, not as a difference);
+    * ``S[k] = mean over n of softplus(z)``: the mean KL is ``S − w·mean(d x)``, since
+      softplus(z) − d z is example n's binary cross-entropy and d z is linear in w.
+
+    e^z = e^(x₁w₁)·e^(x₂w₂) is separable on the grid: two exps of N × grid values and one
+    product, instead of an exp of N × grid² (a range so wide that e^z could overflow takes
+    the direct exp). Returns (w1, w2, sq0, sq1, S) with the grid points k = i·grid + j at
+    w = (w1[j], w2[i])."""
     x, _ = perceptron_data(0.0)
+    n = len(x)
     w1 = np.linspace(-extent, extent, grid)
-    w2 = np.linspace(-extent, extent, grid)
-    W = np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2)          # (G², 2)
-    with _one_blas_thread():
-        z = x @ W.T                                                   # (N, G²)
-    e = np.exp(-np.abs(z))
-    y = np.where(z >= 0, 1.0, e) / (1.0 + e)                          # σ(z), stable
-    softplus = np.maximum(z, 0.0) + np.log1p(e)
-    return w1, w2, z, y, softplus
+    w2 = w1.copy()
+    e = _scratch("e", (n, grid * grid))
+    z = None
+    if float(np.abs(x).sum(axis=1).max()) * extent < 600.0:                # |z| < 600: e^z finite
+        np.multiply(np.exp(x[:, 1:] * w2)[:, :, None], np.exp(x[:, :1] * w1)[:, None, :],
+                    out=e.reshape(n, grid, grid))
+    else:
+        with _one_blas_thread():
+            z = x @ np.stack(np.meshgrid(w1, w2), axis=-1).reshape(-1, 2).T
+        np.exp(np.minimum(z, 700.0), out=e)
+    one = np.add(e, 1.0, out=_scratch("one", e.shape))                     # 1 + e^z
+    sq1 = np.divide(1.0, one)                                              # 1 − σ(z)
+    sq0 = np.multiply(e, sq1)                                              # σ(z)
+    np.square(sq0, out=sq0)
+    np.square(sq1, out=sq1)
+    if z is None:
+        softplus = np.log(one, out=one)                                    # log(1 + e^z)
+    else:                                                                  # large |z|: stably
+        softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    return w1, w2, sq0, sq1, softplus.mean(axis=0)
 
 
 @lru_cache(maxsize=4)
@@ -258,12 +298,16 @@ def _surface_terms(extent: float):
 
 def _surfaces_from(terms, label_noise: float):
     """(w1, w2, L2, KL) of :func:`perceptron_surfaces` from a grid's `terms`."""
-    _, d = perceptron_data(label_noise)
-    w1, w2, z, y, softplus = terms
+    x, d = perceptron_data(label_noise)
+    w1, w2, sq0, sq1, mean_softplus = terms
     w1, w2 = w1.copy(), w2.copy()
-    g = len(w1)
-    l2 = (0.5 * (y - d[:, None]) ** 2).mean(axis=0).reshape(g, g)
-    kl = (softplus - d[:, None] * z).mean(axis=0).reshape(g, g)
+    g, one = len(w1), d == 1.0
+    # sums over the examples row by row (numpy's reduction along axis 0): no BLAS, the same
+    # result on every CPU
+    l2 = (0.5 / len(d)) * (sq0[~one].sum(axis=0) + sq1[one].sum(axis=0))
+    m = (x * d[:, None]).mean(axis=0)                                      # mean of d·x
+    kl = mean_softplus.reshape(g, g) - (w1[None, :] * m[0] + w2[:, None] * m[1])
+    l2 = l2.reshape(g, g)
     for arr in (w1, w2, l2, kl):
         arr.setflags(write=False)
     return w1, w2, l2, kl
@@ -309,6 +353,8 @@ def _cut(extent: float, label_noise: float):
 
 
 def _build_surfaces(fig):
+    from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
+
     from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
@@ -331,6 +377,10 @@ def _build_surfaces(fig):
     legend = ax_cut.legend(loc="upper right", fontsize=8)
     for ax in (ax_l2, ax_kl, ax_cut):
         ax.set_title(" ", fontsize=10, y=1.0)  # y given: no search of the tick labels per draw
+    # at most 6 ticks, 1, 2 or 5 apart, on each weight axis (matplotlib's default: up to 9): a
+    # new weight range draws all five axes' ticks again, most of that frame's cost
+    for axis in (ax_l2.xaxis, ax_l2.yaxis, ax_kl.xaxis, ax_kl.yaxis, ax_cut.xaxis):
+        axis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
     # blitting: ticks and labels rendered once per extent; the images, markers, cuts and
     # titles are redrawn (the image axes' spines after their images), the legend on top
     dynamic = []
