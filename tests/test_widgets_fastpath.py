@@ -255,3 +255,62 @@ def test_an_overlay_layer_is_kept_across_new_backgrounds_unless_its_artist_moved
     fast = figure_png(fig)
     assert canvas._overlay_layers[(100, id(legend))] is not layer
     assert ((np.abs(_pixels(fast) - _pixels(reference_png(fig))).max(axis=-1)) > 8).mean() < 0.002
+
+
+def _image_pixels(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+@pytest.mark.parametrize("dpi", [72, 144, 200])
+@pytest.mark.parametrize("origin", ["lower", "upper"])
+def test_a_nearest_image_draws_the_pixels_matplotlib_draws(dpi, origin):
+    """NearestImage keeps which data cell each screen pixel shows: one figure with it and one
+    with matplotlib's AxesImage, drawn through the same sequence of data, colour limits,
+    extents and axes ranges (the image filling its axes, overhanging them, smaller than them,
+    a scalar alpha, a NaN that takes matplotlib's path), are equal pixel for pixel at every step."""
+    from matplotlib.figure import Figure
+
+    from tnn_lib.widgets._blit import NearestImage, nearest_image
+
+    rng = np.random.default_rng(dpi)
+    figs, images = [], []
+    for fast in (False, True):
+        fig = Figure(figsize=(5.3, 3.1), dpi=dpi)
+        ax = fig.add_axes((0.11, 0.13, 0.83, 0.79))
+        data = np.zeros((37, 29))
+        im = (nearest_image(ax, data, origin=origin, cmap="Reds_r", aspect="auto") if fast
+              else ax.imshow(data, origin=origin, cmap="Reds_r", aspect="auto", interpolation="nearest"))
+        figs.append(fig)
+        images.append(im)
+    assert isinstance(images[1], NearestImage) and not isinstance(images[0], NearestImage)
+    steps = [  # (extent, axes range, alpha, a NaN)
+        ((-8, 8, -8, 8), (-8, 8, -8, 8), None, False),
+        ((-3.7, 3.7, -3.7, 3.7), (-3.7, 3.7, -3.7, 3.7), None, False),     # the same map, kept
+        ((-13.3, 13.3, -13.3, 13.3), (-13.3, 13.3, -13.3, 13.3), None, False),
+        ((-5, 5, -5, 5), (-7, 6, -4, 9), None, False),                     # smaller than the axes
+        ((-5, 5, -5, 5), (-2, 3.3, -4.1, 1), None, False),                 # overhanging: clipped
+        ((-5, 5, -5, 5), (-5, 5, -5, 5), 0.35, False),
+        ((-5, 5, -5, 5), (-5, 5, -5, 5), None, True),
+        ((0, 1, 0, 2), (0, 1, 0, 2), None, False),
+    ]
+    changed = 0
+    for extent, view, alpha, nan in steps:
+        data = rng.standard_normal((37, 29)).cumsum(axis=1)
+        if nan:
+            data[5, 7] = np.nan
+        for im in images:
+            im.set_data(data)
+            im.set_clim(float(np.nanmin(data)), float(np.nanpercentile(data, 95)))
+            im.set_extent(extent)
+            im.set_alpha(alpha)
+            im.axes.set_xlim(*view[:2])
+            im.axes.set_ylim(*view[2:])
+        plain, kept = (_image_pixels(f) for f in figs)
+        np.testing.assert_array_equal(kept, plain, err_msg=str((extent, view, alpha, nan)))
+        changed += 1
+    assert changed == len(steps)
+    assert images[1]._kept_map is not None            # the fast path ran (and kept its map)

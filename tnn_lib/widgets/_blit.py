@@ -28,8 +28,9 @@ import numpy as np
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.axis import Axis
+from matplotlib.image import AxesImage, _resample
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox
+from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
 
 try:  # a dependency
     from isal import isal_zlib
@@ -210,6 +211,76 @@ def _update_ticks_kept(axis):
 
 
 Axis._update_ticks = _update_ticks_kept
+
+
+# --------------------------------------------------------------------------- nearest images
+class NearestImage(AxesImage):
+    """An :class:`~matplotlib.image.AxesImage` drawn with nearest-neighbour interpolation whose
+    mapping from screen pixels to data cells is kept while its geometry stays the same.
+
+    matplotlib resamples the data to the screen at every draw (Agg's resampler on the float
+    data, then the norm and colour map on every screen pixel: ≈ 3 ms for an 81 × 81 image on
+    430 × 390 pixels). With nearest-neighbour interpolation each screen pixel shows one data
+    cell, and which one depends only on the data's shape, the output size and the transform.
+    So the first draw of a geometry resamples the cells' numbers (1 … M·N) with matplotlib's
+    own resampler, and its coverage (the alpha matplotlib computes), and keeps them; every
+    draw then colours the M × N cells and gathers them. The same pixels as matplotlib's path
+    (a test compares them at several sizes and resolutions). Masked data, array or no limits
+    of the colour scale (norm not scaled), an unsampled draw or another interpolation take
+    matplotlib's path."""
+
+    _kept_map = None          # (geometry, data cell per pixel, coverage alpha, all covered)
+
+    def _make_image(self, A, in_bbox, out_bbox, clip_bbox, magnification=1.0, unsampled=False,
+                    round_to_pixel_border=True):
+        alpha = self.get_alpha()
+        if (unsampled or not round_to_pixel_border or A.ndim != 2 or A.dtype.kind != "f"
+                or self.get_interpolation() != "nearest" or np.ndim(alpha) > 0 or not self.norm.scaled()
+                or np.ma.getmaskarray(A).any()):
+            return super()._make_image(A, in_bbox, out_bbox, clip_bbox, magnification, unsampled,
+                                       round_to_pixel_border)
+        # the geometry as matplotlib's _make_image computes it
+        clipped = Bbox.intersection(out_bbox, clip_bbox)
+        if clipped is None:
+            return None, 0, 0, None
+        ext = clipped.extents * magnification
+        x0, y0 = np.floor(ext[0] + 0.5), np.ceil(ext[1] - 0.5 - 1e-8)
+        x1, y1 = np.floor(ext[2] + 0.5 + 1e-8), np.ceil(ext[3] - 0.5)
+        box = Bbox.from_extents([x0, y0, x1, y1])
+        if box.width == 0 or box.height == 0:
+            return None, 0, 0, None
+        t0 = Affine2D().translate(0, -A.shape[0]).scale(1, -1) if self.origin == "upper" else IdentityTransform()
+        t0 += (Affine2D().scale(in_bbox.width / A.shape[1], in_bbox.height / A.shape[0])
+               .translate(in_bbox.x0, in_bbox.y0) + self.get_transform())
+        t = t0 + Affine2D().scale(magnification).translate(-box.x0, -box.y0)
+        out_shape = (int(box.height), int(box.width))
+        # cells → pixels: the same map when only the data's extent and the axes' range moved
+        # together (a widget's image filling its axes), up to rounding far below a pixel
+        key = (A.shape, out_shape, self.origin, tuple(np.round(t.get_matrix().ravel(), 9)))
+        if self._kept_map is None or self._kept_map[0] != key:
+            cells = np.arange(1.0, A.size + 1.0).reshape(A.shape)             # 0: no cell (outside)
+            where = _resample(self, cells, out_shape, t)
+            cover = _resample(self, np.ones(A.shape, np.float32), out_shape, t, resample=True)
+            cover[np.isnan(cover)] = 1
+            index = where.astype(np.intp).ravel() - 1
+            self._kept_map = (key, np.where(index < 0, A.size, index), cover, bool((cover == 1).all()))
+        _, index, cover, covered = self._kept_map
+        colours = self.to_rgba(self.norm(A), bytes=True, norm=False).reshape(-1, 4)
+        colours = np.concatenate([colours, np.zeros((1, 4), np.uint8)])       # the last: outside
+        out = colours.view(np.uint32).ravel()[index].view(np.uint8).reshape(out_shape + (4,))
+        scalar = self._get_scalar_alpha()
+        if not (covered and scalar == 1.0):
+            out[:, :, 3] = out[:, :, 3].astype(np.float32) * cover * scalar
+        return out, box.x0 / magnification, box.y0 / magnification, t
+
+
+def nearest_image(ax, data, **kwargs) -> NearestImage:
+    """``ax.imshow(data, interpolation="nearest", **kwargs)``, drawn as a :class:`NearestImage`
+    (imshow sets the image up: aspect, clip path, norm, extent; only the drawing differs)."""
+    im = ax.imshow(data, interpolation="nearest", **kwargs)
+    im.__class__ = NearestImage       # a subclass adding no state but the kept map
+    im._kept_map = None
+    return im
 
 
 class BlitCanvas(FigureCanvasAgg):

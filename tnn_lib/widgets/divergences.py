@@ -355,7 +355,7 @@ def _cut(extent: float, label_noise: float):
 def _build_surfaces(fig):
     from matplotlib.ticker import MaxNLocator  # slow import (see AUTHORING.md)
 
-    from tnn_lib.widgets._blit import use_blitting  # slow import (see AUTHORING.md)
+    from tnn_lib.widgets._blit import nearest_image, use_blitting  # slow import (see AUTHORING.md)
 
     fig.clear()
     fig.set_layout_engine(None)  # fixed margins: a layout engine would lay the text out at every draw
@@ -363,8 +363,7 @@ def _build_surfaces(fig):
                                                                wspace=0.25))
     a = dict(ax_l2=ax_l2, ax_kl=ax_kl, ax_cut=ax_cut)
     for key, ax, cmap in (("im_l2", ax_l2, "Blues_r"), ("im_kl", ax_kl, "Reds_r")):
-        a[key] = ax.imshow(np.zeros((GRID, GRID)), origin="lower", cmap=cmap, aspect="auto",
-                           interpolation="nearest")
+        a[key] = nearest_image(ax, np.zeros((GRID, GRID)), origin="lower", cmap=cmap, aspect="auto")
         a[key + "_min"], = ax.plot([0], [0], "*", color="gold", ms=12, mec="k")
         a[key + "_cut"], = ax.plot([0, 0], [0, 0], "--", color="k", lw=1)
         ax.set_xlabel("w1")
