@@ -286,7 +286,7 @@ def _grid_terms(extent: float, grid: int):
     if z is None:
         softplus = np.log(one, out=one)                                    # log(1 + e^z)
     else:                                                                  # large |z|: stably
-        softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+        softplus = _softplus(z)
     return w1, w2, sq0, sq1, softplus.mean(axis=0)
 
 

@@ -163,9 +163,11 @@ def _surface_axes(ax, surface):
     """The surface panel's static artists (shaded image, contour lines, minimum); see `_set_surface`."""
     from matplotlib.collections import LineCollection  # slow import (see AUTHORING.md)
 
+    from tnn_lib.widgets._blit import nearest_image  # slow import (see AUTHORING.md)
+
     a = dict(surface=None)
-    a["shade"] = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35,
-                           aspect="auto", interpolation="nearest")
+    a["shade"] = nearest_image(ax, np.zeros((2, 2)), origin="lower", extent=(*BOX, *BOX), cmap="Greys", alpha=0.35,
+                               aspect="auto")
     a["contours"] = ax.add_collection(LineCollection([], colors="0.55", linewidths=0.6))
     a["minimum"], = ax.plot([0], [0], "*", color="k", ms=11, zorder=5)
     ax.set_xlim(*BOX)
