@@ -59,6 +59,27 @@ def test_start_point_and_selection_are_used():
     assert draw_race(new_figure(), optimizers=())["summary"] == "no optimizer selected"
 
 
+def test_the_legend_names_the_optimizers_and_the_summary_gives_their_learning_rates():
+    """The legend names each optimizer (and a run that left the plot), not its lr, so a new lr
+    does not draw a new legend; the summary under the figure gives every lr, BASE_LR × lr ×."""
+    from tnn_lib.widgets.state import WidgetState
+
+    state = WidgetState(new_figure())
+    left_seen = 0
+    for surface, scale in (("beale", 1.0), ("beale", 2.5), ("valley", 0.3), ("saddle", 9.0)):
+        out = draw_race(state, surface=surface, lr_scale=scale)
+        legend = state.fig.axes[0].get_legend()
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert [label.split(" — ")[0] for label in labels] == list(OPTIMIZERS)
+        for name, label in zip(OPTIMIZERS, labels):
+            left = len(out["paths"][name]) < 201
+            left_seen += left
+            assert label == (f"{name} — left the plot" if left else name), (surface, scale, label)
+        lrs = out["summary"].split("lr: ")[1].split(" · ")
+        assert lrs == [f"{name} {BASE_LR[surface][name] * scale:.2g}" for name in OPTIMIZERS], out["summary"]
+    assert left_seen > 0          # some run left the plot (the saddle at 9 × its learning rates)
+
+
 def test_race_controls_change_the_image_and_surface_moves_the_start():
     app = optimizer_race()
     before = app.image.value
