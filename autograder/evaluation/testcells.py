@@ -43,6 +43,20 @@ from autograder.sandbox.wire import WireError
 UNSENDABLE_ENAME = "Unsendable"
 
 
+# CPython 3.11 keeps one recursion counter per process for building AST objects: two threads
+# that parse at once (a Dask worker's event loop formats tracebacks with ``ast.parse`` for
+# their carets while its grading thread parses cells) can trip its consistency check
+AST_RACE = "AST constructor recursion depth mismatch"
+
+
+def interpreter_race(err: BaseException) -> bool:
+    """Whether `err` is that race: a chance failure of the grader's process, not of the
+    notebook, which a second grading does not meet. The same error sent back by the student
+    process (``from_student``) is the student's, as any other."""
+    return (isinstance(err, SystemError) and AST_RACE in str(err)
+            and not getattr(err, "from_student", False))
+
+
 def free_names(source: str) -> set[str]:
     """Names a cell reads that it does not bind itself (by a rough, conservative reading)."""
     try:
@@ -549,8 +563,8 @@ def _run_test(ex: str | None, source: str, ns: dict, student, timeout: float, bu
         return Raised(DEAD_ENAME, "your code ended the Python process while this cell ran (out of memory? "
                                   "os._exit?); grading went on without it")
     except BaseException as err:  # noqa: BLE001 - any failure of the test is its verdict
-        if isinstance(err, KeyboardInterrupt):
-            raise
+        if isinstance(err, KeyboardInterrupt) or interpreter_race(err):
+            raise          # not the student's doing: the worker grades the notebook again
         return _explain(err, ex, ns, student, timeout, source, visible, src_lines)
     finally:
         plt.close("all")

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
 
 from autograder.evaluation.pipeline import STAGES, NotebookGrading, run_stages
 from autograder.evaluation.submission import sanitise
-from autograder.evaluation.testcells import SandboxedStudent, grader_namespace
+from autograder.evaluation.testcells import SandboxedStudent, grader_namespace, interpreter_race
 from autograder.records import Layout, NotebookResult
 from autograder.runners.timings import enabled as timings_enabled
 from autograder.runners.timings import mark
@@ -142,10 +142,19 @@ class Grader:
                 self._warm(layout)
                 mark("worker: warm sandbox ready")
                 deadline, warmed = (time.monotonic() + self.budget if self.budget else None), True
+            submitted = info["data"] if info.get("data") is not None else info.get("path")
             try:
-                submitted = info["data"] if info.get("data") is not None else info.get("path")
-                res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
-                                          deadline=deadline)
+                try:
+                    res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
+                                              deadline=deadline)
+                except SystemError as err:
+                    if not interpreter_race(err):
+                        raise
+                    # CPython 3.11's AST race (see interpreter_race): the grader's own failure,
+                    # met by chance; the notebook is graded again, in a fresh student process
+                    mark("worker: graded again after an AST race")
+                    res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
+                                              deadline=deadline)
             except Exception as err:  # the grader failed on this notebook: report it, go on
                 res = NotebookResult.ungradable(layout, "grader-error",
                                                 f"the grader failed on this notebook: {type(err).__name__}: {err}")
