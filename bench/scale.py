@@ -68,6 +68,41 @@ def synthetic_class(n: int, hostile_share: float, dest: Path, seed: int = 0) -> 
     return chosen
 
 
+class CpuShare:
+    """Where the machine's CPU went during a run: the machine's busy seconds (psutil's
+    system-wide times), this process's (the grading parent or Dask client, its threads), and
+    those of `others` (name -> psutil.Process: the scheduler, the nannies)."""
+
+    def __init__(self, others: dict | None = None):
+        import psutil
+        self.psutil, self.others = psutil, dict(others or {})
+        self.t0, self.machine0, self.me0 = time.perf_counter(), self._busy(), time.process_time()
+        self.others0 = {k: self._cpu(p) for k, p in self.others.items()}
+
+    def _busy(self) -> float:
+        t = self.psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    @staticmethod
+    def _cpu(proc) -> float:
+        try:
+            return sum(proc.cpu_times()[:2])
+        except Exception:  # noqa: BLE001 - gone: counted as nothing more
+            return 0.0
+
+    def done(self) -> str:
+        wall = time.perf_counter() - self.t0
+        machine = self._busy() - self.machine0
+        me = time.process_time() - self.me0
+        parts = {k: self._cpu(p) - self.others0[k] for k, p in self.others.items()}
+        rest = machine - me - sum(parts.values())
+        cores = os.cpu_count() or 1
+        text = ", ".join(f"{k} {v:.1f}" for k, v in [("this process", me), *parts.items()])
+        return (f"machine busy {machine:.1f} of {cores * wall:.1f} core-seconds ({100 * machine / (cores * wall):.1f} %): "
+                f"{text}, the worker processes with their sandboxes {rest:.1f} "
+                f"({rest / wall:.2f} cores on average)")
+
+
 class PeakMemory:
     """Samples the resident memory of each worker process and of its process tree."""
 
@@ -207,6 +242,8 @@ def main(argv=None) -> int:
     p.add_argument("--target-seconds", type=float, default=600.0, help="the deadline of the table (600 s)")
     p.add_argument("--scheduler-idle", type=float, default=20.0,
                    help="seconds the idle scheduler's own CPU is measured before the Dask run (default 20)")
+    p.add_argument("--alone", type=int, default=10,
+                   help="submissions then graded one at a time on the idle cluster, for the dispatch alone (default 10)")
     p.add_argument("--write-sample", type=int, default=200,
                    help="submissions whose gradebook write is timed one at a time (default 200, spread over the class)")
     args = p.parse_args(argv)
@@ -228,11 +265,13 @@ def main(argv=None) -> int:
 
         # 1. local workers
         mem = PeakMemory(local_workers)
+        cpu = CpuShare()
         t0 = time.perf_counter()
         s_local = grade(subs, workers=2, timeout=args.timeout, output=work / "out-local",
                         db_url=f"sqlite:///{work / 'gb-local.db'}", root=ROOT, progress=False)
         t_local = time.perf_counter() - t0
         peak_local = mem.done()
+        cpu_local = cpu.done()
 
         # 2. a local Dask cluster of two worker processes
         # the scheduler keeps every transition of the run (its default keeps the last 1,000)
@@ -251,6 +290,8 @@ def main(argv=None) -> int:
             idle_rate = (sum(sched.cpu_times()[:2]) - idle0) / max(time.perf_counter() - t_idle, 1e-9)
             sched_cpu0 = sum(sched.cpu_times()[:2])
             wall0 = time.time()
+            cpu = CpuShare({"scheduler": sched, **{f"nanny {name}": psutil.Process(proc.pid)
+                                                   for name, proc in cluster.workers.items()}})
             t0 = time.perf_counter()
             s_dask = grade(subs, scheduler=cluster.address, timeout=args.timeout, output=work / "out-dask",
                            db_url=f"sqlite:///{work / 'gb-dask.db'}", root=ROOT, progress=False,
@@ -258,11 +299,24 @@ def main(argv=None) -> int:
             t_dask = time.perf_counter() - t0
             wall1 = time.time()
             sched_cpu = sum(sched.cpu_times()[:2]) - sched_cpu0
+            cpu_dask = cpu.done()
             peak_dask = mem.done()
             with cluster.client() as c:      # the scheduler's clock of each task: received, sent on
                 log = c.run_on_scheduler(lambda dask_scheduler: [
                     (e[0], e[1], e[2], e[-1]) for e in dask_scheduler.transition_log
                     if str(e[0]).startswith("tnn-grade-")])
+            # 2b. the same path with nothing else running: one honest submission per grading,
+            # so no other task, result write or sandbox shares the two cores with its dispatch
+            # and return (what the scheduler and Dask's messages cost by themselves)
+            alone = []
+            honest = [(st, a) for st, a, src in chosen if not src.startswith("hostile-")]
+            for i, (st, a) in enumerate(honest[::max(1, len(honest) // max(args.alone, 1))][:args.alone]):
+                one = work / f"alone-{i}" / "submitted" / st
+                one.mkdir(parents=True)
+                os.symlink(subs / st / a, one / a)
+                s1 = grade(one.parent, scheduler=cluster.address, timeout=args.timeout, output=work / f"alone-{i}" / "out",
+                           db_url=f"sqlite:///{work / 'gb-alone.db'}", root=ROOT, progress=False, log=lambda m: None)
+                alone += [lat - sec for lat, sec in zip(s1.stats["latency"], s1.stats["seconds"])]
         finally:
             cluster.close()
 
@@ -292,6 +346,8 @@ def main(argv=None) -> int:
         print(f"{'mode':36s} {'wall s':>8s} {'subs/s':>8s}")
         print(f"{'local --workers 2':36s} {t_local:8.1f} {n / t_local:8.2f}")
         print(f"{'Dask, 2 worker processes':36s} {t_dask:8.1f} {n / t_dask:8.2f}")
+        print(f"CPU, local run: {cpu_local}")
+        print(f"CPU, Dask run: {cpu_dask}")
         local_s = (s_local.stats or {}).get("seconds") or [float("nan")]
         print(f"grading time per submission on a Dask worker: median {statistics.median(task_s):.3f} s, "
               f"mean {statistics.fmean(task_s):.3f} s, max {max(task_s):.1f} s; on a local worker (payload sent → "
@@ -305,6 +361,9 @@ def main(argv=None) -> int:
               f"measured for {args.scheduler_idle:g} s before) {idle_rate * t_dask:.1f} s: "
               f"{above / max(len(task_s), 1) * 1000:.1f} ms per task above it "
               f"({sched_cpu / max(len(task_s), 1) * 1000:.1f} ms with it)")
+        if alone:
+            print(f"  the same, one submission at a time on the idle cluster ({len(alone)} gradings): median "
+                  f"{statistics.median(alone) * 1000:.1f} ms, max {max(alone) * 1000:.1f} ms")
         ms = {k: statistics.median(v) * 1000 for k, v in parts.items()}
         print(f"  its parts (medians, ms; worker's and client's clocks): dispatch (submitted → on the worker) "
               f"{ms['dispatch']:.1f}, on the worker before grading {ms['before']:.1f}, after (result to JSON) "

@@ -141,10 +141,10 @@ def open_gradebook(db_url: str):
 
 def sync_assignment(root: Path, aid: str, db_url: str, config, notebooks) -> None:
     """Record the assignment's source cells and checksums (`notebooks`: its source paths)."""
+    prepare()   # first: nbgrader's package __init__ deferred before any of its modules is imported
     import nbformat  # slow import (see AUTHORING.md)
     from nbgrader.preprocessors import (  # slow import (see AUTHORING.md)
         CheckCellMetadata, ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells)
-    prepare()
     with open_gradebook(db_url) as gb:
         gb.update_or_create_assignment(aid)
     for path in notebooks:
