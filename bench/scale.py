@@ -316,7 +316,7 @@ def main(argv=None) -> int:
                 os.symlink(subs / st / a, one / a)
                 s1 = grade(one.parent, scheduler=cluster.address, timeout=args.timeout, output=work / f"alone-{i}" / "out",
                            db_url=f"sqlite:///{work / 'gb-alone.db'}", root=ROOT, progress=False, log=lambda m: None)
-                alone += [lat - sec for lat, sec in zip(s1.stats["latency"], s1.stats["seconds"])]
+                alone += s1.stats["tasks"]
         finally:
             cluster.close()
 
@@ -362,8 +362,12 @@ def main(argv=None) -> int:
               f"{above / max(len(task_s), 1) * 1000:.1f} ms per task above it "
               f"({sched_cpu / max(len(task_s), 1) * 1000:.1f} ms with it)")
         if alone:
+            one = dask_parts(alone)[0]
             print(f"  the same, one submission at a time on the idle cluster ({len(alone)} gradings): median "
-                  f"{statistics.median(alone) * 1000:.1f} ms, max {max(alone) * 1000:.1f} ms")
+                  f"{statistics.median(one['overhead']) * 1000:.1f} ms, max {max(one['overhead']) * 1000:.1f} ms; "
+                  "parts (medians, ms): " + ", ".join(f"{k} {statistics.median(one[k]) * 1000:.1f}" for k in
+                                                      ("dispatch", "before", "after", "notice", "pickup", "fetch",
+                                                       "decode")))
         ms = {k: statistics.median(v) * 1000 for k, v in parts.items()}
         print(f"  its parts (medians, ms; worker's and client's clocks): dispatch (submitted → on the worker) "
               f"{ms['dispatch']:.1f}, on the worker before grading {ms['before']:.1f}, after (result to JSON) "
