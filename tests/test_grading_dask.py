@@ -115,27 +115,22 @@ def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(clus
         running = c.run(lambda dask_worker, names=PROFILER_CALLBACKS: [
             n for n in names if n in dask_worker.periodic_callbacks and dask_worker.periodic_callbacks[n].is_running()])
     assert running and all(v == [] for v in running.values()), running
-    # their interpreters switch threads after 1 ms, and the malloc thresholds their nannies
-    # pinned (MALLOC_TRIM_THRESHOLD_) are unpinned: a 1 MiB temporary reuses the heap
-    from autograder.runners.dask_cluster import SWITCH_INTERVAL
+    # the malloc thresholds their nannies pinned (MALLOC_TRIM_THRESHOLD_) are unpinned: a 1 MiB
+    # temporary reuses the heap
 
     def probe(dask_worker):
         import resource
-        import sys
         import numpy as np
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(200):
             a = np.ones(2**17)
             del a
-        return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), sys.getswitchinterval(),
-                resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     with cluster.client() as c:
         probed = c.run(probe)
     assert len(probed) == 2, probed
-    for pinned, switch, faults in probed.values():
-        assert pinned == "65536" and switch == pytest.approx(SWITCH_INTERVAL) and faults < 2000, probed
-    import sys
-    assert sys.getswitchinterval() == pytest.approx(0.005)     # the client's, put back after its run
+    for pinned, faults in probed.values():
+        assert pinned == "65536" and faults < 2000, probed
 
 
 def test_a_dask_stream_is_quickened_and_nothing_else_is():

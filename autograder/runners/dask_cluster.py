@@ -73,11 +73,6 @@ ALLOWED_FAILURES = 1          # a submission may be lost with one worker, not wi
 QUEUED_AHEAD = 1
 ACCEPTED_TOPIC = "tnn-course-accepted"
 PROFILER_CALLBACKS = ("profile", "profile-cycle")   # the worker's periodic callbacks stopped (CoursePlugin)
-# A Dask worker grades in a thread beside its event loop, and the client's loop runs beside
-# the thread that writes results: a loop woken by a message (a task to take, a result to
-# announce or fetch) waits for the busy thread to yield the interpreter, up to Python's
-# switch interval (5 ms) at each wake-up. Both processes switch after 1 ms instead.
-SWITCH_INTERVAL = 0.001
 STREAM_INTERVAL = 0.001      # seconds: the client's stream to the scheduler (see DaskRunner)
 
 
@@ -176,7 +171,6 @@ class CoursePlugin(_PluginBase):
                 if callback is not None:
                     callback.stop()
             await worker.set_resources(**{self.name: 1})
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))   # see SWITCH_INTERVAL
         else:
             worker.log_event("tnn-course-refused", status)
 
@@ -467,8 +461,6 @@ class DaskRunner:
             first = min((self._clock(k, f, began) for k, f in meta.items()), default=time.perf_counter())
             return min(1.0, max(0.01, first + self.watchdog - time.perf_counter()))
 
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))   # see SWITCH_INTERVAL
         try:
             fill()
             while meta:                            # the tasks in flight (a given-up one is no longer)
@@ -494,7 +486,6 @@ class DaskRunner:
                 refresh()
                 fill()
         finally:
-            sys.setswitchinterval(switch)
             self._release(run)
             try:
                 self.client.unsubscribe_topic(topic)
