@@ -12,6 +12,7 @@ each notebook's result (:mod:`autograder.records`).
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import sys
@@ -213,7 +214,6 @@ def malloc_unpinned() -> bool:
     if not any(os.environ.get(k) for k in MALLOC_PINS):
         return False
     try:
-        import ctypes
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):   # not glibc
         return False
