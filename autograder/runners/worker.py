@@ -145,17 +145,17 @@ class Grader:
                 deadline, warmed = (time.monotonic() + self.budget if self.budget else None), True
             submitted = info["data"] if info.get("data") is not None else info.get("path")
             try:
-                try:
-                    res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
-                                              deadline=deadline)
-                except SystemError as err:
-                    if not interpreter_race(err):
-                        raise
-                    # CPython 3.11's AST race (see interpreter_race): the grader's own failure,
-                    # met by chance; the notebook is graded again, in a fresh student process
-                    mark("worker: graded again after an AST race")
-                    res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
-                                              deadline=deadline)
+                for again in (False, True):
+                    try:
+                        res = self.grade_notebook(submitted, layout, info.get("recorded"), task["source_dir"],
+                                                  deadline=deadline)
+                        break
+                    except SystemError as err:
+                        # CPython 3.11's AST race (see interpreter_race): the grader's own failure,
+                        # met by chance; the notebook is graded again once, in a fresh student process
+                        if again or not interpreter_race(err):
+                            raise
+                        mark("worker: graded again after an AST race")
             except Exception as err:  # the grader failed on this notebook: report it, go on
                 res = NotebookResult.ungradable(layout, "grader-error",
                                                 f"the grader failed on this notebook: {type(err).__name__}: {err}")
