@@ -219,3 +219,34 @@ def test_nbgrader_package_deferred_keeps_every_name_of_the_package():
     assert version == want_version and names == want_names
     assert "load_formgrader" in names and "server_extensions" in names
     assert gb_module == "nbgrader.api" and utils_name == "nbgrader.utils"
+
+
+def test_nbgrader_is_imported_without_setuptools_and_its_unzip_still_works(tmp_path):
+    """A grading opens the gradebook without importing setuptools (nbgrader.utils takes three
+    functions of setuptools.archive_util, and setuptools' import reads every installed
+    distribution's metadata); nbgrader's unzip then imports the real module and unpacks a
+    real archive, and any other name of the module is the real one's."""
+    import subprocess
+    import sys
+    import zipfile
+    archive = tmp_path / "collected.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("alice/01_divergences/01_divergences.ipynb", '{"cells": []}')
+    (tmp_path / "out").mkdir()
+    code = ("import json, sys\n"
+            "from autograder.gradebook.writer import prepare\n"
+            "prepare()\n"
+            "import nbgrader.api, nbgrader.preprocessors\n"
+            "from nbgrader import utils\n"
+            "before = sorted(m for m in sys.modules if m.split('.')[0] in ('setuptools', 'pkg_resources')\n"
+            "                and m != 'setuptools.archive_util')\n"
+            f"utils.unzip({str(archive)!r}, {str(tmp_path / 'out')!r}, zip_ext=['.zip'], create_own_folder=False)\n"
+            "import setuptools.archive_util as real\n"
+            "print(json.dumps([before, type(real).__name__, real.UnrecognizedFormat.__module__,\n"
+            "                  'setuptools' in sys.modules]))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, kind, error_module, imported = json.loads(run.stdout.strip().splitlines()[-1])
+    assert before == [], before
+    assert (tmp_path / "out" / "alice" / "01_divergences" / "01_divergences.ipynb").read_text() == '{"cells": []}'
+    assert kind == "module" and error_module == "setuptools.archive_util" and imported

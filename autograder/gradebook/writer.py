@@ -25,17 +25,15 @@ Two things make the nbgrader path fast without changing what is written:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.metadata
-import importlib.util
 import logging
 import queue as _queue
-import sys
 import warnings
 from pathlib import Path
 
 from autograder.course import ensure_tools_on_path, source_notebooks
 from autograder.gradebook.lock import sqlite_path
+from autograder.gradebook.nbgrader_imports import nbgrader_package_deferred, without_setuptools
 from autograder.records import Recorded
 
 _PREPARED = False
@@ -62,39 +60,6 @@ def _sqlite_settings() -> None:
     _PRAGMAS = True
 
 
-def nbgrader_package_deferred() -> None:
-    """Let this process import nbgrader's modules (its gradebook API, its preprocessors)
-    without running its package's ``__init__`` until something asks the package itself for a
-    name. That ``__init__`` imports nbgrader's Jupyter server extensions (tornado,
-    jupyter_server, nbgrader's apps and, through them, nbconvert): half of what importing
-    ``nbgrader.api`` costs (0.5 s of CPU → 0.26 s), none of which a grading uses. The package
-    module is made by the import system from nbgrader's own spec (``__path__``, ``__file__``);
-    a name looked up on it (``nbgrader.__version__``, a server extension's loader) runs the
-    real ``__init__`` first (PEP 562's module ``__getattr__``; a submodule's name imports
-    that submodule, as the package would), so nothing behaves otherwise.
-    Nothing happens when nbgrader is imported already."""
-    if "nbgrader" in sys.modules:
-        return
-    spec = importlib.util.find_spec("nbgrader")
-    if spec is None or spec.loader is None:
-        return   # not installed: the import that follows says so
-    module = importlib.util.module_from_spec(spec)
-    done = []
-
-    def __getattr__(name):
-        if not name.startswith("__") and importlib.util.find_spec(f"nbgrader.{name}") is not None:
-            return importlib.import_module(f"nbgrader.{name}")   # `from nbgrader import utils`
-        if not done:
-            done.append(True)
-            del module.__getattr__
-            spec.loader.exec_module(module)   # the package's own __init__, in this module
-            return getattr(module, name)
-        raise AttributeError(f"module 'nbgrader' has no attribute {name!r}")
-
-    module.__getattr__ = __getattr__
-    sys.modules["nbgrader"] = module
-
-
 def prepare() -> None:
     """Install the SQLite settings and the in-process alembic revision (once per process)."""
     global _PREPARED
@@ -102,6 +67,7 @@ def prepare() -> None:
         return
     ensure_tools_on_path()   # nbgrader may run the environment's `alembic` executable
     _sqlite_settings()
+    without_setuptools()
     nbgrader_package_deferred()
     import nbgrader.api  # slow import (see AUTHORING.md)
     nbgrader.api.get_alembic_version = _alembic_head(nbgrader.api.get_alembic_version)

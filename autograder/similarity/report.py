@@ -30,7 +30,7 @@ from autograder.files import atomic_write, esc
 from autograder.outcomes.cells import is_answer_cell, nbgrader_meta
 from autograder.pages.report import write_report
 from autograder.similarity.fingerprints import (KINDS, LONG_SCORE, LONG_TOKENS, MIN_SCORE, MIN_TOKENS, RARE_MIN, RARE_SHARE,
-                                   VERBATIM_NAMES, Match, compare_exercise)
+                                   VERBATIM_NAMES, Match, compare_exercise, given_hashes)
 from tnn_lib.topics import TOPICS
 
 PARALLEL_MIN_ANSWERS = 2000   # smaller classes are compared in one process (starting more costs more)
@@ -128,11 +128,14 @@ def course_sources(root: Path, aid: str) -> Course:
 
 
 def warm_course_sources(root: Path, aids) -> None:
-    """Read the :func:`course_sources` of `aids` ahead of the similarity report; a failure
-    is met again, and reported, by the report itself."""
+    """Read the :func:`course_sources` of `aids` ahead of the similarity report, and hash
+    their given texts (:func:`~autograder.similarity.fingerprints.given_hashes`, kept for the
+    process: half of the report's time for a class of one); a failure is met again, and
+    reported, by the report itself."""
     for aid in aids:
         try:
-            course_sources(root, aid)
+            for texts in course_sources(root, aid).given.values():
+                given_hashes(texts)
         except Exception:  # noqa: BLE001 - only a head start
             pass
 
