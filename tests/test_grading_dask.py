@@ -133,6 +133,62 @@ def test_every_kind_of_submission_grades_on_the_cluster_exactly_as_expected(clus
         assert pinned == "65536" and faults < 2000, probed
 
 
+def test_a_workers_sandbox_is_kept_from_one_grading_run_to_the_next(cluster, on_cluster, tmp_path):
+    """Each run registers the course's plugin again (Dask tears the one before down): the
+    worker's grader and its warm sandbox are kept, so the next run's first submission needs
+    no new sandbox."""
+    def sandboxes(dask_worker):
+        from autograder.runners import dask_cluster
+        state = dask_cluster._STATE.get("state")
+        if state is None:
+            return None
+        return id(state), sorted(z.proc.pid for z in state.grader._zygotes.values() if z.alive())
+
+    def run(i):
+        subs = link_class(tmp_path / f"run{i}" / "submitted", [("correct", "01_divergences")])
+        summary = grade(subs, scheduler=cluster.address, timeout=TIMEOUT, output=tmp_path / f"run{i}" / "out",
+                        db_url=f"sqlite:///{tmp_path / 'gradebook.db'}", root=ROOT, progress=False)
+        assert summary.exit_status == 0
+        with cluster.client() as c:
+            return summary, c.run(sandboxes)
+
+    first, after_first = run(1)
+    (graded_by,) = first.stats["workers"]
+    assert after_first[graded_by] is not None and after_first[graded_by][1], after_first
+    _, after_second = run(2)
+    # the worker that graded run 1 kept its state and its sandbox, whichever worker graded run 2
+    assert after_second[graded_by] == after_first[graded_by], (after_first, after_second)
+    assert all(after_second[w][0] == after_first[w][0] for w in after_first if after_first[w]), (after_first,
+                                                                                                  after_second)
+
+
+def test_a_workers_state_is_made_again_for_other_settings_or_course_and_ends_with_the_worker():
+    import types
+    from autograder.runners import dask_cluster as dc
+    from autograder.settings import Settings
+    saved = dc._STATE.pop("state", None)
+    made = []
+    try:
+        a, b = Settings(timeout=5).to_json(), Settings(timeout=6).to_json()
+        made.append(dc._state(a, "fingerprint-1"))
+        assert dc._state(a, "fingerprint-1") is made[0]
+        made.append(dc._state(a, "fingerprint-2"))            # the course changed on this worker
+        assert made[1] is not made[0] and not made[0].base.exists() and made[1].base.is_dir()
+        made.append(dc._state(b, "fingerprint-2"))            # other settings
+        assert made[2] is not made[1] and not made[1].base.exists()
+        plugin = dc.CoursePlugin({"fingerprint": "fingerprint-2"})
+        plugin.teardown(types.SimpleNamespace(status=types.SimpleNamespace(name="running")))   # replaced
+        assert dc._STATE.get("state") is made[2] and made[2].base.is_dir()
+        plugin.teardown(types.SimpleNamespace(status=types.SimpleNamespace(name="closing")))   # the worker ends
+        assert dc._STATE.get("state") is None and not made[2].base.exists()
+    finally:
+        for state in made:
+            state.close()
+        dc._STATE.pop("state", None)
+        if saved is not None:
+            dc._STATE["state"] = saved
+
+
 def test_a_dask_stream_is_quickened_and_nothing_else_is():
     from distributed.batched import BatchedSend
     from autograder.runners.dask_cluster import STREAM_INTERVAL, quicken

@@ -188,7 +188,14 @@ class CoursePlugin(_PluginBase):
             _ARRIVED[key] = time.time()
 
     def teardown(self, worker):
-        state = _STATE.pop("state", None)
+        """The worker's state (its grader and warm sandbox) ends with the worker. Each grading
+        run registers this plugin again, which tears down the one before: the state is kept
+        then, and the next run's first submission needs neither a new state nor a new
+        sandbox (:func:`_state` makes them again if the settings or the course changed)."""
+        if not _closing(worker):
+            return
+        with _STATE_LOCK:
+            state = _STATE.pop("state", None)
         if state is not None:
             state.close()
 
@@ -210,6 +217,7 @@ class _WorkerState:
         self.base = Path(tempfile.mkdtemp(prefix=f"tnn-dask-worker-{os.getpid()}-"))
         self.checked: set[str] = set()               # assignments found in this worker's course
         self.settings_json: dict | None = None        # the settings as sent (see _state)
+        self.course = ""                              # the course's fingerprint as sent (see _state)
         self.grader = Grader(settings.replace(scratch_base=str(self.base / "scratch")))
         (self.base / "scratch").mkdir()
         self.lock = threading.Lock()
@@ -244,16 +252,25 @@ def _clean_stale() -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _state(settings: dict) -> _WorkerState:
-    """The worker's state for these settings (as JSON: compared as sent, not rebuilt per task)."""
+def _state(settings: dict, course: str) -> _WorkerState:
+    """The worker's state for these settings (as JSON: compared as sent, not rebuilt per task)
+    and this course's fingerprint: kept from one grading run to the next while both are the
+    same (its warm sandbox with it), made again when either changed."""
     with _STATE_LOCK:
         state = _STATE.get("state")
-        if state is None or state.settings_json != settings:
+        if state is None or state.settings_json != settings or state.course != course:
             if state is not None:
                 state.close()
             state = _STATE["state"] = _WorkerState(Settings.from_json(settings))
-            state.settings_json = settings
+            state.settings_json, state.course = settings, course
         return state
+
+
+def _closing(worker) -> bool:
+    """Whether `worker` (a Dask worker) is shutting down, rather than having one of its
+    plugins replaced."""
+    status = getattr(getattr(worker, "status", None), "name", "")
+    return status in ("stopping", "stopped", "closing", "closing_gracefully", "closed", "failed")
 
 
 def grade_remote(task: str, *blobs: bytes) -> str:
@@ -277,7 +294,7 @@ def grade_remote(task: str, *blobs: bytes) -> str:
     if not status.get("ok") or status.get("fingerprint") != task["course"]:
         return json.dumps({"refused": {k: status.get(k) for k in ("name", "address", "host", "differs", "why")}})
     worker.log_event(task["topic"], [task["key"], worker.address])
-    state = _state(task["settings"])
+    state = _state(task["settings"], task["course"])
     with state.lock:
         started = time.perf_counter()
         graded_from = time.time()
