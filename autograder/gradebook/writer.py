@@ -294,6 +294,14 @@ class Writer:
         self.batch_errors: list[str] = []     # why batches fell back to one submission at a time
         self.gb = open_gradebook(db_url)
 
+    def check(self, results: list) -> dict:
+        """:func:`check` of `results` in this writer's gradebook (after its writes: their
+        statements compiled already, no other connection opened)."""
+        try:
+            return check_in(self.gb, results)
+        finally:
+            self.gb.db.rollback()   # nothing read stays in a transaction while the workers grade
+
     def close(self) -> None:
         if self.gb is not None:
             self.gb.close()
@@ -474,6 +482,11 @@ class LazyWriter:
             self.writer = Writer(self.db_url, self.config)
         return self.writer.write(items)
 
+    def check(self, results: list) -> dict:
+        if self.writer is None:
+            self.writer = Writer(self.db_url, self.config)
+        return self.writer.check(results)
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
@@ -603,12 +616,19 @@ def check(results: list, db_url: str) -> dict:
     """``{(student, assignment): [differences]}`` for every result that differs from the gradebook."""
     prepare()
     with open_gradebook(db_url) as gb:
-        out = {}
-        for r in results:
-            found = differences(gb, r)
-            if found:
-                out[(r["student"], r["assignment"])] = found
-        return out
+        return check_in(gb, results)
+
+
+def check_in(gb, results: list) -> dict:
+    """:func:`check` in the open gradebook `gb`, every row read again from the database
+    (nothing this session holds is trusted)."""
+    gb.db.expire_all()
+    out = {}
+    for r in results:
+        found = differences(gb, r)
+        if found:
+            out[(r["student"], r["assignment"])] = found
+    return out
 
 
 def repair(result: dict, autograded_path, db_url: str, config) -> list[str]:

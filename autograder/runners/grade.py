@@ -472,15 +472,21 @@ def _output_and_gradebook(output, db_url, root) -> tuple[Path, str]:
     return Path(output).resolve(), db_url or f"sqlite:///{course_root(root) / 'gradebook.db'}"
 
 
-def verify_gradebook(results: list, out: Path, db_url: str, config, log) -> tuple[list, list]:
+def verify_gradebook(results: list, out: Path, db_url: str, config, log, checked=None) -> tuple[list, list]:
     """Compare every result with the gradebook and record again each one that differs
     (:func:`autograder.gradebook.writer.repair`). Returns (repaired, not_recorded), each a list of
-    (student, assignment, what)."""
+    (student, assignment, what). `checked`: ``{(student, assignment): [differences]}`` of
+    results compared already in this run (by the writer, once it had written them): those are
+    not read again."""
+    checked = checked or {}
+    unchecked = [r for r in results if (r["student"], r["assignment"]) not in checked]
     try:
-        found = check(results, db_url)
+        found = check(unchecked, db_url) if unchecked else {}
     except Exception as err:  # noqa: BLE001 - the gradebook cannot be read: nothing agrees
         return [], [(r["student"], r["assignment"], f"could not read the gradebook: {type(err).__name__}: {err}")
-                    for r in results]
+                    for r in unchecked]
+    wanted = {(r["student"], r["assignment"]) for r in results}
+    found.update({k: v for k, v in checked.items() if v and k in wanted})
     by_key = {(r["student"], r["assignment"]): r for r in results}
     repaired, failed = [], []
     for key, diffs in sorted(found.items()):
@@ -600,12 +606,13 @@ def _grade_locked(submissions, assignment, out: Path, settings: Settings, regrad
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="submission", desc="grading",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
-        ResultWriter(out, db_url, config, root, layouts, results, bar, recorded).run(pool, todo)
+        writer = ResultWriter(out, db_url, config, root, layouts, results, bar, recorded)
+        writer.run(pool, todo)
         bar.close()
         mark("parent: graded and wrote every submission")
         ordered = [results[k] for k in sorted(results)]
         return _conclude(ordered, out, root, Path(submissions), settings, config, log, graded_now=len(todo),
-                         stats=getattr(pool, "stats", None))
+                         stats=getattr(pool, "stats", None), checked=writer.checked)
     finally:
         if hasattr(pool, "stop"):
             pool.stop()   # the local workers end; grade() waits for them after the locks
@@ -713,6 +720,9 @@ class ResultWriter:
         self.layouts, self.results, self.bar, self.recorded = layouts, results, bar, recorded
         self.pending: queue.Queue = queue.Queue()
         self.failure: list = []
+        # {(student, assignment): [differences]}: results compared with the gradebook once
+        # written (by this thread, in its own gradebook, while the workers grade the rest)
+        self.checked: dict = {}
 
     def run(self, pool, todo: list) -> None:
         """Grade `todo` on `pool` (then closed), writing each result as it comes."""
@@ -787,7 +797,10 @@ class ResultWriter:
                     _atomic_write(autograded_path(out, task.student, task.assignment, name), text)
         try:
             book.write([(r, _autograded_of(out, r), t.timestamp) for t, r in batch])
-        except Exception:  # noqa: BLE001 - compared and repaired at the end of the run
+            found = book.check([r for _, r in batch])
+            self.checked.update({(t.student, t.assignment): found.get((t.student, t.assignment), [])
+                                 for t, _ in batch})
+        except Exception:  # noqa: BLE001 - compared (again) and repaired at the end of the run
             pass
         for task, result in batch:
             write_feedback(out, result)
@@ -816,9 +829,11 @@ class ResultWriter:
 
 
 def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings: Settings, config, log,
-              graded_now: int, stats) -> Summary:
+              graded_now: int, stats, checked=None) -> Summary:
     """The whole class, once graded: what was not graded, the gradebook compared and
-    repaired, lateness, grades.csv, similarity.html, report.html and the feedback placed."""
+    repaired (but for what the writer compared already, `checked`: see
+    :func:`verify_gradebook`), lateness, grades.csv, similarity.html, report.html and the
+    feedback placed."""
     db_url = settings.db_url
     not_graded = []
     if any(nb.get("isolated") is False for r in ordered for nb in r["notebooks"].values()):
@@ -829,7 +844,7 @@ def _conclude(ordered: list, out: Path, root: Path, submissions: Path, settings:
             states = sorted({nb["state"] for nb in r["notebooks"].values() if nb["state"] != "graded"})
             not_graded.append((r["student"], r["assignment"], ", ".join(states)))
     # the gradebook is the record: it must say what the result files say
-    repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log)
+    repaired, not_recorded = verify_gradebook(ordered, out, db_url, config, log, checked)
     mark("parent: compared the gradebook")
     try:
         exchange.mark_late(ordered, db_url)
