@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         def bulk(url):
             config = nbgrader_config(ROOT, url)
             sync_gradebook(ROOT, aid, url, config)
-            rates, total = [], 0.0
+            rates, total, checking = [], 0.0, 0.0
             t0 = time.perf_counter()
             with Writer(url, config) as w:
                 opened = time.perf_counter() - t0
@@ -86,23 +86,29 @@ def main(argv=None) -> int:
                     assert not failed and not w.batch_errors, (failed, w.batch_errors)
                     rates.append(len(chunk) / dt)
                     total += dt
-            return rates, n / (total + opened)
+                    # what the grading's writer does next: the batch compared with the gradebook
+                    t2 = time.perf_counter()
+                    found = w.check(chunk)
+                    checking += time.perf_counter() - t2
+                    assert not found, found
+            return rates, n / (total + opened), n / (total + opened + checking)
 
         table = []
         with Postgres(durable=True) as pg:
             for kind, url_a, url_b in (("PostgreSQL", pg.url("nbgrader"), pg.url("writer")),
                                        ("SQLite", f"sqlite:///{work / 'a.db'}", f"sqlite:///{work / 'b.db'}")):
                 r_a, tot_a = one_by_one(url_a)
-                r_b, tot_b = bulk(url_b)
+                r_b, tot_b, tot_c = bulk(url_b)
                 same = rows(url_a) == rows(url_b)
-                table.append((kind, statistics.median(r_a), tot_a, statistics.median(r_b), tot_b, same))
+                table.append((kind, statistics.median(r_a), tot_a, statistics.median(r_b), tot_b, tot_c, same))
         print(f"{'gradebook':11s} {'SaveAutoGrades subs/s':>22s} {'Writer subs/s':>14s} {'ratio':>6s} "
-              f"{'identical rows':>15s}")
-        for kind, med_a, tot_a, med_b, tot_b, same in table:
+              f"{'Writer + check':>15s} {'identical rows':>15s}")
+        for kind, med_a, tot_a, med_b, tot_b, tot_c, same in table:
             print(f"{kind:11s} {med_a:10.1f} (all {tot_a:6.1f}) {med_b:6.1f} (all {tot_b:6.1f}) "
-                  f"{tot_b / tot_a:5.1f}x {str(same):>15s}")
+                  f"{tot_b / tot_a:5.1f}x {tot_c:15.1f} {str(same):>15s}")
         print("(median of per-submission rates for SaveAutoGrades, of per-batch rates for the Writer; "
-              f"'all': submissions / total seconds; batches of {args.batch})")
+              f"'all': submissions / total seconds; batches of {args.batch}; 'Writer + check': each batch "
+              "then compared with the gradebook, as a grading's writer does, submissions / total seconds)")
         return 0 if all(t[-1] for t in table) else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -230,6 +230,20 @@ def scheduler_hops(tasks: list[dict], log: list) -> dict:
     return hops
 
 
+def speed_probe(rounds: int = 5) -> float:
+    """Seconds of a fixed pure-Python loop (the median of `rounds`), run while nothing else of
+    the benchmark runs: this machine's speed changes from minute to minute (a virtual machine
+    sharing its host), and a comparison of two modes run one after the other means something
+    only when the probe says the machine stayed the same."""
+    times = []
+    for _ in range(rounds):
+        t0, s = time.perf_counter(), 0
+        for i in range(1_000_000):
+            s += i * i
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.0f} MiB"
 
@@ -264,6 +278,7 @@ def main(argv=None) -> int:
               f"cell limit {args.timeout:g} s, machine: {os.cpu_count()} cores")
 
         # 1. local workers
+        probes = [speed_probe()]
         mem = PeakMemory(local_workers)
         cpu = CpuShare()
         t0 = time.perf_counter()
@@ -272,6 +287,7 @@ def main(argv=None) -> int:
         t_local = time.perf_counter() - t0
         peak_local = mem.done()
         cpu_local = cpu.done()
+        probes.append(speed_probe())
 
         # 2. a local Dask cluster of two worker processes
         # the scheduler keeps every transition of the run (its default keeps the last 1,000)
@@ -298,6 +314,7 @@ def main(argv=None) -> int:
                            log=lambda m: None)
             t_dask = time.perf_counter() - t0
             wall1 = time.time()
+            probes.append(speed_probe())
             sched_cpu = sum(sched.cpu_times()[:2]) - sched_cpu0
             cpu_dask = cpu.done()
             peak_dask = mem.done()
@@ -346,6 +363,9 @@ def main(argv=None) -> int:
         print(f"{'mode':36s} {'wall s':>8s} {'subs/s':>8s}")
         print(f"{'local --workers 2':36s} {t_local:8.1f} {n / t_local:8.2f}")
         print(f"{'Dask, 2 worker processes':36s} {t_dask:8.1f} {n / t_dask:8.2f}")
+        print("machine speed probe (a fixed Python loop, median of 5, ms; more is slower): before the local run "
+              f"{probes[0] * 1000:.0f}, between the two runs {probes[1] * 1000:.0f}, after the Dask run "
+              f"{probes[2] * 1000:.0f}")
         print(f"CPU, local run: {cpu_local}")
         print(f"CPU, Dask run: {cpu_dask}")
         local_s = (s_local.stats or {}).get("seconds") or [float("nan")]
