@@ -10,6 +10,18 @@ from autograder.runners import grade
 from grading_tools import CORRECT, TINY, make_course, with_answers, write_submission
 
 
+def _reads_at_the_end(monkeypatch) -> list:
+    """The students whose results the end of the run reads back from the gradebook, per read."""
+    reads: list = []
+
+    def spy(results, db_url):
+        reads.append(sorted(r["student"] for r in results))
+        return check(results, db_url)
+
+    monkeypatch.setattr(grade, "check", spy)
+    return reads
+
+
 def test_what_the_writer_wrote_wrong_is_found_by_its_own_check_and_recorded_again(tmp_path, monkeypatch):
     course = make_course(tmp_path)
     subs = tmp_path / "submitted"
@@ -28,13 +40,7 @@ def test_what_the_writer_wrote_wrong_is_found_by_its_own_check_and_recorded_agai
             self.gb.db.commit()
 
     monkeypatch.setattr(Writer, "_write_batch", wrong_for_ben)
-    read_at_the_end = []
-
-    def spy(results, db_url):
-        read_at_the_end.append(sorted(r["student"] for r in results))
-        return check(results, db_url)
-
-    monkeypatch.setattr(grade, "check", spy)
+    read_at_the_end = _reads_at_the_end(monkeypatch)
     summary = grade.grade(subs, assignment=TINY, workers=1, timeout=20, output=tmp_path / "out", db_url=db,
                           root=course, progress=False, log=lambda m: None)
     assert read_at_the_end == []                    # everything was compared by the writer already
@@ -53,13 +59,7 @@ def test_results_kept_from_an_earlier_run_are_compared_at_the_end(tmp_path, monk
                 progress=False, log=lambda m: None)
     grade.grade(subs, **args)
     write_submission(subs, "ben", with_answers(course, **CORRECT))
-    read_at_the_end = []
-
-    def spy(results, db_url):
-        read_at_the_end.append(sorted(r["student"] for r in results))
-        return check(results, db_url)
-
-    monkeypatch.setattr(grade, "check", spy)
+    read_at_the_end = _reads_at_the_end(monkeypatch)
     summary = grade.grade(subs, **args)
     assert summary.graded_now == 1 and summary.exit_status == 0
     assert read_at_the_end == [["ann"]]             # ann's result was kept, ben's compared by the writer

@@ -468,24 +468,24 @@ class LazyWriter:
     def __init__(self, db_url: str, config):
         self.db_url, self.config, self.writer = db_url, config, None
 
+    def _opened(self) -> Writer:
+        if self.writer is None:
+            self.writer = Writer(self.db_url, self.config)
+        return self.writer
+
     def open(self) -> None:
         """Open the gradebook now, ahead of the first write; a failure is met again, and
         reported, by :meth:`write`."""
         try:
-            if self.writer is None:
-                self.writer = Writer(self.db_url, self.config)
+            self._opened()
         except Exception:  # noqa: BLE001 - write() opens it again and raises
             pass
 
     def write(self, items) -> list:
-        if self.writer is None:
-            self.writer = Writer(self.db_url, self.config)
-        return self.writer.write(items)
+        return self._opened().write(items)
 
     def check(self, results: list) -> dict:
-        if self.writer is None:
-            self.writer = Writer(self.db_url, self.config)
-        return self.writer.check(results)
+        return self._opened().check(results)
 
     def close(self) -> None:
         if self.writer is not None:

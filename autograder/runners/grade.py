@@ -476,8 +476,8 @@ def verify_gradebook(results: list, out: Path, db_url: str, config, log, checked
     """Compare every result with the gradebook and record again each one that differs
     (:func:`autograder.gradebook.writer.repair`). Returns (repaired, not_recorded), each a list of
     (student, assignment, what). `checked`: ``{(student, assignment): [differences]}`` of
-    results compared already in this run (by the writer, once it had written them): those are
-    not read again."""
+    results among `results` compared already in this run (by the writer, once it had written
+    them): those are not read again."""
     checked = checked or {}
     unchecked = [r for r in results if (r["student"], r["assignment"]) not in checked]
     try:
@@ -485,8 +485,7 @@ def verify_gradebook(results: list, out: Path, db_url: str, config, log, checked
     except Exception as err:  # noqa: BLE001 - the gradebook cannot be read: nothing agrees
         return [], [(r["student"], r["assignment"], f"could not read the gradebook: {type(err).__name__}: {err}")
                     for r in unchecked]
-    wanted = {(r["student"], r["assignment"]) for r in results}
-    found.update({k: v for k, v in checked.items() if v and k in wanted})
+    found.update({k: v for k, v in checked.items() if v})
     by_key = {(r["student"], r["assignment"]): r for r in results}
     repaired, failed = [], []
     for key, diffs in sorted(found.items()):
